@@ -1,0 +1,76 @@
+"""The only wiring place: builds spine's services from :class:`~spine.config.Settings`.
+
+The CLI, the API and workers call :func:`build` once and pass the pieces down; nothing
+below this module reads the environment or a global configuration.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spine.config import Settings, load_settings
+from spine.core.clock import Clock, SystemClock
+from spine.core.errors import ConfigurationError
+from spine.core.storage import Database, EngineOptions, create_database
+from spine.core.storage.migrator import Migrator
+
+
+@dataclass(slots=True, kw_only=True)
+class Services:
+    """What a process of spine needs, built from settings."""
+
+    settings: Settings
+    database: Database
+    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def migrator(self) -> Migrator:
+        """Schema migrations for this database."""
+        return Migrator(self.database)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.database.dispose()
+
+
+def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Services:
+    """Build the services for ``settings`` (read from the environment when ``None``).
+
+    Raises:
+        ConfigurationError: If the database URL is malformed or its driver is missing.
+    """
+    settings = settings or load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    options = EngineOptions(
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        connect_timeout_seconds=settings.connect_timeout_seconds,
+    )
+    database = create_database(settings.database_url, options)
+    return Services(settings=settings, database=database, clock=clock or SystemClock())
+
+
+def import_app(module: str | None) -> None:
+    """Import the user's module so that its workflows and pipelines register.
+
+    The working directory is importable, as with ``python -m``.
+
+    Raises:
+        ConfigurationError: If the module cannot be imported.
+    """
+    if not module:
+        return
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        raise ConfigurationError(f"cannot import app module {module!r}: {error}") from None

@@ -1,0 +1,76 @@
+"""The ``spine`` command: global options, command groups, and one-line errors.
+
+Bad input never shows a traceback: :func:`run` turns every :class:`SpineError` and every
+database connection failure into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from spine import __version__
+from spine.cli import db
+from spine.cli.context import CliState
+from spine.cli.output import fail
+
+app = typer.Typer(
+    name="spine",
+    help="Data pipelines as durable workflows, with their whole history kept in SQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"spine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Database URL (default: $SPINE_DATABASE_URL or sqlite:///spine.db).",
+            show_default=False,
+        ),
+    ] = None,
+    app_module: Annotated[
+        str | None,
+        typer.Option(
+            "--app",
+            help="Module that registers workflows (default: $SPINE_APP).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Spine's command line."""
+    ctx.obj = CliState(database_url=database_url, app=app_module)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def run() -> None:
+    """Entry point of the ``spine`` console script."""
+    from sqlalchemy import exc
+
+    from spine.core.errors import SpineError
+
+    try:
+        app(standalone_mode=True)
+    except SpineError as error:
+        fail(str(error))
+    except exc.DBAPIError as error:
+        origin = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        fail(f"database error: {origin}")
+    except exc.SQLAlchemyError as error:
+        fail(f"database error: {error}")

@@ -1,0 +1,279 @@
+"""Spine's own database: one engine per process, transactions that survive contention.
+
+SQLite is opened in WAL mode with ``busy_timeout`` and foreign keys on, and write
+transactions start with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then
+writes can fail with ``database is locked`` at once, whatever the busy timeout, because its
+snapshot is stale. Taking the write lock up front makes writers queue instead.
+Transient errors that remain (a lock held past the timeout, a dropped PostgreSQL
+connection, a serialization failure) are retried by :meth:`Database.write` and
+:meth:`Database.read`, never surfaced to the caller as long as a retry can help.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from spine.core.errors import ConfigurationError, DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Spec 003 keeps its tables in PostgreSQL schemas `workflow` and `core`; dialects without
+# schemas keep them as plain tables.
+SCHEMA_NAMES = ("workflow", "core")
+_FLAT_SCHEMAS: dict[str | None, str | None] = dict.fromkeys(SCHEMA_NAMES)
+
+_WRITE_OPTION = "spine_write"
+_PG_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "08006", "08003"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineOptions:
+    """How to open spine's database; defaults suit a laptop."""
+
+    busy_timeout_ms: int = 30_000
+    pool_size: int = 5
+    max_overflow: int = 10
+    connect_timeout_seconds: int = 10
+    echo: bool = False
+
+
+def normalize_url(raw: str) -> URL:
+    """Parse a database URL, choosing spine's drivers where the URL names none.
+
+    Raises:
+        ConfigurationError: If the URL is malformed or names an unsupported database.
+    """
+    text = raw.strip()
+    if not text:
+        raise ConfigurationError("the database URL is empty")
+    try:
+        url = sa.make_url(text)
+    except exc.ArgumentError:
+        raise ConfigurationError(
+            f"malformed database URL {redact(text)!r}: expected e.g. sqlite:///spine.db "
+            "or postgresql://user@host:5432/dbname"
+        ) from None
+    backend = url.get_backend_name()
+    if backend == "postgres" or url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigurationError(
+            f"unsupported database {url.get_backend_name()!r} in {redact(text)!r}: "
+            "spine keeps its state in sqlite or postgresql"
+        )
+    return url
+
+
+def redact(url: str | URL) -> str:
+    """Return the URL with any password hidden."""
+    try:
+        parsed = url if isinstance(url, URL) else sa.make_url(url)
+    except exc.ArgumentError:
+        # Unparseable: still hide whatever sits between "user:" and "@".
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", str(url))
+    return parsed.render_as_string(hide_password=True)
+
+
+class Database:
+    """Spine's own database: an engine plus the transaction discipline every store uses.
+
+    Args:
+        engine: A SQLAlchemy engine made by :func:`create_database`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect: str = engine.dialect.name
+
+    @property
+    def url(self) -> URL:
+        """The engine's URL (with its password)."""
+        return self.engine.url
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite database."""
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """Open a write transaction (``BEGIN IMMEDIATE`` on SQLite); commit on success.
+
+        This does not retry: wrap the whole unit of work in :meth:`run_write` for that.
+        """
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """Open a read-only transaction that takes no write lock."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{_WRITE_OPTION: False})
+            with conn.begin():
+                yield conn
+
+    def run_write(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
+        """Run ``work`` in a write transaction, retrying it whole on transient errors."""
+        return self._retry(work, self.write, attempts)
+
+    def run_read(self, work: Callable[[Connection], T], *, attempts: int = 5) -> T:
+        """Run ``work`` in a read transaction, retrying it whole on transient errors."""
+        return self._retry(work, self.read, attempts)
+
+    def _retry(
+        self,
+        work: Callable[[Connection], T],
+        opener: Callable[[], Any],
+        attempts: int,
+    ) -> T:
+        delay = 0.02
+        for attempt in range(1, attempts + 1):
+            try:
+                with opener() as conn:
+                    return work(conn)
+            except exc.DBAPIError as error:
+                if attempt == attempts or not is_transient(error):
+                    raise translate_error(error, self.engine.url) from error
+                log.debug("transient database error, retrying (%s): %s", attempt, error)
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def ping(self) -> None:
+        """Open a connection and run ``SELECT 1``.
+
+        Raises:
+            DatabaseUnavailable: If the server cannot be reached.
+        """
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except exc.DBAPIError as error:
+            raise translate_error(error, self.engine.url) from error
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def create_database(url: str | URL, options: EngineOptions | None = None) -> Database:
+    """Open spine's database at ``url`` (nothing is connected until first use).
+
+    Raises:
+        ConfigurationError: If the URL is malformed or its driver is not installed.
+    """
+    options = options or EngineOptions()
+    parsed = normalize_url(url) if isinstance(url, str) else url
+    backend = parsed.get_backend_name()
+    try:
+        if backend == "sqlite":
+            engine = _sqlite_engine(parsed, options)
+        else:
+            engine = sa.create_engine(
+                parsed,
+                pool_size=options.pool_size,
+                max_overflow=options.max_overflow,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": options.connect_timeout_seconds},
+                echo=options.echo,
+            )
+    except (exc.NoSuchModuleError, ModuleNotFoundError) as error:
+        extra = "postgres" if backend == "postgresql" else backend
+        raise ConfigurationError(
+            f"no driver for {parsed.drivername!r}: install spine-core[{extra}] ({error})"
+        ) from None
+    return Database(engine)
+
+
+def _sqlite_engine(url: URL, options: EngineOptions) -> Engine:
+    memory = url.database in (None, "", ":memory:")
+    engine = sa.create_engine(
+        url,
+        echo=options.echo,
+        # A file database gets a fresh connection per use: sqlite3 connections are cheap
+        # and a pool would pin WAL read snapshots in idle connections.
+        poolclass=sa.StaticPool if memory else NullPool,
+        connect_args={"check_same_thread": False, "timeout": options.busy_timeout_ms / 1000},
+    ).execution_options(schema_translate_map=_FLAT_SCHEMAS)
+    busy_ms = options.busy_timeout_ms
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        # Let SQLAlchemy's BEGIN (below) decide when a transaction starts, instead of the
+        # sqlite3 module's implicit, deferred one.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across application crashes in WAL mode; only an OS crash
+            # can lose the last transactions, which is SQLite's documented trade-off.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE_OPTION, True)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def is_transient(error: exc.DBAPIError) -> bool:
+    """Return whether a driver error may go away if the transaction is run again."""
+    if error.connection_invalidated:
+        return True
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "locked" in text or "busy" in text
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in _PG_TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(error, exc.OperationalError) and "connection" in str(orig).lower()
+
+
+def translate_error(error: exc.DBAPIError, url: URL) -> Exception:
+    """Turn a connection failure into :class:`DatabaseUnavailable`; keep others as they are."""
+    orig_text = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    if isinstance(error, exc.OperationalError) and _is_connect_failure(orig_text):
+        return DatabaseUnavailable(f"cannot reach database {redact(url)}: {orig_text}")
+    return error
+
+
+def _is_connect_failure(text: str) -> bool:
+    lowered = text.lower()
+    return any(
+        marker in lowered
+        for marker in (
+            "connection refused",
+            "could not connect",
+            "connection failed",
+            "timeout expired",
+            "could not translate host",
+            "name or service not known",
+            "unable to open database file",
+            "does not exist",
+            "password authentication failed",
+            "no password supplied",
+            "role",
+        )
+    )

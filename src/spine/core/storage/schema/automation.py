@@ -1,0 +1,293 @@
+"""Spec 003: automation rules on monitored tables, executions, notifications, alerts.
+
+On PostgreSQL these tables live in schema ``workflow`` and users in ``core.users`` as the
+specification says; on SQLite they are plain tables (a schema translate map drops the
+schema names). ``core.users``, which spec 003 references without defining, is designed
+here. Timestamps are TIMESTAMPTZ throughout (spec 003 mixes in TIMESTAMP without zone).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from spine.core.storage.schema._base import (
+    CORE_SCHEMA,
+    WORKFLOW_SCHEMA,
+    Tier,
+    counter,
+    flag,
+    json_col,
+    one_of,
+    table,
+    ts,
+    uuid_pk,
+)
+
+SPEC = "003"
+W = WORKFLOW_SCHEMA
+USERS_FK = f"{CORE_SCHEMA}.users.id"
+
+
+def _fk(target: str, ondelete: str | None = None) -> sa.ForeignKey:
+    # Only the cascades spec 003 gives (alert recipients and acknowledgments); every
+    # other reference is NO ACTION, so deleting a rule with history fails loudly.
+    return sa.ForeignKey(f"{W}.{target}", ondelete=ondelete)
+
+
+def _deactivated_by() -> sa.Column[object]:
+    return sa.Column("deactivated_by", sa.Uuid, sa.ForeignKey(USERS_FK))
+
+
+users = table(
+    "users",
+    uuid_pk(),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("display_name", sa.String(200)),
+    flag("is_active", True),
+    ts("created_date", nullable=False),
+    ts("updated_date", nullable=False),
+    sa.UniqueConstraint("email", name="uq_users_email"),
+    schema=CORE_SCHEMA,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+trigger_types = table(
+    "trigger_types",
+    uuid_pk(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    flag("is_active", True),
+    _deactivated_by(),
+    sa.UniqueConstraint("name", name="uq_trigger_types_name"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+entity_types = table(
+    "entity_types",
+    uuid_pk(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    flag("is_active", True),
+    _deactivated_by(),
+    sa.UniqueConstraint("name", name="uq_entity_types_name"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+entities = table(
+    "entities",
+    uuid_pk(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("entity_type_id", sa.Uuid, _fk("entity_types.id"), nullable=False),
+    sa.Column("schema_name", sa.Text, server_default="public"),
+    flag("is_active", True, nullable=True),
+    ts("created_date", nullable=False),
+    _deactivated_by(),
+    sa.UniqueConstraint("name", name="uq_entities_name"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+automation_rules = table(
+    "automation_rules",
+    uuid_pk(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("entity_id", sa.Uuid, _fk("entities.id"), nullable=False),
+    sa.Column("entity_type_id", sa.Uuid, _fk("entity_types.id"), nullable=False),
+    sa.Column("trigger_type_id", sa.Uuid, _fk("trigger_types.id"), nullable=False),
+    json_col("trigger_conditions"),
+    flag("is_active", True),
+    ts("created_date", nullable=False),
+    ts("updated_date", nullable=False),
+    sa.Column("created_by", sa.Uuid, sa.ForeignKey(USERS_FK), nullable=False),
+    sa.Column("updated_by", sa.Uuid, sa.ForeignKey(USERS_FK), nullable=False),
+    _deactivated_by(),
+    sa.Index("idx_automation_rules_entity", "entity_id"),
+    sa.Index("idx_automation_rules_trigger", "trigger_type_id"),
+    sa.Index("idx_automation_rules_active", "is_active"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+action_templates = table(
+    "action_templates",
+    uuid_pk(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("action_type", sa.Text, nullable=False),
+    json_col("default_config", nullable=False),
+    ts("created_date", nullable=False),
+    sa.Column("created_by", sa.Uuid, sa.ForeignKey(USERS_FK), nullable=False),
+    flag("is_active", True, nullable=True),
+    _deactivated_by(),
+    sa.UniqueConstraint("name", name="uq_action_templates_name"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+rule_actions = table(
+    "rule_actions",
+    uuid_pk(),
+    sa.Column("automation_rules_id", sa.Uuid, _fk("automation_rules.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    json_col("action_config", nullable=False),
+    sa.Column("execution_order", sa.Integer, nullable=False),
+    flag("is_active", True, nullable=True),
+    sa.Column("template_id", sa.Uuid, _fk("action_templates.id")),
+    _deactivated_by(),
+    sa.CheckConstraint("execution_order >= 1", name="execution_order"),
+    # spec 003 names this index's column `automation_rule_id`; the column is
+    # `automation_rules_id` (DESIGN.md, "Specification defects").
+    sa.Index("idx_rule_actions_rule", "automation_rules_id"),
+    sa.Index("idx_rule_actions_order", "execution_order"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+rule_dependencies = table(
+    "rule_dependencies",
+    uuid_pk(),
+    sa.Column("parent_rule_id", sa.Uuid, _fk("automation_rules.id"), nullable=False),
+    sa.Column("child_rule_id", sa.Uuid, _fk("automation_rules.id"), nullable=False),
+    sa.CheckConstraint("parent_rule_id <> child_rule_id", name="not_self"),
+    sa.UniqueConstraint("parent_rule_id", "child_rule_id", name="uq_rule_dependencies_pair"),
+    sa.Index("idx_rule_dependencies_child", "child_rule_id"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+automation_executions = table(
+    "automation_executions",
+    uuid_pk(),
+    sa.Column("automation_rules_id", sa.Uuid, _fk("automation_rules.id"), nullable=False),
+    sa.Column("entity_type", sa.String(50), nullable=False),
+    json_col("trigger_data"),
+    json_col("actions_executed"),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("error_message", sa.Text),
+    sa.Column("execution_time_ms", sa.Integer),
+    ts("executed_at", nullable=False),
+    one_of("status", ("success", "failed", "partial"), "status"),
+    # spec 003 indexes `rule_id`; the column is `automation_rules_id`.
+    sa.Index("idx_automation_executions_rule", "automation_rules_id"),
+    sa.Index("idx_automation_executions_status", "status"),
+    sa.Index("idx_automation_executions_date", "executed_at"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+NOTIFICATION_STATUSES = ("pending", "sent", "delivered", "failed", "bounced", "retrying")
+
+notification_deliveries = table(
+    "notification_deliveries",
+    uuid_pk(),
+    sa.Column("notification_id", sa.Uuid, nullable=False),
+    sa.Column("automation_execution_id", sa.Uuid, _fk("automation_executions.id")),
+    sa.Column("rule_id", sa.Uuid, _fk("automation_rules.id")),
+    sa.Column("action_id", sa.Uuid, _fk("rule_actions.id")),
+    # spec 003 types this UUID but describes it as "User ID or email": text holds both.
+    sa.Column("recipient_id", sa.String(320), nullable=False),
+    sa.Column("channel", sa.String(50), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    counter("attempts", 1, nullable=True),
+    ts("sent_at"),
+    ts("delivered_at"),
+    ts("failed_at"),
+    sa.Column("error_message", sa.Text),
+    json_col("provider_response"),
+    ts("created_date", nullable=False),
+    ts("updated_date", nullable=False),
+    one_of("status", NOTIFICATION_STATUSES, "status"),
+    sa.Index("idx_notification_deliveries_status", "status"),
+    sa.Index("idx_notification_deliveries_execution", "automation_execution_id"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+allocation_results = table(
+    "allocation_results",
+    uuid_pk(),
+    sa.Column("idempotency_key", sa.String(255), nullable=False),
+    json_col("allocation_data", nullable=False),
+    ts("created_date", nullable=False),
+    sa.Index("idx_allocation_idempotency", "idempotency_key", unique=True),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+ALERT_SEVERITIES = ("low", "medium", "high", "critical")
+ALERT_STATUSES = ("active", "acknowledged", "dismissed", "resolved")
+
+alerts = table(
+    "alerts",
+    uuid_pk(),
+    sa.Column("alert_type", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False, server_default="medium"),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    json_col("context"),
+    sa.Column("source_entity_name", sa.Text),
+    sa.Column("source_entity_id", sa.Uuid),
+    sa.Column("source_rule_id", sa.Uuid, _fk("automation_rules.id")),
+    sa.Column("status", sa.Text, nullable=False, server_default="active"),
+    ts("expires_date"),
+    ts("created_date", nullable=False),
+    ts("updated_date", nullable=False),
+    one_of("severity", ALERT_SEVERITIES, "severity"),
+    one_of("status", ALERT_STATUSES, "status"),
+    sa.Index("idx_alerts_status", "status"),
+    sa.Index("idx_alerts_created", "created_date"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+alert_recipients = table(
+    "alert_recipients",
+    uuid_pk(),
+    sa.Column("alert_id", sa.Uuid, _fk("alerts.id", "CASCADE"), nullable=False),
+    sa.Column("recipient_type", sa.Text, nullable=False),
+    sa.Column("recipient_id", sa.Uuid, nullable=False),
+    ts("created_date", nullable=False),
+    one_of("recipient_type", ("user", "role"), "recipient_type"),
+    sa.Index("idx_alert_recipients_alert", "alert_id"),
+    sa.Index("idx_alert_recipients_recipient", "recipient_type", "recipient_id"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+alert_acknowledgments = table(
+    "alert_acknowledgments",
+    uuid_pk(),
+    sa.Column("alert_id", sa.Uuid, _fk("alerts.id", "CASCADE"), nullable=False),
+    sa.Column("acknowledged_by", sa.Uuid, sa.ForeignKey(USERS_FK), nullable=False),
+    ts("acknowledged_date", nullable=False),
+    sa.Column("notes", sa.Text),
+    sa.Index("idx_alert_acknowledgments_alert", "alert_id"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+STANDARD_TRIGGER_TYPES = {
+    "on_create": "Entity creation",
+    "on_update": "Entity update",
+    "on_delete": "Entity deletion",
+    "scheduled": "Time-based trigger",
+}
+STANDARD_ENTITY_TYPES = {"table": "Database table", "view": "Database view"}
