@@ -7,16 +7,19 @@ Sources, highest priority first: keyword arguments, ``SPINE_*`` environment vari
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from spine.core.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///spine.db"
 
@@ -63,8 +66,17 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Add ``spine.toml`` below the environment."""
-        toml_file = Path(os.environ.get("SPINE_CONFIG", "spine.toml"))
+        """Add ``spine.toml`` below the environment.
+
+        Raises:
+            ConfigurationError: If ``SPINE_CONFIG`` names a file that does not exist.
+        """
+        named = os.environ.get("SPINE_CONFIG")
+        toml_file = Path(named or "spine.toml")
+        # spine.toml is optional; a file named on purpose is not: a typo must not fall
+        # back to the defaults (and to another database) in silence.
+        if named and not toml_file.is_file():
+            raise ConfigurationError(f"SPINE_CONFIG names {named!r}, which is not a file")
         return (
             init_settings,
             env_settings,
@@ -77,5 +89,19 @@ def load_settings(**overrides: Any) -> Settings:
 
     ``None`` overrides are dropped, so CLI options that were not given do not mask the
     environment.
+
+    Raises:
+        ConfigurationError: If a value is invalid or the TOML file cannot be parsed.
     """
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except tomllib.TOMLDecodeError as error:
+        name = os.environ.get("SPINE_CONFIG") or "spine.toml"
+        raise ConfigurationError(f"cannot parse {name}: {error}") from None
+    except ValidationError as error:
+        # Name the setting and the rule, never the value: it may be a secret.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise ConfigurationError(f"invalid setting {problems}") from None

@@ -61,16 +61,21 @@ def root(
 
 def run() -> None:
     """Entry point of the ``spine`` console script."""
+    from rich.markup import escape
     from sqlalchemy import exc
 
     from spine.core.errors import SpineError
 
+    # Messages quote user input and driver text (`spine-core[postgres]`, `--tier '[/x]'`):
+    # escaped, so that rich prints them as they are instead of reading them as markup.
     try:
         app(standalone_mode=True)
     except SpineError as error:
-        fail(str(error))
+        fail(escape(str(error)))
     except exc.DBAPIError as error:
         origin = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        fail(f"database error: {origin}")
+        fail(escape(f"database error: {origin}"))
     except exc.SQLAlchemyError as error:
-        fail(f"database error: {error}")
+        # SQLAlchemy appends the SQL and a link on further lines: keep the first.
+        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        fail(escape(f"database error: {first}"))

@@ -178,17 +178,17 @@ def _number_placeholders(sql: str) -> tuple[str, int]:
                         continue
                     break
                 end += 1
-            out.append(sql[i : end + 1])
+            out.append(_escape_colons(sql[i : end + 1]))
             i = end + 1
         elif sql.startswith("--", i):
             end = sql.find("\n", i)
             end = length if end == -1 else end
-            out.append(sql[i:end])
+            out.append(_escape_colons(sql[i:end]))
             i = end
         elif sql.startswith("/*", i):
             end = sql.find("*/", i + 2)
             end = length if end == -1 else end + 2
-            out.append(sql[i:end])
+            out.append(_escape_colons(sql[i:end]))
             i = end
         elif char == "?":
             out.append(f":p{count}")
@@ -202,3 +202,9 @@ def _number_placeholders(sql: str) -> tuple[str, int]:
             out.append(char)
             i += 1
     return "".join(out), count
+
+
+def _escape_colons(quoted: str) -> str:
+    # SQLAlchemy's text() reads `:word` as a bind parameter even inside quotes (a JSON
+    # literal such as '{"a":1}' would ask for a parameter named "1"); `\:` is a colon.
+    return quoted.replace(":", "\\:")

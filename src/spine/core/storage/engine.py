@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.pool import NullPool
 
 from spine.core.errors import ConfigurationError, DatabaseUnavailable
 
@@ -63,7 +62,8 @@ def normalize_url(raw: str) -> URL:
         raise ConfigurationError("the database URL is empty")
     try:
         url = sa.make_url(text)
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):
+        # ValueError: a port that is not a number (`host:abc`).
         raise ConfigurationError(
             f"malformed database URL {redact(text)!r}: expected e.g. sqlite:///spine.db "
             "or postgresql://user@host:5432/dbname"
@@ -83,7 +83,7 @@ def redact(url: str | URL) -> str:
     """Return the URL with any password hidden."""
     try:
         parsed = url if isinstance(url, URL) else sa.make_url(url)
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):
         # Unparseable: still hide whatever sits between "user:" and "@".
         return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", str(url))
     return parsed.render_as_string(hide_password=True)
@@ -204,13 +204,18 @@ def create_database(url: str | URL, options: EngineOptions | None = None) -> Dat
 
 def _sqlite_engine(url: URL, options: EngineOptions) -> Engine:
     memory = url.database in (None, "", ":memory:")
+    pool_args: dict[str, Any] = (
+        {"poolclass": sa.StaticPool}
+        if memory
+        # Pooled connections skip the PRAGMAs of a new connection on every transaction;
+        # an idle pooled connection holds no read snapshot, so WAL checkpoints proceed.
+        else {"pool_size": options.pool_size, "max_overflow": options.max_overflow}
+    )
     engine = sa.create_engine(
         url,
         echo=options.echo,
-        # A file database gets a fresh connection per use: sqlite3 connections are cheap
-        # and a pool would pin WAL read snapshots in idle connections.
-        poolclass=sa.StaticPool if memory else NullPool,
         connect_args={"check_same_thread": False, "timeout": options.busy_timeout_ms / 1000},
+        **pool_args,
     ).execution_options(schema_translate_map=_FLAT_SCHEMAS)
     busy_ms = options.busy_timeout_ms
 
@@ -254,6 +259,12 @@ def is_transient(error: exc.DBAPIError) -> bool:
 def translate_error(error: exc.DBAPIError, url: URL) -> Exception:
     """Turn a connection failure into :class:`DatabaseUnavailable`; keep others as they are."""
     orig_text = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if "no such table" in orig_text or sqlstate == "42P01":
+        return ConfigurationError(
+            f"spine's schema is missing or incomplete in {redact(url)} ({orig_text}): "
+            "run `spine db upgrade`"
+        )
     if isinstance(error, exc.OperationalError) and _is_connect_failure(orig_text):
         return DatabaseUnavailable(f"cannot reach database {redact(url)}: {orig_text}")
     return error

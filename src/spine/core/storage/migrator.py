@@ -264,28 +264,23 @@ def _create_month(
     conn: sa.Connection, parent: str, column: str, name: str, low: date, high: date
 ) -> None:
     default = f"{parent}_default"
-    bounds = {"low": low.isoformat(), "high": high.isoformat()}
+    # Months are UTC months: a bare date would be read in the session's TimeZone, and a
+    # server set to, say, America/New_York would file a UTC midnight into the month before.
+    low_utc = datetime(low.year, low.month, low.day, tzinfo=UTC)
+    high_utc = datetime(high.year, high.month, high.day, tzinfo=UTC)
+    bounds = {"low": low_utc, "high": high_utc}
+    values = f"FOR VALUES FROM ('{low_utc.isoformat()}') TO ('{high_utc.isoformat()}')"
     moving = conn.execute(
         sa.text(f"SELECT count(*) FROM {default} WHERE {column} >= :low AND {column} < :high"),
         bounds,
     ).scalar_one()
     if not moving:
-        conn.execute(
-            sa.text(
-                f"CREATE TABLE {name} PARTITION OF {parent} "
-                f"FOR VALUES FROM ('{low.isoformat()}') TO ('{high.isoformat()}')"
-            )
-        )
+        conn.execute(sa.text(f"CREATE TABLE {name} PARTITION OF {parent} {values}"))
         return
     # Rows for this month already sit in the default partition: PostgreSQL refuses a new
     # partition that would overlap them, so detach the default, move the rows, reattach.
     conn.execute(sa.text(f"ALTER TABLE {parent} DETACH PARTITION {default}"))
-    conn.execute(
-        sa.text(
-            f"CREATE TABLE {name} PARTITION OF {parent} "
-            f"FOR VALUES FROM ('{low.isoformat()}') TO ('{high.isoformat()}')"
-        )
-    )
+    conn.execute(sa.text(f"CREATE TABLE {name} PARTITION OF {parent} {values}"))
     conn.execute(
         sa.text(
             f"INSERT INTO {parent} OVERRIDING SYSTEM VALUE SELECT * FROM {default} "

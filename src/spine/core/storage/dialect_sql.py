@@ -1,0 +1,44 @@
+"""Statements whose SQL differs by dialect: upserts and insert-if-absent.
+
+Both SQLite and PostgreSQL speak ``INSERT ... ON CONFLICT``; SQLAlchemy builds it from
+the dialect's own ``insert`` (DBOS ``_sys_db.py`` does the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for dialect {conn.dialect.name!r}")
+
+
+def upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    values: Mapping[str, Any],
+    *,
+    key: Iterable[str],
+    update: Iterable[str],
+) -> None:
+    """Insert ``values``, or update the ``update`` columns of the row with the same ``key``."""
+    statement = _insert(conn, table).values(**values)
+    update_columns = {name: statement.excluded[name] for name in update}
+    conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=update_columns))
+
+
+def insert_if_absent(
+    conn: sa.Connection, table: sa.Table, values: Mapping[str, Any], *, key: Iterable[str]
+) -> bool:
+    """Insert ``values`` unless a row with the same ``key`` exists; return whether it did."""
+    statement = _insert(conn, table).values(**values)
+    result = conn.execute(statement.on_conflict_do_nothing(index_elements=list(key)))
+    return bool(result.rowcount)

@@ -1,0 +1,512 @@
+"""Spec 002's ``HistoryStore``: persistent workflow run, step and event history.
+
+It reads and writes spec 000's tables (``core_workflow_runs``, ``core_workflow_steps``,
+``core_workflow_events``); :class:`StepRun`'s spec 002 field names map to spec 000's
+columns (``input_params`` → ``params``, ``output_data`` → ``outputs``,
+``records_processed`` → ``row_count``). Every status change saved here writes its event
+in the same transaction. Defects of spec 002 fixed here: statistics use ``duration_ms``
+(not SQLite's ``julianday``), and retention deletes terminal runs only, in batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from spine.core.clock import Clock, SystemClock
+from spine.core.storage import Database, DatabaseAdapter
+from spine.core.storage.dialect_sql import insert_if_absent, upsert
+from spine.core.storage.schema.workflow_history import (
+    core_workflow_events as events_t,
+)
+from spine.core.storage.schema.workflow_history import (
+    core_workflow_runs as runs_t,
+)
+from spine.core.storage.schema.workflow_history import (
+    core_workflow_steps as steps_t,
+)
+from spine.orchestration.history.types import (
+    TERMINAL_RUN_STATUSES,
+    RunStatistics,
+    StepRun,
+    StepStatus,
+    WorkflowEvent,
+    WorkflowRun,
+    WorkflowStatus,
+)
+
+log = logging.getLogger(__name__)
+
+_RUN_UPDATABLE = (
+    "status",
+    "started_at",
+    "completed_at",
+    "duration_ms",
+    "params",
+    "outputs",
+    "error",
+    "error_category",
+    "error_retryable",
+    "metrics",
+    "total_steps",
+    "completed_steps",
+    "failed_steps",
+    "skipped_steps",
+    "capture_id",
+    "updated_at",
+)
+_STEP_UPDATABLE = (
+    "status",
+    "started_at",
+    "completed_at",
+    "duration_ms",
+    "outputs",
+    "error",
+    "error_category",
+    "row_count",
+    "metrics",
+    "quality_passed",
+    "quality_metrics",
+    "execution_id",
+)
+
+
+def _database(db: Database | DatabaseAdapter) -> Database:
+    return db.database if isinstance(db, DatabaseAdapter) else db
+
+
+def _duration_ms(start: datetime | None, end: datetime | None) -> int | None:
+    if start and end:
+        return int((end - start).total_seconds() * 1000)
+    return None
+
+
+def run_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
+    """The column values of a run row."""
+    duration = run.duration_ms
+    if duration is None:
+        duration = _duration_ms(run.started_at, run.completed_at)
+    return {
+        "run_id": run.run_id,
+        "workflow_name": run.workflow_name,
+        "workflow_version": run.workflow_version,
+        "domain": run.domain,
+        "partition_key": run.partition_key,
+        "status": WorkflowStatus(run.status).value,
+        "started_at": run.started_at,
+        "completed_at": run.completed_at,
+        "duration_ms": duration,
+        "params": run.params,
+        "outputs": run.outputs,
+        "error": run.error,
+        "error_category": run.error_category,
+        "error_retryable": run.error_retryable,
+        "metrics": run.metrics,
+        "total_steps": run.total_steps,
+        "completed_steps": run.completed_steps,
+        "failed_steps": run.failed_steps,
+        "skipped_steps": run.skipped_steps,
+        "triggered_by": run.triggered_by,
+        "parent_run_id": run.parent_run_id,
+        "schedule_id": run.schedule_id,
+        "created_at": run.created_at,
+        "created_by": run.created_by,
+        "capture_id": run.capture_id,
+        "updated_at": now,
+    }
+
+
+def step_values(step: StepRun) -> dict[str, Any]:
+    """The column values of a step row (spec 002 names mapped to spec 000 columns)."""
+    duration = step.duration_ms
+    if duration is None:
+        duration = _duration_ms(step.started_at, step.completed_at)
+    return {
+        "step_id": step.step_id,
+        "run_id": step.run_id,
+        "step_name": step.step_name,
+        "step_type": step.step_type,
+        "step_order": step.step_order,
+        "status": StepStatus(step.status).value,
+        "started_at": step.started_at,
+        "completed_at": step.completed_at,
+        "duration_ms": duration,
+        "params": step.input_params,
+        "outputs": step.output_data,
+        "error": step.error,
+        "error_category": step.error_category,
+        "row_count": step.records_processed,
+        "metrics": step.metrics,
+        "attempt": step.attempt,
+        "max_attempts": step.max_attempts,
+        "execution_id": step.execution_id,
+        "quality_passed": step.quality_passed,
+        "quality_metrics": step.quality_metrics,
+    }
+
+
+def row_to_run(row: Mapping[Any, Any]) -> WorkflowRun:
+    """Build a :class:`WorkflowRun` from a ``core_workflow_runs`` row."""
+    return WorkflowRun(
+        run_id=row["run_id"],
+        workflow_name=row["workflow_name"],
+        domain=row["domain"],
+        partition_key=row["partition_key"],
+        status=WorkflowStatus(row["status"]),
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        params=row["params"] or {},
+        outputs=row["outputs"] or {},
+        error=row["error"],
+        error_category=row["error_category"],
+        metrics=row["metrics"] or {},
+        triggered_by=row["triggered_by"],
+        created_at=row["created_at"],
+        workflow_version=row["workflow_version"],
+        duration_ms=row["duration_ms"],
+        error_retryable=row["error_retryable"],
+        total_steps=row["total_steps"],
+        completed_steps=row["completed_steps"],
+        failed_steps=row["failed_steps"],
+        skipped_steps=row["skipped_steps"],
+        parent_run_id=row["parent_run_id"],
+        schedule_id=row["schedule_id"],
+        created_by=row["created_by"],
+        capture_id=row["capture_id"],
+    )
+
+
+def row_to_step(row: Mapping[Any, Any]) -> StepRun:
+    """Build a :class:`StepRun` from a ``core_workflow_steps`` row."""
+    return StepRun(
+        step_id=row["step_id"],
+        run_id=row["run_id"],
+        step_name=row["step_name"],
+        step_type=row["step_type"],
+        step_order=row["step_order"],
+        status=StepStatus(row["status"]),
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        input_params=row["params"] or {},
+        output_data=row["outputs"] or {},
+        error=row["error"],
+        error_category=row["error_category"],
+        records_processed=row["row_count"],
+        quality_passed=row["quality_passed"],
+        quality_metrics=row["quality_metrics"] or {},
+        attempt=row["attempt"],
+        max_attempts=row["max_attempts"],
+        duration_ms=row["duration_ms"],
+        metrics=row["metrics"] or {},
+        execution_id=row["execution_id"],
+    )
+
+
+def row_to_event(row: Mapping[Any, Any]) -> WorkflowEvent:
+    """Build a :class:`WorkflowEvent` from a ``core_workflow_events`` row."""
+    return WorkflowEvent(
+        id=row["id"],
+        run_id=row["run_id"],
+        step_id=row["step_id"],
+        event_type=row["event_type"],
+        timestamp=row["timestamp"],
+        payload=row["payload"] or {},
+        idempotency_key=row["idempotency_key"],
+    )
+
+
+def add_event(
+    conn: sa.Connection,
+    *,
+    run_id: str,
+    event_type: str,
+    key: str,
+    now: datetime,
+    step_id: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> bool:
+    """Append an event unless one with the same idempotency key exists; return if added."""
+    return insert_if_absent(
+        conn,
+        events_t,
+        {
+            "run_id": run_id,
+            "step_id": step_id,
+            "event_type": event_type,
+            "timestamp": now,
+            "payload": dict(payload or {}),
+            "idempotency_key": key,
+        },
+        key=["idempotency_key"],
+    )
+
+
+class HistoryStore:
+    """Persistent storage for workflow execution history.
+
+    Args:
+        db: The specification's :class:`DatabaseAdapter`, or a :class:`Database`.
+        clock: Where "now" comes from (retention cut-offs, event times).
+    """
+
+    def __init__(self, db: Database | DatabaseAdapter, clock: Clock | None = None) -> None:
+        self.db = _database(db)
+        self.clock: Clock = clock or SystemClock()
+
+    # ----------------------------------------------------------------- runs
+
+    def save_workflow_run(self, run: WorkflowRun) -> None:
+        """Insert or update a run; a status change also appends a ``run.<status>`` event."""
+        now = self.clock.now()
+        values = run_values(run, now)
+
+        def work(conn: sa.Connection) -> None:
+            previous = conn.execute(
+                sa.select(runs_t.c.status).where(runs_t.c.run_id == run.run_id)
+            ).scalar_one_or_none()
+            upsert(conn, runs_t, values, key=["run_id"], update=_RUN_UPDATABLE)
+            if previous != values["status"]:
+                add_event(
+                    conn,
+                    run_id=run.run_id,
+                    event_type=f"run.{values['status'].lower()}",
+                    key=f"run:{run.run_id}:{values['status']}",
+                    now=now,
+                    payload={"old": previous, "new": values["status"]},
+                )
+
+        self.db.run_write(work)
+
+    def get_workflow_run(self, run_id: str) -> WorkflowRun | None:
+        """Return the run with ``run_id``, or ``None``."""
+        row = self.db.run_read(
+            lambda conn: (
+                conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id)).mappings().first()
+            )
+        )
+        return row_to_run(row) if row else None
+
+    def list_workflow_runs(
+        self,
+        workflow_name: str | None = None,
+        domain: str | None = None,
+        status: WorkflowStatus | str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[WorkflowRun]:
+        """List runs, newest first, filtered by name, domain, status and start time."""
+        query = (
+            sa.select(runs_t)
+            .where(*self._filters(workflow_name, domain, status, since, until))
+            .order_by(runs_t.c.created_at.desc(), runs_t.c.run_id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
+        return [row_to_run(row) for row in rows]
+
+    def count_workflow_runs(
+        self,
+        workflow_name: str | None = None,
+        status: WorkflowStatus | str | None = None,
+        since: datetime | None = None,
+        domain: str | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Count runs matching the filters."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(runs_t)
+            .where(*self._filters(workflow_name, domain, status, since, until))
+        )
+        return int(self.db.run_read(lambda conn: conn.execute(query).scalar_one()))
+
+    @staticmethod
+    def _filters(
+        workflow_name: str | None,
+        domain: str | None,
+        status: WorkflowStatus | str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[sa.ColumnElement[bool]]:
+        clauses: list[sa.ColumnElement[bool]] = []
+        if workflow_name:
+            clauses.append(runs_t.c.workflow_name == workflow_name)
+        if domain:
+            clauses.append(runs_t.c.domain == domain)
+        if status:
+            clauses.append(runs_t.c.status == WorkflowStatus(status).value)
+        if since:
+            clauses.append(runs_t.c.started_at >= since)
+        if until:
+            clauses.append(runs_t.c.started_at <= until)
+        return clauses
+
+    # ---------------------------------------------------------------- steps
+
+    def save_step_run(self, step: StepRun) -> None:
+        """Insert or update a step attempt; a status change also appends its event."""
+        now = self.clock.now()
+        values = step_values(step)
+
+        def work(conn: sa.Connection) -> None:
+            previous = conn.execute(
+                sa.select(steps_t.c.status).where(steps_t.c.step_id == step.step_id)
+            ).scalar_one_or_none()
+            upsert(conn, steps_t, values, key=["step_id"], update=_STEP_UPDATABLE)
+            if previous != values["status"]:
+                add_event(
+                    conn,
+                    run_id=step.run_id,
+                    step_id=step.step_id,
+                    event_type=f"step.{values['status'].lower()}",
+                    key=f"step:{step.step_id}:{values['status']}",
+                    now=now,
+                    payload={
+                        "step_name": step.step_name,
+                        "attempt": step.attempt,
+                        "old": previous,
+                        "new": values["status"],
+                    },
+                )
+
+        self.db.run_write(work)
+
+    def get_step_runs(self, run_id: str) -> list[StepRun]:
+        """Return every step attempt of a run, in execution order."""
+        query = (
+            sa.select(steps_t)
+            .where(steps_t.c.run_id == run_id)
+            .order_by(steps_t.c.step_order, steps_t.c.attempt, steps_t.c.step_id)
+        )
+        rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
+        return [row_to_step(row) for row in rows]
+
+    # --------------------------------------------------------------- events
+
+    def record_event(
+        self,
+        run_id: str,
+        event_type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        step_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> bool:
+        """Append an event; return ``False`` if its idempotency key was already recorded."""
+        from spine.core.ids import new_id
+
+        now = self.clock.now()
+        key = idempotency_key or f"event:{run_id}:{new_id()}"
+        return self.db.run_write(
+            lambda conn: add_event(
+                conn,
+                run_id=run_id,
+                step_id=step_id,
+                event_type=event_type,
+                key=key,
+                now=now,
+                payload=payload,
+            )
+        )
+
+    def get_events(self, run_id: str) -> list[WorkflowEvent]:
+        """Return a run's events in the order they were written."""
+        query = sa.select(events_t).where(events_t.c.run_id == run_id).order_by(events_t.c.id)
+        rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
+        return [row_to_event(row) for row in rows]
+
+    # ------------------------------------------------------------ retention
+
+    def delete_old_runs(self, days: int, *, batch_size: int = 500) -> int:
+        """Delete terminal runs created more than ``days`` ago, with their steps and events.
+
+        Runs still PENDING or RUNNING are kept whatever their age. Deletes go in batches
+        of ``batch_size`` runs, each its own short transaction, so workers writing at the
+        same time are never blocked for long. Returns the number of runs deleted.
+
+        Raises:
+            InvalidInput: If ``days`` is negative.
+        """
+        from spine.core.errors import InvalidInput
+
+        if days < 0:
+            raise InvalidInput("days must be 0 or more")
+        cutoff = self.clock.now() - timedelta(days=days)
+        terminal = [s.value for s in TERMINAL_RUN_STATUSES]
+        total = 0
+        while True:
+
+            def batch(conn: sa.Connection) -> int:
+                ids = list(
+                    conn.execute(
+                        sa.select(runs_t.c.run_id)
+                        .where(runs_t.c.created_at < cutoff, runs_t.c.status.in_(terminal))
+                        .limit(batch_size)
+                    ).scalars()
+                )
+                if not ids:
+                    return 0
+                # Children first: explicit deletes are cheaper than relying on cascades
+                # row by row, and work the same with foreign keys off.
+                conn.execute(sa.delete(events_t).where(events_t.c.run_id.in_(ids)))
+                conn.execute(sa.delete(steps_t).where(steps_t.c.run_id.in_(ids)))
+                conn.execute(
+                    sa.delete(runs_t).where(runs_t.c.run_id.in_(ids), runs_t.c.status.in_(terminal))
+                )
+                return len(ids)
+
+            deleted = self.db.run_write(batch)
+            total += deleted
+            if deleted < batch_size:
+                break
+        log.info("deleted %d workflow runs older than %d days", total, days)
+        return total
+
+    # ----------------------------------------------------------- statistics
+
+    def run_statistics(
+        self, workflow_name: str | None = None, since: datetime | None = None
+    ) -> RunStatistics:
+        """Counts per status and mean duration of the runs matching the filters."""
+        status = runs_t.c.status
+
+        def count(value: str) -> sa.ColumnElement[Any]:
+            return sa.func.coalesce(sa.func.sum(sa.case((status == value, 1), else_=0)), 0)
+
+        query = sa.select(
+            sa.func.count().label("total"),
+            count("COMPLETED").label("completed"),
+            count("FAILED").label("failed"),
+            count("CANCELLED").label("cancelled"),
+            count("RUNNING").label("running"),
+            count("PENDING").label("pending"),
+            sa.func.avg(runs_t.c.duration_ms).label("avg_ms"),
+        ).where(*self._filters(workflow_name, None, None, since, None))
+        row = self.db.run_read(lambda conn: conn.execute(query).mappings().one())
+        avg_ms = row["avg_ms"]
+        return RunStatistics(
+            total_runs=int(row["total"]),
+            completed=int(row["completed"]),
+            failed=int(row["failed"]),
+            cancelled=int(row["cancelled"]),
+            running=int(row["running"]),
+            pending=int(row["pending"]),
+            avg_duration_seconds=float(avg_ms) / 1000 if avg_ms is not None else None,
+        )
+
+    def get_run_statistics(
+        self, workflow_name: str | None = None, since: datetime | None = None
+    ) -> dict[str, Any]:
+        """Return spec 002's statistics dict.
+
+        Keys: total_runs, completed, failed, success_rate, avg_duration_seconds, then
+        cancelled, running and pending.
+        """
+        return self.run_statistics(workflow_name, since).to_dict()

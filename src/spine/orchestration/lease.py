@@ -1,0 +1,47 @@
+"""Keeps a run's lease alive while a worker executes it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from spine.orchestration.store import RunStore
+
+log = logging.getLogger(__name__)
+
+
+class LeaseKeeper:
+    """Renews a lease every third of its length, in a background thread.
+
+    If a renewal finds the lease gone (the worker stalled past it and another worker took
+    the run over), :attr:`lost` becomes true; the runner's next write then fails with
+    ``LeaseLost`` and it stops, leaving the run to its new holder.
+    """
+
+    def __init__(self, store: RunStore, run_id: str, owner: str, lease_seconds: float) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"lease-{run_id}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        interval = max(self.lease_seconds / 3, 0.05)
+        while not self._stop.wait(interval):
+            try:
+                if not self.store.renew_lease(self.run_id, self.owner, self.lease_seconds):
+                    self.lost = True
+                    log.warning("lost the lease on run %s", self.run_id)
+                    return
+            except Exception:  # a failed renewal is retried at the next tick
+                log.exception("could not renew the lease on run %s", self.run_id)

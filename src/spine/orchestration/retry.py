@@ -1,0 +1,87 @@
+"""Retry policies: how many attempts a step gets, how long to wait, which errors retry."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from spine.core.errors import ErrorCategory, InvalidInput, SpineError, categorize
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """Attempts, exponential back-off with jitter, and the error categories that retry.
+
+    The delay before attempt ``n + 1`` is ``backoff_seconds * multiplier ** (n - 1)``,
+    capped at ``max_backoff_seconds``, then spread by ``jitter`` (0.2 = ±20 %) so that
+    many runs failing together do not retry together.
+
+    Args:
+        max_attempts: Attempts in all, the first included (1 = no retry).
+        backoff_seconds: Delay before the second attempt.
+        multiplier: Growth of the delay per attempt.
+        max_backoff_seconds: Cap on one delay.
+        jitter: Fraction of random spread around each delay, from 0 to 1.
+        retry_on: Categories that retry; ``None`` means every category whose
+            ``retryable`` flag is set (network, timeout, database, rate limit,
+            unavailable). An error raised with ``retryable=True/False`` decides itself.
+    """
+
+    max_attempts: int = 1
+    backoff_seconds: float = 1.0
+    multiplier: float = 2.0
+    max_backoff_seconds: float = 300.0
+    jitter: float = 0.2
+    retry_on: frozenset[ErrorCategory] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise InvalidInput("max_attempts must be at least 1")
+        if self.backoff_seconds < 0 or self.max_backoff_seconds < 0:
+            raise InvalidInput("back-off delays cannot be negative")
+        if self.multiplier < 1:
+            raise InvalidInput("multiplier must be at least 1")
+        if not 0 <= self.jitter <= 1:
+            raise InvalidInput("jitter must be between 0 and 1")
+
+    @classmethod
+    def retrying(
+        cls, max_attempts: int, *, on: Iterable[ErrorCategory] | None = None, **kwargs: float
+    ) -> RetryPolicy:
+        """A policy of ``max_attempts`` attempts, optionally limited to categories ``on``."""
+        categories = frozenset(on) if on is not None else None
+        return cls(max_attempts=max_attempts, retry_on=categories, **kwargs)
+
+    def should_retry(self, error: BaseException, attempt: int) -> bool:
+        """Whether attempt number ``attempt`` failing with ``error`` gets another attempt."""
+        if attempt >= self.max_attempts:
+            return False
+        if isinstance(error, SpineError) and self.retry_on is None:
+            return error.retryable
+        category = categorize(error)
+        if self.retry_on is not None:
+            return category in self.retry_on
+        return category.retryable
+
+    def should_retry_category(self, category: ErrorCategory, retryable: bool, attempt: int) -> bool:
+        """Like :meth:`should_retry`, for a failure known only by its recorded category."""
+        if attempt >= self.max_attempts:
+            return False
+        if self.retry_on is not None:
+            return category in self.retry_on
+        return retryable
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait after attempt number ``attempt`` failed (``attempt`` >= 1)."""
+        base = min(
+            self.max_backoff_seconds,
+            self.backoff_seconds * self.multiplier ** max(0, attempt - 1),
+        )
+        if not self.jitter or not base:
+            return base
+        spread = (rng or random).uniform(-self.jitter, self.jitter)
+        return max(0.0, min(self.max_backoff_seconds, base * (1 + spread)))
+
+
+NO_RETRY = RetryPolicy()

@@ -1,0 +1,637 @@
+"""Executes workflow runs durably: claim, replay history, run steps, park, finish.
+
+A run's progress is its step rows. Executing a run replays them from the first step:
+a step whose latest attempt COMPLETED (or was SKIPPED) is not run again, its outputs are
+read back; a failed attempt is retried by the step's policy; a wait or a child workflow
+that is not yet done parks the run (no worker is held) until it is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from types import MappingProxyType
+from typing import Any
+
+from spine.core.clock import Clock, SystemClock
+from spine.core.errors import ErrorCategory, InvalidInput, SpineError, categorize
+from spine.core.ids import new_id
+from spine.orchestration.context import StepContext
+from spine.orchestration.errors import LeaseLost, StepOutputError
+from spine.orchestration.history.types import StepRun, StepStatus, WorkflowRun, WorkflowStatus
+from spine.orchestration.lease import LeaseKeeper
+from spine.orchestration.registry import (
+    PipelineRegistry,
+    WorkflowRegistry,
+    pipelines,
+    workflows,
+)
+from spine.orchestration.steps import Step, StepType
+from spine.orchestration.store import Claim, RunStore, StepFailure
+from spine.orchestration.workflow import Workflow
+
+log = logging.getLogger(__name__)
+
+
+class StepTimeout(SpineError):
+    """A step attempt ran longer than its ``timeout_seconds``."""
+
+    category = ErrorCategory.TIMEOUT
+
+    def __init__(self, step_name: str, seconds: float) -> None:
+        super().__init__(f"step {step_name!r} timed out after {seconds:g} s")
+
+
+class _Kind(Enum):
+    DONE = "done"
+    PARK = "park"
+    FAIL = "fail"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    kind: _Kind
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    wake_at: datetime | None = None
+    reason: str = ""
+    failure: StepFailure | None = None
+    jump_to: str | None = None
+
+
+def describe(error: BaseException) -> StepFailure:
+    """The recorded form of an exception: message, category, retryable."""
+    category = categorize(error)
+    retryable = error.retryable if isinstance(error, SpineError) else category.retryable
+    message = str(error) or type(error).__name__
+    if not isinstance(error, SpineError):
+        message = f"{type(error).__name__}: {message}"
+    return StepFailure(error=message, category=category.value, retryable=retryable)
+
+
+def worker_identity() -> str:
+    """``host:pid``, to tell workers apart in leases and events."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class WorkflowRunner:
+    """Submits and executes workflow runs.
+
+    Args:
+        store: The run store.
+        clock: Time source; sleeps (back-off, inline waits) go through it.
+        workflow_registry: Where workflows are looked up.
+        pipeline_registry: Where pipelines are looked up.
+        lease_seconds: How long a claim lasts without renewal; a worker that dies
+            loses its runs after this long.
+        inline_backoff_seconds: Retry delays up to this long are slept through while
+            holding the run; longer ones park the run.
+        worker_id: Identity written into leases (default ``host:pid``).
+    """
+
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        clock: Clock | None = None,
+        workflow_registry: WorkflowRegistry | None = None,
+        pipeline_registry: PipelineRegistry | None = None,
+        lease_seconds: float = 30.0,
+        inline_backoff_seconds: float = 2.0,
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.clock: Clock = clock or store.clock or SystemClock()
+        self.workflows = workflow_registry or workflows
+        self.pipelines = pipeline_registry or pipelines
+        self.lease_seconds = lease_seconds
+        self.inline_backoff_seconds = inline_backoff_seconds
+        self.worker_id = worker_id or worker_identity()
+        self.stopping = threading.Event()
+
+    # ------------------------------------------------------------ submitting
+
+    def submit(
+        self,
+        workflow_name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        partition_key: str | Mapping[str, Any] | None = None,
+        triggered_by: str = "manual",
+        parent_run_id: str | None = None,
+        schedule_id: str | None = None,
+        created_by: str | None = None,
+        capture_id: str | None = None,
+    ) -> WorkflowRun:
+        """Record a PENDING run of a registered workflow and return it.
+
+        Raises:
+            WorkflowNotFound: If no workflow has that name.
+            InvalidInput: If params are not JSON-serialisable.
+        """
+        workflow = self.workflows.get(workflow_name)
+        run = WorkflowRun(
+            run_id=new_id(),
+            workflow_name=workflow.name,
+            workflow_version=workflow.version,
+            domain=workflow.domain,
+            partition_key=_partition_text(partition_key),
+            params=_json_dict(params or {}, "params"),
+            triggered_by=triggered_by,
+            created_at=self.clock.now(),
+            total_steps=len(workflow.steps),
+            parent_run_id=parent_run_id,
+            schedule_id=schedule_id,
+            created_by=created_by,
+            capture_id=capture_id,
+        )
+        self.store.create_run(run)
+        return run
+
+    def run(
+        self, workflow_name: str, params: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> WorkflowRun:
+        """Submit a run and execute it in this process until it finishes."""
+        run = self.submit(workflow_name, params, **kwargs)
+        return self.drive(run.run_id)
+
+    def drive(self, run_id: str, poll_seconds: float = 0.5) -> WorkflowRun:
+        """Execute ``run_id`` here until it finishes, sleeping through its waits.
+
+        If another worker holds the run, this polls until that worker finishes it.
+        """
+        while True:
+            run = self.store.run_row(run_id)
+            if run.is_terminal:
+                return run
+            claim = self.claim(run_id=run_id)
+            if claim is not None:
+                finished = self.execute(claim)
+                if finished is not None:
+                    return finished
+                if self.stopping.is_set():
+                    return self.store.run_row(run_id)
+            wake = self.store.wake_at_of(run_id)
+            now = self.clock.now()
+            delay = (wake - now).total_seconds() if wake else poll_seconds
+            self.clock.sleep(max(0.0, min(delay, 3600.0)) if wake else poll_seconds)
+
+    # ------------------------------------------------------------- claiming
+
+    def claim(
+        self, *, run_id: str | None = None, workflow_names: Sequence[str] | None = None
+    ) -> Claim | None:
+        """Claim a due run (or ``run_id``) under a fresh lease token."""
+        owner = f"{self.worker_id}#{new_id()}"
+        return self.store.claim(owner, self.lease_seconds, run_id=run_id, workflows=workflow_names)
+
+    def execute(self, claim: Claim) -> WorkflowRun | None:
+        """Execute a claimed run until it finishes or parks.
+
+        Returns the run when it finished; ``None`` if it was parked, released, or taken
+        over by another worker.
+        """
+        with LeaseKeeper(self.store, claim.run.run_id, claim.owner, self.lease_seconds):
+            try:
+                return _Execution(self, claim).execute()
+            except LeaseLost:
+                log.warning("run %s was taken over by another worker", claim.run.run_id)
+                return None
+
+
+class _Execution:
+    """One claimed run being executed by one worker."""
+
+    def __init__(self, runner: WorkflowRunner, claim: Claim) -> None:
+        self.runner = runner
+        self.store = runner.store
+        self.clock = runner.clock
+        self.claim = claim
+        self.run = claim.run
+        self.owner = claim.owner
+        self.outputs: dict[str, Mapping[str, Any]] = {}
+        self._cancel_checked_at = -1.0
+        self._cancel_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ run
+
+    def execute(self) -> WorkflowRun | None:
+        try:
+            workflow = self.runner.workflows.get(self.run.workflow_name)
+        except SpineError as error:
+            return self.store.finish_run(
+                self.owner, self.run.run_id, WorkflowStatus.FAILED, failure=describe(error)
+            )
+        if self.claim.cancel_requested:
+            return self.store.cancel_now(self.owner, self.run.run_id)
+        history: dict[str, list[StepRun]] = defaultdict(list)
+        for attempt in self.store.load_steps(self.run.run_id):
+            history[attempt.step_name].append(attempt)
+        self.history = history
+
+        index = 0
+        last: Mapping[str, Any] = {}
+        while index < len(workflow.steps):
+            step = workflow.steps[index]
+            if self.runner.stopping.is_set():
+                self.store.release(self.run.run_id, self.owner)
+                return None
+            if self.store.cancel_requested(self.run.run_id, self.owner):
+                return self.store.cancel_now(self.owner, self.run.run_id)
+            outcome = self._step(workflow, step, index)
+            if outcome.kind is _Kind.PARK:
+                assert outcome.wake_at is not None
+                self.store.park(self.run.run_id, self.owner, outcome.wake_at, outcome.reason)
+                return None
+            if outcome.kind is _Kind.CANCEL:
+                return self.store.cancel_now(self.owner, self.run.run_id)
+            if outcome.kind is _Kind.FAIL:
+                assert outcome.failure is not None
+                failure = StepFailure(
+                    error=f"step {step.name!r} failed: {outcome.failure.error}",
+                    category=outcome.failure.category,
+                    retryable=outcome.failure.retryable,
+                )
+                return self.store.finish_run(
+                    self.owner, self.run.run_id, WorkflowStatus.FAILED, failure=failure
+                )
+            self.outputs[step.name] = outcome.outputs
+            last = outcome.outputs
+            if outcome.jump_to is not None:
+                target = workflow.position(outcome.jump_to)
+                assert target is not None
+                for skipped in workflow.steps[index + 1 : target]:
+                    self._skip(skipped, workflow.position(skipped.name) or 0, step.name)
+                index = target
+            else:
+                index += 1
+        return self.store.finish_run(
+            self.owner, self.run.run_id, WorkflowStatus.COMPLETED, outputs=last
+        )
+
+    def _skip(self, step: Step, order: int, by: str) -> None:
+        if self.history.get(step.name):
+            return
+        record = StepRun(
+            step_id=new_id(),
+            run_id=self.run.run_id,
+            step_name=step.name,
+            step_type=step.type.value,
+            step_order=order,
+            output_data={"skip_reason": f"choice {by!r} branched past it"},
+        )
+        self.store.finish_step(self.owner, record, StepStatus.SKIPPED, outputs=record.output_data)
+
+    def _context(
+        self,
+        name: str,
+        attempt: int,
+        params: Mapping[str, Any] | None = None,
+        item: Any = None,
+        item_index: int | None = None,
+    ) -> StepContext:
+        merged = dict(self.run.params)
+        if params:
+            merged.update(params)
+        return StepContext(
+            run_id=self.run.run_id,
+            workflow_name=self.run.workflow_name,
+            step_name=name,
+            params=merged,
+            outputs=MappingProxyType(dict(self.outputs)),
+            attempt=attempt,
+            item=item,
+            item_index=item_index,
+            partition_key=self.run.partition_key,
+            domain=self.run.domain,
+        )
+
+    def _step(self, workflow: Workflow, step: Step, index: int) -> _Outcome:
+        attempts = self.history.get(step.name, [])
+        latest = attempts[-1] if attempts else None
+        if latest is not None and latest.status in (StepStatus.COMPLETED, StepStatus.SKIPPED):
+            jump = latest.output_data.get("next") if step.type is StepType.CHOICE else None
+            return _Outcome(_Kind.DONE, latest.output_data, jump_to=jump)
+        if step.type is StepType.WAIT:
+            return self._wait(step, index, latest)
+        if step.type is StepType.MAP:
+            from spine.orchestration.fanout import run_map
+
+            return run_map(self, step, index, latest)
+        if step.type is StepType.WORKFLOW:
+            return self._child(step, index, latest)
+        outcome = self.leaf(step, step.name, index, attempts, counts_for_run=True)
+        if outcome.kind is _Kind.DONE and step.type is StepType.CHOICE:
+            return self._choose(workflow, step, index, outcome)
+        return outcome
+
+    # ----------------------------------------------------------- leaf steps
+
+    def leaf(
+        self,
+        step: Step,
+        name: str,
+        order: int,
+        attempts: Sequence[StepRun],
+        *,
+        counts_for_run: bool,
+        item: Any = None,
+        item_index: int | None = None,
+        park_backoff: bool = True,
+    ) -> _Outcome:
+        """Run a lambda, pipeline or choice step, attempt after attempt, per its policy."""
+        policy = step.retry
+        latest = attempts[-1] if attempts else None
+        number = 1
+        if latest is not None:
+            if latest.status is StepStatus.COMPLETED:
+                return _Outcome(_Kind.DONE, latest.output_data)
+            if latest.status is StepStatus.FAILED:
+                category = ErrorCategory(latest.error_category or "INTERNAL")
+                will_retry = latest.metrics.get("will_retry")
+                retry = (bool(will_retry) and latest.attempt < policy.max_attempts) or (
+                    will_retry is None
+                    and policy.should_retry_category(category, category.retryable, latest.attempt)
+                )
+                if not retry:
+                    return _Outcome(
+                        _Kind.FAIL,
+                        failure=StepFailure(
+                            error=latest.error or "failed",
+                            category=category.value,
+                            retryable=category.retryable,
+                        ),
+                    )
+            number = latest.attempt + 1
+        while True:
+            params = dict(step.params) if step.type is StepType.PIPELINE else {}
+            if item_index is not None:
+                params["item_index"] = item_index
+            record = StepRun(
+                step_id=new_id(),
+                run_id=self.run.run_id,
+                step_name=name,
+                step_type=step.type.value,
+                step_order=order,
+                input_params=_json_dict(params, "params"),
+                attempt=number,
+                max_attempts=policy.max_attempts,
+            )
+            self.store.start_step(self.owner, record, pipeline_name=step.pipeline_name)
+            ctx = self._context(name, number, step.params, item, item_index)
+            try:
+                value = self._call(step, ctx)
+                outputs = _outputs(name, step, value)
+            except Exception as error:  # every failure of user code is recorded
+                failure = describe(error)
+                retry = policy.should_retry(error, number) and not isinstance(
+                    error, StepOutputError
+                )
+                self.store.finish_step(
+                    self.owner,
+                    record,
+                    StepStatus.FAILED,
+                    failure=failure,
+                    counts_for_run=counts_for_run and not retry,
+                    metrics={"will_retry": retry},
+                )
+                if not retry:
+                    return _Outcome(_Kind.FAIL, failure=failure)
+                delay = policy.delay(number)
+                self.store.record_retry(self.owner, record, delay)
+                if park_backoff and delay > self.runner.inline_backoff_seconds:
+                    wake = self.clock.now() + timedelta(seconds=delay)
+                    return _Outcome(
+                        _Kind.PARK, wake_at=wake, reason=f"retry {name} in {delay:.1f} s"
+                    )
+                self.clock.sleep(delay)
+                number += 1
+                continue
+            self.store.finish_step(
+                self.owner,
+                record,
+                StepStatus.COMPLETED,
+                outputs=outputs,
+                counts_for_run=counts_for_run,
+            )
+            return _Outcome(_Kind.DONE, outputs)
+
+    def _call(self, step: Step, ctx: StepContext) -> Any:
+        fn = step.fn
+        if step.type is StepType.PIPELINE:
+            assert step.pipeline_name is not None
+            fn = self.runner.pipelines.get(step.pipeline_name)
+        assert fn is not None
+        if step.timeout_seconds is None:
+            return fn(ctx)
+        return _call_with_timeout(fn, ctx, step.name, step.timeout_seconds)
+
+    def _choose(self, workflow: Workflow, step: Step, index: int, outcome: _Outcome) -> _Outcome:
+        target = outcome.outputs.get("next")
+        if target is None:
+            return outcome
+        position = workflow.position(str(target))
+        if position is None or position <= index:
+            error = InvalidInput(
+                f"choice {step.name!r} chose {target!r}, which is not a later step of the workflow"
+            )
+            return _Outcome(_Kind.FAIL, failure=describe(error))
+        return _Outcome(_Kind.DONE, outcome.outputs, jump_to=str(target))
+
+    # ----------------------------------------------------------------- wait
+
+    def _wait(self, step: Step, index: int, latest: StepRun | None) -> _Outcome:
+        now = self.clock.now()
+        if latest is not None and latest.status is StepStatus.RUNNING:
+            record = latest
+            until = datetime.fromisoformat(latest.input_params["until"])
+        else:
+            until = _wait_until(step, self._context(step.name, 1), now)
+            record = StepRun(
+                step_id=new_id(),
+                run_id=self.run.run_id,
+                step_name=step.name,
+                step_type=step.type.value,
+                step_order=index,
+                input_params={"until": until.isoformat()},
+                attempt=(latest.attempt + 1) if latest else 1,
+            )
+            self.store.start_step(self.owner, record)
+        if now >= until:
+            self.store.finish_step(
+                self.owner,
+                record,
+                StepStatus.COMPLETED,
+                outputs={"waited_until": until.isoformat()},
+            )
+            return _Outcome(_Kind.DONE, record.output_data)
+        return _Outcome(_Kind.PARK, wake_at=until, reason=f"wait {step.name}")
+
+    # ---------------------------------------------------------------- child
+
+    def _child(self, step: Step, index: int, latest: StepRun | None) -> _Outcome:
+        assert step.workflow_name is not None
+        record = latest if latest is not None and latest.status is StepStatus.RUNNING else None
+        if record is None:
+            if latest is not None and latest.status is StepStatus.FAILED:
+                category = ErrorCategory(latest.error_category or "INTERNAL")
+                if not step.retry.should_retry_category(
+                    category, category.retryable, latest.attempt
+                ):
+                    return _Outcome(
+                        _Kind.FAIL,
+                        failure=StepFailure(
+                            error=latest.error or "failed",
+                            category=category.value,
+                            retryable=category.retryable,
+                        ),
+                    )
+            record = StepRun(
+                step_id=new_id(),
+                run_id=self.run.run_id,
+                step_name=step.name,
+                step_type=step.type.value,
+                step_order=index,
+                input_params={"workflow": step.workflow_name, "params": dict(step.params)},
+                attempt=(latest.attempt + 1) if latest else 1,
+                max_attempts=step.retry.max_attempts,
+            )
+            self.store.start_step(self.owner, record)
+        child_id = record.input_params.get("child_run_id")
+        if child_id is None:
+            try:
+                child = self.runner.submit(
+                    step.workflow_name,
+                    {**self.run.params, **step.params},
+                    triggered_by="parent_workflow",
+                    parent_run_id=self.run.run_id,
+                    partition_key=self.run.partition_key,
+                )
+            except SpineError as error:
+                failure = describe(error)
+                self.store.finish_step(self.owner, record, StepStatus.FAILED, failure=failure)
+                return _Outcome(_Kind.FAIL, failure=failure)
+            child_id = child.run_id
+            record.input_params = {**record.input_params, "child_run_id": child_id}
+            self.store.update_step_params(self.owner, record)
+        claim = self.runner.claim(run_id=child_id)
+        if claim is not None:
+            self.runner.execute(claim)
+        child_run = self.store.run_row(child_id)
+        if not child_run.is_terminal:
+            wake = self.store.wake_at_of(child_id) or self.clock.now() + timedelta(seconds=1)
+            return _Outcome(_Kind.PARK, wake_at=wake, reason=f"child run {child_id}")
+        if child_run.status is WorkflowStatus.COMPLETED:
+            outputs = {"child_run_id": child_id, **child_run.outputs}
+            self.store.finish_step(self.owner, record, StepStatus.COMPLETED, outputs=outputs)
+            return _Outcome(_Kind.DONE, outputs)
+        failure = StepFailure(
+            error=f"child run {child_id} {child_run.status.value}: {child_run.error}",
+            category=child_run.error_category or ErrorCategory.INTERNAL.value,
+            retryable=bool(child_run.error_retryable),
+        )
+        retry = step.retry.should_retry_category(
+            ErrorCategory(failure.category), failure.retryable, record.attempt
+        )
+        self.store.finish_step(
+            self.owner,
+            record,
+            StepStatus.FAILED,
+            failure=failure,
+            counts_for_run=not retry,
+            metrics={"will_retry": retry},
+        )
+        if retry:
+            self.history.setdefault(step.name, []).append(record)
+            return self._child(step, index, record)
+        return _Outcome(_Kind.FAIL, failure=failure)
+
+    # --------------------------------------------------------- cancellation
+
+    def cancel_requested(self, min_interval: float = 0.2) -> bool:
+        """Whether the run was cancelled, asking the database at most every ``min_interval``."""
+        with self._cancel_lock:
+            now = self.clock.monotonic()
+            if self._cancel_checked_at >= 0 and now - self._cancel_checked_at < min_interval:
+                return False
+            self._cancel_checked_at = now
+        return self.store.cancel_requested(self.run.run_id, self.owner)
+
+
+def _call_with_timeout(fn: Any, ctx: StepContext, name: str, seconds: float) -> Any:
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = fn(ctx)
+        except BaseException as error:  # handed to the waiting thread
+            result["error"] = error
+
+    # Python cannot stop a thread: a timed-out attempt is abandoned, not killed, and its
+    # result is ignored (docs/orchestration.md says so).
+    thread = threading.Thread(target=target, name=f"step-{name}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise StepTimeout(name, seconds)
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
+
+
+def _outputs(name: str, step: Step, value: Any) -> dict[str, Any]:
+    if step.type is StepType.CHOICE:
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(
+                f"choice {name!r} returned {type(value).__name__}; it returns a step name or None"
+            )
+        return {"next": value}
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise StepOutputError(name, value)
+    return _json_dict(value, f"outputs of step {name!r}")
+
+
+def _json_dict(value: Mapping[str, Any], what: str) -> dict[str, Any]:
+    import json
+
+    try:
+        return dict(json.loads(json.dumps(dict(value), default=_iso_default)))
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"{what} are not JSON-serialisable: {error}") from None
+
+
+def _iso_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _partition_text(key: str | Mapping[str, Any] | None) -> str | None:
+    import json
+
+    if key is None or isinstance(key, str):
+        return key
+    return json.dumps(dict(key), sort_keys=True, separators=(",", ":"))
+
+
+def _wait_until(step: Step, ctx: StepContext, now: datetime) -> datetime:
+    if step.wait_seconds is not None:
+        return now + timedelta(seconds=step.wait_seconds)
+    source = step.wait_until
+    value = source(ctx) if callable(source) else source
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise InvalidInput(f"wait step {step.name!r}: until must give a datetime")
+    if value.tzinfo is None:
+        raise InvalidInput(f"wait step {step.name!r}: until must be timezone-aware")
+    return value

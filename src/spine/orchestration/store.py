@@ -1,0 +1,747 @@
+"""The durable engine's transitions, on top of spec 002's :class:`HistoryStore`.
+
+Every method is one transaction that changes a run or a step and appends the matching
+``core_workflow_events`` row with a deterministic idempotency key, so a transition is
+recorded once however often it is retried. Methods that act for a worker check, in the
+same transaction, that the worker still holds the run's lease: a worker that lost its
+lease (it stalled and another took over) cannot write over the new holder's progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from spine.core.ids import new_id
+from spine.core.storage.schema.baseline import core_executions as executions_t
+from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
+from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
+from spine.orchestration.errors import LeaseLost, RunFinished, RunNotFound
+from spine.orchestration.history.store import (
+    HistoryStore,
+    add_event,
+    row_to_run,
+    row_to_step,
+    run_values,
+)
+from spine.orchestration.history.types import StepRun, StepStatus, WorkflowRun, WorkflowStatus
+
+ACTIVE = (WorkflowStatus.PENDING.value, WorkflowStatus.RUNNING.value)
+INTERRUPTIBLE_TYPES = ("lambda", "pipeline", "choice")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    """A run this worker now holds, and whether it took it over from a dead worker."""
+
+    run: WorkflowRun
+    owner: str
+    taken_over: bool
+    cancel_requested: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFailure:
+    """How a step attempt failed."""
+
+    error: str
+    category: str
+    retryable: bool
+
+
+class RunStore(HistoryStore):
+    """Durable run state: create, claim, lease, step transitions, finish, cancel."""
+
+    # ------------------------------------------------------------- creation
+
+    def create_run(self, run: WorkflowRun) -> None:
+        """Insert a PENDING run and its ``run.created`` event."""
+        now = self.clock.now()
+        values = run_values(run, now)
+        values["status"] = WorkflowStatus.PENDING.value
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(sa.insert(runs_t).values(values))
+            add_event(
+                conn,
+                run_id=run.run_id,
+                event_type="run.created",
+                key=f"run:{run.run_id}:created",
+                now=now,
+                payload={"workflow_name": run.workflow_name, "triggered_by": run.triggered_by},
+            )
+
+        self.db.run_write(work)
+
+    # -------------------------------------------------------------- leasing
+
+    def claim(
+        self,
+        owner: str,
+        lease_seconds: float,
+        *,
+        run_id: str | None = None,
+        workflows: Sequence[str] | None = None,
+    ) -> Claim | None:
+        """Take a due run (or run ``run_id``) that no live worker holds.
+
+        A run is due when it is PENDING, or RUNNING but parked (a wait, a back-off) past
+        its ``wake_at``, or RUNNING under an expired lease (its worker died). Taking over
+        from a dead worker records the attempts it left RUNNING as FAILED, so the step's
+        retry policy decides what happens next. On PostgreSQL the candidate row is locked
+        with ``FOR UPDATE SKIP LOCKED``, so concurrent workers never block each other.
+        """
+        now = self.clock.now()
+        expires = now + timedelta(seconds=lease_seconds)
+
+        def work(conn: sa.Connection) -> Claim | None:
+            query = (
+                sa.select(runs_t)
+                .where(
+                    runs_t.c.status.in_(ACTIVE),
+                    sa.or_(runs_t.c.wake_at.is_(None), runs_t.c.wake_at <= now),
+                    sa.or_(runs_t.c.lease_owner.is_(None), runs_t.c.lease_expires_at < now),
+                )
+                .order_by(runs_t.c.created_at)
+                .limit(1)
+            )
+            if run_id is not None:
+                query = query.where(runs_t.c.run_id == run_id)
+            if workflows:
+                query = query.where(runs_t.c.workflow_name.in_(list(workflows)))
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                return None
+            taken_over = row["lease_owner"] is not None
+            first_start = row["status"] == WorkflowStatus.PENDING.value
+            conn.execute(
+                sa.update(runs_t)
+                .where(runs_t.c.run_id == row["run_id"])
+                .values(
+                    status=WorkflowStatus.RUNNING.value,
+                    lease_owner=owner,
+                    lease_expires_at=expires,
+                    wake_at=None,
+                    started_at=row["started_at"] or now,
+                    updated_at=now,
+                )
+            )
+            rid = row["run_id"]
+            if first_start:
+                add_event(
+                    conn,
+                    run_id=rid,
+                    event_type="run.started",
+                    key=f"run:{rid}:started",
+                    now=now,
+                    payload={"worker": owner},
+                )
+            else:
+                add_event(
+                    conn,
+                    run_id=rid,
+                    event_type="run.resumed",
+                    key=f"run:{rid}:claimed:{owner}",
+                    now=now,
+                    payload={
+                        "worker": owner,
+                        "previous_worker": row["lease_owner"],
+                        "taken_over": taken_over,
+                    },
+                )
+            if taken_over:
+                self._fail_interrupted(conn, rid, row["lease_owner"], now)
+            fresh = conn.execute(sa.select(runs_t).where(runs_t.c.run_id == rid)).mappings().one()
+            return Claim(
+                run=row_to_run(fresh),
+                owner=owner,
+                taken_over=taken_over,
+                cancel_requested=fresh["cancel_requested_at"] is not None,
+            )
+
+        return self.db.run_write(work)
+
+    def _fail_interrupted(
+        self, conn: sa.Connection, run_id: str, previous: str, now: datetime
+    ) -> None:
+        rows = (
+            conn.execute(
+                sa.select(
+                    steps_t.c.step_id,
+                    steps_t.c.step_name,
+                    steps_t.c.attempt,
+                    steps_t.c.started_at,
+                    steps_t.c.execution_id,
+                ).where(
+                    steps_t.c.run_id == run_id,
+                    steps_t.c.status == StepStatus.RUNNING.value,
+                    steps_t.c.step_type.in_(INTERRUPTIBLE_TYPES),
+                )
+            )
+            .mappings()
+            .all()
+        )
+        message = f"interrupted: worker {previous} stopped renewing its lease"
+        for row in rows:
+            started = row["started_at"]
+            conn.execute(
+                sa.update(steps_t)
+                .where(steps_t.c.step_id == row["step_id"])
+                .values(
+                    status=StepStatus.FAILED.value,
+                    error=message,
+                    error_category="UNAVAILABLE",
+                    completed_at=now,
+                    duration_ms=int((now - started).total_seconds() * 1000) if started else None,
+                )
+            )
+            if row["execution_id"]:
+                self._finish_execution(
+                    conn, row["execution_id"], "FAILED", None, message, "UNAVAILABLE", now
+                )
+            add_event(
+                conn,
+                run_id=run_id,
+                step_id=row["step_id"],
+                event_type="step.failed",
+                key=f"step:{row['step_id']}:FAILED",
+                now=now,
+                payload={
+                    "step_name": row["step_name"],
+                    "attempt": row["attempt"],
+                    "error": message,
+                    "interrupted": True,
+                },
+            )
+
+    def renew_lease(self, run_id: str, owner: str, lease_seconds: float) -> bool:
+        """Extend this worker's lease; return ``False`` if it no longer holds the run."""
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> bool:
+            result = conn.execute(
+                sa.update(runs_t)
+                .where(runs_t.c.run_id == run_id, runs_t.c.lease_owner == owner)
+                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+            )
+            return bool(result.rowcount)
+
+        return self.db.run_write(work)
+
+    def park(self, run_id: str, owner: str, wake_at: datetime, reason: str) -> None:
+        """Release the run until ``wake_at`` (a wait, a back-off); no worker holds it."""
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> None:
+            self._guard(conn, run_id, owner, now)
+            conn.execute(
+                sa.update(runs_t)
+                .where(runs_t.c.run_id == run_id)
+                .values(lease_owner=None, lease_expires_at=None, wake_at=wake_at, updated_at=now)
+            )
+            add_event(
+                conn,
+                run_id=run_id,
+                event_type="run.parked",
+                key=f"run:{run_id}:parked:{owner}",
+                now=now,
+                payload={"wake_at": wake_at.isoformat(), "reason": reason},
+            )
+
+        self.db.run_write(work)
+
+    def release(self, run_id: str, owner: str) -> None:
+        """Give the run back at once (a worker shutting down); another may claim it now."""
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(
+                sa.update(runs_t)
+                .where(runs_t.c.run_id == run_id, runs_t.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None, wake_at=None, updated_at=now)
+            )
+
+        self.db.run_write(work)
+
+    def _guard(self, conn: sa.Connection, run_id: str, owner: str, now: datetime) -> bool:
+        """Check the lease in this transaction; return whether cancellation was asked."""
+        row = conn.execute(
+            sa.update(runs_t)
+            .where(runs_t.c.run_id == run_id, runs_t.c.lease_owner == owner)
+            .values(updated_at=now)
+            .returning(runs_t.c.cancel_requested_at)
+        ).first()
+        if row is None:
+            raise LeaseLost(run_id)
+        return row[0] is not None
+
+    def cancel_requested(self, run_id: str, owner: str) -> bool:
+        """Whether cancellation was asked; raises :class:`LeaseLost` if the lease is gone."""
+        now = self.clock.now()
+        return self.db.run_write(lambda conn: self._guard(conn, run_id, owner, now))
+
+    # ---------------------------------------------------------------- steps
+
+    def steps_of(self, run_id: str) -> list[StepRun]:
+        """Every attempt of every step of the run, in order."""
+        return self.get_step_runs(run_id)
+
+    def start_step(self, owner: str, step: StepRun, *, pipeline_name: str | None = None) -> StepRun:
+        """Record a step attempt RUNNING (and its execution row for a pipeline step).
+
+        Raises:
+            LeaseLost: If this worker no longer holds the run.
+        """
+        now = self.clock.now()
+        step.status = StepStatus.RUNNING
+        step.started_at = now
+
+        def work(conn: sa.Connection) -> StepRun:
+            self._guard(conn, step.run_id, owner, now)
+            if pipeline_name is not None:
+                step.execution_id = new_id()
+                conn.execute(
+                    sa.insert(executions_t).values(
+                        id=step.execution_id,
+                        pipeline_name=pipeline_name,
+                        status="RUNNING",
+                        params=step.input_params,
+                        run_id=step.run_id,
+                        step_id=step.step_id,
+                        triggered_by="workflow",
+                        started_at=now,
+                        created_at=now,
+                    )
+                )
+            conn.execute(
+                sa.insert(steps_t).values(
+                    step_id=step.step_id,
+                    run_id=step.run_id,
+                    step_name=step.step_name,
+                    step_type=step.step_type,
+                    step_order=step.step_order,
+                    status=StepStatus.RUNNING.value,
+                    started_at=now,
+                    params=step.input_params,
+                    attempt=step.attempt,
+                    max_attempts=step.max_attempts,
+                    execution_id=step.execution_id,
+                )
+            )
+            add_event(
+                conn,
+                run_id=step.run_id,
+                step_id=step.step_id,
+                event_type="step.started",
+                key=f"step:{step.step_id}:RUNNING",
+                now=now,
+                payload={"step_name": step.step_name, "attempt": step.attempt},
+            )
+            return step
+
+        return self.db.run_write(work)
+
+    def update_step_params(self, owner: str, step: StepRun) -> None:
+        """Save a RUNNING step's params (a map's items, a child run's id)."""
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> None:
+            self._guard(conn, step.run_id, owner, now)
+            conn.execute(
+                sa.update(steps_t)
+                .where(steps_t.c.step_id == step.step_id)
+                .values(params=step.input_params)
+            )
+
+        self.db.run_write(work)
+
+    def finish_step(
+        self,
+        owner: str,
+        step: StepRun,
+        status: StepStatus,
+        *,
+        outputs: Mapping[str, Any] | None = None,
+        failure: StepFailure | None = None,
+        counts_for_run: bool = True,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> StepRun:
+        """Record a step attempt COMPLETED, FAILED or SKIPPED, with the run's counters.
+
+        ``counts_for_run`` is false for map items (the map step counts as one) and for a
+        failed attempt that will be retried (the step has not failed yet).
+
+        Raises:
+            LeaseLost: If this worker no longer holds the run; nothing is written.
+        """
+        now = self.clock.now()
+        step.status = status
+        step.completed_at = now
+        if step.started_at is None:
+            step.started_at = now
+        step.duration_ms = int((now - step.started_at).total_seconds() * 1000)
+        if outputs is not None:
+            step.output_data = dict(outputs)
+            rows = outputs.get("row_count", outputs.get("records_processed"))
+            if isinstance(rows, int) and not isinstance(rows, bool):
+                step.records_processed = rows
+        if failure is not None:
+            step.error, step.error_category = failure.error, failure.category
+        if metrics is not None:
+            step.metrics = dict(metrics)
+        counter = {
+            StepStatus.COMPLETED: runs_t.c.completed_steps,
+            StepStatus.FAILED: runs_t.c.failed_steps,
+            StepStatus.SKIPPED: runs_t.c.skipped_steps,
+        }[status]
+
+        def work(conn: sa.Connection) -> StepRun:
+            self._guard(conn, step.run_id, owner, now)
+            values: dict[str, Any] = {
+                "status": status.value,
+                "completed_at": now,
+                "duration_ms": step.duration_ms,
+                "outputs": step.output_data,
+                "error": step.error,
+                "error_category": step.error_category,
+                "row_count": step.records_processed,
+                "metrics": step.metrics,
+            }
+            if step.started_at == now:  # a skip is recorded without having started
+                values["started_at"] = now
+            exists = conn.execute(
+                sa.update(steps_t).where(steps_t.c.step_id == step.step_id).values(values)
+            ).rowcount
+            if not exists:
+                conn.execute(
+                    sa.insert(steps_t).values(
+                        step_id=step.step_id,
+                        run_id=step.run_id,
+                        step_name=step.step_name,
+                        step_type=step.step_type,
+                        step_order=step.step_order,
+                        params=step.input_params,
+                        attempt=step.attempt,
+                        max_attempts=step.max_attempts,
+                        **{**values, "started_at": step.started_at},
+                    )
+                )
+            if step.execution_id:
+                self._finish_execution(
+                    conn,
+                    step.execution_id,
+                    "COMPLETED" if status is StepStatus.COMPLETED else "FAILED",
+                    step.output_data,
+                    step.error,
+                    step.error_category,
+                    now,
+                    step.records_processed,
+                )
+            if counts_for_run:
+                conn.execute(
+                    sa.update(runs_t)
+                    .where(runs_t.c.run_id == step.run_id)
+                    .values({counter: counter + 1})
+                )
+            payload: dict[str, Any] = {"step_name": step.step_name, "attempt": step.attempt}
+            if failure is not None:
+                payload.update(
+                    error=failure.error,
+                    error_category=failure.category,
+                    retryable=failure.retryable,
+                )
+            add_event(
+                conn,
+                run_id=step.run_id,
+                step_id=step.step_id,
+                event_type=f"step.{status.value.lower()}",
+                key=f"step:{step.step_id}:{status.value}",
+                now=now,
+                payload=payload,
+            )
+            return step
+
+        return self.db.run_write(work)
+
+    def record_retry(self, owner: str, step: StepRun, delay_seconds: float) -> None:
+        """Append a ``step.retrying`` event for the attempt that just failed."""
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> None:
+            self._guard(conn, step.run_id, owner, now)
+            add_event(
+                conn,
+                run_id=step.run_id,
+                step_id=step.step_id,
+                event_type="step.retrying",
+                key=f"step:{step.step_id}:retrying",
+                now=now,
+                payload={
+                    "step_name": step.step_name,
+                    "next_attempt": step.attempt + 1,
+                    "delay_seconds": round(delay_seconds, 3),
+                },
+            )
+
+        self.db.run_write(work)
+
+    @staticmethod
+    def _finish_execution(
+        conn: sa.Connection,
+        execution_id: str,
+        status: str,
+        result: Mapping[str, Any] | None,
+        error: str | None,
+        category: str | None,
+        now: datetime,
+        row_count: int | None = None,
+    ) -> None:
+        started = conn.execute(
+            sa.select(executions_t.c.started_at).where(executions_t.c.id == execution_id)
+        ).scalar_one_or_none()
+        conn.execute(
+            sa.update(executions_t)
+            .where(executions_t.c.id == execution_id)
+            .values(
+                status=status,
+                result=dict(result) if result is not None else None,
+                error=error,
+                error_category=category,
+                completed_at=now,
+                row_count=row_count,
+                duration_ms=int((now - started).total_seconds() * 1000) if started else None,
+            )
+        )
+
+    # ----------------------------------------------------------------- runs
+
+    def finish_run(
+        self,
+        owner: str,
+        run_id: str,
+        status: WorkflowStatus,
+        *,
+        outputs: Mapping[str, Any] | None = None,
+        failure: StepFailure | None = None,
+    ) -> WorkflowRun:
+        """Record the run COMPLETED, FAILED or CANCELLED and release it.
+
+        Raises:
+            LeaseLost: If this worker no longer holds the run.
+        """
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> WorkflowRun:
+            self._guard(conn, run_id, owner, now)
+            return self._finish(conn, run_id, status, now, outputs, failure)
+
+        return self.db.run_write(work)
+
+    def _finish(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        status: WorkflowStatus,
+        now: datetime,
+        outputs: Mapping[str, Any] | None,
+        failure: StepFailure | None,
+    ) -> WorkflowRun:
+        started = conn.execute(
+            sa.select(runs_t.c.started_at).where(runs_t.c.run_id == run_id)
+        ).scalar_one()
+        values: dict[str, Any] = {
+            "status": status.value,
+            "completed_at": now,
+            "updated_at": now,
+            "duration_ms": int((now - (started or now)).total_seconds() * 1000),
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "wake_at": None,
+        }
+        if outputs is not None:
+            values["outputs"] = dict(outputs)
+        if failure is not None:
+            values.update(
+                error=failure.error,
+                error_category=failure.category,
+                error_retryable=failure.retryable,
+            )
+        conn.execute(sa.update(runs_t).where(runs_t.c.run_id == run_id).values(values))
+        payload: dict[str, Any] = {"status": status.value}
+        if failure is not None:
+            payload.update(error=failure.error, error_category=failure.category)
+        add_event(
+            conn,
+            run_id=run_id,
+            event_type=f"run.{status.value.lower()}",
+            key=f"run:{run_id}:{status.value}",
+            now=now,
+            payload=payload,
+        )
+        row = conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id)).mappings().one()
+        return row_to_run(row)
+
+    def request_cancel(self, run_id: str) -> WorkflowRun:
+        """Cancel a run and its active child runs.
+
+        A run no worker holds (PENDING, or parked in a wait) is CANCELLED at once; a run
+        being executed is marked, and its worker stops it before the next step or item.
+
+        Raises:
+            RunNotFound: If there is no such run.
+            RunFinished: If it already finished.
+        """
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> WorkflowRun:
+            row = (
+                conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id)).mappings().first()
+            )
+            if row is None:
+                raise RunNotFound(run_id)
+            if row["status"] not in ACTIVE:
+                raise RunFinished(run_id, row["status"])
+            self._cancel_tree(conn, run_id, now)
+            fresh = (
+                conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id)).mappings().one()
+            )
+            return row_to_run(fresh)
+
+        return self.db.run_write(work)
+
+    def _cancel_tree(self, conn: sa.Connection, run_id: str, now: datetime) -> None:
+        row = (
+            conn.execute(
+                sa.select(
+                    runs_t.c.status,
+                    runs_t.c.lease_owner,
+                    runs_t.c.lease_expires_at,
+                    runs_t.c.cancel_requested_at,
+                ).where(runs_t.c.run_id == run_id)
+            )
+            .mappings()
+            .one()
+        )
+        if row["status"] not in ACTIVE:
+            return
+        held = row["lease_owner"] is not None and (
+            row["lease_expires_at"] is None or row["lease_expires_at"] >= now
+        )
+        if row["cancel_requested_at"] is None:
+            conn.execute(
+                sa.update(runs_t)
+                .where(runs_t.c.run_id == run_id)
+                .values(cancel_requested_at=now, updated_at=now)
+            )
+            add_event(
+                conn,
+                run_id=run_id,
+                event_type="run.cancel_requested",
+                key=f"run:{run_id}:cancel_requested",
+                now=now,
+            )
+        if not held:
+            self._close_open_steps(conn, run_id, now)
+            self._finish(
+                conn,
+                run_id,
+                WorkflowStatus.CANCELLED,
+                now,
+                None,
+                StepFailure(error="cancelled", category="CANCELLED", retryable=False),
+            )
+        children = (
+            conn.execute(
+                sa.select(runs_t.c.run_id).where(
+                    runs_t.c.parent_run_id == run_id, runs_t.c.status.in_(ACTIVE)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for child in children:
+            self._cancel_tree(conn, child, now)
+
+    def _close_open_steps(self, conn: sa.Connection, run_id: str, now: datetime) -> None:
+        rows = conn.execute(
+            sa.select(steps_t.c.step_id, steps_t.c.step_name).where(
+                steps_t.c.run_id == run_id, steps_t.c.status == StepStatus.RUNNING.value
+            )
+        ).all()
+        for step_id, name in rows:
+            conn.execute(
+                sa.update(steps_t)
+                .where(steps_t.c.step_id == step_id)
+                .values(
+                    status=StepStatus.FAILED.value,
+                    error="cancelled",
+                    error_category="CANCELLED",
+                    completed_at=now,
+                )
+            )
+            add_event(
+                conn,
+                run_id=run_id,
+                step_id=step_id,
+                event_type="step.failed",
+                key=f"step:{step_id}:FAILED",
+                now=now,
+                payload={"step_name": name, "error": "cancelled"},
+            )
+
+    def cancel_now(self, owner: str, run_id: str) -> WorkflowRun:
+        """The holding worker stops a run whose cancellation was asked."""
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> WorkflowRun:
+            self._guard(conn, run_id, owner, now)
+            self._close_open_steps(conn, run_id, now)
+            return self._finish(
+                conn,
+                run_id,
+                WorkflowStatus.CANCELLED,
+                now,
+                None,
+                StepFailure(error="cancelled", category="CANCELLED", retryable=False),
+            )
+
+        return self.db.run_write(work)
+
+    def next_wake(self) -> datetime | None:
+        """The earliest time a parked run becomes due, if any run is parked."""
+        query = sa.select(sa.func.min(runs_t.c.wake_at)).where(
+            runs_t.c.status.in_(ACTIVE), runs_t.c.wake_at.is_not(None)
+        )
+        return self.db.run_read(lambda conn: conn.execute(query).scalar_one_or_none())
+
+    def run_row(self, run_id: str) -> WorkflowRun:
+        """The run with ``run_id``.
+
+        Raises:
+            RunNotFound: If there is none.
+        """
+        run = self.get_workflow_run(run_id)
+        if run is None:
+            raise RunNotFound(run_id)
+        return run
+
+    def wake_at_of(self, run_id: str) -> datetime | None:
+        """When a parked run becomes due (``None`` if it is not parked)."""
+        query = sa.select(runs_t.c.wake_at).where(runs_t.c.run_id == run_id)
+        return self.db.run_read(lambda conn: conn.execute(query).scalar_one_or_none())
+
+    def load_steps(self, run_id: str) -> list[StepRun]:
+        """Every attempt of the run's steps, ordered by position then attempt."""
+        query = (
+            sa.select(steps_t)
+            .where(steps_t.c.run_id == run_id)
+            .order_by(steps_t.c.step_order, steps_t.c.step_name, steps_t.c.attempt)
+        )
+        rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
+        return [row_to_step(row) for row in rows]

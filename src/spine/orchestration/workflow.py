@@ -1,0 +1,66 @@
+"""A workflow: a named, versioned sequence of steps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from spine.core.errors import InvalidInput
+from spine.orchestration.registry import WorkflowRegistry, workflows
+from spine.orchestration.steps import Step
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Workflow:
+    """A named sequence of steps, registered by name when defined.
+
+    Args:
+        name: The workflow's name, e.g. ``finra.weekly_ingest``.
+        steps: The steps, run in order (a choice step may jump forward).
+        domain: The data domain its runs belong to.
+        version: The definition's version, recorded on every run.
+        registry: Where to register it (the default registry when ``None``);
+            pass ``register=False`` to keep it out of every registry.
+
+    Raises:
+        InvalidInput: If there are no steps or two steps share a name.
+    """
+
+    name: str
+    steps: tuple[Step, ...]
+    domain: str | None = None
+    version: int = 1
+    _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __init__(
+        self,
+        name: str,
+        steps: Sequence[Step],
+        domain: str | None = None,
+        version: int = 1,
+        *,
+        registry: WorkflowRegistry | None = None,
+        register: bool = True,
+    ) -> None:
+        if not name:
+            raise InvalidInput("a workflow needs a name")
+        if not steps:
+            raise InvalidInput(f"workflow {name!r} has no steps")
+        index: dict[str, int] = {}
+        for position, step in enumerate(steps):
+            if not isinstance(step, Step):
+                raise InvalidInput(f"workflow {name!r}: step {position} is not a Step")
+            if step.name in index:
+                raise InvalidInput(f"workflow {name!r}: two steps are named {step.name!r}")
+            index[step.name] = position
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "steps", tuple(steps))
+        object.__setattr__(self, "domain", domain)
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "_index", index)
+        if register:
+            (registry or workflows).register(self)
+
+    def position(self, step_name: str) -> int | None:
+        """The index of the step named ``step_name``, or ``None``."""
+        return self._index.get(step_name)
