@@ -17,6 +17,8 @@ from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ConfigurationError
 from spine.core.storage import Database, EngineOptions, create_database
 from spine.core.storage.migrator import Migrator
+from spine.orchestration.runner import WorkflowRunner
+from spine.orchestration.store import RunStore
 
 
 @dataclass(slots=True, kw_only=True)
@@ -31,6 +33,17 @@ class Services:
     def migrator(self) -> Migrator:
         """Schema migrations for this database."""
         return Migrator(self.database)
+
+    @property
+    def runs(self) -> RunStore:
+        """Workflow runs, steps and events (spec 002's history store, extended)."""
+        return RunStore(self.database, self.clock)
+
+    def runner(self) -> WorkflowRunner:
+        """A runner over the registered workflows, with the configured lease."""
+        return WorkflowRunner(
+            self.runs, clock=self.clock, lease_seconds=self.settings.worker_lease_seconds
+        )
 
     def close(self) -> None:
         """Release connections."""

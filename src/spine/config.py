@@ -48,6 +48,16 @@ class Settings(BaseSettings):
         default=10, ge=1, description="How long to wait for a database server to answer."
     )
     log_level: str = Field(default="WARNING", description="Python logging level name.")
+    worker_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a worker's claim on a run lasts without renewal; a dead "
+        "worker's runs are resumed by others after this long.",
+    )
+    worker_concurrency: int = Field(default=4, ge=1, description="Runs a worker executes at once.")
+    worker_poll_seconds: float = Field(
+        default=1.0, gt=0, description="Longest sleep of an idle worker between looks for runs."
+    )
     alerting_allow_private_urls: bool = Field(
         default=False,
         description="Allow alert channels to send to loopback, link-local or private hosts.",

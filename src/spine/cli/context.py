@@ -34,6 +34,12 @@ class CliState:
             self._services = build(self.settings())
         return self._services
 
+    def load_app(self) -> None:
+        """Import the user's module (``--app`` / ``SPINE_APP``) so its workflows register."""
+        from spine.bootstrap import import_app
+
+        import_app(self.services().settings.app)
+
     def close(self) -> None:
         """Release what the services hold."""
         if self._services is not None:

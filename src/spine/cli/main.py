@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from spine import __version__
-from spine.cli import db
+from spine.cli import db, runs
 from spine.cli.context import CliState
 from spine.cli.output import fail
 
@@ -23,6 +23,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(runs.app, name="runs")
+app.command("run")(runs.run_command)
+app.command("worker")(runs.worker_command)
 
 
 def _version(value: bool) -> None:

@@ -282,9 +282,7 @@ def _is_connect_failure(text: str) -> bool:
             "could not translate host",
             "name or service not known",
             "unable to open database file",
-            "does not exist",
             "password authentication failed",
             "no password supplied",
-            "role",
         )
-    )
+    ) or bool(re.search(r'(role|database) "[^"]*" does not exist', text))

@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from spine.core.errors import ConfigurationError, InvalidInput
-from spine.core.storage.engine import Database
+from spine.core.storage.engine import Database, translate_error
 from spine.core.storage.migrations.support import VERSION_TABLE
 from spine.core.storage.schema import Tier
 from spine.core.storage.schema.dq_platform import PARTITIONED_TABLES
@@ -200,9 +200,12 @@ class Migrator:
             action(config)  # type: ignore[operator]
 
         # Migrations manage their own transactions per revision.
-        with self.database.engine.connect() as conn:
-            work(conn)
-            conn.commit()
+        try:
+            with self.database.engine.connect() as conn:
+                work(conn)
+                conn.commit()
+        except sa.exc.DBAPIError as error:
+            raise translate_error(error, self.database.url) from error
 
     def _has_table(self, name: str) -> bool:
         return self.database.run_read(lambda conn: sa.inspect(conn).has_table(name))
@@ -248,7 +251,9 @@ def _register_db2_alembic_impl() -> None:
     # Python's last-resort handler; offline DDL has no server by design.
     logging.getLogger("ibm_db_sa").disabled = True
 
-    if "ibm_db_sa" not in DefaultImpl.__dict__.get("_impls", {}):
+    from alembic.ddl import impl as alembic_impl
+
+    if "ibm_db_sa" not in alembic_impl._impls:
 
         class DB2Impl(DefaultImpl):
             __dialect__ = "ibm_db_sa"

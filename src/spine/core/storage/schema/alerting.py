@@ -83,8 +83,8 @@ core_alert_deliveries = table(
     sa.Column(
         "channel_id",
         sa.String(26),
-        sa.ForeignKey("core_alert_channels.id", ondelete="CASCADE"),
-        nullable=False,
+        # SET NULL: removing a channel keeps its delivery history (channel_name stays).
+        sa.ForeignKey("core_alert_channels.id", ondelete="SET NULL"),
     ),
     sa.Column("channel_name", sa.String(200), nullable=False),
     sa.Column("status", sa.String(20), nullable=False, server_default="PENDING"),

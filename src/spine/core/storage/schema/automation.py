@@ -239,7 +239,7 @@ alerts = table(
     sa.Column("severity", sa.Text, nullable=False, server_default="medium"),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("message", sa.Text, nullable=False),
-    json_col("context"),
+    json_col("context", server_default=sa.text("'{}'")),
     sa.Column("source_entity_name", sa.Text),
     sa.Column("source_entity_id", sa.Uuid),
     sa.Column("source_rule_id", sa.Uuid, _fk("automation_rules.id")),

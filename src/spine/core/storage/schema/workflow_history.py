@@ -152,6 +152,8 @@ core_workflow_events = table(
     sa.Index("idx_workflow_events_run", "run_id", "id"),
     sa.Index("idx_workflow_events_step", "step_id"),
     sa.Index("idx_workflow_events_timestamp", "timestamp"),
+    # Ids only grow, even after the newest events are deleted: ids order events.
+    sqlite_autoincrement=True,
     tier=Tier.INTERMEDIATE,
     spec=SPEC,
 )

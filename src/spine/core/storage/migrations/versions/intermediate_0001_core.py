@@ -771,7 +771,7 @@ def upgrade() -> None:
         "core_alert_deliveries",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("alert_id", sa.String(length=26), nullable=False),
-        sa.Column("channel_id", sa.String(length=26), nullable=False),
+        sa.Column("channel_id", sa.String(length=26), nullable=True),
         sa.Column("channel_name", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=20), server_default="PENDING", nullable=False),
         sa.Column("attempted_at", UtcDateTime(), nullable=True),
@@ -794,7 +794,7 @@ def upgrade() -> None:
             ["channel_id"],
             ["core_alert_channels.id"],
             name=op.f("fk_core_alert_deliveries_channel_id_core_alert_channels"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_alert_deliveries")),
         sa.UniqueConstraint(
@@ -854,6 +854,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_workflow_events")),
         sa.UniqueConstraint("idempotency_key", name="uq_workflow_events_idempotency_key"),
+        sqlite_autoincrement=True,
     )
     op.create_index(
         "idx_workflow_events_run", "core_workflow_events", ["run_id", "id"], unique=False
@@ -1054,7 +1055,7 @@ def upgrade() -> None:
         sa.Column("severity", sa.Text(), server_default="medium", nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
-        sa.Column("context", JSONType(), nullable=True),
+        sa.Column("context", JSONType(), server_default=sa.text("'{}'"), nullable=True),
         sa.Column("source_entity_name", sa.Text(), nullable=True),
         sa.Column("source_entity_id", sa.Uuid(), nullable=True),
         sa.Column("source_rule_id", sa.Uuid(), nullable=True),

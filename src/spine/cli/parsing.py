@@ -1,0 +1,64 @@
+"""Parsing of option values shared by command groups; each error is one clear line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from spine.core.errors import InvalidInput
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """Turn ``k=v`` pairs into a dict; values that parse as JSON become JSON values.
+
+    Raises:
+        InvalidInput: If a pair has no ``=`` or an empty key.
+    """
+    params: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidInput(f"bad --param {pair!r}: expected key=value")
+        try:
+            params[key] = json.loads(raw)
+        except ValueError:
+            params[key] = raw
+    return params
+
+
+def parse_json_object(raw: str | None, option: str) -> dict[str, Any] | None:
+    """Parse a JSON object given on the command line.
+
+    Raises:
+        InvalidInput: If it is not valid JSON or not an object.
+    """
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as error:
+        raise InvalidInput(f"{option} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            f'{option} must be a JSON object, e.g. \'{{"week_ending": "2025-01-10"}}\''
+        )
+    return value
+
+
+def parse_time(raw: str | None, option: str) -> datetime | None:
+    """Parse an ISO-8601 date or time; naive values are taken as UTC.
+
+    Raises:
+        InvalidInput: If it is not ISO-8601.
+    """
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"{option} {raw!r} is not an ISO-8601 time (e.g. 2025-01-10T06:00:00Z)"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

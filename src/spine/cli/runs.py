@@ -1,0 +1,275 @@
+"""``spine run``, ``spine worker`` and ``spine runs ...``: start, execute and inspect runs."""
+
+from __future__ import annotations
+
+import signal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from spine.cli.context import state
+from spine.cli.output import console, print_json, print_table
+from spine.cli.parsing import parse_json_object, parse_params, parse_time
+
+if TYPE_CHECKING:
+    from spine.orchestration.history import StepRun, WorkflowRun
+
+app = typer.Typer(help="Inspect, cancel and prune workflow runs.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _status(value: str | None) -> str | None:
+    from spine.core.errors import InvalidInput
+    from spine.orchestration.history import WorkflowStatus
+
+    if value is None:
+        return None
+    try:
+        return WorkflowStatus(value.strip().upper()).value
+    except ValueError:
+        names = ", ".join(s.value for s in WorkflowStatus)
+        raise InvalidInput(f"unknown status {value!r}: expected one of {names}") from None
+
+
+def _duration(run: WorkflowRun | StepRun) -> str:
+    seconds = run.duration_seconds
+    return "" if seconds is None else f"{seconds:.3f}s"
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def print_steps(steps: list[StepRun]) -> None:
+    """Print a run's step attempts as a table."""
+    print_table(
+        None,
+        ["order", "step", "type", "status", "attempt", "duration", "rows", "error"],
+        [
+            (
+                s.step_order,
+                s.step_name,
+                s.step_type,
+                s.status.value,
+                f"{s.attempt}/{s.max_attempts}",
+                _duration(s),
+                s.records_processed,
+                (s.error or "")[:80],
+            )
+            for s in steps
+        ],
+    )
+
+
+def print_run(run: WorkflowRun) -> None:
+    """Print one run as a short table of its fields."""
+    print_table(
+        f"Run {run.run_id}",
+        ["workflow", "status", "started", "duration", "steps", "error"],
+        [
+            (
+                run.workflow_name,
+                run.status.value,
+                _when(run.started_at),
+                _duration(run),
+                f"{run.completed_steps} done, {run.failed_steps} failed, {run.skipped_steps} "
+                f"skipped of {run.total_steps}",
+                (run.error or "")[:100],
+            )
+        ],
+    )
+
+
+def run_command(
+    ctx: typer.Context,
+    workflow: Annotated[str, typer.Argument(help="Name of a registered workflow.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="A run parameter, key=value.")
+    ] = None,
+    partition_key: Annotated[
+        str | None, typer.Option("--partition-key", help="JSON partition key of the run.")
+    ] = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Only record the run; a worker executes it.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a workflow: print its run id, execute it here, exit 0 if it COMPLETED."""
+    params = parse_params(param)
+    partition = parse_json_object(partition_key, "--partition-key")
+    cli = state(ctx)
+    cli.load_app()
+    services = cli.services()
+    runner = services.runner()
+    run = runner.submit(workflow, params, partition_key=partition)
+    if no_wait:
+        if as_json:
+            print_json({"run_id": run.run_id, "status": run.status.value})
+        else:
+            typer.echo(run.run_id)
+        return
+    if not as_json:
+        typer.echo(run.run_id)
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda *_: runner.stopping.set())
+    try:
+        final = runner.drive(run.run_id)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    steps = services.runs.get_step_runs(run.run_id)
+    if as_json:
+        print_json({"run": final.to_dict(), "steps": [s.to_dict() for s in steps]})
+    else:
+        print_run(final)
+        print_steps(steps)
+    if final.status.value != "COMPLETED":
+        raise typer.Exit(1)
+
+
+def worker_command(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, help="Runs executed at once.")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Execute what is due now, then exit.")
+    ] = False,
+) -> None:
+    """Execute PENDING and resumable runs until stopped (SIGTERM/SIGINT)."""
+    from spine.orchestration.worker import Worker
+
+    cli = state(ctx)
+    cli.load_app()
+    services = cli.services()
+    worker = Worker(
+        services.runner(),
+        concurrency=concurrency or services.settings.worker_concurrency,
+        poll_seconds=services.settings.worker_poll_seconds,
+    )
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop())
+    executed = worker.run(once=once)
+    console.print(f"worker stopped after {executed} run executions", highlight=False)
+
+
+@app.command("list")
+def list_runs(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", help="PENDING, RUNNING, ...")] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow name.")] = None,
+    domain: Annotated[str | None, typer.Option("--domain", help="Domain.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Started at or after (ISO).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Most rows.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List runs, newest first."""
+    status_value = _status(status)
+    since_value = parse_time(since, "--since")
+    runs = (
+        state(ctx)
+        .services()
+        .runs.list_workflow_runs(
+            workflow_name=workflow,
+            domain=domain,
+            status=status_value,
+            since=since_value,
+            limit=limit,
+        )
+    )
+    if as_json:
+        print_json([r.to_dict() for r in runs])
+        return
+    print_table(
+        "Runs",
+        ["run_id", "workflow", "status", "created", "duration", "steps", "error"],
+        [
+            (
+                r.run_id,
+                r.workflow_name,
+                r.status.value,
+                _when(r.created_at),
+                _duration(r),
+                f"{r.completed_steps}/{r.total_steps}",
+                (r.error or "")[:60],
+            )
+            for r in runs
+        ],
+    )
+
+
+@app.command("show")
+def show_run(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run's id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a run with its steps and events."""
+    store = state(ctx).services().runs
+    run = store.run_row(run_id)
+    steps = store.get_step_runs(run_id)
+    events = store.get_events(run_id)
+    if as_json:
+        print_json(
+            {
+                "run": run.to_dict(),
+                "steps": [s.to_dict() for s in steps],
+                "events": [e.to_dict() for e in events],
+            }
+        )
+        return
+    print_run(run)
+    print_steps(steps)
+    print_table(
+        "Events",
+        ["id", "time", "event", "step"],
+        [(e.id, e.timestamp.isoformat(), e.event_type, e.step_id or "") for e in events],
+    )
+
+
+@app.command("cancel")
+def cancel_run(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run's id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a run (and its child runs): at once if no worker holds it, else at its next step."""
+    run = state(ctx).services().runs.request_cancel(run_id)
+    if as_json:
+        print_json(run.to_dict())
+    elif run.status.value == "CANCELLED":
+        typer.echo(f"run {run_id} CANCELLED")
+    else:
+        typer.echo(f"run {run_id} will be cancelled at its next step")
+
+
+@app.command("stats")
+def run_stats(
+    ctx: typer.Context,
+    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow name.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Started at or after (ISO).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Counts per status, success rate and mean duration."""
+    since_value = parse_time(since, "--since")
+    stats = state(ctx).services().runs.get_run_statistics(workflow_name=workflow, since=since_value)
+    if as_json:
+        print_json(stats)
+        return
+    print_table("Run statistics", ["metric", "value"], list(stats.items()))
+
+
+@app.command("prune")
+def prune_runs(
+    ctx: typer.Context,
+    older_than_days: Annotated[
+        int, typer.Option("--older-than-days", min=0, help="Delete finished runs older than this.")
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Delete finished runs (with steps and events) older than N days; active runs stay."""
+    deleted = state(ctx).services().runs.delete_old_runs(older_than_days)
+    if as_json:
+        print_json({"deleted": deleted})
+    else:
+        typer.echo(f"deleted {deleted} runs")

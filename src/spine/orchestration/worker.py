@@ -1,0 +1,89 @@
+"""The worker: claims due runs and executes them, a bounded number at a time.
+
+Runs are claimed from the database (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write
+lock on SQLite), so any number of worker processes can share one database. When nothing
+is due the worker sleeps until the next parked run wakes or the poll interval ends,
+whichever is first. On SIGTERM or SIGINT it stops claiming, and each run it holds is
+released at its next step boundary for another worker to continue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from spine.orchestration.history.types import WorkflowRun
+from spine.orchestration.runner import WorkflowRunner
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Executes PENDING and resumable runs.
+
+    Args:
+        runner: Executes the runs this worker claims.
+        concurrency: Runs executed at the same time (threads).
+        poll_seconds: Longest sleep between looks for new runs.
+    """
+
+    def __init__(
+        self, runner: WorkflowRunner, *, concurrency: int = 4, poll_seconds: float = 1.0
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.runner = runner
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.stop_event = threading.Event()
+        self.executed = 0
+        self.finished: list[WorkflowRun] = []
+
+    def stop(self) -> None:
+        """Stop claiming; runs in progress are released at their next step."""
+        self.stop_event.set()
+        self.runner.stopping.set()
+
+    def run(self, *, once: bool = False) -> int:
+        """Work until stopped (or, with ``once``, until nothing is due); return runs executed."""
+        names = self.runner.workflows.names()
+        with ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="spine-worker"
+        ) as pool:
+            active: set[Future[WorkflowRun | None]] = set()
+            while not self.stop_event.is_set():
+                while len(active) < self.concurrency and not self.stop_event.is_set():
+                    claim = self.runner.claim(workflow_names=names)
+                    if claim is None:
+                        break
+                    log.info("claimed run %s (%s)", claim.run.run_id, claim.run.workflow_name)
+                    active.add(pool.submit(self.runner.execute, claim))
+                if not active:
+                    if once:
+                        break
+                    self.stop_event.wait(self._idle_seconds())
+                    continue
+                done, active = wait(active, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._collect(future)
+            for future in active:
+                self._collect(future)
+        return self.executed
+
+    def _collect(self, future: Future[WorkflowRun | None]) -> None:
+        self.executed += 1
+        try:
+            result = future.result()
+        except Exception:  # the run stays leased, expires, and is resumed elsewhere
+            log.exception("a run failed inside the worker; its lease will expire")
+            return
+        if result is not None:
+            self.finished.append(result)
+
+    def _idle_seconds(self) -> float:
+        wake = self.runner.store.next_wake()
+        if wake is None:
+            return self.poll_seconds
+        delay = (wake - self.runner.clock.now()).total_seconds()
+        return max(0.01, min(self.poll_seconds, delay))
