@@ -21,9 +21,20 @@ class CliState:
     _services: Services | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
-        """Settings from the environment, with the global options on top."""
+        """Settings from the environment, with the global options on top.
+
+        Global options are also exported to this process's environment, so that the
+        user's workflow code, which reads ``spine.config.load_settings()``, sees the
+        same database as the command.
+        """
+        import os
+
         from spine.config import load_settings
 
+        if self.database_url:
+            os.environ["SPINE_DATABASE_URL"] = self.database_url
+        if self.app:
+            os.environ["SPINE_APP"] = self.app
         return load_settings(database_url=self.database_url, app=self.app)
 
     def services(self) -> Services:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -12,8 +13,10 @@ from uuid import UUID
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+# Wide enough for run tables when the output is a pipe or a file (rich would use 80).
+_WIDTH = shutil.get_terminal_size((140, 24)).columns
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 
 def _default(value: Any) -> Any:

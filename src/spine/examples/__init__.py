@@ -1,0 +1,1 @@
+"""Example applications built on spine (import one with ``spine --app``)."""

@@ -1,0 +1,164 @@
+"""The example's SQL: its domain table, and spine's baseline tables it records into."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from spine.core.ids import new_id
+from spine.core.storage import Database
+from spine.core.storage.schema.baseline import (
+    core_data_manifests,
+    core_load_records,
+    core_quality_checks,
+)
+
+DOMAIN = "finra.otc_transparency"
+
+domain_metadata = sa.MetaData()
+
+finra_otc_weekly = sa.Table(
+    "finra_otc_weekly",
+    domain_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("capture_id", sa.String(100), nullable=False),
+    sa.Column("week_ending", sa.String(10), nullable=False),
+    sa.Column("tier", sa.String(3), nullable=False),
+    sa.Column("symbol", sa.String(10), nullable=False),
+    sa.Column("issue_name", sa.Text),
+    sa.Column("venue", sa.Text),
+    sa.Column("mpid", sa.String(4), nullable=False),
+    sa.Column("shares", sa.BigInteger, nullable=False),
+    sa.Column("trades", sa.BigInteger, nullable=False),
+    sa.Column("last_update_date", sa.String(10)),
+    sa.Column("run_id", sa.String(26)),
+    sa.Index("ix_finra_otc_weekly_week", "week_ending", "tier", "capture_id"),
+)
+
+
+class FinraStore:
+    """Writes the example's rows, manifests, load records and quality checks."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+        domain_metadata.create_all(database.engine, checkfirst=True)
+
+    def capture_loaded(self, capture_id: str) -> bool:
+        """Whether this capture (same week, same bytes) was loaded already."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(core_data_manifests)
+            .where(
+                core_data_manifests.c.capture_id == capture_id,
+                core_data_manifests.c.stage == "normalized",
+            )
+        )
+        return bool(self.db.run_read(lambda conn: conn.execute(query).scalar_one()))
+
+    def previous_week_volume(self, week_ending: str) -> int | None:
+        """Total shares of the latest capture of the week before, if loaded."""
+        query = sa.select(sa.func.sum(finra_otc_weekly.c.shares)).where(
+            finra_otc_weekly.c.week_ending < week_ending
+        )
+        query = (
+            query.group_by(finra_otc_weekly.c.week_ending)
+            .order_by(finra_otc_weekly.c.week_ending.desc())
+            .limit(1)
+        )
+        value = self.db.run_read(lambda conn: conn.execute(query).scalar_one_or_none())
+        return int(value) if value is not None else None
+
+    def record_checks(
+        self,
+        checks: Sequence[dict[str, Any]],
+        *,
+        partition_key: str,
+        capture_id: str,
+        run_id: str,
+        now: datetime,
+    ) -> None:
+        """Write one core_quality_checks row per check."""
+        rows = [
+            {
+                "id": new_id(),
+                "check_name": c["name"],
+                "domain": DOMAIN,
+                "partition_key": partition_key,
+                "capture_id": capture_id,
+                "target": c["target"],
+                "status": c["status"],
+                "severity": c["severity"],
+                "metric_value": c["value"],
+                "threshold": c["threshold"],
+                "message": c["message"],
+                "run_id": run_id,
+                "checked_at": now,
+            }
+            for c in checks
+        ]
+        self.db.run_write(lambda conn: conn.execute(sa.insert(core_quality_checks), rows))
+
+    def load(
+        self,
+        rows: Sequence[dict[str, Any]],
+        *,
+        capture_id: str,
+        partition_key: str,
+        tier_counts: dict[str, dict[str, Any]],
+        content_hash: str,
+        run_id: str,
+        now: datetime,
+    ) -> int:
+        """Insert the rows, a manifest and one load record per tier, in one transaction."""
+        manifest_id = new_id()
+
+        def work(conn: sa.Connection) -> int:
+            conn.execute(
+                sa.insert(core_data_manifests).values(
+                    id=manifest_id,
+                    domain=DOMAIN,
+                    partition_key=partition_key,
+                    stage="normalized",
+                    capture_id=capture_id,
+                    row_count=len(rows),
+                    content_hash=content_hash,
+                    run_id=run_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            if rows:
+                conn.execute(
+                    sa.insert(finra_otc_weekly),
+                    [{**r, "capture_id": capture_id, "run_id": run_id} for r in rows],
+                )
+            for tier, counts in tier_counts.items():
+                conn.execute(
+                    sa.insert(core_load_records).values(
+                        id=new_id(),
+                        manifest_id=manifest_id,
+                        domain=DOMAIN,
+                        target_table=finra_otc_weekly.name,
+                        partition_key=partition_key,
+                        capture_id=capture_id,
+                        status="COMPLETED",
+                        rows_read=counts["read"],
+                        rows_inserted=counts["valid"],
+                        rows_rejected=counts["rejected"],
+                        rejects=counts["rejects"],
+                        run_id=run_id,
+                        started_at=now,
+                        completed_at=now,
+                        duration_ms=0,
+                        created_at=now,
+                        error=None
+                        if not counts["rejected"]
+                        else f"tier {tier}: {counts['rejected']} rows rejected",
+                    )
+                )
+            return len(rows)
+
+        return self.db.run_write(work)
