@@ -157,3 +157,19 @@ core_workflow_events = table(
     tier=Tier.INTERMEDIATE,
     spec=SPEC,
 )
+
+# Added by spine (docs/decisions.md): run counts and durations per workflow, UTC day of
+# creation and status, kept in the same transaction as every status change, so that
+# `runs stats` reads a few thousand rows instead of scanning every run.
+core_workflow_run_stats = table(
+    "core_workflow_run_stats",
+    sa.Column("workflow_name", sa.String(200), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("status", sa.String(20), primary_key=True),
+    sa.Column("run_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("duration_ms_sum", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("duration_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Index("idx_workflow_run_stats_day", "day"),
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
