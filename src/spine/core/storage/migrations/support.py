@@ -39,9 +39,32 @@ def ref(schema_name: str, target: str) -> str:
     return f"{schema_name}.{target}" if is_postgresql() else target
 
 
+READ_ONLY_FUNCTION = "spine_read_only_view"
+
+
 def create_view(name: str, query: sa.Select[Any]) -> None:
-    """Create a read-only view."""
+    """Create a read-only view.
+
+    PostgreSQL would let simple views be written through; a trigger refuses that, as
+    SQLite does by itself.
+    """
     op.execute(CreateView(query, name))
+    if is_postgresql():
+        op.execute(
+            f"CREATE OR REPLACE FUNCTION {READ_ONLY_FUNCTION}() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+            "'view % is read-only: write to spine''s core tables', TG_TABLE_NAME; END $$"
+        )
+        op.execute(
+            f"CREATE TRIGGER {name}_read_only INSTEAD OF INSERT OR UPDATE OR DELETE "
+            f"ON {name} FOR EACH ROW EXECUTE FUNCTION {READ_ONLY_FUNCTION}()"
+        )
+
+
+def drop_read_only_function() -> None:
+    """Drop the trigger function of read-only views (after the views)."""
+    if is_postgresql():
+        op.execute(f"DROP FUNCTION IF EXISTS {READ_ONLY_FUNCTION}()")
 
 
 def drop_view(name: str) -> None:

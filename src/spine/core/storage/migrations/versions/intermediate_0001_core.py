@@ -17,6 +17,7 @@ from spine.core.storage.migrations.support import (
     create_gin_index,
     create_schemas,
     create_view,
+    drop_read_only_function,
     drop_schemas,
     drop_view,
     partitioned_by,
@@ -1364,6 +1365,7 @@ def downgrade() -> None:
     CORE = schema("core")
     for view in reversed(LEGACY_VIEWS):
         drop_view(view.name)
+    drop_read_only_function()
     op.drop_table("notification_deliveries", schema=WORKFLOW)
     op.drop_table("alert_recipients", schema=WORKFLOW)
     op.drop_table("alert_acknowledgments", schema=WORKFLOW)
