@@ -40,5 +40,9 @@ def insert_if_absent(
 ) -> bool:
     """Insert ``values`` unless a row with the same ``key`` exists; return whether it did."""
     statement = _insert(conn, table).values(**values)
-    result = conn.execute(statement.on_conflict_do_nothing(index_elements=list(key)))
-    return bool(result.rowcount)
+    # SQLAlchemy 2.1 reports -1 as the row count of a psycopg INSERT unless asked.
+    result = conn.execute(
+        statement.on_conflict_do_nothing(index_elements=list(key)),
+        execution_options={"preserve_rowcount": True},
+    )
+    return result.rowcount == 1

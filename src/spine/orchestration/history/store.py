@@ -4,8 +4,9 @@ It reads and writes spec 000's tables (``core_workflow_runs``, ``core_workflow_s
 ``core_workflow_events``); :class:`StepRun`'s spec 002 field names map to spec 000's
 columns (``input_params`` → ``params``, ``output_data`` → ``outputs``,
 ``records_processed`` → ``row_count``). Every status change saved here writes its event
-in the same transaction. Defects of spec 002 fixed here: statistics use ``duration_ms``
-(not SQLite's ``julianday``), and retention deletes terminal runs only, in batches.
+in the same transaction, and a status entered again (a run sent back to PENDING) gets an
+event of its own. Defects of spec 002 fixed here: statistics use ``duration_ms`` (not
+SQLite's ``julianday``), and retention deletes terminal runs only, in batches.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from spine.core.clock import Clock, SystemClock
+from spine.core.errors import InvalidInput
+from spine.core.ids import new_id
 from spine.core.storage import Database, DatabaseAdapter
-from spine.core.storage.dialect_sql import insert_if_absent, upsert
+from spine.core.storage.dialect_sql import insert_if_absent
 from spine.core.storage.schema.workflow_history import (
     core_workflow_events as events_t,
 )
@@ -245,6 +248,51 @@ def add_event(
     )
 
 
+def transition_key(
+    conn: sa.Connection, base: str, *, run_id: str, event_type: str, step_id: str | None = None
+) -> str:
+    """The idempotency key of the next ``event_type`` event of a run (or of one step).
+
+    The first is ``base``; a status entered again later (a run sent back to PENDING and
+    started again) gets ``base:2``, ``base:3`` ..., so every change keeps its own event.
+    Callers hold the row's lock, so the count cannot move under them.
+    """
+    query = (
+        sa.select(sa.func.count())
+        .select_from(events_t)
+        .where(events_t.c.run_id == run_id, events_t.c.event_type == event_type)
+    )
+    if step_id is not None:
+        query = query.where(events_t.c.step_id == step_id)
+    seen = int(conn.execute(query).scalar_one())
+    return base if seen == 0 else f"{base}:{seen + 1}"
+
+
+def _save_row(
+    conn: sa.Connection,
+    table: sa.Table,
+    key: str,
+    values: Mapping[str, Any],
+    update: tuple[str, ...],
+) -> str | None:
+    """Insert or update one row; return its status before the change (``None`` if new).
+
+    Insert-if-absent first, then update under ``SELECT ... FOR UPDATE``: on PostgreSQL two
+    transactions saving the same run both see the other's change, so a status change
+    gives one event however the writers interleave (SQLite's ``BEGIN IMMEDIATE``
+    serialises writers anyway).
+    """
+    if insert_if_absent(conn, table, values, key=[key]):
+        return None
+    column = table.c[key]
+    previous: str = conn.execute(
+        sa.select(table.c.status).where(column == values[key]).with_for_update()
+    ).scalar_one()
+    changes = {name: values[name] for name in update}
+    conn.execute(sa.update(table).where(column == values[key]).values(changes))
+    return previous
+
+
 class HistoryStore:
     """Persistent storage for workflow execution history.
 
@@ -265,16 +313,20 @@ class HistoryStore:
         values = run_values(run, now)
 
         def work(conn: sa.Connection) -> None:
-            previous = conn.execute(
-                sa.select(runs_t.c.status).where(runs_t.c.run_id == run.run_id)
-            ).scalar_one_or_none()
-            upsert(conn, runs_t, values, key=["run_id"], update=_RUN_UPDATABLE)
+            previous = _save_row(conn, runs_t, "run_id", values, _RUN_UPDATABLE)
             if previous != values["status"]:
+                event_type = f"run.{values['status'].lower()}"
+                key = transition_key(
+                    conn,
+                    f"run:{run.run_id}:{values['status']}",
+                    run_id=run.run_id,
+                    event_type=event_type,
+                )
                 add_event(
                     conn,
                     run_id=run.run_id,
-                    event_type=f"run.{values['status'].lower()}",
-                    key=f"run:{run.run_id}:{values['status']}",
+                    event_type=event_type,
+                    key=key,
                     now=now,
                     payload={"old": previous, "new": values["status"]},
                 )
@@ -356,17 +408,22 @@ class HistoryStore:
         values = step_values(step)
 
         def work(conn: sa.Connection) -> None:
-            previous = conn.execute(
-                sa.select(steps_t.c.status).where(steps_t.c.step_id == step.step_id)
-            ).scalar_one_or_none()
-            upsert(conn, steps_t, values, key=["step_id"], update=_STEP_UPDATABLE)
+            previous = _save_row(conn, steps_t, "step_id", values, _STEP_UPDATABLE)
             if previous != values["status"]:
+                event_type = f"step.{values['status'].lower()}"
+                key = transition_key(
+                    conn,
+                    f"step:{step.step_id}:{values['status']}",
+                    run_id=step.run_id,
+                    event_type=event_type,
+                    step_id=step.step_id,
+                )
                 add_event(
                     conn,
                     run_id=step.run_id,
                     step_id=step.step_id,
-                    event_type=f"step.{values['status'].lower()}",
-                    key=f"step:{step.step_id}:{values['status']}",
+                    event_type=event_type,
+                    key=key,
                     now=now,
                     payload={
                         "step_name": step.step_name,
@@ -399,9 +456,10 @@ class HistoryStore:
         step_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> bool:
-        """Append an event; return ``False`` if its idempotency key was already recorded."""
-        from spine.core.ids import new_id
+        """Append an event; return ``False`` if its idempotency key was already recorded.
 
+        Without an ``idempotency_key`` every call appends a new event.
+        """
         now = self.clock.now()
         key = idempotency_key or f"event:{run_id}:{new_id()}"
         return self.db.run_write(
@@ -432,39 +490,45 @@ class HistoryStore:
         same time are never blocked for long. Returns the number of runs deleted.
 
         Raises:
-            InvalidInput: If ``days`` is negative.
+            InvalidInput: If ``days`` is negative or ``batch_size`` is not positive.
         """
-        from spine.core.errors import InvalidInput
-
         if days < 0:
             raise InvalidInput("days must be 0 or more")
+        if batch_size < 1:
+            # A batch of 0 would select nothing and loop for ever.
+            raise InvalidInput("batch_size must be 1 or more")
         cutoff = self.clock.now() - timedelta(days=days)
         terminal = [s.value for s in TERMINAL_RUN_STATUSES]
+        old_and_finished = (runs_t.c.created_at < cutoff, runs_t.c.status.in_(terminal))
+
+        def batch(conn: sa.Connection) -> tuple[int, int]:
+            ids = list(
+                conn.execute(
+                    sa.select(runs_t.c.run_id)
+                    .where(*old_and_finished)
+                    .order_by(runs_t.c.created_at)
+                    .limit(batch_size)
+                    # PostgreSQL: lock the batch so that no status changes under the delete,
+                    # and skip runs a writer holds now (the next prune takes them).
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+            )
+            if not ids:
+                return 0, 0
+            # Children first: explicit deletes are cheaper than relying on cascades
+            # row by row, and work the same with foreign keys off.
+            conn.execute(sa.delete(events_t).where(events_t.c.run_id.in_(ids)))
+            conn.execute(sa.delete(steps_t).where(steps_t.c.run_id.in_(ids)))
+            deleted = conn.execute(
+                sa.delete(runs_t).where(runs_t.c.run_id.in_(ids), *old_and_finished)
+            ).rowcount
+            return len(ids), int(deleted)
+
         total = 0
         while True:
-
-            def batch(conn: sa.Connection) -> int:
-                ids = list(
-                    conn.execute(
-                        sa.select(runs_t.c.run_id)
-                        .where(runs_t.c.created_at < cutoff, runs_t.c.status.in_(terminal))
-                        .limit(batch_size)
-                    ).scalars()
-                )
-                if not ids:
-                    return 0
-                # Children first: explicit deletes are cheaper than relying on cascades
-                # row by row, and work the same with foreign keys off.
-                conn.execute(sa.delete(events_t).where(events_t.c.run_id.in_(ids)))
-                conn.execute(sa.delete(steps_t).where(steps_t.c.run_id.in_(ids)))
-                conn.execute(
-                    sa.delete(runs_t).where(runs_t.c.run_id.in_(ids), runs_t.c.status.in_(terminal))
-                )
-                return len(ids)
-
-            deleted = self.db.run_write(batch)
+            selected, deleted = self.db.run_write(batch)
             total += deleted
-            if deleted < batch_size:
+            if selected < batch_size:
                 break
         log.info("deleted %d workflow runs older than %d days", total, days)
         return total

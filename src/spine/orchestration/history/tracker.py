@@ -65,6 +65,7 @@ class WorkflowTracker:
         self.run = run
         self.store = store
         self._step_order = 0
+        self._attempts: dict[str, int] = {}
 
     def __enter__(self) -> WorkflowTracker:
         self.run.status = WorkflowStatus.RUNNING
@@ -96,7 +97,13 @@ class WorkflowTracker:
     def track_step(
         self, step_name: str, step_type: str, input_params: dict[str, Any] | None = None
     ) -> StepTracker:
-        """Start tracking a step within this run (0-based order)."""
+        """Start tracking a step within this run (0-based order).
+
+        A name tracked again in the same run (a retry loop around ``track_step``) is
+        recorded as that step's next attempt: attempt 2, 3 ...
+        """
+        attempt = self._attempts.get(step_name, 0) + 1
+        self._attempts[step_name] = attempt
         step = StepRun(
             step_id=new_id(),
             run_id=self.run.run_id,
@@ -104,6 +111,8 @@ class WorkflowTracker:
             step_type=step_type,
             step_order=self._step_order,
             input_params=input_params or {},
+            attempt=attempt,
+            max_attempts=attempt,
         )
         self._step_order += 1
         self.run.total_steps += 1

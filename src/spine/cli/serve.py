@@ -1,0 +1,46 @@
+"""``spine serve``: the REST API, served by uvicorn.
+
+FastAPI and uvicorn are imported when the command runs, not when ``spine`` starts, so
+``spine --help`` stays fast and works without the ``api`` extra.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from spine.cli.context import state
+from spine.cli.output import console, fail
+
+_API_MODULES = frozenset({"fastapi", "starlette", "uvicorn", "pydantic", "anyio", "h11"})
+_UVICORN_LEVELS = frozenset({"critical", "error", "warning", "info", "debug"})
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
+    ] = 8000,
+) -> None:
+    """Serve the REST API (OpenAPI at /docs) until stopped (SIGTERM/SIGINT)."""
+    from rich.markup import escape
+
+    try:
+        import uvicorn
+
+        from spine.api import create_app
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in _API_MODULES:
+            raise
+        fail(escape(f"spine serve needs the api extra: pip install 'spine-core[api]' ({error})"))
+    services = state(ctx).services()
+    app = create_app(services)
+    level = services.settings.log_level.lower()
+    console.print(
+        f"spine API on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    uvicorn.run(app, host=host, port=port, log_level=level if level in _UVICORN_LEVELS else None)

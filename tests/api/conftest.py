@@ -1,0 +1,83 @@
+"""The real API served by uvicorn on a free loopback port, queried over HTTP with httpx."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from spine.api import create_app
+from spine.bootstrap import Services, build
+from spine.config import Settings
+from spine.core.clock import FrozenClock
+from tests.orchestration.history.factories import START, History
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free port; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.005)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@dataclass
+class LiveApi:
+    """A running API, an HTTP client for it, and a history store on its database."""
+
+    client: httpx.Client
+    history: History
+    services: Services
+
+
+@contextmanager
+def live_api(database_url: str) -> Iterator[LiveApi]:
+    """Build the services for ``database_url`` and serve the API over them."""
+    clock = FrozenClock(START)
+    services = build(Settings(database_url=database_url), clock=clock)
+    try:
+        with (
+            serving(create_app(services)) as url,
+            httpx.Client(base_url=url, timeout=10) as client,
+        ):
+            yield LiveApi(client, History(services.database, clock), services)
+    finally:
+        services.close()
+
+
+@pytest.fixture
+def api(db_url: str) -> Iterator[LiveApi]:
+    """The API over a fresh migrated database, on SQLite and on PostgreSQL."""
+    with live_api(db_url) as live:
+        yield live
+
+
+@pytest.fixture
+def offline_api(tmp_path: Path) -> Iterator[LiveApi]:
+    """The API over an empty SQLite file, for requests refused before any query."""
+    with live_api(f"sqlite:///{tmp_path / 'unused.db'}") as live:
+        yield live
