@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's own INSERT construct, which has ``on_conflict_do_*``."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     if conn.dialect.name == "sqlite":
@@ -30,7 +31,7 @@ def upsert(
     update: Iterable[str],
 ) -> None:
     """Insert ``values``, or update the ``update`` columns of the row with the same ``key``."""
-    statement = _insert(conn, table).values(**values)
+    statement = dialect_insert(conn, table).values(**values)
     update_columns = {name: statement.excluded[name] for name in update}
     conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=update_columns))
 
@@ -39,7 +40,7 @@ def insert_if_absent(
     conn: sa.Connection, table: sa.Table, values: Mapping[str, Any], *, key: Iterable[str]
 ) -> bool:
     """Insert ``values`` unless a row with the same ``key`` exists; return whether it did."""
-    statement = _insert(conn, table).values(**values)
+    statement = dialect_insert(conn, table).values(**values)
     # SQLAlchemy 2.1 reports -1 as the row count of a psycopg INSERT unless asked.
     result = conn.execute(
         statement.on_conflict_do_nothing(index_elements=list(key)),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,9 +22,12 @@ from spine.core.clock import Clock, SystemClock
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
 from spine.core.storage import Database, DatabaseAdapter
-from spine.core.storage.dialect_sql import insert_if_absent
+from spine.core.storage.dialect_sql import dialect_insert, insert_if_absent
 from spine.core.storage.schema.workflow_history import (
     core_workflow_events as events_t,
+)
+from spine.core.storage.schema.workflow_history import (
+    core_workflow_run_stats as stats_t,
 )
 from spine.core.storage.schema.workflow_history import (
     core_workflow_runs as runs_t,
@@ -274,8 +277,8 @@ def _save_row(
     key: str,
     values: Mapping[str, Any],
     update: tuple[str, ...],
-) -> str | None:
-    """Insert or update one row; return its status before the change (``None`` if new).
+) -> tuple[str, int | None] | None:
+    """Insert or update one row; return its status and duration before (``None`` if new).
 
     Insert-if-absent first, then update under ``SELECT ... FOR UPDATE``: on PostgreSQL two
     transactions saving the same run both see the other's change, so a status change
@@ -285,12 +288,66 @@ def _save_row(
     if insert_if_absent(conn, table, values, key=[key]):
         return None
     column = table.c[key]
-    previous: str = conn.execute(
-        sa.select(table.c.status).where(column == values[key]).with_for_update()
-    ).scalar_one()
+    status, duration = conn.execute(
+        sa.select(table.c.status, table.c.duration_ms)
+        .where(column == values[key])
+        .with_for_update()
+    ).one()
     changes = {name: values[name] for name in update}
     conn.execute(sa.update(table).where(column == values[key]).values(changes))
-    return previous
+    return str(status), duration
+
+
+def count_run_change(
+    conn: sa.Connection,
+    *,
+    workflow_name: str,
+    created_at: datetime,
+    old: tuple[str, int | None] | None,
+    new: tuple[str, int | None] | None,
+) -> None:
+    """Move a run from ``old`` to ``new`` (status, duration) in ``core_workflow_run_stats``.
+
+    ``old`` is ``None`` for a new run, ``new`` is ``None`` for a deleted one. Called in
+    the transaction of the change, so the counts never disagree with the runs.
+    """
+    if old == new:
+        return
+    day = created_at.astimezone(UTC).date().isoformat()
+    deltas: dict[str, list[int]] = {}
+    for sign, state in ((-1, old), (1, new)):
+        if state is None:
+            continue
+        status, duration = state
+        delta = deltas.setdefault(status, [0, 0, 0])
+        delta[0] += sign
+        if duration is not None:
+            delta[1] += sign * duration
+            delta[2] += sign
+    # Rows in a fixed order, so that concurrent transactions lock them in the same order.
+    for status in sorted(deltas):
+        runs, duration_sum, timed = deltas[status]
+        if not (runs or duration_sum or timed):
+            continue
+        statement = dialect_insert(conn, stats_t).values(
+            workflow_name=workflow_name,
+            day=day,
+            status=status,
+            run_count=runs,
+            duration_ms_sum=duration_sum,
+            duration_count=timed,
+        )
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["workflow_name", "day", "status"],
+                set_={
+                    "run_count": stats_t.c.run_count + statement.excluded.run_count,
+                    "duration_ms_sum": stats_t.c.duration_ms_sum
+                    + statement.excluded.duration_ms_sum,
+                    "duration_count": stats_t.c.duration_count + statement.excluded.duration_count,
+                },
+            )
+        )
 
 
 class HistoryStore:
@@ -313,7 +370,15 @@ class HistoryStore:
         values = run_values(run, now)
 
         def work(conn: sa.Connection) -> None:
-            previous = _save_row(conn, runs_t, "run_id", values, _RUN_UPDATABLE)
+            before = _save_row(conn, runs_t, "run_id", values, _RUN_UPDATABLE)
+            previous = before[0] if before else None
+            count_run_change(
+                conn,
+                workflow_name=run.workflow_name,
+                created_at=run.created_at,
+                old=before,
+                new=(values["status"], values["duration_ms"]),
+            )
             if previous != values["status"]:
                 event_type = f"run.{values['status'].lower()}"
                 key = transition_key(
@@ -408,7 +473,8 @@ class HistoryStore:
         values = step_values(step)
 
         def work(conn: sa.Connection) -> None:
-            previous = _save_row(conn, steps_t, "step_id", values, _STEP_UPDATABLE)
+            before = _save_row(conn, steps_t, "step_id", values, _STEP_UPDATABLE)
+            previous = before[0] if before else None
             if previous != values["status"]:
                 event_type = f"step.{values['status'].lower()}"
                 key = transition_key(
@@ -502,19 +568,32 @@ class HistoryStore:
         old_and_finished = (runs_t.c.created_at < cutoff, runs_t.c.status.in_(terminal))
 
         def batch(conn: sa.Connection) -> tuple[int, int]:
-            ids = list(
-                conn.execute(
-                    sa.select(runs_t.c.run_id)
-                    .where(*old_and_finished)
-                    .order_by(runs_t.c.created_at)
-                    .limit(batch_size)
-                    # PostgreSQL: lock the batch so that no status changes under the delete,
-                    # and skip runs a writer holds now (the next prune takes them).
-                    .with_for_update(skip_locked=True)
-                ).scalars()
-            )
-            if not ids:
+            rows = conn.execute(
+                sa.select(
+                    runs_t.c.run_id,
+                    runs_t.c.workflow_name,
+                    runs_t.c.created_at,
+                    runs_t.c.status,
+                    runs_t.c.duration_ms,
+                )
+                .where(*old_and_finished)
+                .order_by(runs_t.c.created_at)
+                .limit(batch_size)
+                # PostgreSQL: lock the batch so that no status changes under the delete,
+                # and skip runs a writer holds now (the next prune takes them).
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
                 return 0, 0
+            ids = [row.run_id for row in rows]
+            for row in rows:
+                count_run_change(
+                    conn,
+                    workflow_name=row.workflow_name,
+                    created_at=row.created_at,
+                    old=(row.status, row.duration_ms),
+                    new=None,
+                )
             # Children first: explicit deletes are cheaper than relying on cascades
             # row by row, and work the same with foreign keys off.
             conn.execute(sa.delete(events_t).where(events_t.c.run_id.in_(ids)))
@@ -538,32 +617,91 @@ class HistoryStore:
     def run_statistics(
         self, workflow_name: str | None = None, since: datetime | None = None
     ) -> RunStatistics:
-        """Counts per status and mean duration of the runs matching the filters."""
-        status = runs_t.c.status
+        """Counts per status and mean duration of runs, by workflow and creation time.
 
-        def count(value: str) -> sa.ColumnElement[Any]:
-            return sa.func.coalesce(sa.func.sum(sa.case((status == value, 1), else_=0)), 0)
+        Whole days come from ``core_workflow_run_stats``; with ``since``, the runs of its
+        own day created at or after it come from the runs table (an index range).
+        """
 
-        query = sa.select(
-            sa.func.count().label("total"),
-            count("COMPLETED").label("completed"),
-            count("FAILED").label("failed"),
-            count("CANCELLED").label("cancelled"),
-            count("RUNNING").label("running"),
-            count("PENDING").label("pending"),
-            sa.func.avg(runs_t.c.duration_ms).label("avg_ms"),
-        ).where(*self._filters(workflow_name, None, None, since, None))
-        row = self.db.run_read(lambda conn: conn.execute(query).mappings().one())
-        avg_ms = row["avg_ms"]
-        return RunStatistics(
-            total_runs=int(row["total"]),
-            completed=int(row["completed"]),
-            failed=int(row["failed"]),
-            cancelled=int(row["cancelled"]),
-            running=int(row["running"]),
-            pending=int(row["pending"]),
-            avg_duration_seconds=float(avg_ms) / 1000 if avg_ms is not None else None,
-        )
+        def work(conn: sa.Connection) -> RunStatistics:
+            totals: dict[str, list[int]] = {}
+            rollup = sa.select(
+                stats_t.c.status,
+                sa.func.sum(stats_t.c.run_count),
+                sa.func.sum(stats_t.c.duration_ms_sum),
+                sa.func.sum(stats_t.c.duration_count),
+            ).group_by(stats_t.c.status)
+            if workflow_name:
+                rollup = rollup.where(stats_t.c.workflow_name == workflow_name)
+            if since is not None:
+                first_day = since.astimezone(UTC).date()
+                next_midnight = datetime.combine(first_day + timedelta(days=1), time(), UTC)
+                rollup = rollup.where(stats_t.c.day > first_day.isoformat())
+                partial = sa.select(
+                    runs_t.c.status,
+                    sa.func.count(),
+                    sa.func.coalesce(sa.func.sum(runs_t.c.duration_ms), 0),
+                    sa.func.count(runs_t.c.duration_ms),
+                ).where(runs_t.c.created_at >= since, runs_t.c.created_at < next_midnight)
+                if workflow_name:
+                    partial = partial.where(runs_t.c.workflow_name == workflow_name)
+                rows = list(conn.execute(partial.group_by(runs_t.c.status)))
+            else:
+                rows = []
+            rows += list(conn.execute(rollup))
+            for status, count, duration_sum, timed in rows:
+                entry = totals.setdefault(status, [0, 0, 0])
+                entry[0] += int(count or 0)
+                entry[1] += int(duration_sum or 0)
+                entry[2] += int(timed or 0)
+            timed_total = sum(v[2] for v in totals.values())
+            return RunStatistics(
+                total_runs=sum(v[0] for v in totals.values()),
+                completed=totals.get("COMPLETED", [0])[0],
+                failed=totals.get("FAILED", [0])[0],
+                cancelled=totals.get("CANCELLED", [0])[0],
+                running=totals.get("RUNNING", [0])[0],
+                pending=totals.get("PENDING", [0])[0],
+                avg_duration_seconds=(
+                    sum(v[1] for v in totals.values()) / timed_total / 1000 if timed_total else None
+                ),
+            )
+
+        return self.db.run_read(work)
+
+    def rebuild_run_statistics(self) -> None:
+        """Recount ``core_workflow_run_stats`` from the runs (after rows written by hand)."""
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(sa.delete(stats_t))
+            day = (
+                sa.func.to_char(sa.func.timezone("UTC", runs_t.c.created_at), "YYYY-MM-DD")
+                if conn.dialect.name == "postgresql"
+                else sa.func.substr(runs_t.c.created_at, 1, 10)
+            )
+            grouped = sa.select(
+                runs_t.c.workflow_name,
+                day,
+                runs_t.c.status,
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(runs_t.c.duration_ms), 0),
+                sa.func.count(runs_t.c.duration_ms),
+            ).group_by(runs_t.c.workflow_name, day, runs_t.c.status)
+            conn.execute(
+                sa.insert(stats_t).from_select(
+                    [
+                        "workflow_name",
+                        "day",
+                        "status",
+                        "run_count",
+                        "duration_ms_sum",
+                        "duration_count",
+                    ],
+                    grouped,
+                )
+            )
+
+        self.db.run_write(work)
 
     def get_run_statistics(
         self, workflow_name: str | None = None, since: datetime | None = None
