@@ -17,20 +17,46 @@ HEADER = (
 )
 TIERS = {"T1": "NMS Tier 1", "T2": "NMS Tier 2", "OTC": "OTC"}
 VENUES = [
-    ("UBSA", "UBS ATS"), ("JPMX", "JPM-X"), ("MSPL", "MS POOL (ATS-4)"), ("CROS", "CROSSFINDER"),
-    ("LQNT", "LIQUIDNET ATS"), ("XSTM", "XSTREAM"), ("INCR", "INSTINET CROSSING"),
-    ("DLTX", "DEALERWEB"), ("CDEL", "CITADEL CONNECT"), ("VFCM", "VIRTU MATCHIT"),
+    ("UBSA", "UBS ATS"),
+    ("JPMX", "JPM-X"),
+    ("MSPL", "MS POOL (ATS-4)"),
+    ("CROS", "CROSSFINDER"),
+    ("LQNT", "LIQUIDNET ATS"),
+    ("XSTM", "XSTREAM"),
+    ("INCR", "INSTINET CROSSING"),
+    ("DLTX", "DEALERWEB"),
+    ("CDEL", "CITADEL CONNECT"),
+    ("VFCM", "VIRTU MATCHIT"),
 ]
 SYMBOLS = {
-    "T1": [("AAPL", "Apple Inc."), ("MSFT", "Microsoft Corporation"), ("AMZN", "Amazon.com"),
-           ("NVDA", "NVIDIA Corporation"), ("GOOGL", "Alphabet Inc. Class A"),
-           ("META", "Meta Platforms"), ("JPM", "JPMorgan Chase"), ("XOM", "Exxon Mobil"),
-           ("V", "Visa Inc."), ("PG", "Procter & Gamble")],
-    "T2": [("SMCI", "Super Micro Computer"), ("PLUG", "Plug Power"), ("RIOT", "Riot Platforms"),
-           ("SOFI", "SoFi Technologies"), ("RUN", "Sunrun Inc."), ("FUBO", "fuboTV"),
-           ("BYND", "Beyond Meat")],
-    "OTC": [("TCEHY", "Tencent Holdings ADR"), ("NSRGY", "Nestle SA ADR"), ("RHHBY", "Roche ADR"),
-            ("GBTC", "Grayscale Bitcoin Trust"), ("OTCM", "OTC Markets Group")],
+    "T1": [
+        ("AAPL", "Apple Inc."),
+        ("MSFT", "Microsoft Corporation"),
+        ("AMZN", "Amazon.com"),
+        ("NVDA", "NVIDIA Corporation"),
+        ("GOOGL", "Alphabet Inc. Class A"),
+        ("META", "Meta Platforms"),
+        ("JPM", "JPMorgan Chase"),
+        ("XOM", "Exxon Mobil"),
+        ("V", "Visa Inc."),
+        ("PG", "Procter & Gamble"),
+    ],
+    "T2": [
+        ("SMCI", "Super Micro Computer"),
+        ("PLUG", "Plug Power"),
+        ("RIOT", "Riot Platforms"),
+        ("SOFI", "SoFi Technologies"),
+        ("RUN", "Sunrun Inc."),
+        ("FUBO", "fuboTV"),
+        ("BYND", "Beyond Meat"),
+    ],
+    "OTC": [
+        ("TCEHY", "Tencent Holdings ADR"),
+        ("NSRGY", "Nestle SA ADR"),
+        ("RHHBY", "Roche ADR"),
+        ("GBTC", "Grayscale Bitcoin Trust"),
+        ("OTCM", "OTC Markets Group"),
+    ],
 }
 WEEKS = [date(2025, 1, 10) + timedelta(weeks=n) for n in range(3)]
 BROKEN_WEEK = date(2025, 1, 24)
@@ -46,7 +72,9 @@ def rows_for(week: date, tier: str, rng: random.Random) -> list[str]:
                 continue
             shares = rng.randint(1_000, 5_000_000) if tier == "T1" else rng.randint(100, 400_000)
             trades = max(1, shares // rng.randint(80, 400))
-            lines.append(f"{TIERS[tier]}|{symbol}|{name}|{venue}|{mpid}|{shares}|{trades}|{updated}")
+            lines.append(
+                f"{TIERS[tier]}|{symbol}|{name}|{venue}|{mpid}|{shares}|{trades}|{updated}"
+            )
     return lines
 
 

@@ -48,6 +48,8 @@ PURPOSES = {
     "core_workflow_runs": "One execution of a workflow, with its status, timing and lease.",
     "core_workflow_steps": "One attempt of one step within a workflow run.",
     "core_workflow_events": "Append-only log of state changes of runs and steps.",
+    "core_workflow_run_stats": "Run counts and summed durations per workflow, UTC day of "
+    "creation and status, kept with every status change; `spine runs stats` reads it.",
     "core_schedules": "A cron, interval or one-off schedule that starts a workflow or pipeline.",
     "core_schedule_runs": "One fire of a schedule: when it was due and what it started.",
     "core_schedule_locks": "Lock with expiry, so that one scheduler fires a schedule at a time.",
@@ -113,6 +115,9 @@ TABLE_NOTES = {
     "fixed ids (uuid5).",
     "entity_types": "The two standard entity types are inserted by the migration with "
     "fixed ids (uuid5).",
+    "core_workflow_run_stats": "Added by spine (not in the specification): it makes "
+    "statistics over millions of runs cheap. `HistoryStore.rebuild_run_statistics()` "
+    "recounts it after rows were written by hand.",
     "jobs": "`result_id` refers to `check_results.id` without a foreign key, because "
     "`check_results` is partitioned on PostgreSQL.",
 }

@@ -6,9 +6,10 @@ import signal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from spine.cli.context import state
-from spine.cli.output import console, print_json, print_table
+from spine.cli.output import console, err_console, print_json, print_table
 from spine.cli.parsing import parse_json_object, parse_params, parse_time
 
 if TYPE_CHECKING:
@@ -118,12 +119,20 @@ def run_command(
     finally:
         signal.signal(signal.SIGTERM, previous)
     steps = services.runs.get_step_runs(run.run_id)
+    completed = final.status.value == "COMPLETED"
     if as_json:
         print_json({"run": final.to_dict(), "steps": [s.to_dict() for s in steps]})
     else:
         print_run(final)
         print_steps(steps)
-    if final.status.value != "COMPLETED":
+        summary = f"run {final.run_id} {final.status.value}"
+        if completed:
+            typer.echo(f"{summary} in {_duration(final)}")
+        else:
+            # One line, whatever the terminal's width, naming what went wrong.
+            reason = f": {final.error}" if final.error else ""
+            err_console.print(escape(summary + reason), highlight=False, soft_wrap=True)
+    if not completed:
         raise typer.Exit(1)
 
 

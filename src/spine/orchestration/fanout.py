@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
-from spine.core.errors import InvalidInput, SpineError
+from spine.core.errors import ErrorCategory, InvalidInput
 from spine.core.ids import new_id
 from spine.orchestration.errors import RunCancelled
 from spine.orchestration.history.types import StepRun, StepStatus
@@ -28,12 +28,19 @@ if TYPE_CHECKING:
 def run_map(execution: _Execution, step: Step, index: int, latest: StepRun | None) -> _Outcome:
     """Run (or resume) a map step and return its outcome."""
     from spine.orchestration.runner import _json_dict, _Kind, _Outcome, describe
+    from spine.orchestration.store import StepFailure
 
     store, owner = execution.store, execution.owner
     item_step = step.item_step
     assert item_step is not None
     if latest is not None and latest.status is StepStatus.FAILED:
-        return _Outcome(_Kind.FAIL, failure=describe(SpineError(latest.error or "map failed")))
+        category = ErrorCategory(latest.error_category or ErrorCategory.INTERNAL.value)
+        failure = StepFailure(
+            error=latest.error or "map failed",
+            category=category.value,
+            retryable=category.retryable,
+        )
+        return _Outcome(_Kind.FAIL, failure=failure)
     if latest is not None and latest.status is StepStatus.RUNNING:
         record = latest
         items = list(record.input_params.get("items", []))
@@ -48,7 +55,9 @@ def run_map(execution: _Execution, step: Step, index: int, latest: StepRun | Non
         try:
             items = resolve_items(step, execution)
             record.input_params = _json_dict({"items": items, "count": len(items)}, "items")
-        except SpineError as error:
+            # Items as saved, so a first run sees what a resumed one reads back.
+            items = list(record.input_params["items"])
+        except Exception as error:  # the user's items callable, or items that are not JSON
             failure = describe(error)
             store.start_step(owner, record)
             store.finish_step(owner, record, StepStatus.FAILED, failure=failure)

@@ -41,7 +41,11 @@ class LeaseKeeper:
             try:
                 if not self.store.renew_lease(self.run_id, self.owner, self.lease_seconds):
                     self.lost = True
-                    log.warning("lost the lease on run %s", self.run_id)
+                    # Finishing or parking the run releases it, possibly just before
+                    # this keeper is stopped: only another holder means a loss.
+                    holder = self.store.lease_owner(self.run_id)
+                    if holder is not None:
+                        log.warning("lost the lease on run %s to %s", self.run_id, holder)
                     return
             except Exception:  # a failed renewal is retried at the next tick
                 log.exception("could not renew the lease on run %s", self.run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -54,30 +55,40 @@ class RetryPolicy:
         return cls(max_attempts=max_attempts, retry_on=categories, **kwargs)
 
     def should_retry(self, error: BaseException, attempt: int) -> bool:
-        """Whether attempt number ``attempt`` failing with ``error`` gets another attempt."""
+        """Whether attempt number ``attempt`` failing with ``error`` gets another attempt.
+
+        A :class:`SpineError` decides itself through its ``retryable`` flag, and
+        ``retry_on`` (when set) limits it to those categories; any other exception
+        retries when its category is in ``retry_on``, or, without ``retry_on``, when its
+        category is retryable.
+        """
+        if isinstance(error, SpineError):
+            return self.should_retry_category(error.category, error.retryable, attempt)
         if attempt >= self.max_attempts:
             return False
-        if isinstance(error, SpineError) and self.retry_on is None:
-            return error.retryable
         category = categorize(error)
         if self.retry_on is not None:
             return category in self.retry_on
         return category.retryable
 
     def should_retry_category(self, category: ErrorCategory, retryable: bool, attempt: int) -> bool:
-        """Like :meth:`should_retry`, for a failure known only by its recorded category."""
-        if attempt >= self.max_attempts:
+        """Like :meth:`should_retry`, for a failure known by its category and flag."""
+        if attempt >= self.max_attempts or not retryable:
             return False
-        if self.retry_on is not None:
-            return category in self.retry_on
-        return retryable
+        return self.retry_on is None or category in self.retry_on
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait after attempt number ``attempt`` failed (``attempt`` >= 1)."""
-        base = min(
-            self.max_backoff_seconds,
-            self.backoff_seconds * self.multiplier ** max(0, attempt - 1),
-        )
+        """Seconds to wait after attempt number ``attempt`` failed (``attempt`` >= 1).
+
+        Never negative and never above ``max_backoff_seconds``, however large ``attempt``.
+        """
+        if not self.backoff_seconds:
+            return 0.0
+        try:
+            grown = self.backoff_seconds * self.multiplier ** max(0, attempt - 1)
+        except OverflowError:  # a float power past 1e308 raises instead of giving inf
+            grown = math.inf
+        base = min(self.max_backoff_seconds, grown)
         if not self.jitter or not base:
             return base
         spread = (rng or random).uniform(-self.jitter, self.jitter)

@@ -14,7 +14,7 @@ import socket
 import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from types import MappingProxyType
@@ -64,6 +64,8 @@ class _Outcome:
     reason: str = ""
     failure: StepFailure | None = None
     jump_to: str | None = None
+    uncounted: bool = False  # a failure read back from history, not in failed_steps yet
+    child_run_id: str | None = None  # parked for this child run, which wakes it when done
 
 
 def describe(error: BaseException) -> StepFailure:
@@ -136,8 +138,39 @@ class WorkflowRunner:
             WorkflowNotFound: If no workflow has that name.
             InvalidInput: If params are not JSON-serialisable.
         """
+        run = self.new_run(
+            workflow_name,
+            params,
+            partition_key=partition_key,
+            triggered_by=triggered_by,
+            parent_run_id=parent_run_id,
+            schedule_id=schedule_id,
+            created_by=created_by,
+            capture_id=capture_id,
+        )
+        self.store.create_run(run)
+        return run
+
+    def new_run(
+        self,
+        workflow_name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        partition_key: str | Mapping[str, Any] | None = None,
+        triggered_by: str = "manual",
+        parent_run_id: str | None = None,
+        schedule_id: str | None = None,
+        created_by: str | None = None,
+        capture_id: str | None = None,
+    ) -> WorkflowRun:
+        """Build (without storing) a PENDING run of a registered workflow.
+
+        Raises:
+            WorkflowNotFound: If no workflow has that name.
+            InvalidInput: If params are not JSON-serialisable.
+        """
         workflow = self.workflows.get(workflow_name)
-        run = WorkflowRun(
+        return WorkflowRun(
             run_id=new_id(),
             workflow_name=workflow.name,
             workflow_version=workflow.version,
@@ -152,8 +185,6 @@ class WorkflowRunner:
             created_by=created_by,
             capture_id=capture_id,
         )
-        self.store.create_run(run)
-        return run
 
     def run(
         self, workflow_name: str, params: Mapping[str, Any] | None = None, **kwargs: Any
@@ -217,8 +248,6 @@ class _Execution:
         self.run = claim.run
         self.owner = claim.owner
         self.outputs: dict[str, Mapping[str, Any]] = {}
-        self._cancel_checked_at = -1.0
-        self._cancel_lock = threading.Lock()
 
     # ------------------------------------------------------------------ run
 
@@ -229,6 +258,7 @@ class _Execution:
             return self.store.finish_run(
                 self.owner, self.run.run_id, WorkflowStatus.FAILED, failure=describe(error)
             )
+        self.workflow = workflow
         if self.claim.cancel_requested:
             return self.store.cancel_now(self.owner, self.run.run_id)
         history: dict[str, list[StepRun]] = defaultdict(list)
@@ -248,19 +278,33 @@ class _Execution:
             outcome = self._step(workflow, step, index)
             if outcome.kind is _Kind.PARK:
                 assert outcome.wake_at is not None
-                self.store.park(self.run.run_id, self.owner, outcome.wake_at, outcome.reason)
+                self.store.park(
+                    self.run.run_id,
+                    self.owner,
+                    outcome.wake_at,
+                    outcome.reason,
+                    child_run_id=outcome.child_run_id,
+                )
                 return None
             if outcome.kind is _Kind.CANCEL:
                 return self.store.cancel_now(self.owner, self.run.run_id)
             if outcome.kind is _Kind.FAIL:
                 assert outcome.failure is not None
+                # A step that failed because the run was being cancelled (a cancelled
+                # child run, say) ends the run CANCELLED, as asked, not FAILED.
+                if self.store.cancel_requested(self.run.run_id, self.owner):
+                    return self.store.cancel_now(self.owner, self.run.run_id)
                 failure = StepFailure(
                     error=f"step {step.name!r} failed: {outcome.failure.error}",
                     category=outcome.failure.category,
                     retryable=outcome.failure.retryable,
                 )
                 return self.store.finish_run(
-                    self.owner, self.run.run_id, WorkflowStatus.FAILED, failure=failure
+                    self.owner,
+                    self.run.run_id,
+                    WorkflowStatus.FAILED,
+                    failure=failure,
+                    count_failed_step=outcome.uncounted,
                 )
             self.outputs[step.name] = outcome.outputs
             last = outcome.outputs
@@ -329,7 +373,8 @@ class _Execution:
             return self._child(step, index, latest)
         outcome = self.leaf(step, step.name, index, attempts, counts_for_run=True)
         if outcome.kind is _Kind.DONE and step.type is StepType.CHOICE:
-            return self._choose(workflow, step, index, outcome)
+            target = outcome.outputs.get("next")
+            return replace(outcome, jump_to=None if target is None else str(target))
         return outcome
 
     # ----------------------------------------------------------- leaf steps
@@ -368,6 +413,8 @@ class _Execution:
                             category=category.value,
                             retryable=category.retryable,
                         ),
+                        # Counted when recorded only if it was known then not to retry.
+                        uncounted=counts_for_run and will_retry is not False,
                     )
             number = latest.attempt + 1
         while True:
@@ -389,11 +436,14 @@ class _Execution:
             try:
                 value = self._call(step, ctx)
                 outputs = _outputs(name, step, value)
+                if step.type is StepType.CHOICE:
+                    self._check_choice(name, outputs.get("next"))
             except Exception as error:  # every failure of user code is recorded
                 failure = describe(error)
                 retry = policy.should_retry(error, number) and not isinstance(
                     error, StepOutputError
                 )
+                delay = policy.delay(number) if retry else None
                 self.store.finish_step(
                     self.owner,
                     record,
@@ -401,11 +451,10 @@ class _Execution:
                     failure=failure,
                     counts_for_run=counts_for_run and not retry,
                     metrics={"will_retry": retry},
+                    retry_in=delay,
                 )
-                if not retry:
+                if delay is None:
                     return _Outcome(_Kind.FAIL, failure=failure)
-                delay = policy.delay(number)
-                self.store.record_retry(self.owner, record, delay)
                 if park_backoff and delay > self.runner.inline_backoff_seconds:
                     wake = self.clock.now() + timedelta(seconds=delay)
                     return _Outcome(
@@ -433,17 +482,16 @@ class _Execution:
             return fn(ctx)
         return _call_with_timeout(fn, ctx, step.name, step.timeout_seconds)
 
-    def _choose(self, workflow: Workflow, step: Step, index: int, outcome: _Outcome) -> _Outcome:
-        target = outcome.outputs.get("next")
+    def _check_choice(self, name: str, target: object) -> None:
+        """Raise :class:`InvalidInput` unless ``target`` is None or a later step's name."""
         if target is None:
-            return outcome
-        position = workflow.position(str(target))
-        if position is None or position <= index:
-            error = InvalidInput(
-                f"choice {step.name!r} chose {target!r}, which is not a later step of the workflow"
+            return
+        here = self.workflow.position(name)
+        position = self.workflow.position(str(target))
+        if position is None or here is None or position <= here:
+            raise InvalidInput(
+                f"choice {name!r} chose {target!r}, which is not a later step of the workflow"
             )
-            return _Outcome(_Kind.FAIL, failure=describe(error))
-        return _Outcome(_Kind.DONE, outcome.outputs, jump_to=str(target))
 
     # ----------------------------------------------------------------- wait
 
@@ -453,16 +501,22 @@ class _Execution:
             record = latest
             until = datetime.fromisoformat(latest.input_params["until"])
         else:
-            until = _wait_until(step, self._context(step.name, 1), now)
             record = StepRun(
                 step_id=new_id(),
                 run_id=self.run.run_id,
                 step_name=step.name,
                 step_type=step.type.value,
                 step_order=index,
-                input_params={"until": until.isoformat()},
                 attempt=(latest.attempt + 1) if latest else 1,
             )
+            try:
+                until = _wait_until(step, self._context(step.name, record.attempt), now)
+            except Exception as error:  # a user's `until` callable, or a bad value
+                failure = describe(error)
+                self.store.start_step(self.owner, record)
+                self.store.finish_step(self.owner, record, StepStatus.FAILED, failure=failure)
+                return _Outcome(_Kind.FAIL, failure=failure)
+            record.input_params = {"until": until.isoformat()}
             self.store.start_step(self.owner, record)
         if now >= until:
             self.store.finish_step(
@@ -507,7 +561,7 @@ class _Execution:
         child_id = record.input_params.get("child_run_id")
         if child_id is None:
             try:
-                child = self.runner.submit(
+                child = self.runner.new_run(
                     step.workflow_name,
                     {**self.run.params, **step.params},
                     triggered_by="parent_workflow",
@@ -518,16 +572,22 @@ class _Execution:
                 failure = describe(error)
                 self.store.finish_step(self.owner, record, StepStatus.FAILED, failure=failure)
                 return _Outcome(_Kind.FAIL, failure=failure)
+            self.store.start_child(self.owner, record, child)
             child_id = child.run_id
-            record.input_params = {**record.input_params, "child_run_id": child_id}
-            self.store.update_step_params(self.owner, record)
         claim = self.runner.claim(run_id=child_id)
         if claim is not None:
             self.runner.execute(claim)
         child_run = self.store.run_row(child_id)
         if not child_run.is_terminal:
-            wake = self.store.wake_at_of(child_id) or self.clock.now() + timedelta(seconds=1)
-            return _Outcome(_Kind.PARK, wake_at=wake, reason=f"child run {child_id}")
+            # A parked child is due at its own wake time; a child another worker holds
+            # wakes this run when it finishes, and the lease's length bounds the wait in
+            # case that worker dies (then whoever claims first resumes the child).
+            wake = self.store.wake_at_of(child_id) or self.clock.now() + timedelta(
+                seconds=self.runner.lease_seconds
+            )
+            return _Outcome(
+                _Kind.PARK, wake_at=wake, reason=f"child run {child_id}", child_run_id=child_id
+            )
         if child_run.status is WorkflowStatus.COMPLETED:
             outputs = {"child_run_id": child_id, **child_run.outputs}
             self.store.finish_step(self.owner, record, StepStatus.COMPLETED, outputs=outputs)
@@ -555,13 +615,8 @@ class _Execution:
 
     # --------------------------------------------------------- cancellation
 
-    def cancel_requested(self, min_interval: float = 0.2) -> bool:
-        """Whether the run was cancelled, asking the database at most every ``min_interval``."""
-        with self._cancel_lock:
-            now = self.clock.monotonic()
-            if self._cancel_checked_at >= 0 and now - self._cancel_checked_at < min_interval:
-                return False
-            self._cancel_checked_at = now
+    def cancel_requested(self) -> bool:
+        """Whether the run was cancelled; raises :class:`LeaseLost` if the lease is gone."""
         return self.store.cancel_requested(self.run.run_id, self.owner)
 
 

@@ -6,6 +6,7 @@ Build steps with the factories (``Step.lambda_``, ``Step.pipeline``, ``Step.choi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,12 +99,15 @@ class Step:
 
         The pipeline sees the run's params updated with ``params``; each attempt is
         recorded in ``core_executions``.
+
+        Raises:
+            InvalidInput: If ``params`` cannot be saved as JSON.
         """
         return cls(
             name=name,
             type=StepType.PIPELINE,
             pipeline_name=pipeline_name,
-            params=dict(params or {}),
+            params=_json_params(name, params),
             retry=retry or NO_RETRY,
             timeout_seconds=timeout_seconds,
         )
@@ -158,11 +162,31 @@ class Step:
         params: Mapping[str, Any] | None = None,
         retry: RetryPolicy | None = None,
     ) -> Step:
-        """Start workflow ``workflow_name`` as a child run and wait for it to finish."""
+        """Start workflow ``workflow_name`` as a child run and wait for it to finish.
+
+        Raises:
+            InvalidInput: If ``params`` cannot be saved as JSON.
+        """
         return cls(
             name=name,
             type=StepType.WORKFLOW,
             workflow_name=workflow_name,
-            params=dict(params or {}),
+            params=_json_params(name, params),
             retry=retry or NO_RETRY,
         )
+
+
+def _json_params(name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A step's params, checked now: they are saved as JSON on every attempt's row."""
+    value = dict(params or {})
+    try:
+        json.dumps(value, default=_iso)
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"step {name!r}: params are not JSON-serialisable: {error}") from None
+    return value
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")

@@ -24,6 +24,7 @@ from spine.orchestration.errors import LeaseLost, RunFinished, RunNotFound
 from spine.orchestration.history.store import (
     HistoryStore,
     add_event,
+    count_run_change,
     row_to_run,
     row_to_step,
     run_values,
@@ -61,21 +62,7 @@ class RunStore(HistoryStore):
     def create_run(self, run: WorkflowRun) -> None:
         """Insert a PENDING run and its ``run.created`` event."""
         now = self.clock.now()
-        values = run_values(run, now)
-        values["status"] = WorkflowStatus.PENDING.value
-
-        def work(conn: sa.Connection) -> None:
-            conn.execute(sa.insert(runs_t).values(values))
-            add_event(
-                conn,
-                run_id=run.run_id,
-                event_type="run.created",
-                key=f"run:{run.run_id}:created",
-                now=now,
-                payload={"workflow_name": run.workflow_name, "triggered_by": run.triggered_by},
-            )
-
-        self.db.run_write(work)
+        self.db.run_write(lambda conn: _insert_run(conn, run, now))
 
     # -------------------------------------------------------------- leasing
 
@@ -111,7 +98,9 @@ class RunStore(HistoryStore):
             )
             if run_id is not None:
                 query = query.where(runs_t.c.run_id == run_id)
-            if workflows:
+            if workflows is not None:
+                # An empty list matches nothing: a worker that knows no workflow must
+                # not claim (and fail) runs meant for workers that do.
                 query = query.where(runs_t.c.workflow_name.in_(list(workflows)))
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
@@ -134,6 +123,13 @@ class RunStore(HistoryStore):
             )
             rid = row["run_id"]
             if first_start:
+                count_run_change(
+                    conn,
+                    workflow_name=row["workflow_name"],
+                    created_at=row["created_at"],
+                    old=(WorkflowStatus.PENDING.value, None),
+                    new=(WorkflowStatus.RUNNING.value, None),
+                )
                 add_event(
                     conn,
                     run_id=rid,
@@ -234,12 +230,34 @@ class RunStore(HistoryStore):
 
         return self.db.run_write(work)
 
-    def park(self, run_id: str, owner: str, wake_at: datetime, reason: str) -> None:
-        """Release the run until ``wake_at`` (a wait, a back-off); no worker holds it."""
+    def park(
+        self,
+        run_id: str,
+        owner: str,
+        wake_at: datetime,
+        reason: str,
+        *,
+        child_run_id: str | None = None,
+    ) -> None:
+        """Release the run until ``wake_at`` (a wait, a back-off); no worker holds it.
+
+        A run parked for its child run ``child_run_id`` is due at once if the child has
+        finished meanwhile; otherwise the child wakes it when it finishes.
+        """
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> None:
+            nonlocal wake_at
             self._guard(conn, run_id, owner, now)
+            if child_run_id is not None:
+                # Read after the guard locked this run: a child finishing concurrently
+                # either committed already (seen here) or waits for this transaction
+                # and then wakes the parked run (see _finish); no wake-up is lost.
+                child_status = conn.execute(
+                    sa.select(runs_t.c.status).where(runs_t.c.run_id == child_run_id)
+                ).scalar_one_or_none()
+                if child_status not in ACTIVE:
+                    wake_at = min(wake_at, now)
             conn.execute(
                 sa.update(runs_t)
                 .where(runs_t.c.run_id == run_id)
@@ -261,11 +279,20 @@ class RunStore(HistoryStore):
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> None:
-            conn.execute(
+            released = conn.execute(
                 sa.update(runs_t)
                 .where(runs_t.c.run_id == run_id, runs_t.c.lease_owner == owner)
                 .values(lease_owner=None, lease_expires_at=None, wake_at=None, updated_at=now)
-            )
+            ).rowcount
+            if released:
+                add_event(
+                    conn,
+                    run_id=run_id,
+                    event_type="run.released",
+                    key=f"run:{run_id}:released:{owner}",
+                    now=now,
+                    payload={"worker": owner},
+                )
 
         self.db.run_write(work)
 
@@ -306,10 +333,17 @@ class RunStore(HistoryStore):
             self._guard(conn, step.run_id, owner, now)
             if pipeline_name is not None:
                 step.execution_id = new_id()
+                domain, partition_key = conn.execute(
+                    sa.select(runs_t.c.domain, runs_t.c.partition_key).where(
+                        runs_t.c.run_id == step.run_id
+                    )
+                ).one()
                 conn.execute(
                     sa.insert(executions_t).values(
                         id=step.execution_id,
                         pipeline_name=pipeline_name,
+                        domain=domain,
+                        partition_key=partition_key,
                         status="RUNNING",
                         params=step.input_params,
                         run_id=step.run_id,
@@ -347,16 +381,34 @@ class RunStore(HistoryStore):
 
         return self.db.run_write(work)
 
-    def update_step_params(self, owner: str, step: StepRun) -> None:
-        """Save a RUNNING step's params (a map's items, a child run's id)."""
+    def start_child(self, owner: str, step: StepRun, child: WorkflowRun) -> None:
+        """Create ``child`` as a PENDING run and save its id on the parent's RUNNING ``step``.
+
+        One transaction, so that a worker dying in between can neither leave a child
+        run its parent does not know of nor start a second one on resume.
+
+        Raises:
+            LeaseLost: If this worker no longer holds the parent run; nothing is written.
+        """
         now = self.clock.now()
+        step.input_params = {**step.input_params, "child_run_id": child.run_id}
 
         def work(conn: sa.Connection) -> None:
             self._guard(conn, step.run_id, owner, now)
+            _insert_run(conn, child, now)
             conn.execute(
                 sa.update(steps_t)
                 .where(steps_t.c.step_id == step.step_id)
                 .values(params=step.input_params)
+            )
+            add_event(
+                conn,
+                run_id=step.run_id,
+                step_id=step.step_id,
+                event_type="step.child_started",
+                key=f"step:{step.step_id}:child",
+                now=now,
+                payload={"step_name": step.step_name, "child_run_id": child.run_id},
             )
 
         self.db.run_write(work)
@@ -371,11 +423,14 @@ class RunStore(HistoryStore):
         failure: StepFailure | None = None,
         counts_for_run: bool = True,
         metrics: Mapping[str, Any] | None = None,
+        retry_in: float | None = None,
     ) -> StepRun:
         """Record a step attempt COMPLETED, FAILED or SKIPPED, with the run's counters.
 
         ``counts_for_run`` is false for map items (the map step counts as one) and for a
-        failed attempt that will be retried (the step has not failed yet).
+        failed attempt that will be retried (the step has not failed yet). ``retry_in``
+        says that another attempt follows after that many seconds; it is recorded in the
+        attempt's one ``step.failed`` event.
 
         Raises:
             LeaseLost: If this worker no longer holds the run; nothing is written.
@@ -456,6 +511,8 @@ class RunStore(HistoryStore):
                     error_category=failure.category,
                     retryable=failure.retryable,
                 )
+            if retry_in is not None:
+                payload.update(will_retry=True, retry_in_seconds=round(retry_in, 3))
             add_event(
                 conn,
                 run_id=step.run_id,
@@ -468,28 +525,6 @@ class RunStore(HistoryStore):
             return step
 
         return self.db.run_write(work)
-
-    def record_retry(self, owner: str, step: StepRun, delay_seconds: float) -> None:
-        """Append a ``step.retrying`` event for the attempt that just failed."""
-        now = self.clock.now()
-
-        def work(conn: sa.Connection) -> None:
-            self._guard(conn, step.run_id, owner, now)
-            add_event(
-                conn,
-                run_id=step.run_id,
-                step_id=step.step_id,
-                event_type="step.retrying",
-                key=f"step:{step.step_id}:retrying",
-                now=now,
-                payload={
-                    "step_name": step.step_name,
-                    "next_attempt": step.attempt + 1,
-                    "delay_seconds": round(delay_seconds, 3),
-                },
-            )
-
-        self.db.run_write(work)
 
     @staticmethod
     def _finish_execution(
@@ -529,8 +564,13 @@ class RunStore(HistoryStore):
         *,
         outputs: Mapping[str, Any] | None = None,
         failure: StepFailure | None = None,
+        count_failed_step: bool = False,
     ) -> WorkflowRun:
         """Record the run COMPLETED, FAILED or CANCELLED and release it.
+
+        ``count_failed_step`` adds the failing step to ``failed_steps`` when its last
+        attempt was not counted when it was recorded (an attempt interrupted by a dead
+        worker, which the step's policy does not retry).
 
         Raises:
             LeaseLost: If this worker no longer holds the run.
@@ -539,6 +579,12 @@ class RunStore(HistoryStore):
 
         def work(conn: sa.Connection) -> WorkflowRun:
             self._guard(conn, run_id, owner, now)
+            if count_failed_step:
+                conn.execute(
+                    sa.update(runs_t)
+                    .where(runs_t.c.run_id == run_id)
+                    .values(failed_steps=runs_t.c.failed_steps + 1)
+                )
             return self._finish(conn, run_id, status, now, outputs, failure)
 
         return self.db.run_write(work)
@@ -552,14 +598,29 @@ class RunStore(HistoryStore):
         outputs: Mapping[str, Any] | None,
         failure: StepFailure | None,
     ) -> WorkflowRun:
-        started = conn.execute(
-            sa.select(runs_t.c.started_at).where(runs_t.c.run_id == run_id)
-        ).scalar_one()
+        before = (
+            conn.execute(
+                sa.select(
+                    runs_t.c.workflow_name,
+                    runs_t.c.created_at,
+                    runs_t.c.status,
+                    runs_t.c.duration_ms,
+                    runs_t.c.started_at,
+                    runs_t.c.parent_run_id,
+                ).where(runs_t.c.run_id == run_id)
+            )
+            .mappings()
+            .one()
+        )
+        parent = before["parent_run_id"]
+        if parent is not None:
+            self._lock_run(conn, parent)
+        duration_ms = int((now - (before["started_at"] or now)).total_seconds() * 1000)
         values: dict[str, Any] = {
             "status": status.value,
             "completed_at": now,
             "updated_at": now,
-            "duration_ms": int((now - (started or now)).total_seconds() * 1000),
+            "duration_ms": duration_ms,
             "lease_owner": None,
             "lease_expires_at": None,
             "wake_at": None,
@@ -573,6 +634,13 @@ class RunStore(HistoryStore):
                 error_retryable=failure.retryable,
             )
         conn.execute(sa.update(runs_t).where(runs_t.c.run_id == run_id).values(values))
+        count_run_change(
+            conn,
+            workflow_name=before["workflow_name"],
+            created_at=before["created_at"],
+            old=(before["status"], before["duration_ms"]),
+            new=(status.value, duration_ms),
+        )
         payload: dict[str, Any] = {"status": status.value}
         if failure is not None:
             payload.update(error=failure.error, error_category=failure.category)
@@ -584,8 +652,41 @@ class RunStore(HistoryStore):
             now=now,
             payload=payload,
         )
+        if parent is not None:
+            self._wake_parent(conn, parent, run_id, now)
         row = conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id)).mappings().one()
         return row_to_run(row)
+
+    @staticmethod
+    def _lock_run(conn: sa.Connection, run_id: str) -> None:
+        """Lock a run's row until commit (SQLite's write lock already covers everything)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                sa.select(runs_t.c.run_id).where(runs_t.c.run_id == run_id).with_for_update()
+            )
+
+    @staticmethod
+    def _wake_parent(conn: sa.Connection, parent: str, child: str, now: datetime) -> None:
+        """Make a parent run parked for its finished child due now, instead of polling."""
+        woken = conn.execute(
+            sa.update(runs_t)
+            .where(
+                runs_t.c.run_id == parent,
+                runs_t.c.status == WorkflowStatus.RUNNING.value,
+                runs_t.c.lease_owner.is_(None),
+                runs_t.c.wake_at > now,
+            )
+            .values(wake_at=now, updated_at=now)
+        ).rowcount
+        if woken:
+            add_event(
+                conn,
+                run_id=parent,
+                event_type="run.woken",
+                key=f"run:{parent}:woken:{child}",
+                now=now,
+                payload={"child_run_id": child},
+            )
 
     def request_cancel(self, run_id: str) -> WorkflowRun:
         """Cancel a run and its active child runs.
@@ -669,30 +770,49 @@ class RunStore(HistoryStore):
             self._cancel_tree(conn, child, now)
 
     def _close_open_steps(self, conn: sa.Connection, run_id: str, now: datetime) -> None:
-        rows = conn.execute(
-            sa.select(steps_t.c.step_id, steps_t.c.step_name).where(
-                steps_t.c.run_id == run_id, steps_t.c.status == StepStatus.RUNNING.value
+        rows = (
+            conn.execute(
+                sa.select(
+                    steps_t.c.step_id,
+                    steps_t.c.step_name,
+                    steps_t.c.attempt,
+                    steps_t.c.started_at,
+                    steps_t.c.execution_id,
+                ).where(steps_t.c.run_id == run_id, steps_t.c.status == StepStatus.RUNNING.value)
             )
-        ).all()
-        for step_id, name in rows:
+            .mappings()
+            .all()
+        )
+        for row in rows:
+            started = row["started_at"]
             conn.execute(
                 sa.update(steps_t)
-                .where(steps_t.c.step_id == step_id)
+                .where(steps_t.c.step_id == row["step_id"])
                 .values(
                     status=StepStatus.FAILED.value,
                     error="cancelled",
                     error_category="CANCELLED",
                     completed_at=now,
+                    duration_ms=int((now - started).total_seconds() * 1000) if started else None,
                 )
             )
+            if row["execution_id"]:
+                self._finish_execution(
+                    conn, row["execution_id"], "CANCELLED", None, "cancelled", "CANCELLED", now
+                )
             add_event(
                 conn,
                 run_id=run_id,
-                step_id=step_id,
+                step_id=row["step_id"],
                 event_type="step.failed",
-                key=f"step:{step_id}:FAILED",
+                key=f"step:{row['step_id']}:FAILED",
                 now=now,
-                payload={"step_name": name, "error": "cancelled"},
+                payload={
+                    "step_name": row["step_name"],
+                    "attempt": row["attempt"],
+                    "error": "cancelled",
+                    "error_category": "CANCELLED",
+                },
             )
 
     def cancel_now(self, owner: str, run_id: str) -> WorkflowRun:
@@ -731,6 +851,11 @@ class RunStore(HistoryStore):
             raise RunNotFound(run_id)
         return run
 
+    def lease_owner(self, run_id: str) -> str | None:
+        """Who holds the run's lease now (``None`` if nobody does)."""
+        query = sa.select(runs_t.c.lease_owner).where(runs_t.c.run_id == run_id)
+        return self.db.run_read(lambda conn: conn.execute(query).scalar_one_or_none())
+
     def wake_at_of(self, run_id: str) -> datetime | None:
         """When a parked run becomes due (``None`` if it is not parked)."""
         query = sa.select(runs_t.c.wake_at).where(runs_t.c.run_id == run_id)
@@ -745,3 +870,28 @@ class RunStore(HistoryStore):
         )
         rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
         return [row_to_step(row) for row in rows]
+
+
+def _insert_run(conn: sa.Connection, run: WorkflowRun, now: datetime) -> None:
+    """Insert ``run`` PENDING, counted in the run statistics, with its ``run.created`` event."""
+    values = run_values(run, now)
+    values["status"] = WorkflowStatus.PENDING.value
+    conn.execute(sa.insert(runs_t).values(values))
+    count_run_change(
+        conn,
+        workflow_name=run.workflow_name,
+        created_at=run.created_at,
+        old=None,
+        new=(WorkflowStatus.PENDING.value, None),
+    )
+    payload: dict[str, Any] = {"workflow_name": run.workflow_name, "triggered_by": run.triggered_by}
+    if run.parent_run_id is not None:
+        payload["parent_run_id"] = run.parent_run_id
+    add_event(
+        conn,
+        run_id=run.run_id,
+        event_type="run.created",
+        key=f"run:{run.run_id}:created",
+        now=now,
+        payload=payload,
+    )

@@ -46,8 +46,14 @@ class Worker:
         self.runner.stopping.set()
 
     def run(self, *, once: bool = False) -> int:
-        """Work until stopped (or, with ``once``, until nothing is due); return runs executed."""
+        """Work until stopped (or, with ``once``, until nothing is due).
+
+        Returns the number of run executions (to the end or to a park) of this call.
+        """
+        executed_before = self.executed
         names = self.runner.workflows.names()
+        if not names:
+            log.warning("no workflow is registered (pass --app or set SPINE_APP): nothing to run")
         with ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="spine-worker"
         ) as pool:
@@ -69,7 +75,7 @@ class Worker:
                     self._collect(future)
             for future in active:
                 self._collect(future)
-        return self.executed
+        return self.executed - executed_before
 
     def _collect(self, future: Future[WorkflowRun | None]) -> None:
         self.executed += 1
