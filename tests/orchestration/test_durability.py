@@ -26,7 +26,7 @@ from spine.core.clock import FrozenClock, SystemClock
 from spine.core.storage import Database
 from spine.orchestration.history import StepStatus, WorkflowStatus
 from spine.orchestration.registry import WorkflowRegistry
-from spine.orchestration.runner import WorkflowRunner
+from spine.orchestration.runner import MAX_INTERRUPTIONS, WorkflowRunner
 from spine.orchestration.store import RunStore
 from tests.orchestration.invariants import (
     all_events,
@@ -111,7 +111,7 @@ def test_dead_workers_run_resumes_without_redoing_completed_steps(
     assert_history_consistent(store, run_id)
 
 
-def test_interrupted_step_without_retry_fails_the_run_and_counts(
+def test_interrupted_step_runs_again_even_without_a_retry_policy(
     make_runner: Any, workflows: WorkflowRegistry, store: RunStore, clock: FrozenClock
 ) -> None:
     calls: list[str] = []
@@ -121,13 +121,38 @@ def test_interrupted_step_without_retry_fails_the_run_and_counts(
 
     finished = make_runner(worker_id="rescuer").drive(run_id)
 
+    # A dead worker is not the step's failure: the attempt runs again.
+    assert finished.status is WorkflowStatus.COMPLETED
+    assert calls == ["first:1", "second:1", "second:2", "third:1"]
+    assert (finished.completed_steps, finished.failed_steps) == (3, 0)
+    assert_history_consistent(store, run_id)
+
+
+def test_a_step_that_keeps_killing_its_worker_fails_the_run(
+    make_runner: Any, workflows: WorkflowRegistry, store: RunStore, clock: FrozenClock
+) -> None:
+    calls: list[int] = []
+
+    def poison(ctx: Any) -> None:
+        calls.append(ctx.attempt)
+        raise Crash
+
+    Workflow("wf", [Step.lambda_("poison", poison)], registry=workflows)
+    run_id = make_runner(worker_id="first").submit("wf").run_id
+    for number in range(MAX_INTERRUPTIONS + 1):
+        worker = make_runner(worker_id=f"w{number}", lease_seconds=5)
+        claim = worker.claim(run_id=run_id)
+        assert claim is not None
+        with pytest.raises(Crash):
+            worker.execute(claim)
+        clock.advance(6)
+
+    finished = make_runner(worker_id="last").drive(run_id)
+
     assert finished.status is WorkflowStatus.FAILED
-    assert calls == ["first:1", "second:1"]
-    assert finished.error is not None and finished.error.startswith(
-        "step 'second' failed: interrupted"
-    )
-    assert (finished.error_category, finished.error_retryable) == ("UNAVAILABLE", True)
-    assert (finished.completed_steps, finished.failed_steps) == (1, 1)
+    assert calls == list(range(1, MAX_INTERRUPTIONS + 2))
+    assert finished.error is not None and "interrupted" in finished.error
+    assert (finished.error_category, finished.failed_steps) == ("UNAVAILABLE", 1)
     assert_history_consistent(store, run_id)
 
 

@@ -34,7 +34,7 @@ from spine.orchestration.registry import (
     workflows,
 )
 from spine.orchestration.steps import Step, StepType
-from spine.orchestration.store import Claim, RunStore, StepFailure
+from spine.orchestration.store import INTERRUPTED, Claim, RunStore, StepFailure
 from spine.orchestration.workflow import Workflow
 
 log = logging.getLogger(__name__)
@@ -401,9 +401,15 @@ class _Execution:
             if latest.status is StepStatus.FAILED:
                 category = ErrorCategory(latest.error_category or "INTERNAL")
                 will_retry = latest.metrics.get("will_retry")
-                retry = (bool(will_retry) and latest.attempt < policy.max_attempts) or (
-                    will_retry is None
-                    and policy.should_retry_category(category, category.retryable, latest.attempt)
+                retry = (
+                    (bool(will_retry) and latest.attempt < policy.max_attempts)
+                    or (
+                        will_retry is None
+                        and policy.should_retry_category(
+                            category, category.retryable, latest.attempt
+                        )
+                    )
+                    or _retry_interruption(attempts)
                 )
                 if not retry:
                     return _Outcome(
@@ -618,6 +624,25 @@ class _Execution:
     def cancel_requested(self) -> bool:
         """Whether the run was cancelled; raises :class:`LeaseLost` if the lease is gone."""
         return self.store.cancel_requested(self.run.run_id, self.owner)
+
+
+MAX_INTERRUPTIONS = 3
+
+
+def _retry_interruption(attempts: Sequence[StepRun]) -> bool:
+    """Whether the latest attempt died with its worker and gets another attempt anyway.
+
+    A dead worker is not the step's failure: its attempt is run again even when the
+    step's policy allows no retry, up to :data:`MAX_INTERRUPTIONS` times (a step that
+    kills its worker every time must not loop for ever).
+    """
+
+    def interrupted(attempt: StepRun) -> bool:
+        return (attempt.error or "").startswith(INTERRUPTED)
+
+    if not attempts or not interrupted(attempts[-1]):
+        return False
+    return sum(1 for attempt in attempts if interrupted(attempt)) <= MAX_INTERRUPTIONS
 
 
 def _call_with_timeout(fn: Any, ctx: StepContext, name: str, seconds: float) -> Any:

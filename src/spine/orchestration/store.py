@@ -34,6 +34,9 @@ from spine.orchestration.history.types import StepRun, StepStatus, WorkflowRun, 
 ACTIVE = (WorkflowStatus.PENDING.value, WorkflowStatus.RUNNING.value)
 INTERRUPTIBLE_TYPES = ("lambda", "pipeline", "choice")
 
+# How an attempt whose worker died is recorded; the runner recognises it by this prefix.
+INTERRUPTED = "interrupted:"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Claim:
@@ -183,7 +186,7 @@ class RunStore(HistoryStore):
             .mappings()
             .all()
         )
-        message = f"interrupted: worker {previous} stopped renewing its lease"
+        message = f"{INTERRUPTED} worker {previous} stopped renewing its lease"
         for row in rows:
             started = row["started_at"]
             conn.execute(
