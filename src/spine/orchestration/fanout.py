@@ -30,7 +30,6 @@ def run_map(execution: _Execution, step: Step, index: int, latest: StepRun | Non
     from spine.orchestration.runner import _json_dict, _Kind, _Outcome, describe
     from spine.orchestration.store import StepFailure
 
-    store, owner = execution.store, execution.owner
     item_step = step.item_step
     assert item_step is not None
     if latest is not None and latest.status is StepStatus.FAILED:
@@ -59,10 +58,10 @@ def run_map(execution: _Execution, step: Step, index: int, latest: StepRun | Non
             items = list(record.input_params["items"])
         except Exception as error:  # the user's items callable, or items that are not JSON
             failure = describe(error)
-            store.start_step(owner, record)
-            store.finish_step(owner, record, StepStatus.FAILED, failure=failure)
+            execution.start(record)
+            execution.finish(record, StepStatus.FAILED, failure=failure)
             return _Outcome(_Kind.FAIL, failure=failure)
-        store.start_step(owner, record)
+        execution.start(record)
 
     attempts: dict[int, list[StepRun]] = defaultdict(list)
     prefix = f"{step.name}["
@@ -136,8 +135,7 @@ def run_map(execution: _Execution, step: Step, index: int, latest: StepRun | Non
             category=cause.category,
             retryable=cause.retryable,
         )
-        store.finish_step(
-            owner,
+        execution.finish(
             record,
             StepStatus.FAILED,
             failure=failure,
@@ -145,7 +143,7 @@ def run_map(execution: _Execution, step: Step, index: int, latest: StepRun | Non
         )
         return _Outcome(_Kind.FAIL, failure=failure)
     outputs = {"results": results, "count": len(items)}
-    store.finish_step(owner, record, StepStatus.COMPLETED, outputs=outputs)
+    execution.finish(record, StepStatus.COMPLETED, outputs=outputs)
     return _Outcome(_Kind.DONE, outputs)
 
 

@@ -18,8 +18,17 @@ class LeaseKeeper:
     ``LeaseLost`` and it stops, leaving the run to its new holder.
     """
 
-    def __init__(self, store: RunStore, run_id: str, owner: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        owner: str,
+        lease_seconds: float,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.store = store
+        self.cancel = cancel
         self.run_id = run_id
         self.owner = owner
         self.lease_seconds = lease_seconds
@@ -39,7 +48,9 @@ class LeaseKeeper:
         interval = max(self.lease_seconds / 3, 0.05)
         while not self._stop.wait(interval):
             try:
-                if not self.store.renew_lease(self.run_id, self.owner, self.lease_seconds):
+                if not self.store.renew_lease(
+                    self.run_id, self.owner, self.lease_seconds, cancel=self.cancel
+                ):
                     self.lost = True
                     # Finishing or parking the run releases it, possibly just before
                     # this keeper is stopped: only another holder means a loss.

@@ -229,9 +229,12 @@ class WorkflowRunner:
         Returns the run when it finished; ``None`` if it was parked, released, or taken
         over by another worker.
         """
-        with LeaseKeeper(self.store, claim.run.run_id, claim.owner, self.lease_seconds):
+        execution = _Execution(self, claim)
+        with LeaseKeeper(
+            self.store, claim.run.run_id, claim.owner, self.lease_seconds, cancel=execution.cancel
+        ):
             try:
-                return _Execution(self, claim).execute()
+                return execution.execute()
             except LeaseLost:
                 log.warning("run %s was taken over by another worker", claim.run.run_id)
                 return None
@@ -248,6 +251,11 @@ class _Execution:
         self.run = claim.run
         self.owner = claim.owner
         self.outputs: dict[str, Mapping[str, Any]] = {}
+        # Set when a cancellation request is seen: every lease check and renewal reads
+        # it in passing, so the runner never asks the database just for this.
+        self.cancel = threading.Event()
+        if claim.cancel_requested:
+            self.cancel.set()
 
     # ------------------------------------------------------------------ run
 
@@ -273,7 +281,7 @@ class _Execution:
             if self.runner.stopping.is_set():
                 self.store.release(self.run.run_id, self.owner)
                 return None
-            if self.store.cancel_requested(self.run.run_id, self.owner):
+            if self.cancel.is_set():
                 return self.store.cancel_now(self.owner, self.run.run_id)
             outcome = self._step(workflow, step, index)
             if outcome.kind is _Kind.PARK:
@@ -331,7 +339,7 @@ class _Execution:
             step_order=order,
             output_data={"skip_reason": f"choice {by!r} branched past it"},
         )
-        self.store.finish_step(self.owner, record, StepStatus.SKIPPED, outputs=record.output_data)
+        self.finish(record, StepStatus.SKIPPED, outputs=record.output_data)
 
     def _context(
         self,
@@ -437,7 +445,7 @@ class _Execution:
                 attempt=number,
                 max_attempts=policy.max_attempts,
             )
-            self.store.start_step(self.owner, record, pipeline_name=step.pipeline_name)
+            self.start(record, pipeline_name=step.pipeline_name)
             ctx = self._context(name, number, step.params, item, item_index)
             try:
                 value = self._call(step, ctx)
@@ -450,8 +458,7 @@ class _Execution:
                     error, StepOutputError
                 )
                 delay = policy.delay(number) if retry else None
-                self.store.finish_step(
-                    self.owner,
+                self.finish(
                     record,
                     StepStatus.FAILED,
                     failure=failure,
@@ -469,8 +476,7 @@ class _Execution:
                 self.clock.sleep(delay)
                 number += 1
                 continue
-            self.store.finish_step(
-                self.owner,
+            self.finish(
                 record,
                 StepStatus.COMPLETED,
                 outputs=outputs,
@@ -519,14 +525,13 @@ class _Execution:
                 until = _wait_until(step, self._context(step.name, record.attempt), now)
             except Exception as error:  # a user's `until` callable, or a bad value
                 failure = describe(error)
-                self.store.start_step(self.owner, record)
-                self.store.finish_step(self.owner, record, StepStatus.FAILED, failure=failure)
+                self.start(record)
+                self.finish(record, StepStatus.FAILED, failure=failure)
                 return _Outcome(_Kind.FAIL, failure=failure)
             record.input_params = {"until": until.isoformat()}
-            self.store.start_step(self.owner, record)
+            self.start(record)
         if now >= until:
-            self.store.finish_step(
-                self.owner,
+            self.finish(
                 record,
                 StepStatus.COMPLETED,
                 outputs={"waited_until": until.isoformat()},
@@ -563,7 +568,7 @@ class _Execution:
                 attempt=(latest.attempt + 1) if latest else 1,
                 max_attempts=step.retry.max_attempts,
             )
-            self.store.start_step(self.owner, record)
+            self.start(record)
         child_id = record.input_params.get("child_run_id")
         if child_id is None:
             try:
@@ -576,7 +581,7 @@ class _Execution:
                 )
             except SpineError as error:
                 failure = describe(error)
-                self.store.finish_step(self.owner, record, StepStatus.FAILED, failure=failure)
+                self.finish(record, StepStatus.FAILED, failure=failure)
                 return _Outcome(_Kind.FAIL, failure=failure)
             self.store.start_child(self.owner, record, child)
             child_id = child.run_id
@@ -596,7 +601,7 @@ class _Execution:
             )
         if child_run.status is WorkflowStatus.COMPLETED:
             outputs = {"child_run_id": child_id, **child_run.outputs}
-            self.store.finish_step(self.owner, record, StepStatus.COMPLETED, outputs=outputs)
+            self.finish(record, StepStatus.COMPLETED, outputs=outputs)
             return _Outcome(_Kind.DONE, outputs)
         failure = StepFailure(
             error=f"child run {child_id} {child_run.status.value}: {child_run.error}",
@@ -606,8 +611,7 @@ class _Execution:
         retry = step.retry.should_retry_category(
             ErrorCategory(failure.category), failure.retryable, record.attempt
         )
-        self.store.finish_step(
-            self.owner,
+        self.finish(
             record,
             StepStatus.FAILED,
             failure=failure,
@@ -621,9 +625,17 @@ class _Execution:
 
     # --------------------------------------------------------- cancellation
 
+    def start(self, record: StepRun, **kwargs: Any) -> StepRun:
+        """Record an attempt RUNNING for this run (checking the lease)."""
+        return self.store.start_step(self.owner, record, cancel=self.cancel, **kwargs)
+
+    def finish(self, record: StepRun, status: StepStatus, **kwargs: Any) -> StepRun:
+        """Record an attempt's end for this run (checking the lease)."""
+        return self.store.finish_step(self.owner, record, status, cancel=self.cancel, **kwargs)
+
     def cancel_requested(self) -> bool:
-        """Whether the run was cancelled; raises :class:`LeaseLost` if the lease is gone."""
-        return self.store.cancel_requested(self.run.run_id, self.owner)
+        """Whether a cancellation request was seen by a lease check or renewal."""
+        return self.cancel.is_set()
 
 
 MAX_INTERRUPTIONS = 3

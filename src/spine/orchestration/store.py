@@ -9,15 +9,21 @@ lease (it stalled and another took over) cannot write over the new holder's prog
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 
 from spine.core.ids import new_id
+from spine.core.storage.prepared import Prepared
 from spine.core.storage.schema.baseline import core_executions as executions_t
+from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.errors import LeaseLost, RunFinished, RunNotFound
@@ -36,6 +42,154 @@ INTERRUPTIBLE_TYPES = ("lambda", "pipeline", "choice")
 
 # How an attempt whose worker died is recorded; the runner recognises it by this prefix.
 INTERRUPTED = "interrupted:"
+
+
+def _guard_statement(counter: str | None) -> sa.Update:
+    values: dict[str, Any] = {"updated_at": sa.bindparam("g_now")}
+    if counter is not None:
+        values[counter] = runs_t.c[counter] + 1
+    return (
+        sa.update(runs_t)
+        .where(
+            runs_t.c.run_id == sa.bindparam("g_run"),
+            runs_t.c.lease_owner == sa.bindparam("g_owner"),
+        )
+        .values(values)
+        .returning(runs_t.c.cancel_requested_at)
+    )
+
+
+# Built once: the lease check runs twice per step, and building a statement costs more
+# than executing it.
+_GUARDS = {
+    name: _guard_statement(name)
+    for name in (None, "completed_steps", "failed_steps", "skipped_steps")
+}
+_STEP_INSERT = sa.insert(steps_t)
+_STEP_UPDATE = sa.update(steps_t).where(steps_t.c.step_id == sa.bindparam("b_step_id"))
+_RENEW = (
+    sa.update(runs_t)
+    .where(
+        runs_t.c.run_id == sa.bindparam("g_run"), runs_t.c.lease_owner == sa.bindparam("g_owner")
+    )
+    .values(lease_expires_at=sa.bindparam("g_expires"))
+    .returning(runs_t.c.cancel_requested_at)
+)
+_COUNTERS = {
+    StepStatus.COMPLETED: "completed_steps",
+    StepStatus.FAILED: "failed_steps",
+    StepStatus.SKIPPED: "skipped_steps",
+}
+
+
+_STEP_START_COLUMNS = (
+    "step_id",
+    "run_id",
+    "step_name",
+    "step_type",
+    "step_order",
+    "status",
+    "started_at",
+    "params",
+    "attempt",
+    "max_attempts",
+    "execution_id",
+)
+_STEP_FINISH_COLUMNS = (
+    "status",
+    "started_at",
+    "completed_at",
+    "duration_ms",
+    "outputs",
+    "error",
+    "error_category",
+    "row_count",
+    "metrics",
+)
+_EVENT_COLUMNS = ("run_id", "step_id", "event_type", "timestamp", "payload", "idempotency_key")
+
+
+def _binds(names: Sequence[str]) -> dict[str, Any]:
+    return {name: sa.bindparam(name) for name in names}
+
+
+class _StepWrites:
+    """The statements every step runs twice: prepared on SQLite, SQLAlchemy elsewhere.
+
+    On SQLite a step's two transactions are mostly SQLAlchemy's own execution overhead;
+    :class:`Prepared` statements (compiled by SQLAlchemy once, with the same type
+    conversions) run them on the driver directly. PostgreSQL's round trips dominate, so
+    it keeps the ordinary path.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.prepared = dialect.name == "sqlite"
+        if not self.prepared:
+            return
+        self.guards = {name: Prepared(statement, dialect) for name, statement in _GUARDS.items()}
+        self.insert_step = Prepared(sa.insert(steps_t).values(_binds(_STEP_START_COLUMNS)), dialect)
+        self.update_step = Prepared(
+            sa.update(steps_t)
+            .where(steps_t.c.step_id == sa.bindparam("b_step_id"))
+            .values(_binds(_STEP_FINISH_COLUMNS)),
+            dialect,
+        )
+        self.insert_event = Prepared(
+            sqlite_insert(events_t)
+            .values(_binds(_EVENT_COLUMNS))
+            .on_conflict_do_nothing(index_elements=["idempotency_key"]),
+            dialect,
+        )
+
+    def guard(self, conn: sa.Connection, counter: str | None, params: dict[str, Any]) -> Any:
+        if self.prepared:
+            return self.guards[counter].execute(conn, params).fetchone()
+        return conn.execute(_GUARDS[counter], params).first()
+
+    def start(self, conn: sa.Connection, values: dict[str, Any]) -> None:
+        if self.prepared:
+            self.insert_step.execute(conn, values)
+        else:
+            conn.execute(_STEP_INSERT, values)
+
+    def finish(self, conn: sa.Connection, values: dict[str, Any]) -> int:
+        if self.prepared:
+            return int(self.update_step.execute(conn, values).rowcount)
+        return int(conn.execute(_STEP_UPDATE, values).rowcount)
+
+    def event(
+        self,
+        conn: sa.Connection,
+        *,
+        run_id: str,
+        step_id: str,
+        event_type: str,
+        key: str,
+        now: datetime,
+        payload: dict[str, Any],
+    ) -> None:
+        if not self.prepared:
+            add_event(
+                conn,
+                run_id=run_id,
+                step_id=step_id,
+                event_type=event_type,
+                key=key,
+                now=now,
+                payload=payload,
+            )
+            return
+        self.insert_event.execute(
+            conn,
+            {
+                "run_id": run_id,
+                "step_id": step_id,
+                "event_type": event_type,
+                "timestamp": now,
+                "payload": payload,
+                "idempotency_key": key,
+            },
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,17 +373,34 @@ class RunStore(HistoryStore):
                 },
             )
 
-    def renew_lease(self, run_id: str, owner: str, lease_seconds: float) -> bool:
-        """Extend this worker's lease; return ``False`` if it no longer holds the run."""
+    def renew_lease(
+        self,
+        run_id: str,
+        owner: str,
+        lease_seconds: float,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> bool:
+        """Extend this worker's lease; return ``False`` if it no longer holds the run.
+
+        A cancellation request found on the way is signalled on ``cancel``.
+        """
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> bool:
-            result = conn.execute(
-                sa.update(runs_t)
-                .where(runs_t.c.run_id == run_id, runs_t.c.lease_owner == owner)
-                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
-            )
-            return bool(result.rowcount)
+            row = conn.execute(
+                _RENEW,
+                {
+                    "g_run": run_id,
+                    "g_owner": owner,
+                    "g_expires": now + timedelta(seconds=lease_seconds),
+                },
+            ).first()
+            if row is None:
+                return False
+            if row[0] is not None and cancel is not None:
+                cancel.set()
+            return True
 
         return self.db.run_write(work)
 
@@ -299,17 +470,35 @@ class RunStore(HistoryStore):
 
         self.db.run_write(work)
 
-    def _guard(self, conn: sa.Connection, run_id: str, owner: str, now: datetime) -> bool:
-        """Check the lease in this transaction; return whether cancellation was asked."""
-        row = conn.execute(
-            sa.update(runs_t)
-            .where(runs_t.c.run_id == run_id, runs_t.c.lease_owner == owner)
-            .values(updated_at=now)
-            .returning(runs_t.c.cancel_requested_at)
-        ).first()
+    @functools.cached_property
+    def _writes(self) -> _StepWrites:
+        return _StepWrites(self.db.engine.dialect)
+
+    def _guard(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        owner: str,
+        now: datetime,
+        *,
+        counter: str | None = None,
+        cancel: threading.Event | None = None,
+    ) -> bool:
+        """Check the lease in this transaction; return whether cancellation was asked.
+
+        ``counter`` (``completed_steps`` ...) is incremented by the same statement; a
+        cancellation request is also signalled on ``cancel``.
+
+        Raises:
+            LeaseLost: If ``owner`` no longer holds the run.
+        """
+        row = self._writes.guard(conn, counter, {"g_run": run_id, "g_owner": owner, "g_now": now})
         if row is None:
             raise LeaseLost(run_id)
-        return row[0] is not None
+        requested = row[0] is not None
+        if requested and cancel is not None:
+            cancel.set()
+        return requested
 
     def cancel_requested(self, run_id: str, owner: str) -> bool:
         """Whether cancellation was asked; raises :class:`LeaseLost` if the lease is gone."""
@@ -322,7 +511,14 @@ class RunStore(HistoryStore):
         """Every attempt of every step of the run, in order."""
         return self.get_step_runs(run_id)
 
-    def start_step(self, owner: str, step: StepRun, *, pipeline_name: str | None = None) -> StepRun:
+    def start_step(
+        self,
+        owner: str,
+        step: StepRun,
+        *,
+        pipeline_name: str | None = None,
+        cancel: threading.Event | None = None,
+    ) -> StepRun:
         """Record a step attempt RUNNING (and its execution row for a pipeline step).
 
         Raises:
@@ -333,7 +529,7 @@ class RunStore(HistoryStore):
         step.started_at = now
 
         def work(conn: sa.Connection) -> StepRun:
-            self._guard(conn, step.run_id, owner, now)
+            self._guard(conn, step.run_id, owner, now, cancel=cancel)
             if pipeline_name is not None:
                 step.execution_id = new_id()
                 domain, partition_key = conn.execute(
@@ -356,22 +552,23 @@ class RunStore(HistoryStore):
                         created_at=now,
                     )
                 )
-            conn.execute(
-                sa.insert(steps_t).values(
-                    step_id=step.step_id,
-                    run_id=step.run_id,
-                    step_name=step.step_name,
-                    step_type=step.step_type,
-                    step_order=step.step_order,
-                    status=StepStatus.RUNNING.value,
-                    started_at=now,
-                    params=step.input_params,
-                    attempt=step.attempt,
-                    max_attempts=step.max_attempts,
-                    execution_id=step.execution_id,
-                )
+            self._writes.start(
+                conn,
+                {
+                    "step_id": step.step_id,
+                    "run_id": step.run_id,
+                    "step_name": step.step_name,
+                    "step_type": step.step_type,
+                    "step_order": step.step_order,
+                    "status": StepStatus.RUNNING.value,
+                    "started_at": now,
+                    "params": step.input_params,
+                    "attempt": step.attempt,
+                    "max_attempts": step.max_attempts,
+                    "execution_id": step.execution_id,
+                },
             )
-            add_event(
+            self._writes.event(
                 conn,
                 run_id=step.run_id,
                 step_id=step.step_id,
@@ -427,6 +624,7 @@ class RunStore(HistoryStore):
         counts_for_run: bool = True,
         metrics: Mapping[str, Any] | None = None,
         retry_in: float | None = None,
+        cancel: threading.Event | None = None,
     ) -> StepRun:
         """Record a step attempt COMPLETED, FAILED or SKIPPED, with the run's counters.
 
@@ -453,14 +651,10 @@ class RunStore(HistoryStore):
             step.error, step.error_category = failure.error, failure.category
         if metrics is not None:
             step.metrics = dict(metrics)
-        counter = {
-            StepStatus.COMPLETED: runs_t.c.completed_steps,
-            StepStatus.FAILED: runs_t.c.failed_steps,
-            StepStatus.SKIPPED: runs_t.c.skipped_steps,
-        }[status]
+        counter = _COUNTERS[status] if counts_for_run else None
 
         def work(conn: sa.Connection) -> StepRun:
-            self._guard(conn, step.run_id, owner, now)
+            self._guard(conn, step.run_id, owner, now, counter=counter, cancel=cancel)
             values: dict[str, Any] = {
                 "status": status.value,
                 "completed_at": now,
@@ -471,11 +665,8 @@ class RunStore(HistoryStore):
                 "row_count": step.records_processed,
                 "metrics": step.metrics,
             }
-            if step.started_at == now:  # a skip is recorded without having started
-                values["started_at"] = now
-            exists = conn.execute(
-                sa.update(steps_t).where(steps_t.c.step_id == step.step_id).values(values)
-            ).rowcount
+            values["started_at"] = step.started_at
+            exists = self._writes.finish(conn, {**values, "b_step_id": step.step_id})
             if not exists:
                 conn.execute(
                     sa.insert(steps_t).values(
@@ -501,12 +692,6 @@ class RunStore(HistoryStore):
                     now,
                     step.records_processed,
                 )
-            if counts_for_run:
-                conn.execute(
-                    sa.update(runs_t)
-                    .where(runs_t.c.run_id == step.run_id)
-                    .values({counter: counter + 1})
-                )
             payload: dict[str, Any] = {"step_name": step.step_name, "attempt": step.attempt}
             if failure is not None:
                 payload.update(
@@ -516,7 +701,7 @@ class RunStore(HistoryStore):
                 )
             if retry_in is not None:
                 payload.update(will_retry=True, retry_in_seconds=round(retry_in, 3))
-            add_event(
+            self._writes.event(
                 conn,
                 run_id=step.run_id,
                 step_id=step.step_id,

@@ -6,6 +6,7 @@ the dialect's own ``insert`` (DBOS ``_sys_db.py`` does the same).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -40,10 +41,15 @@ def insert_if_absent(
     conn: sa.Connection, table: sa.Table, values: Mapping[str, Any], *, key: Iterable[str]
 ) -> bool:
     """Insert ``values`` unless a row with the same ``key`` exists; return whether it did."""
-    statement = dialect_insert(conn, table).values(**values)
+    statement = _insert_ignoring(conn.dialect.name, table, tuple(key))
     # SQLAlchemy 2.1 reports -1 as the row count of a psycopg INSERT unless asked.
-    result = conn.execute(
-        statement.on_conflict_do_nothing(index_elements=list(key)),
-        execution_options={"preserve_rowcount": True},
-    )
+    result = conn.execute(statement, dict(values), execution_options={"preserve_rowcount": True})
     return result.rowcount == 1
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: sa.Table, key: tuple[str, ...]) -> Any:
+    # Built once per table: hot paths (an event per state change) would otherwise pay
+    # for constructing and cache-keying a new statement on every call.
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing(index_elements=list(key))
