@@ -11,14 +11,17 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spine.config import Settings, load_settings
 from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ConfigurationError
 from spine.core.storage import Database, EngineOptions, create_database
-from spine.core.storage.migrator import Migrator
 from spine.orchestration.runner import WorkflowRunner
 from spine.orchestration.store import RunStore
+
+if TYPE_CHECKING:
+    from spine.core.storage.migrator import Migrator
 
 
 @dataclass(slots=True, kw_only=True)
@@ -32,6 +35,9 @@ class Services:
     @property
     def migrator(self) -> Migrator:
         """Schema migrations for this database."""
+        # Alembic costs a sixth of a second to import; only `spine db` needs it.
+        from spine.core.storage.migrator import Migrator
+
         return Migrator(self.database)
 
     @property

@@ -11,15 +11,24 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+
+
+def _dialect_module(name: str) -> Any:
+    # Imported on first use: the PostgreSQL dialect costs 30 ms to import, which every
+    # short-lived `spine` command would pay.
+    if name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite
 
 
 def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
     """The dialect's own INSERT construct, which has ``on_conflict_do_*``."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table)
+    if conn.dialect.name in ("postgresql", "sqlite"):
+        return _dialect_module(conn.dialect.name).insert(table)
     raise NotImplementedError(f"no upsert for dialect {conn.dialect.name!r}")
 
 
@@ -51,5 +60,4 @@ def insert_if_absent(
 def _insert_ignoring(dialect: str, table: sa.Table, key: tuple[str, ...]) -> Any:
     # Built once per table: hot paths (an event per state change) would otherwise pay
     # for constructing and cache-keying a new statement on every call.
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing(index_elements=list(key))
+    return _dialect_module(dialect).insert(table).on_conflict_do_nothing(index_elements=list(key))
