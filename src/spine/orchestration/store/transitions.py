@@ -17,16 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect
 
 from spine.core.ids import new_id
-from spine.core.storage.prepared import Prepared
 from spine.core.storage.schema.baseline import core_executions as executions_t
-from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
-from spine.orchestration.errors import LeaseLost, RunFinished, RunNotFound
+from spine.orchestration.errors import LeaseLost, RunNotFound
 from spine.orchestration.history.store import (
     HistoryStore,
     add_event,
@@ -36,160 +32,14 @@ from spine.orchestration.history.store import (
     run_values,
 )
 from spine.orchestration.history.types import StepRun, StepStatus, WorkflowRun, WorkflowStatus
-
-ACTIVE = (WorkflowStatus.PENDING.value, WorkflowStatus.RUNNING.value)
-INTERRUPTIBLE_TYPES = ("lambda", "pipeline", "choice")
-
-# How an attempt whose worker died is recorded; the runner recognises it by this prefix.
-INTERRUPTED = "interrupted:"
-
-
-def _guard_statement(counter: str | None) -> sa.Update:
-    values: dict[str, Any] = {"updated_at": sa.bindparam("g_now")}
-    if counter is not None:
-        values[counter] = runs_t.c[counter] + 1
-    return (
-        sa.update(runs_t)
-        .where(
-            runs_t.c.run_id == sa.bindparam("g_run"),
-            runs_t.c.lease_owner == sa.bindparam("g_owner"),
-        )
-        .values(values)
-        .returning(runs_t.c.cancel_requested_at)
-    )
-
-
-# Built once: the lease check runs twice per step, and building a statement costs more
-# than executing it.
-_GUARDS = {
-    name: _guard_statement(name)
-    for name in (None, "completed_steps", "failed_steps", "skipped_steps")
-}
-_STEP_INSERT = sa.insert(steps_t)
-_STEP_UPDATE = sa.update(steps_t).where(steps_t.c.step_id == sa.bindparam("b_step_id"))
-_RENEW = (
-    sa.update(runs_t)
-    .where(
-        runs_t.c.run_id == sa.bindparam("g_run"), runs_t.c.lease_owner == sa.bindparam("g_owner")
-    )
-    .values(lease_expires_at=sa.bindparam("g_expires"))
-    .returning(runs_t.c.cancel_requested_at)
+from spine.orchestration.store.statements import (
+    _COUNTERS,
+    _RENEW,
+    ACTIVE,
+    INTERRUPTED,
+    INTERRUPTIBLE_TYPES,
+    _StepWrites,
 )
-_COUNTERS = {
-    StepStatus.COMPLETED: "completed_steps",
-    StepStatus.FAILED: "failed_steps",
-    StepStatus.SKIPPED: "skipped_steps",
-}
-
-
-_STEP_START_COLUMNS = (
-    "step_id",
-    "run_id",
-    "step_name",
-    "step_type",
-    "step_order",
-    "status",
-    "started_at",
-    "params",
-    "attempt",
-    "max_attempts",
-    "execution_id",
-)
-_STEP_FINISH_COLUMNS = (
-    "status",
-    "started_at",
-    "completed_at",
-    "duration_ms",
-    "outputs",
-    "error",
-    "error_category",
-    "row_count",
-    "metrics",
-)
-_EVENT_COLUMNS = ("run_id", "step_id", "event_type", "timestamp", "payload", "idempotency_key")
-
-
-def _binds(names: Sequence[str]) -> dict[str, Any]:
-    return {name: sa.bindparam(name) for name in names}
-
-
-class _StepWrites:
-    """The statements every step runs twice: prepared on SQLite, SQLAlchemy elsewhere.
-
-    On SQLite a step's two transactions are mostly SQLAlchemy's own execution overhead;
-    :class:`Prepared` statements (compiled by SQLAlchemy once, with the same type
-    conversions) run them on the driver directly. PostgreSQL's round trips dominate, so
-    it keeps the ordinary path.
-    """
-
-    def __init__(self, dialect: Dialect) -> None:
-        self.prepared = dialect.name == "sqlite"
-        if not self.prepared:
-            return
-        self.guards = {name: Prepared(statement, dialect) for name, statement in _GUARDS.items()}
-        self.insert_step = Prepared(sa.insert(steps_t).values(_binds(_STEP_START_COLUMNS)), dialect)
-        self.update_step = Prepared(
-            sa.update(steps_t)
-            .where(steps_t.c.step_id == sa.bindparam("b_step_id"))
-            .values(_binds(_STEP_FINISH_COLUMNS)),
-            dialect,
-        )
-        self.insert_event = Prepared(
-            sqlite_insert(events_t)
-            .values(_binds(_EVENT_COLUMNS))
-            .on_conflict_do_nothing(index_elements=["idempotency_key"]),
-            dialect,
-        )
-
-    def guard(self, conn: sa.Connection, counter: str | None, params: dict[str, Any]) -> Any:
-        if self.prepared:
-            return self.guards[counter].execute(conn, params).fetchone()
-        return conn.execute(_GUARDS[counter], params).first()
-
-    def start(self, conn: sa.Connection, values: dict[str, Any]) -> None:
-        if self.prepared:
-            self.insert_step.execute(conn, values)
-        else:
-            conn.execute(_STEP_INSERT, values)
-
-    def finish(self, conn: sa.Connection, values: dict[str, Any]) -> int:
-        if self.prepared:
-            return int(self.update_step.execute(conn, values).rowcount)
-        return int(conn.execute(_STEP_UPDATE, values).rowcount)
-
-    def event(
-        self,
-        conn: sa.Connection,
-        *,
-        run_id: str,
-        step_id: str,
-        event_type: str,
-        key: str,
-        now: datetime,
-        payload: dict[str, Any],
-    ) -> None:
-        if not self.prepared:
-            add_event(
-                conn,
-                run_id=run_id,
-                step_id=step_id,
-                event_type=event_type,
-                key=key,
-                now=now,
-                payload=payload,
-            )
-            return
-        self.insert_event.execute(
-            conn,
-            {
-                "run_id": run_id,
-                "step_id": step_id,
-                "event_type": event_type,
-                "timestamp": now,
-                "payload": payload,
-                "idempotency_key": key,
-            },
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,8 +61,8 @@ class StepFailure:
     retryable: bool
 
 
-class RunStore(HistoryStore):
-    """Durable run state: create, claim, lease, step transitions, finish, cancel."""
+class RunTransitions(HistoryStore):
+    """Durable run state: create, claim, lease, step transitions, finish."""
 
     # ------------------------------------------------------------- creation
 
@@ -875,151 +725,6 @@ class RunStore(HistoryStore):
                 now=now,
                 payload={"child_run_id": child},
             )
-
-    def request_cancel(self, run_id: str) -> WorkflowRun:
-        """Cancel a run and its active child runs.
-
-        A run no worker holds (PENDING, or parked in a wait) is CANCELLED at once; a run
-        being executed is marked, and its worker stops it before the next step or item.
-
-        Raises:
-            RunNotFound: If there is no such run.
-            RunFinished: If it already finished.
-        """
-        now = self.clock.now()
-
-        def work(conn: sa.Connection) -> WorkflowRun:
-            row = (
-                conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id)).mappings().first()
-            )
-            if row is None:
-                raise RunNotFound(run_id)
-            if row["status"] not in ACTIVE:
-                raise RunFinished(run_id, row["status"])
-            self._cancel_tree(conn, run_id, now)
-            fresh = (
-                conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id)).mappings().one()
-            )
-            return row_to_run(fresh)
-
-        return self.db.run_write(work)
-
-    def _cancel_tree(self, conn: sa.Connection, run_id: str, now: datetime) -> None:
-        row = (
-            conn.execute(
-                sa.select(
-                    runs_t.c.status,
-                    runs_t.c.lease_owner,
-                    runs_t.c.lease_expires_at,
-                    runs_t.c.cancel_requested_at,
-                ).where(runs_t.c.run_id == run_id)
-            )
-            .mappings()
-            .one()
-        )
-        if row["status"] not in ACTIVE:
-            return
-        held = row["lease_owner"] is not None and (
-            row["lease_expires_at"] is None or row["lease_expires_at"] >= now
-        )
-        if row["cancel_requested_at"] is None:
-            conn.execute(
-                sa.update(runs_t)
-                .where(runs_t.c.run_id == run_id)
-                .values(cancel_requested_at=now, updated_at=now)
-            )
-            add_event(
-                conn,
-                run_id=run_id,
-                event_type="run.cancel_requested",
-                key=f"run:{run_id}:cancel_requested",
-                now=now,
-            )
-        if not held:
-            self._close_open_steps(conn, run_id, now)
-            self._finish(
-                conn,
-                run_id,
-                WorkflowStatus.CANCELLED,
-                now,
-                None,
-                StepFailure(error="cancelled", category="CANCELLED", retryable=False),
-            )
-        children = (
-            conn.execute(
-                sa.select(runs_t.c.run_id).where(
-                    runs_t.c.parent_run_id == run_id, runs_t.c.status.in_(ACTIVE)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for child in children:
-            self._cancel_tree(conn, child, now)
-
-    def _close_open_steps(self, conn: sa.Connection, run_id: str, now: datetime) -> None:
-        rows = (
-            conn.execute(
-                sa.select(
-                    steps_t.c.step_id,
-                    steps_t.c.step_name,
-                    steps_t.c.attempt,
-                    steps_t.c.started_at,
-                    steps_t.c.execution_id,
-                ).where(steps_t.c.run_id == run_id, steps_t.c.status == StepStatus.RUNNING.value)
-            )
-            .mappings()
-            .all()
-        )
-        for row in rows:
-            started = row["started_at"]
-            conn.execute(
-                sa.update(steps_t)
-                .where(steps_t.c.step_id == row["step_id"])
-                .values(
-                    status=StepStatus.FAILED.value,
-                    error="cancelled",
-                    error_category="CANCELLED",
-                    completed_at=now,
-                    duration_ms=int((now - started).total_seconds() * 1000) if started else None,
-                )
-            )
-            if row["execution_id"]:
-                self._finish_execution(
-                    conn, row["execution_id"], "CANCELLED", None, "cancelled", "CANCELLED", now
-                )
-            add_event(
-                conn,
-                run_id=run_id,
-                step_id=row["step_id"],
-                event_type="step.failed",
-                key=f"step:{row['step_id']}:FAILED",
-                now=now,
-                payload={
-                    "step_name": row["step_name"],
-                    "attempt": row["attempt"],
-                    "error": "cancelled",
-                    "error_category": "CANCELLED",
-                },
-            )
-
-    def cancel_now(self, owner: str, run_id: str) -> WorkflowRun:
-        """The holding worker stops a run whose cancellation was asked."""
-        now = self.clock.now()
-
-        def work(conn: sa.Connection) -> WorkflowRun:
-            self._guard(conn, run_id, owner, now)
-            self._close_open_steps(conn, run_id, now)
-            return self._finish(
-                conn,
-                run_id,
-                WorkflowStatus.CANCELLED,
-                now,
-                None,
-                StepFailure(error="cancelled", category="CANCELLED", retryable=False),
-            )
-
-        return self.db.run_write(work)
 
     def next_wake(self) -> datetime | None:
         """The earliest time a parked run becomes due, if any run is parked."""
