@@ -93,3 +93,7 @@ def import_app(module: str | None) -> None:
         importlib.import_module(module)
     except ImportError as error:
         raise ConfigurationError(f"cannot import app module {module!r}: {error}") from None
+    except Exception as error:  # the user's module failed while it ran
+        raise ConfigurationError(
+            f"app module {module!r} failed on import: {type(error).__name__}: {error}"
+        ) from error

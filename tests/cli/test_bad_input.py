@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from tests.cli.spine_process import Completed, run_spines
+from tests.cli.spine_process import Completed, run_spine, run_spines
 
 PASSWORD = "s3cretpw"
 
@@ -92,3 +93,16 @@ def test_bad_input_never_shows_the_password(outcomes: dict[str, Completed], case
     done = outcomes[case]
 
     assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_an_app_module_that_raises_on_import_gives_one_line(tmp_path: Path) -> None:
+    (tmp_path / "broken_app.py").write_text("raise RuntimeError('missing API token')\n")
+    url = f"sqlite:///{tmp_path / 'spine.db'}"
+
+    result = run_spine("--database-url", url, "--app", "broken_app", "run", "x", cwd=tmp_path)
+
+    assert result.code == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "broken_app" in lines[0] and "missing API token" in lines[0]

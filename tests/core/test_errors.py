@@ -119,3 +119,12 @@ def test_tier_not_installed_names_the_tier_and_the_command() -> None:
 def test_foreign_exceptions_are_categorized(error: Exception, category: ErrorCategory) -> None:
     assert categorize(error) is category
     assert is_retryable(error) is category.retryable
+
+
+def test_local_file_errors_are_not_retried_as_network_errors() -> None:
+    from spine.core.errors import ErrorCategory, categorize, is_retryable
+
+    assert categorize(FileNotFoundError("gone.psv")) is ErrorCategory.NOT_FOUND
+    assert categorize(PermissionError("locked")) is ErrorCategory.PERMISSION
+    assert not is_retryable(FileNotFoundError("gone.psv"))
+    assert categorize(ConnectionResetError()) is ErrorCategory.NETWORK

@@ -196,13 +196,15 @@ def test_lease_keeper_renews_a_live_workers_lease(
 
     def slow(ctx: Any) -> None:
         started.append(ctx.run_id)
-        deadline = time.monotonic() + 0.6
-        while time.monotonic() < deadline:  # three lease lengths
-            claims.append(store.claim("intruder", lease_seconds=0.2))
-            time.sleep(0.05)
+        # Two and a half lease lengths. The lease is a whole second so that a busy CI
+        # machine delaying the renewal thread by a few hundred ms cannot fail the test.
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            claims.append(store.claim("intruder", lease_seconds=1.0))
+            time.sleep(0.1)
 
     Workflow("wf", [Step.lambda_("slow", slow)], registry=workflows)
-    runner = WorkflowRunner(store, workflow_registry=workflows, lease_seconds=0.2)
+    runner = WorkflowRunner(store, workflow_registry=workflows, lease_seconds=1.0)
 
     run = runner.run("wf")
 

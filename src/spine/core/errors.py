@@ -120,6 +120,11 @@ def categorize(error: BaseException) -> ErrorCategory:
         return error.category
     if isinstance(error, TimeoutError):
         return ErrorCategory.TIMEOUT
+    # Local file errors are OSErrors too, but no retry brings a missing file back.
+    if isinstance(error, FileNotFoundError | NotADirectoryError | IsADirectoryError):
+        return ErrorCategory.NOT_FOUND
+    if isinstance(error, PermissionError):
+        return ErrorCategory.PERMISSION
     if isinstance(error, ConnectionError | OSError):
         return ErrorCategory.NETWORK
     if isinstance(error, ValueError | TypeError | KeyError):

@@ -156,7 +156,10 @@ class Database:
                     return work(conn)
             except exc.DBAPIError as error:
                 if attempt == attempts or not is_transient(error):
-                    raise translate_error(error, self.engine.url) from error
+                    translated = translate_error(error, self.engine.url)
+                    if translated is error:
+                        raise
+                    raise translated from error
                 log.debug("transient database error, retrying (%s): %s", attempt, error)
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 1.0)
@@ -172,7 +175,10 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except exc.DBAPIError as error:
-            raise translate_error(error, self.engine.url) from error
+            translated = translate_error(error, self.engine.url)
+            if translated is error:
+                raise
+            raise translated from error
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -205,7 +205,10 @@ class Migrator:
                 work(conn)
                 conn.commit()
         except sa.exc.DBAPIError as error:
-            raise translate_error(error, self.database.url) from error
+            translated = translate_error(error, self.database.url)
+            if translated is error:
+                raise
+            raise translated from error
 
     def _has_table(self, name: str) -> bool:
         return self.database.run_read(lambda conn: sa.inspect(conn).has_table(name))
