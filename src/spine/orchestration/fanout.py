@@ -88,16 +88,21 @@ def run_map(execution: _Execution, step: Step, index: int, latest: StepRun | Non
             cancelled.set()
             stop.set()
             return
-        outcome = execution.leaf(
-            item_step,
-            f"{step.name}[{position}]",
-            index,
-            attempts.get(position, []),
-            counts_for_run=False,
-            item=items[position],
-            item_index=position,
-            park_backoff=False,
-        )
+        try:
+            outcome = execution.leaf(
+                item_step,
+                f"{step.name}[{position}]",
+                index,
+                attempts.get(position, []),
+                counts_for_run=False,
+                item=items[position],
+                item_index=position,
+                park_backoff=False,
+            )
+        except RunCancelled:  # seen while recording this thread's previous item
+            cancelled.set()
+            stop.set()
+            return
         if outcome.kind is _Kind.DONE:
             results[position] = dict(outcome.outputs)
         else:
@@ -125,6 +130,8 @@ def run_map(execution: _Execution, step: Step, index: int, latest: StepRun | Non
                     if len(running) >= step.concurrency:
                         break
 
+    # Items completed last in each thread wait for a next start that will not come.
+    execution.flush_items()
     if cancelled.is_set():
         return _Outcome(_Kind.CANCEL, failure=describe(RunCancelled(execution.run.run_id)))
     if failures:

@@ -24,7 +24,7 @@ from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ErrorCategory, InvalidInput, SpineError, categorize
 from spine.core.ids import new_id
 from spine.orchestration.context import StepContext
-from spine.orchestration.errors import LeaseLost, StepOutputError
+from spine.orchestration.errors import LeaseLost, RunCancelled, StepOutputError
 from spine.orchestration.history.types import StepRun, StepStatus, WorkflowRun, WorkflowStatus
 from spine.orchestration.lease import LeaseKeeper
 from spine.orchestration.registry import (
@@ -256,6 +256,13 @@ class _Execution:
         self.cancel = threading.Event()
         if claim.cancel_requested:
             self.cancel.set()
+        # A top-level step that completed but is not recorded yet: its COMPLETED row is
+        # written with the next step's RUNNING row, in one transaction (one commit per
+        # step). Every other write records it first (`flush`).
+        self._completed: tuple[StepRun, Mapping[str, Any]] | None = None
+        # The same for map items, per worker thread: an item's completion is written
+        # with the next item's start in that thread (`flush_items` records the rest).
+        self._item_completed: dict[int, tuple[StepRun, Mapping[str, Any]]] = {}
 
     # ------------------------------------------------------------------ run
 
@@ -279,11 +286,18 @@ class _Execution:
         while index < len(workflow.steps):
             step = workflow.steps[index]
             if self.runner.stopping.is_set():
+                self.flush()
                 self.store.release(self.run.run_id, self.owner)
                 return None
             if self.cancel.is_set():
+                self.flush()
                 return self.store.cancel_now(self.owner, self.run.run_id)
-            outcome = self._step(workflow, step, index)
+            try:
+                outcome = self._step(workflow, step, index)
+            except RunCancelled:  # seen while recording the previous step's completion
+                return self.store.cancel_now(self.owner, self.run.run_id)
+            if outcome.kind is not _Kind.DONE:
+                self.flush()
             if outcome.kind is _Kind.PARK:
                 assert outcome.wake_at is not None
                 self.store.park(
@@ -324,6 +338,7 @@ class _Execution:
                 index = target
             else:
                 index += 1
+        self.flush()
         return self.store.finish_run(
             self.owner, self.run.run_id, WorkflowStatus.COMPLETED, outputs=last
         )
@@ -476,12 +491,17 @@ class _Execution:
                 self.clock.sleep(delay)
                 number += 1
                 continue
-            self.finish(
-                record,
-                StepStatus.COMPLETED,
-                outputs=outputs,
-                counts_for_run=counts_for_run,
-            )
+            if counts_for_run and item_index is None:
+                self._completed = (record, outputs)  # recorded with the next write
+            elif item_index is not None:
+                self._item_completed[threading.get_ident()] = (record, outputs)
+            else:
+                self.finish(
+                    record,
+                    StepStatus.COMPLETED,
+                    outputs=outputs,
+                    counts_for_run=counts_for_run,
+                )
             return _Outcome(_Kind.DONE, outputs)
 
     def _call(self, step: Step, ctx: StepContext) -> Any:
@@ -583,6 +603,7 @@ class _Execution:
                 failure = describe(error)
                 self.finish(record, StepStatus.FAILED, failure=failure)
                 return _Outcome(_Kind.FAIL, failure=failure)
+            self.flush()
             self.store.start_child(self.owner, record, child)
             child_id = child.run_id
         claim = self.runner.claim(run_id=child_id)
@@ -626,12 +647,60 @@ class _Execution:
     # --------------------------------------------------------- cancellation
 
     def start(self, record: StepRun, **kwargs: Any) -> StepRun:
-        """Record an attempt RUNNING for this run (checking the lease)."""
-        return self.store.start_step(self.owner, record, cancel=self.cancel, **kwargs)
+        """Record an attempt RUNNING for this run (checking the lease).
+
+        A completed step not yet recorded is recorded in the same transaction.
+
+        Raises:
+            RunCancelled: If that completion found the run cancelled (nothing started).
+        """
+        counts = True
+        if "item_index" in record.input_params:
+            completed = self._item_completed.pop(threading.get_ident(), None)
+            counts = False
+        else:
+            completed, self._completed = self._completed, None
+        if completed is None:
+            return self.store.start_step(self.owner, record, cancel=self.cancel, **kwargs)
+        return self.store.start_step(
+            self.owner,
+            record,
+            cancel=self.cancel,
+            completing=completed[0],
+            completing_outputs=completed[1],
+            completing_counts=counts,
+            **kwargs,
+        )
 
     def finish(self, record: StepRun, status: StepStatus, **kwargs: Any) -> StepRun:
         """Record an attempt's end for this run (checking the lease)."""
+        self.flush()
         return self.store.finish_step(self.owner, record, status, cancel=self.cancel, **kwargs)
+
+    def flush_items(self) -> None:
+        """Record the map items completed but not yet recorded (after the map's threads)."""
+        while self._item_completed:
+            _, (record, outputs) = self._item_completed.popitem()
+            self.store.finish_step(
+                self.owner,
+                record,
+                StepStatus.COMPLETED,
+                outputs=outputs,
+                counts_for_run=False,
+                cancel=self.cancel,
+            )
+
+    def flush(self) -> None:
+        """Record the completed step that waits for the next write, if any."""
+        completed, self._completed = self._completed, None
+        if completed is not None:
+            self.store.finish_step(
+                self.owner,
+                completed[0],
+                StepStatus.COMPLETED,
+                outputs=completed[1],
+                cancel=self.cancel,
+            )
 
     def cancel_requested(self) -> bool:
         """Whether a cancellation request was seen by a lease check or renewal."""

@@ -22,7 +22,7 @@ from spine.core.ids import new_id
 from spine.core.storage.schema.baseline import core_executions as executions_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
-from spine.orchestration.errors import LeaseLost, RunNotFound
+from spine.orchestration.errors import LeaseLost, RunCancelled, RunNotFound
 from spine.orchestration.history.store import (
     HistoryStore,
     add_event,
@@ -368,18 +368,43 @@ class RunTransitions(HistoryStore):
         *,
         pipeline_name: str | None = None,
         cancel: threading.Event | None = None,
+        completing: StepRun | None = None,
+        completing_outputs: Mapping[str, Any] | None = None,
+        completing_counts: bool = True,
     ) -> StepRun:
         """Record a step attempt RUNNING (and its execution row for a pipeline step).
 
+        ``completing`` is the previous step, done but not yet recorded: its COMPLETED row
+        and event are written in the same transaction, so a sequence of steps costs one
+        commit per step instead of two (each change still commits with its event).
+
         Raises:
-            LeaseLost: If this worker no longer holds the run.
+            LeaseLost: If this worker no longer holds the run; nothing is written.
+            RunCancelled: If cancellation was asked; ``completing`` is recorded, the new
+                attempt is not started.
         """
         now = self.clock.now()
         step.status = StepStatus.RUNNING
         step.started_at = now
+        counter = None
+        if completing is not None:
+            counter = self._prepare_finish(
+                completing,
+                StepStatus.COMPLETED,
+                now,
+                completing_outputs,
+                None,
+                None,
+                completing_counts,
+            )
 
-        def work(conn: sa.Connection) -> StepRun:
-            self._guard(conn, step.run_id, owner, now, cancel=cancel)
+        def work(conn: sa.Connection) -> StepRun | None:
+            if completing is None:
+                self._guard(conn, step.run_id, owner, now, cancel=cancel)
+            elif self._write_finish(
+                conn, owner, completing, StepStatus.COMPLETED, now, counter, None, None, cancel
+            ):
+                return None  # commit the completion; start nothing in a cancelled run
             if pipeline_name is not None:
                 step.execution_id = new_id()
                 domain, partition_key = conn.execute(
@@ -429,7 +454,10 @@ class RunTransitions(HistoryStore):
             )
             return step
 
-        return self.db.run_write(work)
+        started = self.db.run_write(work)
+        if started is None:
+            raise RunCancelled(step.run_id)
+        return started
 
     def start_child(self, owner: str, step: StepRun, child: WorkflowRun) -> None:
         """Create ``child`` as a PENDING run and save its id on the parent's RUNNING ``step``.
@@ -487,6 +515,25 @@ class RunTransitions(HistoryStore):
             LeaseLost: If this worker no longer holds the run; nothing is written.
         """
         now = self.clock.now()
+        counter = self._prepare_finish(step, status, now, outputs, failure, metrics, counts_for_run)
+        self.db.run_write(
+            lambda conn: self._write_finish(
+                conn, owner, step, status, now, counter, failure, retry_in, cancel
+            )
+        )
+        return step
+
+    @staticmethod
+    def _prepare_finish(
+        step: StepRun,
+        status: StepStatus,
+        now: datetime,
+        outputs: Mapping[str, Any] | None,
+        failure: StepFailure | None,
+        metrics: Mapping[str, Any] | None,
+        counts_for_run: bool,
+    ) -> str | None:
+        """Fill in the step's end; return the run counter it bumps, if any."""
         step.status = status
         step.completed_at = now
         if step.started_at is None:
@@ -501,68 +548,78 @@ class RunTransitions(HistoryStore):
             step.error, step.error_category = failure.error, failure.category
         if metrics is not None:
             step.metrics = dict(metrics)
-        counter = _COUNTERS[status] if counts_for_run else None
+        return _COUNTERS[status] if counts_for_run else None
 
-        def work(conn: sa.Connection) -> StepRun:
-            self._guard(conn, step.run_id, owner, now, counter=counter, cancel=cancel)
-            values: dict[str, Any] = {
-                "status": status.value,
-                "completed_at": now,
-                "duration_ms": step.duration_ms,
-                "outputs": step.output_data,
-                "error": step.error,
-                "error_category": step.error_category,
-                "row_count": step.records_processed,
-                "metrics": step.metrics,
-            }
-            values["started_at"] = step.started_at
-            exists = self._writes.finish(conn, {**values, "b_step_id": step.step_id})
-            if not exists:
-                conn.execute(
-                    sa.insert(steps_t).values(
-                        step_id=step.step_id,
-                        run_id=step.run_id,
-                        step_name=step.step_name,
-                        step_type=step.step_type,
-                        step_order=step.step_order,
-                        params=step.input_params,
-                        attempt=step.attempt,
-                        max_attempts=step.max_attempts,
-                        **{**values, "started_at": step.started_at},
-                    )
+    def _write_finish(
+        self,
+        conn: sa.Connection,
+        owner: str,
+        step: StepRun,
+        status: StepStatus,
+        now: datetime,
+        counter: str | None,
+        failure: StepFailure | None,
+        retry_in: float | None,
+        cancel: threading.Event | None,
+    ) -> bool:
+        """Write a prepared step end and its event; return whether cancellation was asked."""
+        requested = self._guard(conn, step.run_id, owner, now, counter=counter, cancel=cancel)
+        values: dict[str, Any] = {
+            "status": status.value,
+            "completed_at": now,
+            "duration_ms": step.duration_ms,
+            "outputs": step.output_data,
+            "error": step.error,
+            "error_category": step.error_category,
+            "row_count": step.records_processed,
+            "metrics": step.metrics,
+            "started_at": step.started_at,
+        }
+        exists = self._writes.finish(conn, {**values, "b_step_id": step.step_id})
+        if not exists:
+            conn.execute(
+                sa.insert(steps_t).values(
+                    step_id=step.step_id,
+                    run_id=step.run_id,
+                    step_name=step.step_name,
+                    step_type=step.step_type,
+                    step_order=step.step_order,
+                    params=step.input_params,
+                    attempt=step.attempt,
+                    max_attempts=step.max_attempts,
+                    **values,
                 )
-            if step.execution_id:
-                self._finish_execution(
-                    conn,
-                    step.execution_id,
-                    "COMPLETED" if status is StepStatus.COMPLETED else "FAILED",
-                    step.output_data,
-                    step.error,
-                    step.error_category,
-                    now,
-                    step.records_processed,
-                )
-            payload: dict[str, Any] = {"step_name": step.step_name, "attempt": step.attempt}
-            if failure is not None:
-                payload.update(
-                    error=failure.error,
-                    error_category=failure.category,
-                    retryable=failure.retryable,
-                )
-            if retry_in is not None:
-                payload.update(will_retry=True, retry_in_seconds=round(retry_in, 3))
-            self._writes.event(
-                conn,
-                run_id=step.run_id,
-                step_id=step.step_id,
-                event_type=f"step.{status.value.lower()}",
-                key=f"step:{step.step_id}:{status.value}",
-                now=now,
-                payload=payload,
             )
-            return step
-
-        return self.db.run_write(work)
+        if step.execution_id:
+            self._finish_execution(
+                conn,
+                step.execution_id,
+                "COMPLETED" if status is StepStatus.COMPLETED else "FAILED",
+                step.output_data,
+                step.error,
+                step.error_category,
+                now,
+                step.records_processed,
+            )
+        payload: dict[str, Any] = {"step_name": step.step_name, "attempt": step.attempt}
+        if failure is not None:
+            payload.update(
+                error=failure.error,
+                error_category=failure.category,
+                retryable=failure.retryable,
+            )
+        if retry_in is not None:
+            payload.update(will_retry=True, retry_in_seconds=round(retry_in, 3))
+        self._writes.event(
+            conn,
+            run_id=step.run_id,
+            step_id=step.step_id,
+            event_type=f"step.{status.value.lower()}",
+            key=f"step:{step.step_id}:{status.value}",
+            now=now,
+            payload=payload,
+        )
+        return requested
 
     @staticmethod
     def _finish_execution(
