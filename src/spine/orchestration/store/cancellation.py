@@ -7,13 +7,12 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
-from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.errors import RunFinished, RunNotFound
 from spine.orchestration.history.store import (
     add_event,
     row_to_run,
 )
-from spine.orchestration.history.types import StepStatus, WorkflowRun, WorkflowStatus
+from spine.orchestration.history.types import WorkflowRun, WorkflowStatus
 from spine.orchestration.store.statements import ACTIVE
 from spine.orchestration.store.transitions import RunTransitions, StepFailure
 
@@ -103,50 +102,14 @@ class RunStore(RunTransitions):
             self._cancel_tree(conn, child, now)
 
     def _close_open_steps(self, conn: sa.Connection, run_id: str, now: datetime) -> None:
-        rows = (
-            conn.execute(
-                sa.select(
-                    steps_t.c.step_id,
-                    steps_t.c.step_name,
-                    steps_t.c.attempt,
-                    steps_t.c.started_at,
-                    steps_t.c.execution_id,
-                ).where(steps_t.c.run_id == run_id, steps_t.c.status == StepStatus.RUNNING.value)
-            )
-            .mappings()
-            .all()
+        self._fail_open_attempts(
+            conn,
+            run_id,
+            now,
+            error="cancelled",
+            category="CANCELLED",
+            execution_status="CANCELLED",
         )
-        for row in rows:
-            started = row["started_at"]
-            conn.execute(
-                sa.update(steps_t)
-                .where(steps_t.c.step_id == row["step_id"])
-                .values(
-                    status=StepStatus.FAILED.value,
-                    error="cancelled",
-                    error_category="CANCELLED",
-                    completed_at=now,
-                    duration_ms=int((now - started).total_seconds() * 1000) if started else None,
-                )
-            )
-            if row["execution_id"]:
-                self._finish_execution(
-                    conn, row["execution_id"], "CANCELLED", None, "cancelled", "CANCELLED", now
-                )
-            add_event(
-                conn,
-                run_id=run_id,
-                step_id=row["step_id"],
-                event_type="step.failed",
-                key=f"step:{row['step_id']}:FAILED",
-                now=now,
-                payload={
-                    "step_name": row["step_name"],
-                    "attempt": row["attempt"],
-                    "error": "cancelled",
-                    "error_category": "CANCELLED",
-                },
-            )
 
     def cancel_now(self, owner: str, run_id: str) -> WorkflowRun:
         """The holding worker stops a run whose cancellation was asked."""

@@ -173,40 +173,59 @@ class RunTransitions(HistoryStore):
     def _fail_interrupted(
         self, conn: sa.Connection, run_id: str, previous: str, now: datetime
     ) -> None:
-        rows = (
-            conn.execute(
-                sa.select(
-                    steps_t.c.step_id,
-                    steps_t.c.step_name,
-                    steps_t.c.attempt,
-                    steps_t.c.started_at,
-                    steps_t.c.execution_id,
-                ).where(
-                    steps_t.c.run_id == run_id,
-                    steps_t.c.status == StepStatus.RUNNING.value,
-                    steps_t.c.step_type.in_(INTERRUPTIBLE_TYPES),
-                )
-            )
-            .mappings()
-            .all()
-        )
         message = f"{INTERRUPTED} worker {previous} stopped renewing its lease"
-        for row in rows:
+        self._fail_open_attempts(
+            conn,
+            run_id,
+            now,
+            error=message,
+            category="UNAVAILABLE",
+            execution_status="FAILED",
+            only_types=INTERRUPTIBLE_TYPES,
+            payload={"interrupted": True},
+        )
+
+    def _fail_open_attempts(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        now: datetime,
+        *,
+        error: str,
+        category: str,
+        execution_status: str,
+        only_types: Sequence[str] | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record the run's RUNNING attempts FAILED (of ``only_types``), with their events.
+
+        Used when a worker died in them (interrupted) and when a run is cancelled.
+        """
+        query = sa.select(
+            steps_t.c.step_id,
+            steps_t.c.step_name,
+            steps_t.c.attempt,
+            steps_t.c.started_at,
+            steps_t.c.execution_id,
+        ).where(steps_t.c.run_id == run_id, steps_t.c.status == StepStatus.RUNNING.value)
+        if only_types is not None:
+            query = query.where(steps_t.c.step_type.in_(only_types))
+        for row in conn.execute(query).mappings().all():
             started = row["started_at"]
             conn.execute(
                 sa.update(steps_t)
                 .where(steps_t.c.step_id == row["step_id"])
                 .values(
                     status=StepStatus.FAILED.value,
-                    error=message,
-                    error_category="UNAVAILABLE",
+                    error=error,
+                    error_category=category,
                     completed_at=now,
                     duration_ms=int((now - started).total_seconds() * 1000) if started else None,
                 )
             )
             if row["execution_id"]:
                 self._finish_execution(
-                    conn, row["execution_id"], "FAILED", None, message, "UNAVAILABLE", now
+                    conn, row["execution_id"], execution_status, None, error, category, now
                 )
             add_event(
                 conn,
@@ -218,8 +237,9 @@ class RunTransitions(HistoryStore):
                 payload={
                     "step_name": row["step_name"],
                     "attempt": row["attempt"],
-                    "error": message,
-                    "interrupted": True,
+                    "error": error,
+                    "error_category": category,
+                    **(payload or {}),
                 },
             )
 
