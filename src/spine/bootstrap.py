@@ -18,7 +18,7 @@ from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ConfigurationError
 from spine.core.storage import Database, EngineOptions, create_database
 from spine.orchestration.runner import WorkflowRunner
-from spine.orchestration.store import RunStore
+from spine.orchestration.store import RunListener, RunStore
 
 if TYPE_CHECKING:
     from spine.core.storage.migrator import Migrator
@@ -31,6 +31,9 @@ class Services:
     settings: Settings
     database: Database
     clock: Clock = field(default_factory=SystemClock)
+    #: Called in the transaction that finishes a run: how scheduling and alerting learn
+    #: of finished runs without the engine importing them (DESIGN.md "Parts").
+    run_listeners: tuple[RunListener, ...] = ()
 
     @property
     def migrator(self) -> Migrator:
@@ -43,7 +46,7 @@ class Services:
     @property
     def runs(self) -> RunStore:
         """Workflow runs, steps and events (spec 002's history store, extended)."""
-        return RunStore(self.database, self.clock)
+        return RunStore(self.database, self.clock, listeners=self.run_listeners)
 
     def runner(self) -> WorkflowRunner:
         """A runner over the registered workflows, with the configured lease."""

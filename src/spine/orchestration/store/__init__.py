@@ -6,7 +6,17 @@ prepared in ``statements.py``.
 """
 
 from spine.orchestration.store.cancellation import RunStore
+from spine.orchestration.store.listeners import RunListener
 from spine.orchestration.store.statements import ACTIVE, INTERRUPTED
-from spine.orchestration.store.transitions import Claim, RunTransitions, StepFailure
+from spine.orchestration.store.transitions import Claim, RunTransitions, StepFailure, insert_run
 
-__all__ = ["ACTIVE", "INTERRUPTED", "Claim", "RunStore", "RunTransitions", "StepFailure"]
+__all__ = [
+    "ACTIVE",
+    "INTERRUPTED",
+    "Claim",
+    "RunListener",
+    "RunStore",
+    "RunTransitions",
+    "StepFailure",
+    "insert_run",
+]

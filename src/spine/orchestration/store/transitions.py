@@ -18,7 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spine.core.clock import Clock
 from spine.core.ids import new_id
+from spine.core.storage import Database, DatabaseAdapter
 from spine.core.storage.schema.baseline import core_executions as executions_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
@@ -32,6 +34,7 @@ from spine.orchestration.history.store import (
     run_values,
 )
 from spine.orchestration.history.types import StepRun, StepStatus, WorkflowRun, WorkflowStatus
+from spine.orchestration.store.listeners import RunListener, notify_finished
 from spine.orchestration.store.statements import (
     _COUNTERS,
     _RENEW,
@@ -62,14 +65,28 @@ class StepFailure:
 
 
 class RunTransitions(HistoryStore):
-    """Durable run state: create, claim, lease, step transitions, finish."""
+    """Durable run state: create, claim, lease, step transitions, finish.
+
+    ``listeners`` are called in the transaction that finishes a run (see
+    :mod:`spine.orchestration.store.listeners`).
+    """
+
+    def __init__(
+        self,
+        db: Database | DatabaseAdapter,
+        clock: Clock | None = None,
+        *,
+        listeners: Sequence[RunListener] = (),
+    ) -> None:
+        super().__init__(db, clock)
+        self.listeners: tuple[RunListener, ...] = tuple(listeners)
 
     # ------------------------------------------------------------- creation
 
     def create_run(self, run: WorkflowRun) -> None:
         """Insert a PENDING run and its ``run.created`` event."""
         now = self.clock.now()
-        self.db.run_write(lambda conn: _insert_run(conn, run, now))
+        self.db.run_write(lambda conn: insert_run(conn, run, now))
 
     # -------------------------------------------------------------- leasing
 
@@ -493,7 +510,7 @@ class RunTransitions(HistoryStore):
 
         def work(conn: sa.Connection) -> None:
             self._guard(conn, step.run_id, owner, now)
-            _insert_run(conn, child, now)
+            insert_run(conn, child, now)
             conn.execute(
                 sa.update(steps_t)
                 .where(steps_t.c.step_id == step.step_id)
@@ -770,7 +787,10 @@ class RunTransitions(HistoryStore):
         if parent is not None:
             self._wake_parent(conn, parent, run_id, now)
         row = conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id)).mappings().one()
-        return row_to_run(row)
+        finished = row_to_run(row)
+        if self.listeners:
+            notify_finished(conn, finished, self.listeners)
+        return finished
 
     @staticmethod
     def _lock_run(conn: sa.Connection, run_id: str) -> None:
@@ -842,8 +862,12 @@ class RunTransitions(HistoryStore):
         return [row_to_step(row) for row in rows]
 
 
-def _insert_run(conn: sa.Connection, run: WorkflowRun, now: datetime) -> None:
-    """Insert ``run`` PENDING, counted in the run statistics, with its ``run.created`` event."""
+def insert_run(conn: sa.Connection, run: WorkflowRun, now: datetime) -> None:
+    """Insert ``run`` PENDING, counted in the run statistics, with its ``run.created`` event.
+
+    Public so that a part that creates runs together with its own rows (the scheduler's
+    fire and its run) can do both in one transaction.
+    """
     values = run_values(run, now)
     values["status"] = WorkflowStatus.PENDING.value
     conn.execute(sa.insert(runs_t).values(values))
