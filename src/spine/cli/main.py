@@ -29,6 +29,14 @@ app.command("worker")(runs.worker_command)
 app.command("serve")(serve.serve_command)
 
 
+@app.command("secret-key")
+def secret_key_command() -> None:
+    """Print a new Fernet key for SPINE_SECRET_KEY (encrypts stored credentials)."""
+    from spine.core.crypto import generate_key
+
+    typer.echo(generate_key())
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"spine {__version__}")

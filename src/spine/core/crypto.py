@@ -1,0 +1,73 @@
+"""Encryption at rest for configs that hold credentials (DESIGN.md "Security").
+
+Fernet (AES-128-CBC with HMAC-SHA256) from ``cryptography``; ``SPINE_SECRET_KEY`` holds
+one key or several, comma-separated and newest first: :class:`SecretBox` encrypts with the
+first and decrypts with any, so keys rotate with :meth:`SecretBox.rotate`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from spine.core.errors import ConfigurationError, ErrorCategory, SpineError
+from spine.core.secrets import require_secret_key
+
+PREFIX = "fernet:"
+
+
+class DecryptionFailed(SpineError):
+    """A value was encrypted with a key that is not in ``SPINE_SECRET_KEY``."""
+
+    category = ErrorCategory.CONFIGURATION
+
+
+def generate_key() -> str:
+    """A new random Fernet key, as text."""
+    return Fernet.generate_key().decode("ascii")
+
+
+class SecretBox:
+    """Encrypts and decrypts JSON values with the configured Fernet keys."""
+
+    def __init__(self, secret_key: str | None) -> None:
+        keys = [key.strip() for key in require_secret_key(secret_key).split(",") if key.strip()]
+        try:
+            self._fernet = MultiFernet([Fernet(key.encode("ascii")) for key in keys])
+        except (ValueError, UnicodeEncodeError):
+            raise ConfigurationError(
+                "SPINE_SECRET_KEY must be Fernet keys (32 url-safe base64 bytes), comma-separated"
+            ) from None
+
+    def encrypt(self, value: Any) -> str:
+        """``fernet:<token>`` for a JSON-serialisable ``value``."""
+        data = json.dumps(value, separators=(",", ":")).encode("utf-8")
+        return PREFIX + self._fernet.encrypt(data).decode("ascii")
+
+    def decrypt(self, token: str) -> Any:
+        """The value :meth:`encrypt` sealed.
+
+        Raises:
+            DecryptionFailed: If no configured key opens it, or it was tampered with.
+        """
+        try:
+            data = self._fernet.decrypt(token.removeprefix(PREFIX).encode("ascii"))
+        except InvalidToken:
+            raise DecryptionFailed(
+                "cannot decrypt a stored secret: it was sealed with a key that is not in "
+                "SPINE_SECRET_KEY (keep old keys after the new one until `rotate` ran)"
+            ) from None
+        return json.loads(data)
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt ``token`` with the newest key."""
+        return PREFIX + self._fernet.rotate(token.removeprefix(PREFIX).encode("ascii")).decode(
+            "ascii"
+        )
+
+    @staticmethod
+    def is_sealed(value: object) -> bool:
+        """Whether ``value`` is a token made by :meth:`encrypt`."""
+        return isinstance(value, str) and value.startswith(PREFIX)

@@ -1,0 +1,91 @@
+"""The outbound-URL guard: spine does not call into private networks unless allowed.
+
+Webhooks, alert channels and HTTP sources take URLs from users. Without a guard, a
+channel pointed at ``http://169.254.169.254/`` or ``http://localhost:5432`` turns spine
+into a proxy to the cloud metadata service or the internal network (SSRF). Every
+resolved address of the host must be public unless the setting allows private ones.
+
+The check resolves the name once; a host that re-resolves to another address between the
+check and the connection (DNS rebinding) is not covered (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from spine.core.errors import ErrorCategory, InvalidInput, SpineError
+
+
+class UrlNotAllowed(SpineError):
+    """The URL's host is loopback, link-local, private or otherwise not public."""
+
+    category = ErrorCategory.PERMISSION
+
+
+def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return _is_private(address.ipv4_mapped)
+    return (
+        address.is_loopback
+        or address.is_link_local
+        or address.is_private
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+        or not address.is_global
+    )
+
+
+def host_addresses(host: str, port: int | None = None) -> list[str]:
+    """Every address ``host`` resolves to (an IP literal resolves to itself).
+
+    Raises:
+        SpineError: NETWORK category, if the name does not resolve.
+    """
+    try:
+        return [ipaddress.ip_address(host.strip("[]")).compressed]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as error:
+        raise SpineError(
+            f"cannot resolve host {host!r}: {error.strerror}", category=ErrorCategory.NETWORK
+        ) from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def check_outbound_url(
+    url: str, *, allow_private: bool, schemes: tuple[str, ...] = ("http", "https")
+) -> str:
+    """Return ``url`` if spine may call it.
+
+    Raises:
+        InvalidInput: If it is not an absolute URL with one of ``schemes`` and a host.
+        UrlNotAllowed: If a resolved address is not public and ``allow_private`` is off.
+        SpineError: NETWORK category, if the host does not resolve.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in schemes or not parts.hostname:
+        raise InvalidInput(f"URL must be absolute with scheme {' or '.join(schemes)}: {url!r}")
+    check_outbound_host(parts.hostname, allow_private=allow_private)
+    return url
+
+
+def check_outbound_host(host: str, *, allow_private: bool) -> None:
+    """Refuse ``host`` unless it resolves only to public addresses (or private is allowed).
+
+    Raises:
+        UrlNotAllowed: If an address is loopback, link-local, private or reserved.
+        SpineError: NETWORK category, if the host does not resolve.
+    """
+    if allow_private:
+        return
+    for text in host_addresses(host):
+        if _is_private(ipaddress.ip_address(text.split("%", 1)[0])):
+            raise UrlNotAllowed(
+                f"host {host!r} resolves to {text}, a loopback, link-local or private address; "
+                "allow it in settings if this is intended"
+            )
