@@ -59,6 +59,13 @@ CASES = {
         "cannot parse spine.toml",
         files={"spine.toml": f'database_url = "postgresql://bob:{PASSWORD}@db/spine\n'},
     ),
+    # Usage errors found by the parser itself are one line too, with where to get help.
+    "missing required option": Case(["db", "sql"], "Missing option '--dialect'"),
+    "unknown option": Case(["db", "status", "--bogus"], "No such option: --bogus"),
+    "unknown command": Case(["nocmd"], "No such command 'nocmd'"),
+    "option of the wrong type": Case(
+        ["runs", "list", "--limit", "abc"], "Invalid value for '--limit'"
+    ),
 }
 
 

@@ -80,8 +80,23 @@ def run() -> None:
 
     # Messages quote user input and driver text (`spine-core[postgres]`, `--tier '[/x]'`):
     # escaped, so that rich prints them as they are instead of reading them as markup.
+    # Typer vendors Click as `typer._click`: its usage errors are caught here so that a
+    # missing option is one line too, instead of a usage block and a boxed panel.
+    from typer import Abort
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
     try:
-        app(standalone_mode=True)
+        result = app(standalone_mode=False)
+    except NoArgsIsHelpError as error:
+        error.show()
+        raise SystemExit(error.exit_code) from None
+    except UsageError as error:
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+        fail(escape(error.format_message() + hint), code=error.exit_code)
+    except ClickException as error:
+        fail(escape(error.format_message()), code=error.exit_code)
+    except Abort:
+        fail("aborted", code=1)
     except SpineError as error:
         fail(escape(str(error)))
     except exc.DBAPIError as error:
@@ -91,3 +106,7 @@ def run() -> None:
         # SQLAlchemy appends the SQL and a link on further lines: keep the first.
         first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         fail(escape(f"database error: {first}"))
+    else:
+        # Without standalone mode Click returns `typer.Exit(code)`'s code instead of exiting.
+        if isinstance(result, int) and result:
+            raise SystemExit(result)
