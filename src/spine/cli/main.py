@@ -76,15 +76,15 @@ def run() -> None:
     from rich.markup import escape
     from sqlalchemy import exc
 
-    from spine.core.errors import SpineError
-
-    # Messages quote user input and driver text (`spine-core[postgres]`, `--tier '[/x]'`):
-    # escaped, so that rich prints them as they are instead of reading them as markup.
     # Typer vendors Click as `typer._click`: its usage errors are caught here so that a
     # missing option is one line too, instead of a usage block and a boxed panel.
     from typer import Abort
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
+    from spine.core.errors import SpineError
+
+    # Messages quote user input and driver text (`spine-core[postgres]`, `--tier '[/x]'`):
+    # escaped, so that rich prints them as they are instead of reading them as markup.
     try:
         result = app(standalone_mode=False)
     except NoArgsIsHelpError as error:

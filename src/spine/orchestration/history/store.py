@@ -35,6 +35,7 @@ from spine.core.storage.schema.workflow_history import (
 from spine.core.storage.schema.workflow_history import (
     core_workflow_steps as steps_t,
 )
+from spine.orchestration.errors import RunNotFound
 from spine.orchestration.history.types import (
     TERMINAL_RUN_STATUSES,
     RunStatistics,
@@ -79,6 +80,13 @@ _STEP_UPDATABLE = (
     "quality_metrics",
     "execution_id",
 )
+
+
+def _require_run(conn: sa.Connection, run_id: str) -> None:
+    """Raise :class:`RunNotFound` rather than let a foreign key fail with a driver error."""
+    found = conn.execute(sa.select(runs_t.c.run_id).where(runs_t.c.run_id == run_id)).first()
+    if found is None:
+        raise RunNotFound(run_id)
 
 
 def _database(db: Database | DatabaseAdapter) -> Database:
@@ -473,6 +481,7 @@ class HistoryStore:
         values = step_values(step)
 
         def work(conn: sa.Connection) -> None:
+            _require_run(conn, step.run_id)
             before = _save_row(conn, steps_t, "step_id", values, _STEP_UPDATABLE)
             previous = before[0] if before else None
             if previous != values["status"]:
@@ -528,8 +537,10 @@ class HistoryStore:
         """
         now = self.clock.now()
         key = idempotency_key or f"event:{run_id}:{new_id()}"
-        return self.db.run_write(
-            lambda conn: add_event(
+
+        def work(conn: sa.Connection) -> bool:
+            _require_run(conn, run_id)
+            return add_event(
                 conn,
                 run_id=run_id,
                 step_id=step_id,
@@ -538,7 +549,8 @@ class HistoryStore:
                 now=now,
                 payload=payload,
             )
-        )
+
+        return self.db.run_write(work)
 
     def get_events(self, run_id: str) -> list[WorkflowEvent]:
         """Return a run's events in the order they were written."""
