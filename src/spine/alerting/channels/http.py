@@ -6,6 +6,7 @@ around the outbound-URL guard.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -16,6 +17,18 @@ from spine.core.net import check_outbound_url
 from spine.core.secrets import redact_url_password
 
 _BODY_KEPT = 2000
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def _shared_client() -> httpx.Client:
+    # One client per process: building one loads the CA bundle (tens of milliseconds),
+    # which would otherwise be paid on every delivery. httpx clients are thread-safe.
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(follow_redirects=False)
+        return _client
 
 
 def response_record(response: httpx.Response) -> dict[str, Any]:
@@ -48,14 +61,13 @@ def post(
     check_outbound_url(url, allow_private=allow_private)
     shown = redact_url_password(url.split("?", 1)[0])
     try:
-        response = httpx.post(
+        response = _shared_client().post(
             url,
             json=json,
             content=content,
             headers=headers,
             auth=auth,
             timeout=timeout,
-            follow_redirects=False,
         )
     except httpx.TimeoutException:
         raise DeliveryError(
