@@ -66,7 +66,7 @@ def post(
             json=json,
             content=content,
             headers=headers,
-            auth=auth,
+            auth=httpx.BasicAuth(*auth) if auth else None,
             timeout=timeout,
         )
     except httpx.TimeoutException:
