@@ -66,7 +66,7 @@ def post(
             json=json,
             content=content,
             headers=headers,
-            auth=httpx.BasicAuth(*auth) if auth else None,
+            auth=httpx.BasicAuth(*auth) if auth else httpx.USE_CLIENT_DEFAULT,
             timeout=timeout,
         )
     except httpx.TimeoutException:
