@@ -30,6 +30,8 @@ class Receiver:
     status: int = 200
     reply: Any = field(default_factory=lambda: {"ok": True})
     requests: list[Received] = field(default_factory=list)
+    #: Answer 503 to the first request of each ``webhook-id`` (forces one retry each).
+    fail_first: bool = False
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -50,6 +52,14 @@ class Receiver:
                         )
                     )
                     status, reply = receiver.status, receiver.reply
+                    msg_id = self.headers.get("webhook-id")
+                    if (
+                        receiver.fail_first
+                        and msg_id
+                        and sum(r.headers.get("webhook-id") == msg_id for r in receiver.requests)
+                        == 1
+                    ):
+                        status = 503
                 data = json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
