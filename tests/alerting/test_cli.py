@@ -162,7 +162,6 @@ def test_dead_letter_list_and_retry(db_url: str, tmp_path: Path, receiver: Recei
 def test_bad_input_is_one_line_and_exit_2(db_url: str, tmp_path: Path) -> None:
     env = _env(db_url)
     cases = [
-        ["alerts", "channels", "add", "x", "--type", "pager", "--config", "{}"],
         ["alerts", "channels", "add", "x", "--type", "webhook", "--config", "[1]"],
         ["alerts", "send", "--severity", "LOUD", "--title", "t", "--message", "m", "--source", "s"],
         ["alerts", "channels", "show", "nope"],
