@@ -18,7 +18,7 @@ from spine.alerting.routing import dedup_key, route
 from spine.alerting.store.rows import alert_from_row, channel_from_row
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
-from spine.core.storage.dialect_sql import insert_if_absent
+from spine.core.storage.dialect_sql import dialect_insert
 from spine.core.storage.schema.alerting import (
     core_alert_channels,
     core_alert_deliveries,
@@ -71,20 +71,27 @@ def _recently_sent(
 def _count_in_window(
     conn: sa.Connection, key: str, now: datetime, window: timedelta, sent: bool
 ) -> None:
-    """Count this alert in ``core_alert_throttle`` (see docs/alerting.md, "Throttling")."""
+    """Count this alert in ``core_alert_throttle`` (see docs/alerting.md, "Throttling").
+
+    One upsert: a window that has expired starts again at 1; otherwise the count grows,
+    and an alert that was queued (not throttled everywhere) moves ``last_sent_at`` and
+    may extend the window.
+    """
     t = core_alert_throttle
-    fresh = {"dedup_key": key, "last_sent_at": now, "send_count": 1, "expires_at": now + window}
-    if insert_if_absent(conn, t, fresh, key=["dedup_key"]):
-        return
-    row = conn.execute(sa.select(t).where(t.c.dedup_key == key).with_for_update()).one()
-    if row.expires_at <= now:
-        conn.execute(sa.update(t).where(t.c.dedup_key == key).values(**fresh))
-        return
-    values: dict[str, Any] = {"send_count": t.c.send_count + 1}
-    if sent:
-        values["last_sent_at"] = now
-        values["expires_at"] = max(row.expires_at, now + window)
-    conn.execute(sa.update(t).where(t.c.dedup_key == key).values(**values))
+    statement = dialect_insert(conn, t).values(
+        dedup_key=key, last_sent_at=now, send_count=1, expires_at=now + window
+    )
+    new = statement.excluded
+    expired = t.c.expires_at <= new.last_sent_at
+    later = sa.case((new.expires_at > t.c.expires_at, new.expires_at), else_=t.c.expires_at)
+    update = {
+        "send_count": sa.case((expired, 1), else_=t.c.send_count + 1),
+        "last_sent_at": new.last_sent_at
+        if sent
+        else sa.case((expired, new.last_sent_at), else_=t.c.last_sent_at),
+        "expires_at": sa.case((expired, new.expires_at), else_=later if sent else t.c.expires_at),
+    }
+    conn.execute(statement.on_conflict_do_update(index_elements=["dedup_key"], set_=update))
 
 
 def record_alert(
