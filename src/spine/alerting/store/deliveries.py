@@ -128,6 +128,7 @@ def claim_due(
     rows = conn.execute(query).all()
     probing: set[str] = set()
     claims: list[tuple[Any, str, int, bool]] = []
+    fresh: list[str] = []
     for row in rows:
         # Channel names never change, so the denormalised name is the channel's name.
         probe = row.channel_name in gate.probe
@@ -145,10 +146,14 @@ def claim_due(
             delivery_id = _insert_attempt(conn, row, next_attempt, now + lease, claimed_at=now)
             claims.append((row, delivery_id, next_attempt, probe))
             continue
-        conn.execute(
-            sa.update(d).where(d.c.id == row.id).values(attempted_at=now, next_retry_at=now + lease)
-        )
+        fresh.append(row.id)
         claims.append((row, row.id, int(row.attempt), probe))
+    if fresh:
+        conn.execute(
+            sa.update(d)
+            .where(d.c.id.in_(fresh))
+            .values(attempted_at=now, next_retry_at=now + lease)
+        )
     alerts = alerts_by_id(conn, [row.alert_id for row, *_ in claims])
     channels = _channels_by_id(conn, [row.channel_id for row, *_ in claims])
     return [
@@ -195,12 +200,6 @@ def record_sent(conn: sa.Connection, now: datetime, claim: Claim, response: dict
     if result.rowcount != 1:
         return False
     conn.execute(
-        sa.update(ch)
-        .where(ch.c.id == claim.channel.id)
-        .values(consecutive_failures=0, last_success_at=now)
-    )
-    breakers.record_success(conn, now, claim.channel.name)
-    conn.execute(
         sa.update(dlq)
         .where(
             dlq.c.source_type == DLQ_SOURCE_TYPE,
@@ -209,6 +208,14 @@ def record_sent(conn: sa.Connection, now: datetime, claim: Claim, response: dict
         )
         .values(status=DlqStatus.RESOLVED.value, resolved_at=now, next_retry_at=None)
     )
+    # The channel's and the breaker's rows are shared by every worker: updated last, so
+    # that their row locks are held for as little as possible before the commit.
+    conn.execute(
+        sa.update(ch)
+        .where(ch.c.id == claim.channel.id)
+        .values(consecutive_failures=0, last_success_at=now)
+    )
+    breakers.record_success(conn, now, claim.channel.name)
     return True
 
 
