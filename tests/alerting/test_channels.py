@@ -222,3 +222,92 @@ def test_channel_test_sends_directly_and_records_nothing(
     assert response["status_code"] == 200
     assert receiver.requests[0].json()["data"]["title"].startswith("spine test message")
     assert _delivered(db) == []
+
+
+def _self_signed(tmp_path: Any) -> tuple[str, str]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_email_over_starttls_with_login(
+    service: AlertService,
+    worker: DeliveryWorker,
+    db: Database,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+    import ssl
+
+    cert_file, key_file = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_file, key_file)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=_authenticate,
+        tls_context=server_tls,
+        require_starttls=True,
+    )
+    controller.start()
+    try:
+        monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
+        service.add_channel(
+            "mail",
+            "email",
+            {
+                "smtp_host": "127.0.0.1",
+                "smtp_port": port,
+                "starttls": True,
+                "ca_file": cert_file,
+                "from": "spine@example.com",
+                "recipients": ["ops@example.com"],
+                "username": "spine",
+                "password_ref": "env:SMTP_PASSWORD",
+            },
+        )
+        service.send("ERROR", "over TLS", "m", source="s")
+        assert worker.drain() == 1
+    finally:
+        controller.stop()
+    assert [m.rcpt_tos for m in inbox.messages] == [["ops@example.com"]]
+    assert _delivered(db)[0].status == "SENT"

@@ -1,8 +1,9 @@
 """Email channel: SMTP with optional STARTTLS (or implicit TLS) and login.
 
 Config: ``smtp_host``, ``smtp_port`` (default 587 with STARTTLS, 465 with ``ssl``, else 25),
-``from``, ``recipients`` (a list), ``starttls`` (bool), ``ssl`` (bool), ``username`` and
-``password_ref`` (or ``password``, sealed at rest).
+``from``, ``recipients`` (a list), ``starttls`` (bool), ``ssl`` (bool), ``ca_file`` (a CA
+bundle for a server with a private certificate), ``username`` and ``password_ref`` (or
+``password``, sealed at rest).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class EmailChannel:
         mail["To"] = ", ".join(config["recipients"])
         mail["Message-ID"] = f"<{message.message_id}@spine>"
         mail.set_content(message.text())
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=config.get("ca_file") or None)
         smtp_class = smtplib.SMTP_SSL if config.get("ssl") else smtplib.SMTP
         try:
             kwargs: dict[str, Any] = {"timeout": timeout}
