@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,66 @@ def _clear(database: Database) -> None:
     with database.write() as conn:
         conn.execute(core_alert_deliveries.delete())
         conn.execute(core_alerts.delete())
+
+
+def floor_alerts(database: Database, count: int, repeat: int) -> float:
+    """Transactions per second of the driver alone inserting 1 alert row and 5 delivery
+    rows (no routing read, no throttle row): what any outbox must at least write."""
+    import sqlalchemy as sa
+
+    from spine.core.ids import new_id
+    from spine.core.storage.schema.alerting import core_alert_channels
+
+    now: Any = datetime.now(UTC)
+    if database.is_sqlite:
+        now = now.isoformat(timespec="microseconds")
+    channel_ids = [new_id() for _ in range(5)]
+    with database.write() as conn:
+        conn.execute(
+            sa.insert(core_alert_channels),
+            [
+                {
+                    "id": cid,
+                    "name": f"floor-{i}",
+                    "channel_type": "webhook",
+                    "config_json": {},
+                    "created_at": datetime.now(UTC),
+                    "updated_at": datetime.now(UTC),
+                }
+                for i, cid in enumerate(channel_ids)
+            ],
+        )
+    raw = database.engine.raw_connection()
+    marker = "?" if database.is_sqlite else "%s"
+    alert_sql = (
+        "INSERT INTO core_alerts (id, severity, title, message, source, created_at) "
+        f"VALUES ({marker}, 'ERROR', 't', 'm', 'bench', {marker})"
+    )
+    delivery_sql = (
+        "INSERT INTO core_alert_deliveries (id, alert_id, channel_id, channel_name, status, "
+        f"attempt, next_retry_at) VALUES ({marker}, {marker}, {marker}, 'c', 'PENDING', 1, "
+        f"{marker})"
+    )
+
+    def once() -> None:
+        _clear(database)
+        cursor = raw.cursor()
+        for _ in range(count):
+            alert_id = new_id()
+            cursor.execute(alert_sql, (alert_id, now))
+            cursor.executemany(
+                delivery_sql, [(new_id(), alert_id, cid, now) for cid in channel_ids]
+            )
+            raw.commit()
+        cursor.close()
+
+    median, _ = median_seconds(once, repeat)
+    raw.close()
+    with database.write() as conn:
+        conn.execute(
+            sa.delete(core_alert_channels).where(core_alert_channels.c.id.in_(channel_ids))
+        )
+    return count / median
 
 
 def bench_alerts(database: Database, count: int, repeat: int) -> float:
