@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -81,6 +83,14 @@ def test_repeat_within_throttle_minutes_is_throttled_and_counted(
     clock.advance(10 * 60)
     third = service.send("ERROR", "broke", "4", source="s")
     assert _deliveries(db, third) == {"slow": "PENDING", "fast": "PENDING"}
+    with db.read() as conn:
+        renewed = conn.execute(
+            sa.select(core_alert_throttle).where(
+                core_alert_throttle.c.dedup_key == throttle.dedup_key
+            )
+        ).one()
+    assert (renewed.send_count, renewed.last_sent_at) == (1, clock.now())
+    assert renewed.expires_at == clock.now() + timedelta(minutes=10)
 
 
 def test_send_alert_uses_the_database_it_is_given(

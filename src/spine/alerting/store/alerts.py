@@ -7,6 +7,7 @@ at all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,6 @@ from spine.alerting.routing import dedup_key, route
 from spine.alerting.store.rows import alert_from_row, channel_from_row
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
-from spine.core.storage.dialect_sql import dialect_insert
 from spine.core.storage.schema.alerting import (
     core_alert_channels,
     core_alert_deliveries,
@@ -39,14 +39,19 @@ def _check_text(name: str, value: str | None, *, required: bool) -> None:
         raise InvalidInput(f"alert {name} is longer than {limit} characters")
 
 
+# Statements built once: record_alert is a hot path (every alert, every failed run).
+_INSERT_ALERT = sa.insert(core_alerts)
+_INSERT_DELIVERY = sa.insert(core_alert_deliveries)
+_ENABLED_CHANNELS = (
+    sa.select(core_alert_channels)
+    .where(core_alert_channels.c.enabled.is_(True))
+    .order_by(core_alert_channels.c.name)
+)
+
+
 def enabled_channels(conn: sa.Connection) -> list[Channel]:
     """Every enabled channel, by name."""
-    rows = conn.execute(
-        sa.select(core_alert_channels)
-        .where(core_alert_channels.c.enabled.is_(True))
-        .order_by(core_alert_channels.c.name)
-    )
-    return [channel_from_row(row) for row in rows]
+    return [channel_from_row(row) for row in conn.execute(_ENABLED_CHANNELS)]
 
 
 def _recently_sent(
@@ -68,18 +73,20 @@ def _recently_sent(
     return conn.execute(query).first() is not None
 
 
-def _count_in_window(
-    conn: sa.Connection, key: str, now: datetime, window: timedelta, sent: bool
-) -> None:
-    """Count this alert in ``core_alert_throttle`` (see docs/alerting.md, "Throttling").
-
-    One upsert: a window that has expired starts again at 1; otherwise the count grows,
-    and an alert that was queued (not throttled everywhere) moves ``last_sent_at`` and
-    may extend the window.
-    """
+@functools.cache
+def _throttle_upsert(dialect: str, sent: bool) -> Any:
+    # Built once per dialect: constructing this statement costs more than running it.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql as module
+    else:
+        from sqlalchemy.dialects import sqlite as module  # type: ignore[no-redef]
     t = core_alert_throttle
-    statement = dialect_insert(conn, t).values(
-        dedup_key=key, last_sent_at=now, send_count=1, expires_at=now + window
+    statement: Any = module.insert(t)
+    statement = statement.values(
+        dedup_key=sa.bindparam("key"),
+        last_sent_at=sa.bindparam("now", type_=t.c.last_sent_at.type),
+        send_count=1,
+        expires_at=sa.bindparam("until", type_=t.c.expires_at.type),
     )
     new = statement.excluded
     expired = t.c.expires_at <= new.last_sent_at
@@ -91,7 +98,22 @@ def _count_in_window(
         else sa.case((expired, new.last_sent_at), else_=t.c.last_sent_at),
         "expires_at": sa.case((expired, new.expires_at), else_=later if sent else t.c.expires_at),
     }
-    conn.execute(statement.on_conflict_do_update(index_elements=["dedup_key"], set_=update))
+    return statement.on_conflict_do_update(index_elements=["dedup_key"], set_=update)
+
+
+def _count_in_window(
+    conn: sa.Connection, key: str, now: datetime, window: timedelta, sent: bool
+) -> None:
+    """Count this alert in ``core_alert_throttle`` (see docs/alerting.md, "Throttling").
+
+    One upsert: a window that has expired starts again at 1; otherwise the count grows,
+    and an alert that was queued (not throttled everywhere) moves ``last_sent_at`` and
+    may extend the window.
+    """
+    conn.execute(
+        _throttle_upsert(conn.dialect.name, sent),
+        {"key": key, "now": now, "until": now + window},
+    )
 
 
 def record_alert(
@@ -130,20 +152,22 @@ def record_alert(
     key = dedup_key(source, title, level)
     alert_id = new_id()
     conn.execute(
-        sa.insert(core_alerts).values(
-            id=alert_id,
-            severity=level.value,
-            title=title,
-            message=message,
-            source=source,
-            domain=domain,
-            execution_id=execution_id,
-            run_id=run_id,
-            metadata_json=dict(metadata) if metadata else None,
-            error_category=error_category,
-            created_at=now,
-            dedup_key=key,
-        )
+        _INSERT_ALERT,
+        {
+            "id": alert_id,
+            "severity": level.value,
+            "title": title,
+            "message": message,
+            "source": source,
+            "domain": domain,
+            "execution_id": execution_id,
+            "run_id": run_id,
+            "metadata_json": dict(metadata) if metadata else None,
+            "error_category": error_category,
+            "created_at": now,
+            "dedup_key": key,
+            "capture_id": None,
+        },
     )
     matched = route(channels if channels is not None else enabled_channels(conn), level, domain)
     if not matched:
@@ -170,7 +194,7 @@ def record_alert(
                 else None,
             }
         )
-    conn.execute(sa.insert(core_alert_deliveries), rows)
+    conn.execute(_INSERT_DELIVERY, rows)
     longest = timedelta(minutes=max(c.throttle_minutes for c in matched))
     _count_in_window(conn, key, now, longest, any_sent)
     return alert_id
