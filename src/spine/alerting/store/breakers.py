@@ -110,21 +110,24 @@ def start_probe(
     return result.rowcount == 1
 
 
+_CLOSE = (
+    sa.update(cb)
+    .where(cb.c.name == sa.bindparam("breaker"))
+    .values(
+        state=BreakerState.CLOSED.value,
+        failure_count=0,
+        success_count=sa.func.coalesce(cb.c.success_count, 0) + 1,
+        last_success_at=sa.bindparam("now", type_=cb.c.updated_at.type),
+        opened_at=None,
+        half_opened_at=None,
+        updated_at=sa.bindparam("now", type_=cb.c.updated_at.type),
+    )
+)
+
+
 def record_success(conn: sa.Connection, now: datetime, channel_name: str) -> None:
     """A send succeeded: the breaker closes and its failure count restarts."""
-    conn.execute(
-        sa.update(cb)
-        .where(cb.c.name == breaker_name(channel_name))
-        .values(
-            state=BreakerState.CLOSED.value,
-            failure_count=0,
-            success_count=sa.func.coalesce(cb.c.success_count, 0) + 1,
-            last_success_at=now,
-            opened_at=None,
-            half_opened_at=None,
-            updated_at=now,
-        )
-    )
+    conn.execute(_CLOSE, {"breaker": breaker_name(channel_name), "now": now})
 
 
 def record_failure(

@@ -184,37 +184,61 @@ def _owned(claim: Claim) -> Any:
     )
 
 
+def _ts(name: str) -> Any:
+    return sa.bindparam(name, type_=d.c.delivered_at.type)
+
+
+# Built once: recording a sent delivery is the worker's hot path.
+_MARK_SENT = (
+    sa.update(d)
+    .where(
+        d.c.id == sa.bindparam("b_delivery"),
+        d.c.status == DeliveryStatus.PENDING.value,
+        d.c.attempted_at == _ts("claimed_at"),
+    )
+    .values(
+        status=DeliveryStatus.SENT.value,
+        delivered_at=_ts("now"),
+        response_json=sa.bindparam("response", type_=d.c.response_json.type),
+        next_retry_at=None,
+    )
+)
+_RESOLVE_RETRIED = (
+    sa.update(dlq)
+    .where(
+        dlq.c.source_type == DLQ_SOURCE_TYPE,
+        dlq.c.source_id == sa.bindparam("b_source"),
+        dlq.c.status == DlqStatus.RETRYING.value,
+    )
+    .values(status=DlqStatus.RESOLVED.value, resolved_at=_ts("now"), next_retry_at=None)
+)
+_CHANNEL_SUCCEEDED = (
+    sa.update(ch)
+    .where(ch.c.id == sa.bindparam("b_channel"))
+    .values(consecutive_failures=0, last_success_at=_ts("now"))
+)
+
+
 def record_sent(conn: sa.Connection, now: datetime, claim: Claim, response: dict[str, Any]) -> bool:
     """Mark the claimed attempt SENT; False if the claim was lost (its lease ran out)."""
     result = conn.execute(
-        sa.update(d)
-        .where(_owned(claim))
-        .values(
-            status=DeliveryStatus.SENT.value,
-            delivered_at=now,
-            response_json=response,
-            next_retry_at=None,
-        ),
+        _MARK_SENT,
+        {
+            "b_delivery": claim.delivery_id,
+            "claimed_at": claim.claimed_at,
+            "now": now,
+            "response": response,
+        },
         execution_options=_ROWCOUNT,
     )
     if result.rowcount != 1:
         return False
     conn.execute(
-        sa.update(dlq)
-        .where(
-            dlq.c.source_type == DLQ_SOURCE_TYPE,
-            dlq.c.source_id == source_id(claim.alert.id, claim.channel.id),
-            dlq.c.status == DlqStatus.RETRYING.value,
-        )
-        .values(status=DlqStatus.RESOLVED.value, resolved_at=now, next_retry_at=None)
+        _RESOLVE_RETRIED, {"b_source": source_id(claim.alert.id, claim.channel.id), "now": now}
     )
     # The channel's and the breaker's rows are shared by every worker: updated last, so
     # that their row locks are held for as little as possible before the commit.
-    conn.execute(
-        sa.update(ch)
-        .where(ch.c.id == claim.channel.id)
-        .values(consecutive_failures=0, last_success_at=now)
-    )
+    conn.execute(_CHANNEL_SUCCEEDED, {"b_channel": claim.channel.id, "now": now})
     breakers.record_success(conn, now, claim.channel.name)
     return True
 
