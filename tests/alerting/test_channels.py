@@ -311,3 +311,24 @@ def test_email_over_starttls_with_login(
         controller.stop()
     assert [m.rcpt_tos for m in inbox.messages] == [["ops@example.com"]]
     assert _delivered(db)[0].status == "SENT"
+
+
+def test_a_failing_slack_url_never_shows_its_token(
+    service: AlertService,
+    worker: DeliveryWorker,
+    receiver: Receiver,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    receiver.status = 500
+    monkeypatch.setenv("SLACK_URL", receiver.url("/services/T000/B000/SECRETTOKEN"))
+    service.add_channel("slack", "slack", {"webhook_url_ref": "env:SLACK_URL"})
+    service.send("ERROR", "t", "m", source="s")
+    worker.drain()
+    failed = _delivered(db)[0]
+    assert failed.status == "FAILED" and "HTTP 500" in failed.error
+    assert "SECRETTOKEN" not in failed.error + str(failed.response_json) + caplog.text

@@ -78,7 +78,7 @@ def test_failures_back_off_then_go_to_the_dead_letter_queue_and_retry_from_there
     # Backoff ceiling 10 s after attempt 1, jitter fixed at 0.5: 7.5 s.
     assert (failed.status, failed.error, failed.response_json["status_code"]) == (
         "FAILED",
-        f"{receiver.url()} answered HTTP 503",
+        f"http://127.0.0.1:{receiver.port} answered HTTP 503",
         503,
     )
     assert pending.status == "PENDING" and pending.attempt == 2

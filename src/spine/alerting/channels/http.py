@@ -6,15 +6,16 @@ around the outbound-URL guard.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from spine.alerting.channels.base import DeliveryError
 from spine.core.errors import ErrorCategory
 from spine.core.net import check_outbound_url
-from spine.core.secrets import redact_url_password
 
 _BODY_KEPT = 2000
 _client: httpx.Client | None = None
@@ -27,6 +28,10 @@ def _shared_client() -> httpx.Client:
     global _client
     with _client_lock:
         if _client is None:
+            # httpx logs every request's full URL at INFO; a channel's URL may carry its
+            # token (Slack, Apprise), and credentials are never logged.
+            for name in ("httpx", "httpcore"):
+                logging.getLogger(name).setLevel(logging.WARNING)
             _client = httpx.Client(follow_redirects=False)
         return _client
 
@@ -59,7 +64,10 @@ def post(
             than 408/429 are not retryable: trying again will not change the answer).
     """
     check_outbound_url(url, allow_private=allow_private)
-    shown = redact_url_password(url.split("?", 1)[0])
+    # Only the origin is named in errors (stored and logged): a path or query may be the
+    # credential itself (a Slack webhook's path is its token).
+    parts = urlsplit(url)
+    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     try:
         response = _shared_client().post(
             url,

@@ -31,7 +31,8 @@ class WebhookChannel:
         if not has_secret(config, "secret"):
             raise InvalidInput(
                 "webhook channel config needs 'secret' (whsec_...) or 'secret_ref' "
-                "(env:VAR or file:PATH); `spine alerts channels add` prints how to make one"
+                "(env:VAR or file:PATH); make one with "
+                "`python -c 'from spine.alerting import generate_secret; print(generate_secret())'`"
             )
         secret = config.get("secret")
         if isinstance(secret, str) and not is_secret_ref(secret):
