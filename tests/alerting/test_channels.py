@@ -166,8 +166,11 @@ def test_apprise_json_url_reaches_the_local_receiver(
     db: Database,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("APPRISE_URL", f"json://127.0.0.1:{receiver.port}/apprise")
-    service.add_channel("apprise", "apprise", {"url_ref": "env:APPRISE_URL"})
+    # A literal URL is accepted without SPINE_SECRET_KEY, and masked on display.
+    channel = service.add_channel(
+        "apprise", "apprise", {"url": f"json://127.0.0.1:{receiver.port}/apprise"}
+    )
+    assert service.channel_view(channel)["config_json"]["url"] == "json://127.0.0.1/********"
     service.send("ERROR", "broke", "it broke", source="s")
     assert worker.drain() == 1
     [request] = receiver.requests

@@ -3,12 +3,15 @@
 A credential field (``secret``, ``password``, a Slack ``webhook_url`` ...) is given either
 as a reference in ``<field>_ref`` (or as the field's value: ``env:VAR`` / ``file:PATH``),
 resolved at send time, or as a literal value, which is encrypted with
-:class:`~spine.core.crypto.SecretBox` (``SPINE_SECRET_KEY``) before it is stored.
+:class:`~spine.core.crypto.SecretBox` (``SPINE_SECRET_KEY``) before it is stored. A
+literal secret or password without a key is refused; a literal URL field (an address
+that may embed a token) is then kept as given, and masked on display.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from spine.alerting.channels.base import ChannelType
 from spine.core.crypto import SecretBox
@@ -37,6 +40,11 @@ def seal_config(
             check_secret_ref(str(value))
             continue
         if not secret_key:
+            if field.endswith("url"):
+                # An address that may embed a token (Slack, Apprise): kept as given when
+                # no key is configured, as Alertmanager keeps it in its config file;
+                # masked on display either way.
+                continue
             raise InvalidInput(
                 f"config field {field!r} holds a credential: give {field}_ref "
                 "(env:VAR or file:PATH), or set SPINE_SECRET_KEY to store it encrypted"
@@ -72,6 +80,12 @@ def display_config(kind: ChannelType | None, config: dict[str, Any]) -> dict[str
     """``config`` safe to show or log: credentials masked, references kept."""
     shown: dict[str, Any] = redact(config)
     for field in kind.secret_fields if kind else ():
-        if shown.get(field) is not None and not is_secret_ref(shown[field]):
-            shown[field] = MASK
+        value = config.get(field)
+        if value is None or is_secret_ref(value):
+            continue
+        shown[field] = MASK
+        if field.endswith("url") and not SecretBox.is_sealed(value):
+            parts = urlsplit(str(value))
+            if parts.scheme and parts.hostname:
+                shown[field] = f"{parts.scheme}://{parts.hostname}/{MASK}"
     return shown
