@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from spine.alerting import AlertService, AlertStore, FailedRunAlerts, policy_from_settings
 from spine.config import Settings, load_settings
 from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ConfigurationError
@@ -54,6 +55,11 @@ class Services:
             self.runs, clock=self.clock, lease_seconds=self.settings.worker_lease_seconds
         )
 
+    def alerting(self) -> AlertService:
+        """Alert channels, alerts, deliveries, dead letters and circuit breakers."""
+        policy = policy_from_settings(self.settings)
+        return AlertService(AlertStore(self.database, self.clock, policy), policy)
+
     def close(self) -> None:
         """Release connections."""
         self.database.dispose()
@@ -76,7 +82,9 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
         connect_timeout_seconds=settings.connect_timeout_seconds,
     )
     database = create_database(settings.database_url, options)
-    return Services(settings=settings, database=database, clock=clock or SystemClock())
+    clock = clock or SystemClock()
+    listeners: tuple[RunListener, ...] = (FailedRunAlerts(clock),)
+    return Services(settings=settings, database=database, clock=clock, run_listeners=listeners)
 
 
 def import_app(module: str | None) -> None:

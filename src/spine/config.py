@@ -62,6 +62,30 @@ class Settings(BaseSettings):
         default=False,
         description="Allow alert channels to send to loopback, link-local or private hosts.",
     )
+    alerting_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts per alert delivery before the dead-letter queue."
+    )
+    alerting_backoff_base_seconds: float = Field(
+        default=30.0, gt=0, description="Wait after a delivery's first failure; doubles after each."
+    )
+    alerting_backoff_max_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest wait between two attempts of a delivery."
+    )
+    alerting_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a delivery worker's claim on a delivery lasts; a dead worker's "
+        "delivery is retried after this long (keep it above the send timeout).",
+    )
+    alerting_breaker_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failures that open a channel's circuit breaker."
+    )
+    alerting_breaker_cooldown_seconds: float = Field(
+        default=300.0, gt=0, description="How long an open breaker waits before one probe."
+    )
+    alerting_send_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Network timeout of one delivery attempt."
+    )
     secret_key: str | None = Field(
         default=None,
         description="Fernet key(s), comma-separated, newest first, for encrypted configs.",

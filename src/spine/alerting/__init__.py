@@ -1,0 +1,127 @@
+"""Alerting: channels, routing, throttling, durable deliveries, dead letters, breakers.
+
+An alert is written with one delivery per matching channel in one transaction (an
+outbox); :class:`DeliveryWorker` sends them, retries with backoff, dead-letters after the
+last attempt and keeps a circuit breaker per channel (docs/alerting.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from spine.alerting.delivery import DeliveryWorker
+from spine.alerting.listener import FailedRunAlerts
+from spine.alerting.models import (
+    Alert,
+    BreakerState,
+    Channel,
+    Delivery,
+    DeliveryPolicy,
+    DeliveryStatus,
+    DlqStatus,
+    Severity,
+)
+from spine.alerting.service import AlertService
+from spine.alerting.signing import WebhookVerificationError, generate_secret, verify_signature
+from spine.alerting.store import AlertStore, record_alert
+from spine.config import Settings, load_settings
+from spine.core.clock import Clock, SystemClock
+from spine.core.storage import Database, EngineOptions, create_database
+
+__all__ = [
+    "Alert",
+    "AlertService",
+    "AlertStore",
+    "BreakerState",
+    "Channel",
+    "Delivery",
+    "DeliveryPolicy",
+    "DeliveryStatus",
+    "DeliveryWorker",
+    "DlqStatus",
+    "FailedRunAlerts",
+    "Severity",
+    "WebhookVerificationError",
+    "generate_secret",
+    "policy_from_settings",
+    "record_alert",
+    "send_alert",
+    "verify_signature",
+]
+
+
+def policy_from_settings(settings: Settings) -> DeliveryPolicy:
+    """The delivery policy that ``SPINE_ALERTING_*`` settings describe."""
+    return DeliveryPolicy(
+        max_attempts=settings.alerting_max_attempts,
+        backoff_base_seconds=settings.alerting_backoff_base_seconds,
+        backoff_max_seconds=settings.alerting_backoff_max_seconds,
+        lease_seconds=settings.alerting_lease_seconds,
+        breaker_threshold=settings.alerting_breaker_threshold,
+        breaker_cooldown_seconds=settings.alerting_breaker_cooldown_seconds,
+        send_timeout_seconds=settings.alerting_send_timeout_seconds,
+        allow_private_urls=settings.alerting_allow_private_urls,
+        secret_key=settings.secret_key,
+    )
+
+
+def send_alert(
+    severity: str,
+    title: str,
+    message: str,
+    *,
+    source: str,
+    domain: str | None = None,
+    run_id: str | None = None,
+    execution_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    error_category: str | None = None,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> str:
+    """Record an alert and one delivery per matching channel, in one transaction.
+
+    Without ``database``, spine's database is the one settings name
+    (``SPINE_DATABASE_URL``, ``spine.toml``); a delivery worker (``spine alerts deliver``)
+    sends the deliveries.
+
+    Returns:
+        The alert's id.
+
+    Raises:
+        InvalidInput: If the severity is not INFO, WARNING, ERROR or CRITICAL, or title or
+            source is empty.
+    """
+    owned = database is None
+    if database is None:
+        settings = load_settings()
+        database = create_database(
+            settings.database_url,
+            EngineOptions(
+                busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                pool_size=1,
+                max_overflow=0,
+                connect_timeout_seconds=settings.connect_timeout_seconds,
+            ),
+        )
+    now = (clock or SystemClock()).now()
+    try:
+        return database.run_write(
+            lambda conn: record_alert(
+                conn,
+                now,
+                severity=severity,
+                title=title,
+                message=message,
+                source=source,
+                domain=domain,
+                run_id=run_id,
+                execution_id=execution_id,
+                metadata=metadata,
+                error_category=error_category,
+            )
+        )
+    finally:
+        if owned:
+            database.dispose()

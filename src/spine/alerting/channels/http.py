@@ -1,0 +1,101 @@
+"""One HTTP POST for the HTTP-based channels: guard, send, turn failures into errors.
+
+Redirects are not followed: a public URL that redirects to a private address would get
+around the outbound-URL guard.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from spine.alerting.channels.base import DeliveryError
+from spine.core.errors import ErrorCategory
+from spine.core.net import check_outbound_url
+
+_BODY_KEPT = 2000
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def _shared_client() -> httpx.Client:
+    # One client per process: building one loads the CA bundle (tens of milliseconds),
+    # which would otherwise be paid on every delivery. httpx clients are thread-safe.
+    global _client
+    with _client_lock:
+        if _client is None:
+            # httpx logs every request's full URL at INFO; a channel's URL may carry its
+            # token (Slack, Apprise), and credentials are never logged.
+            for name in ("httpx", "httpcore"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+            _client = httpx.Client(follow_redirects=False)
+        return _client
+
+
+def response_record(response: httpx.Response) -> dict[str, Any]:
+    """What ``response_json`` keeps of a response: status and the start of the body."""
+    record: dict[str, Any] = {"status_code": response.status_code}
+    try:
+        record["body"] = response.json()
+    except ValueError:
+        record["body"] = response.text[:_BODY_KEPT]
+    return record
+
+
+def post(
+    url: str,
+    *,
+    timeout: float,
+    allow_private: bool,
+    json: Any = None,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+) -> httpx.Response:
+    """POST to ``url`` and return a 2xx response.
+
+    Raises:
+        UrlNotAllowed: If the host is private and not allowed.
+        DeliveryError: On a connection failure, a timeout or a non-2xx status (4xx other
+            than 408/429 are not retryable: trying again will not change the answer).
+    """
+    check_outbound_url(url, allow_private=allow_private)
+    # Only the origin is named in errors (stored and logged): a path or query may be the
+    # credential itself (a Slack webhook's path is its token).
+    parts = urlsplit(url)
+    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    try:
+        response = _shared_client().post(
+            url,
+            json=json,
+            content=content,
+            headers=headers,
+            auth=httpx.BasicAuth(*auth) if auth else httpx.USE_CLIENT_DEFAULT,
+            timeout=timeout,
+        )
+    except httpx.TimeoutException:
+        raise DeliveryError(
+            f"timed out after {timeout:g}s posting to {shown}", category=ErrorCategory.TIMEOUT
+        ) from None
+    except httpx.HTTPError as error:
+        raise DeliveryError(f"cannot post to {shown}: {type(error).__name__}: {error}") from None
+    if response.is_success:
+        return response
+    status = response.status_code
+    if status == 429:
+        category = ErrorCategory.RATE_LIMITED
+    elif status in (401, 403):
+        category = ErrorCategory.AUTHENTICATION
+    elif status >= 500 or status == 408:
+        category = ErrorCategory.UNAVAILABLE
+    else:
+        category = ErrorCategory.VALIDATION
+    raise DeliveryError(
+        f"{shown} answered HTTP {status}",
+        response=response_record(response),
+        category=category,
+    )

@@ -1,0 +1,70 @@
+"""Webhook channel: a JSON POST signed as the Standard Webhooks spec says.
+
+Config: ``url``; ``secret`` (``whsec_...``, sealed at rest) or ``secret_ref``
+(``env:VAR`` / ``file:PATH``); optional ``headers`` (non-secret extra headers).
+The body is ``{"type": "alert.<severity>", "timestamp": ..., "data": {...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from spine.alerting.channels import http
+from spine.alerting.channels.base import Message, has_secret, require
+from spine.alerting.signing import secret_key, signed_headers
+from spine.core.errors import InvalidInput
+from spine.core.net import check_outbound_url
+from spine.core.secrets import is_secret_key, is_secret_ref
+
+
+class WebhookChannel:
+    """Signed JSON webhooks."""
+
+    secret_fields: tuple[str, ...] = ("secret",)
+
+    def validate(self, config: dict[str, Any], *, allow_private: bool) -> dict[str, Any]:
+        """Check the URL (outbound guard), the secret's form and the extra headers."""
+        check_outbound_url(str(require(config, "url", "webhook")), allow_private=allow_private)
+        if not has_secret(config, "secret"):
+            raise InvalidInput(
+                "webhook channel config needs 'secret' (whsec_...) or 'secret_ref' "
+                "(env:VAR or file:PATH); make one with "
+                "`python -c 'from spine.alerting import generate_secret; print(generate_secret())'`"
+            )
+        secret = config.get("secret")
+        if isinstance(secret, str) and not is_secret_ref(secret):
+            secret_key(secret)
+        headers = config.get("headers") or {}
+        if not isinstance(headers, dict) or any(is_secret_key(str(k)) for k in headers):
+            raise InvalidInput(
+                "webhook 'headers' must be an object of non-secret headers "
+                "(the signature authenticates the request)"
+            )
+        return config
+
+    def send(
+        self, message: Message, config: dict[str, Any], *, timeout: float, allow_private: bool
+    ) -> dict[str, Any]:
+        """POST the signed body; return the receiver's status and body."""
+        body = json.dumps(
+            {
+                "type": f"alert.{message.alert.severity.value.lower()}",
+                "timestamp": datetime.now(UTC).isoformat(),
+                "data": message.payload(),
+            },
+            separators=(",", ":"),
+        ).encode("utf-8")
+        headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
+        headers.update(signed_headers(config["secret"], message.message_id, int(time.time()), body))
+        headers["content-type"] = "application/json"
+        response = http.post(
+            config["url"],
+            content=body,
+            headers=headers,
+            timeout=timeout,
+            allow_private=allow_private,
+        )
+        return http.response_record(response)

@@ -1,0 +1,171 @@
+"""The delivery worker: claims due deliveries, sends them outside any transaction, records.
+
+Several workers (threads of one process, or processes on several machines) share the
+work through the database: a claim is committed before the send, so a delivery attempt
+is sent by one worker only (see :mod:`spine.alerting.store.deliveries`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from functools import partial
+
+from spine.alerting.backoff import backoff_seconds
+from spine.alerting.channels import DeliveryError, Message, channel_type
+from spine.alerting.models import DeliveryPolicy
+from spine.alerting.secrets import open_config
+from spine.alerting.store import AlertStore, Claim
+from spine.core.errors import ErrorCategory, SpineError
+from spine.core.secrets import redact_url_password
+
+log = logging.getLogger(__name__)
+
+
+def message_id(claim: Claim) -> str:
+    """The Standard Webhooks ``webhook-id``: one per alert and channel, kept over retries."""
+    return f"msg_{claim.alert.id}_{claim.channel.id}"
+
+
+class DeliveryWorker:
+    """Sends pending alert deliveries until stopped.
+
+    Args:
+        store: Where deliveries are claimed and recorded.
+        policy: Attempts, backoff, lease, breaker and network settings.
+        concurrency: Threads sending at once (each claims its own deliveries).
+        batch_size: Deliveries a thread claims at a time.
+        poll_seconds: Longest idle wait between looks for due deliveries.
+        rand: Source of jitter (``random.random``; tests pass a fixed one).
+    """
+
+    def __init__(
+        self,
+        store: AlertStore,
+        policy: DeliveryPolicy,
+        *,
+        concurrency: int = 1,
+        batch_size: int = 5,
+        poll_seconds: float = 1.0,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.concurrency = max(1, concurrency)
+        self.batch_size = max(1, batch_size)
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+        self._backoff = partial(
+            backoff_seconds,
+            base=policy.backoff_base_seconds,
+            cap=policy.backoff_max_seconds,
+            rand=rand,
+        )
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Ask every thread to finish its current delivery and return."""
+        self.stopping.set()
+
+    def run_once(self) -> int:
+        """Claim and deliver one batch on this thread; return how many were attempted."""
+        claims = self.store.claim(self.batch_size)
+        for claim in claims:
+            self.deliver(claim)
+        return len(claims)
+
+    def drain(self) -> int:
+        """Deliver on this thread until nothing is due; return how many were attempted."""
+        total = 0
+        while not self.stopping.is_set():
+            done = self.run_once()
+            if not done:
+                break
+            total += done
+        return total
+
+    def run(self, *, once: bool = False) -> int:
+        """Deliver with ``concurrency`` threads; return how many attempts were made.
+
+        Runs until :meth:`stop`, or with ``once`` until nothing is due.
+        """
+        self._count = 0
+        threads = [
+            threading.Thread(target=self._loop, args=(once,), name=f"spine-delivery-{i}")
+            for i in range(self.concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return self._count
+
+    def _loop(self, once: bool) -> None:
+        while not self.stopping.is_set():
+            try:
+                done = self.run_once()
+            except SpineError as error:
+                log.warning("delivery worker: %s", error)
+                done = 0
+            with self._lock:
+                self._count += done
+            if not done:
+                if once:
+                    return
+                self.stopping.wait(self.poll_seconds)
+
+    def deliver(self, claim: Claim) -> str | None:
+        """Send one claimed delivery and record the outcome.
+
+        Returns:
+            ``"sent"``, ``"retry"``, ``"dead_letter"``, or None if the claim was lost.
+        """
+        kind = channel_type(claim.channel.channel_type)
+        message = Message(
+            alert=claim.alert,
+            message_id=message_id(claim),
+            delivery_id=claim.delivery_id,
+            attempt=claim.attempt,
+            channel_name=claim.channel.name,
+        )
+        response = None
+        try:
+            config = open_config(kind, claim.channel.config, self.policy.secret_key)
+            sent = kind.send(
+                message,
+                config,
+                timeout=self.policy.send_timeout_seconds,
+                allow_private=self.policy.allow_private_urls,
+            )
+        except DeliveryError as error:
+            failure: SpineError = error
+            response = error.response
+        except SpineError as error:
+            failure = error
+        except Exception as error:  # a channel bug must not kill the worker
+            log.exception("channel %s raised", claim.channel.name)
+            failure = SpineError(
+                f"{type(error).__name__}: {error}", category=ErrorCategory.INTERNAL, retryable=True
+            )
+        else:
+            return "sent" if self.store.record_sent(claim, sent) else None
+        text = redact_url_password(str(failure))
+        log.info(
+            "delivery %s of alert %s to %s failed (attempt %s): %s",
+            claim.delivery_id,
+            claim.alert.id,
+            claim.channel.name,
+            claim.attempt,
+            text,
+        )
+        return self.store.record_failed(
+            claim,
+            error=text,
+            category=failure.category.value,
+            retryable=failure.retryable,
+            response=response,
+            backoff=self._backoff,
+        )

@@ -1,0 +1,155 @@
+"""The alerting use cases the CLI and the API call: channels, sending, testing, the worker."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from spine.alerting.channels import Message, channel_type
+from spine.alerting.delivery import DeliveryWorker
+from spine.alerting.models import Alert, Channel, DeliveryPolicy, Severity, breaker_name
+from spine.alerting.routing import parse_domains
+from spine.alerting.secrets import display_config, open_config, seal_config
+from spine.alerting.store import AlertStore
+from spine.core.errors import InvalidInput
+from spine.core.ids import new_id
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+
+
+class AlertService:
+    """Alerting for one database: what ``spine alerts``, ``dlq`` and ``breakers`` do."""
+
+    def __init__(self, store: AlertStore, policy: DeliveryPolicy) -> None:
+        self.store = store
+        self.policy = policy
+
+    def add_channel(
+        self,
+        name: str,
+        channel_type_name: str,
+        config: Mapping[str, Any],
+        *,
+        min_severity: str = "INFO",
+        domains: str | Iterable[str] | None = None,
+        throttle_minutes: int = 0,
+        created_by: str | None = None,
+    ) -> Channel:
+        """Validate, seal and store a new channel.
+
+        Raises:
+            InvalidInput: If the name, type, config, severity or domains are invalid, or a
+                credential is given in clear without ``SPINE_SECRET_KEY``.
+            UrlNotAllowed: If the target is private and not allowed in settings.
+            Conflict: If the name is taken.
+        """
+        if not _NAME.fullmatch(name):
+            raise InvalidInput(
+                f"channel name {name!r} must be 1-200 letters, digits, '_', '-', '.' or ':'"
+            )
+        if throttle_minutes < 0:
+            raise InvalidInput("--throttle-minutes must be 0 or more")
+        kind = channel_type(channel_type_name)
+        level = Severity.parse(min_severity, "--min-severity")
+        patterns = parse_domains(domains)
+        checked = kind.validate(dict(config), allow_private=self.policy.allow_private_urls)
+        sealed = seal_config(kind, checked, self.policy.secret_key)
+        return self.store.add_channel(
+            name=name,
+            channel_type=channel_type_name,
+            config=sealed,
+            min_severity=level,
+            domains=patterns,
+            throttle_minutes=throttle_minutes,
+            created_by=created_by,
+        )
+
+    def channel_view(self, channel: Channel) -> dict[str, Any]:
+        """A channel as the specification's columns, with credentials masked."""
+        try:
+            kind = channel_type(channel.channel_type)
+        except InvalidInput:
+            kind = None
+        return {
+            "id": channel.id,
+            "name": channel.name,
+            "channel_type": channel.channel_type,
+            "config_json": display_config(kind, channel.config),
+            "min_severity": channel.min_severity.value,
+            "domains": list(channel.domains),
+            "enabled": channel.enabled,
+            "throttle_minutes": channel.throttle_minutes,
+            "last_success_at": channel.last_success_at,
+            "last_failure_at": channel.last_failure_at,
+            "consecutive_failures": channel.consecutive_failures,
+            "created_at": channel.created_at,
+            "updated_at": channel.updated_at,
+            "created_by": channel.created_by,
+            "breaker": breaker_name(channel.name),
+        }
+
+    def send(
+        self,
+        severity: str,
+        title: str,
+        message: str,
+        *,
+        source: str,
+        domain: str | None = None,
+        run_id: str | None = None,
+        execution_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        error_category: str | None = None,
+    ) -> str:
+        """Record an alert and its deliveries; return the alert's id."""
+        return self.store.record_alert(
+            severity=severity,
+            title=title,
+            message=message,
+            source=source,
+            domain=domain,
+            run_id=run_id,
+            execution_id=execution_id,
+            metadata=metadata,
+            error_category=error_category,
+        )
+
+    def test_channel(self, name: str) -> dict[str, Any]:
+        """Send a test message to channel ``name`` now, outside the outbox.
+
+        Nothing is recorded: a test checks the configuration, it is not an alert.
+
+        Raises:
+            ChannelNotFound: If there is no such channel.
+            DeliveryError: If the send fails (the message says why).
+        """
+        channel = self.store.get_channel(name)
+        kind = channel_type(channel.channel_type)
+        alert = Alert(
+            id=new_id(),
+            severity=Severity.INFO,
+            title=f"spine test message for channel {channel.name}",
+            message="If you can read this, spine can alert you through this channel.",
+            source="spine.alerts.test",
+        )
+        message = Message(
+            alert=alert,
+            message_id=f"msg_test_{alert.id}",
+            delivery_id=alert.id,
+            attempt=1,
+            channel_name=channel.name,
+        )
+        config = open_config(kind, channel.config, self.policy.secret_key)
+        return kind.send(
+            message,
+            config,
+            timeout=self.policy.send_timeout_seconds,
+            allow_private=self.policy.allow_private_urls,
+        )
+
+    def worker(self, *, concurrency: int = 1, poll_seconds: float = 1.0) -> DeliveryWorker:
+        """A delivery worker over this database."""
+        return DeliveryWorker(
+            self.store, self.policy, concurrency=concurrency, poll_seconds=poll_seconds
+        )

@@ -1,0 +1,127 @@
+"""Channel rows: add, look up, enable/disable, remove, and their delivery counters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from spine.alerting.models import Channel, DeliveryPolicy, DeliveryStatus, Severity
+from spine.alerting.store import breakers
+from spine.alerting.store.rows import channel_from_row
+from spine.core.errors import Conflict, NotFound
+from spine.core.ids import new_id
+from spine.core.storage.schema.alerting import core_alert_channels, core_alert_deliveries
+
+ch = core_alert_channels
+
+
+class ChannelNotFound(NotFound):
+    """No channel has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no alert channel named {name!r} (see `spine alerts channels list`)")
+
+
+def add_channel(
+    conn: sa.Connection,
+    now: datetime,
+    *,
+    name: str,
+    channel_type: str,
+    config: dict[str, Any],
+    min_severity: Severity,
+    domains: Sequence[str],
+    throttle_minutes: int,
+    created_by: str | None,
+    policy: DeliveryPolicy,
+) -> Channel:
+    """Insert a channel (config already validated and sealed) and its closed breaker.
+
+    Raises:
+        Conflict: If a channel with this name exists.
+    """
+    if conn.execute(sa.select(ch.c.id).where(ch.c.name == name)).first() is not None:
+        raise Conflict(f"an alert channel named {name!r} already exists")
+    channel_id = new_id()
+    conn.execute(
+        sa.insert(ch).values(
+            id=channel_id,
+            name=name,
+            channel_type=channel_type,
+            config_json=config,
+            min_severity=min_severity.value,
+            domains=list(domains) or None,
+            enabled=True,
+            throttle_minutes=throttle_minutes,
+            consecutive_failures=0,
+            created_at=now,
+            updated_at=now,
+            created_by=created_by,
+        )
+    )
+    breakers.create_breaker(conn, now, name, policy)
+    return get_channel(conn, name)
+
+
+def get_channel(conn: sa.Connection, name: str) -> Channel:
+    """The channel named ``name``.
+
+    Raises:
+        ChannelNotFound: If there is none.
+    """
+    row = conn.execute(sa.select(ch).where(ch.c.name == name)).first()
+    if row is None:
+        raise ChannelNotFound(name)
+    return channel_from_row(row)
+
+
+def list_channels(conn: sa.Connection) -> list[Channel]:
+    """Every channel, by name."""
+    return [channel_from_row(r) for r in conn.execute(sa.select(ch).order_by(ch.c.name))]
+
+
+def set_enabled(conn: sa.Connection, now: datetime, name: str, enabled: bool) -> Channel:
+    """Enable or disable a channel (deliveries of a disabled channel wait).
+
+    Raises:
+        ChannelNotFound: If there is none.
+    """
+    get_channel(conn, name)
+    conn.execute(sa.update(ch).where(ch.c.name == name).values(enabled=enabled, updated_at=now))
+    return get_channel(conn, name)
+
+
+def remove_channel(conn: sa.Connection, now: datetime, name: str) -> int:
+    """Delete a channel and its breaker; its deliveries stay as history.
+
+    Deliveries still waiting are closed as FAILED ("channel removed").
+
+    Returns:
+        How many waiting deliveries were closed.
+
+    Raises:
+        ChannelNotFound: If there is none.
+    """
+    channel = get_channel(conn, name)
+    d = core_alert_deliveries
+    closed = conn.execute(
+        sa.update(d)
+        .where(d.c.channel_id == channel.id, d.c.status == DeliveryStatus.PENDING.value)
+        .values(
+            status=DeliveryStatus.FAILED.value,
+            error="the channel was removed before this delivery was sent",
+            next_retry_at=None,
+        ),
+        execution_options={"preserve_rowcount": True},
+    ).rowcount
+    breakers.delete_breaker(conn, name)
+    conn.execute(sa.delete(ch).where(ch.c.id == channel.id))
+    return int(closed or 0)
+
+
+def reset_channel_failures(conn: sa.Connection, name: str) -> None:
+    """Clear a channel's ``consecutive_failures`` (with ``spine breakers reset``)."""
+    conn.execute(sa.update(ch).where(ch.c.name == name).values(consecutive_failures=0))

@@ -1,0 +1,452 @@
+"""Claiming due deliveries and recording what a send did.
+
+A PENDING row whose ``next_retry_at`` has come is due. A worker claims it by setting
+``attempted_at`` (the claim's token) and moving ``next_retry_at`` to when the claim
+expires, and commits before it sends: on PostgreSQL the candidates are locked with
+``FOR UPDATE SKIP LOCKED``, on SQLite the write transaction (``BEGIN IMMEDIATE``) is the
+lock. The result is recorded only if the row still carries the worker's token. A claim
+whose worker died (PENDING with ``attempted_at`` set, past its expiry) is recorded as a
+FAILED attempt and its next attempt is claimed in its place: an attempt number is never
+sent by two workers.
+
+Every attempt is its own row (unique ``(alert_id, channel_id, attempt)``): a failure
+turns the row FAILED and inserts attempt + 1 as PENDING at the backoff time, or, after
+the last attempt, puts the delivery in ``dead_letter_queue``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from spine.alerting.models import (
+    DLQ_SOURCE_TYPE,
+    Alert,
+    Channel,
+    DeliveryPolicy,
+    DeliveryStatus,
+    DlqStatus,
+)
+from spine.alerting.store import breakers
+from spine.alerting.store.alerts import alerts_by_id
+from spine.alerting.store.rows import channel_from_row
+from spine.core.errors import Conflict, NotFound
+from spine.core.ids import new_id
+from spine.core.storage.schema.alerting import core_alert_channels, core_alert_deliveries
+from spine.core.storage.schema.resilience import dead_letter_queue
+
+d = core_alert_deliveries
+ch = core_alert_channels
+dlq = dead_letter_queue
+_ROWCOUNT = {"preserve_rowcount": True}
+LEASE_EXPIRED = "the delivery worker that claimed this attempt stopped before recording it"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    """A delivery attempt this worker may send (and no other worker will)."""
+
+    delivery_id: str
+    attempt: int
+    alert: Alert
+    channel: Channel
+    claimed_at: datetime
+    probe: bool = False
+
+
+def source_id(alert_id: str, channel_id: str) -> str:
+    """``dead_letter_queue.source_id`` of an alert's delivery to a channel."""
+    return f"{alert_id}:{channel_id}"
+
+
+def _insert_attempt(
+    conn: sa.Connection,
+    row: Any,
+    attempt: int,
+    due: datetime,
+    *,
+    claimed_at: datetime | None = None,
+) -> str:
+    delivery_id = new_id()
+    conn.execute(
+        sa.insert(d).values(
+            id=delivery_id,
+            alert_id=row.alert_id,
+            channel_id=row.channel_id,
+            channel_name=row.channel_name,
+            status=DeliveryStatus.PENDING.value,
+            attempt=attempt,
+            attempted_at=claimed_at,
+            next_retry_at=due,
+        )
+    )
+    return delivery_id
+
+
+def _round_start(conn: sa.Connection, alert_id: str, channel_id: str) -> int:
+    """The first attempt of the current round (after a ``dlq retry``, its new attempt)."""
+    row = conn.execute(
+        sa.select(dlq.c.metadata).where(
+            dlq.c.source_type == DLQ_SOURCE_TYPE,
+            dlq.c.source_id == source_id(alert_id, channel_id),
+            dlq.c.status == DlqStatus.RETRYING.value,
+        )
+    ).first()
+    if row is None or not row.metadata:
+        return 1
+    return int(row.metadata.get("resume_attempt", 1))
+
+
+def claim_due(
+    conn: sa.Connection, now: datetime, policy: DeliveryPolicy, limit: int
+) -> list[Claim]:
+    """Claim up to ``limit`` due deliveries of enabled channels whose breaker lets them.
+
+    Deliveries of a channel whose breaker is open wait (they are neither failed nor
+    counted); a channel whose breaker may probe gets one delivery.
+    """
+    lease = timedelta(seconds=policy.lease_seconds)
+    gate = breakers.gate(conn, now, policy)
+    query = (
+        sa.select(d)
+        .join(ch, ch.c.id == d.c.channel_id)
+        .where(
+            d.c.status == DeliveryStatus.PENDING.value,
+            d.c.next_retry_at <= now,
+            ch.c.enabled.is_(True),
+        )
+        .order_by(d.c.next_retry_at, d.c.id)
+        .limit(limit)
+        .with_for_update(of=d, skip_locked=True)
+    )
+    if gate.blocked:
+        query = query.where(ch.c.name.not_in(sorted(gate.blocked)))
+    rows = conn.execute(query).all()
+    probing: set[str] = set()
+    claims: list[tuple[Any, str, int, bool]] = []
+    fresh: list[str] = []
+    for row in rows:
+        # Channel names never change, so the denormalised name is the channel's name.
+        probe = row.channel_name in gate.probe
+        if probe:
+            if row.channel_name in probing or not breakers.start_probe(
+                conn, now, row.channel_name, policy
+            ):
+                continue
+            probing.add(row.channel_name)
+        if row.attempted_at is not None:
+            # The worker that claimed it died: its attempt counts as failed.
+            next_attempt = _fail_attempt(conn, now, row, LEASE_EXPIRED, "INTERNAL", policy, now)
+            if next_attempt is None:
+                continue
+            delivery_id = _insert_attempt(conn, row, next_attempt, now + lease, claimed_at=now)
+            claims.append((row, delivery_id, next_attempt, probe))
+            continue
+        fresh.append(row.id)
+        claims.append((row, row.id, int(row.attempt), probe))
+    if fresh:
+        conn.execute(
+            sa.update(d)
+            .where(d.c.id.in_(fresh))
+            .values(attempted_at=now, next_retry_at=now + lease)
+        )
+    alerts = alerts_by_id(conn, [row.alert_id for row, *_ in claims])
+    channels = _channels_by_id(conn, [row.channel_id for row, *_ in claims])
+    return [
+        Claim(
+            delivery_id=delivery_id,
+            attempt=attempt,
+            alert=alerts[row.alert_id],
+            channel=channels[row.channel_id],
+            claimed_at=now,
+            probe=probe,
+        )
+        for row, delivery_id, attempt, probe in claims
+    ]
+
+
+def _channels_by_id(conn: sa.Connection, ids: list[str]) -> dict[str, Channel]:
+    if not ids:
+        return {}
+    rows = conn.execute(sa.select(ch).where(ch.c.id.in_(sorted(set(ids)))))
+    return {row.id: channel_from_row(row) for row in rows}
+
+
+def _owned(claim: Claim) -> Any:
+    return sa.and_(
+        d.c.id == claim.delivery_id,
+        d.c.status == DeliveryStatus.PENDING.value,
+        d.c.attempted_at == claim.claimed_at,
+    )
+
+
+def _ts(name: str) -> Any:
+    return sa.bindparam(name, type_=d.c.delivered_at.type)
+
+
+# Built once: recording a sent delivery is the worker's hot path.
+_MARK_SENT = (
+    sa.update(d)
+    .where(
+        d.c.id == sa.bindparam("b_delivery"),
+        d.c.status == DeliveryStatus.PENDING.value,
+        d.c.attempted_at == _ts("claimed_at"),
+    )
+    .values(
+        status=DeliveryStatus.SENT.value,
+        delivered_at=_ts("now"),
+        response_json=sa.bindparam("response", type_=d.c.response_json.type),
+        next_retry_at=None,
+    )
+)
+_RESOLVE_RETRIED = (
+    sa.update(dlq)
+    .where(
+        dlq.c.source_type == DLQ_SOURCE_TYPE,
+        dlq.c.source_id == sa.bindparam("b_source"),
+        dlq.c.status == DlqStatus.RETRYING.value,
+    )
+    .values(status=DlqStatus.RESOLVED.value, resolved_at=_ts("now"), next_retry_at=None)
+)
+_CHANNEL_SUCCEEDED = (
+    sa.update(ch)
+    .where(ch.c.id == sa.bindparam("b_channel"))
+    .values(consecutive_failures=0, last_success_at=_ts("now"))
+)
+
+
+def record_sent(conn: sa.Connection, now: datetime, claim: Claim, response: dict[str, Any]) -> bool:
+    """Mark the claimed attempt SENT; False if the claim was lost (its lease ran out)."""
+    result = conn.execute(
+        _MARK_SENT,
+        {
+            "b_delivery": claim.delivery_id,
+            "claimed_at": claim.claimed_at,
+            "now": now,
+            "response": response,
+        },
+        execution_options=_ROWCOUNT,
+    )
+    if result.rowcount != 1:
+        return False
+    conn.execute(
+        _RESOLVE_RETRIED, {"b_source": source_id(claim.alert.id, claim.channel.id), "now": now}
+    )
+    # The channel's and the breaker's rows are shared by every worker: updated last, so
+    # that their row locks are held for as little as possible before the commit.
+    conn.execute(_CHANNEL_SUCCEEDED, {"b_channel": claim.channel.id, "now": now})
+    breakers.record_success(conn, now, claim.channel.name)
+    return True
+
+
+def record_failed(
+    conn: sa.Connection,
+    now: datetime,
+    claim: Claim,
+    *,
+    error: str,
+    category: str,
+    retryable: bool,
+    response: dict[str, Any] | None,
+    policy: DeliveryPolicy,
+    backoff: Callable[[int], float],
+) -> str | None:
+    """Mark the claimed attempt FAILED and schedule the next one or dead-letter it.
+
+    Returns:
+        ``"retry"``, ``"dead_letter"``, or ``None`` if the claim was lost.
+    """
+    row = conn.execute(sa.select(d).where(_owned(claim)).with_for_update()).first()
+    if row is None:
+        return None
+    conn.execute(
+        sa.update(ch)
+        .where(ch.c.id == claim.channel.id)
+        .values(consecutive_failures=ch.c.consecutive_failures + 1, last_failure_at=now)
+    )
+    breakers.record_failure(conn, now, claim.channel.name, policy)
+    due = now + timedelta(seconds=backoff(claim.attempt))
+    next_attempt = _fail_attempt(
+        conn, now, row, error, category, policy, due, retryable=retryable, response=response
+    )
+    if next_attempt is None:
+        return "dead_letter"
+    _insert_attempt(conn, row, next_attempt, due)
+    return "retry"
+
+
+def _fail_attempt(
+    conn: sa.Connection,
+    now: datetime,
+    row: Any,
+    error: str,
+    category: str,
+    policy: DeliveryPolicy,
+    due: datetime,
+    *,
+    retryable: bool = True,
+    response: dict[str, Any] | None = None,
+) -> int | None:
+    """Mark ``row`` FAILED; return the next attempt's number, or None once dead-lettered."""
+    attempt = int(row.attempt)
+    used = attempt - _round_start(conn, row.alert_id, row.channel_id) + 1
+    again = retryable and used < policy.max_attempts
+    conn.execute(
+        sa.update(d)
+        .where(d.c.id == row.id)
+        .values(
+            status=DeliveryStatus.FAILED.value,
+            error=error[:4000],
+            response_json=response,
+            next_retry_at=due if again else None,
+        )
+    )
+    if again:
+        return attempt + 1
+    _dead_letter(conn, now, row, error, category, policy)
+    return None
+
+
+def _dead_letter(
+    conn: sa.Connection,
+    now: datetime,
+    row: Any,
+    error: str,
+    category: str,
+    policy: DeliveryPolicy,
+) -> None:
+    key = source_id(row.alert_id, row.channel_id)
+    payload = {
+        "alert_id": row.alert_id,
+        "channel_id": row.channel_id,
+        "channel_name": row.channel_name,
+        "delivery_id": row.id,
+        "attempt": int(row.attempt),
+    }
+    existing = conn.execute(
+        sa.select(dlq).where(
+            dlq.c.source_type == DLQ_SOURCE_TYPE,
+            dlq.c.source_id == key,
+            dlq.c.status != DlqStatus.RESOLVED.value,
+        )
+    ).first()
+    if existing is not None:
+        exhausted = int(existing.retry_count or 0) >= int(existing.max_retries or 0)
+        conn.execute(
+            sa.update(dlq)
+            .where(dlq.c.dlq_id == existing.dlq_id)
+            .values(
+                payload=payload,
+                error=error[:4000],
+                error_category=category,
+                last_failed_at=now,
+                next_retry_at=None,
+                status=(DlqStatus.EXHAUSTED if exhausted else DlqStatus.PENDING).value,
+            )
+        )
+        return
+    first = conn.execute(
+        sa.select(sa.func.min(d.c.attempted_at)).where(
+            d.c.alert_id == row.alert_id, d.c.channel_id == row.channel_id
+        )
+    ).scalar()
+    conn.execute(
+        sa.insert(dlq).values(
+            dlq_id=new_id(),
+            source_type=DLQ_SOURCE_TYPE,
+            source_id=key,
+            payload=payload,
+            error=error[:4000],
+            error_category=category,
+            retry_count=0,
+            max_retries=3,
+            first_failed_at=first or now,
+            last_failed_at=now,
+            status=DlqStatus.PENDING.value,
+            metadata={"attempts": int(row.attempt), "max_attempts": policy.max_attempts},
+        )
+    )
+
+
+def retry_dead_letter(conn: sa.Connection, now: datetime, dlq_id: str) -> str:
+    """Queue a dead-lettered delivery again, for a new round of attempts, due now.
+
+    Returns:
+        The id of the new PENDING delivery.
+
+    Raises:
+        NotFound: If there is no such dead letter.
+        Conflict: If it is resolved, already being retried, or its channel was removed.
+    """
+    entry = conn.execute(sa.select(dlq).where(dlq.c.dlq_id == dlq_id).with_for_update()).first()
+    if entry is None:
+        raise NotFound(f"no dead letter {dlq_id!r}")
+    if entry.status in (DlqStatus.RESOLVED.value, DlqStatus.RETRYING.value):
+        raise Conflict(f"dead letter {dlq_id} is {entry.status}: nothing to retry")
+    if entry.source_type != DLQ_SOURCE_TYPE:
+        raise Conflict(f"dead letter {dlq_id} is a {entry.source_type}, not an alert delivery")
+    payload = entry.payload or {}
+    last = conn.execute(
+        sa.select(d)
+        .where(d.c.alert_id == payload.get("alert_id"), d.c.channel_id == payload.get("channel_id"))
+        .order_by(d.c.attempt.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.channel_id is None:
+        raise Conflict(f"dead letter {dlq_id}: its channel was removed")
+    attempt = int(last.attempt) + 1
+    delivery_id = _insert_attempt(conn, last, attempt, now)
+    conn.execute(
+        sa.update(dlq)
+        .where(dlq.c.dlq_id == dlq_id)
+        .values(
+            status=DlqStatus.RETRYING.value,
+            retry_count=sa.func.coalesce(dlq.c.retry_count, 0) + 1,
+            next_retry_at=now,
+            metadata={**(entry.metadata or {}), "resume_attempt": attempt},
+        )
+    )
+    return delivery_id
+
+
+def resolve_dead_letter(conn: sa.Connection, now: datetime, dlq_id: str) -> None:
+    """Mark a dead letter resolved (handled by hand; it is not retried).
+
+    Raises:
+        NotFound: If there is no such dead letter.
+        Conflict: If it is already resolved.
+    """
+    entry = conn.execute(sa.select(dlq.c.status).where(dlq.c.dlq_id == dlq_id)).first()
+    if entry is None:
+        raise NotFound(f"no dead letter {dlq_id!r}")
+    if entry.status == DlqStatus.RESOLVED.value:
+        raise Conflict(f"dead letter {dlq_id} is already resolved")
+    conn.execute(
+        sa.update(dlq)
+        .where(dlq.c.dlq_id == dlq_id)
+        .values(status=DlqStatus.RESOLVED.value, resolved_at=now, next_retry_at=None)
+    )
+
+
+def list_dead_letters(conn: sa.Connection, *, status: str | None = None) -> list[dict[str, Any]]:
+    """Dead letters of alert deliveries, newest failure first."""
+    query = (
+        sa.select(dlq)
+        .where(dlq.c.source_type == DLQ_SOURCE_TYPE)
+        .order_by(dlq.c.last_failed_at.desc(), dlq.c.dlq_id.desc())
+    )
+    if status is not None:
+        query = query.where(dlq.c.status == status)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def deliveries_of(conn: sa.Connection, alert_id: str) -> list[dict[str, Any]]:
+    """Every delivery attempt of an alert, by channel then attempt."""
+    rows = conn.execute(
+        sa.select(d).where(d.c.alert_id == alert_id).order_by(d.c.channel_name, d.c.attempt)
+    )
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,176 @@
+"""``spine alerts``, ``spine dlq`` and ``spine breakers`` through the real console script.
+
+On SQLite only: every command is a process start (about a second on a busy machine), and
+the store behind them is tested on both backends; the worker processes test runs on both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spine.alerting import AlertService, AlertStore, DeliveryPolicy, DeliveryWorker
+from spine.core.clock import SystemClock
+from spine.core.storage import create_database
+from tests.alerting.conftest import WHSEC
+from tests.alerting.receiver import Receiver
+from tests.cli.spine_process import run_spine, run_spines
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+def _env(db_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "SPINE_DATABASE_URL": db_url,
+        "SPINE_ALERTING_ALLOW_PRIVATE_URLS": "true",
+        "HOOK_SECRET": WHSEC,
+        **extra,
+    }
+
+
+def test_channels_send_list_show_deliver(db_url: str, tmp_path: Path, receiver: Receiver) -> None:
+    env = _env(db_url, SNOW_PASSWORD="hunter2")
+
+    def spine(*args: str) -> str:
+        done = run_spine(*args, cwd=tmp_path, env=env)
+        assert done.code == 0, done.stderr
+        return done.stdout
+
+    config = {"url": receiver.url(), "secret_ref": "env:HOOK_SECRET"}
+    snow = {
+        "instance_url": "http://user:pw@127.0.0.1:9",
+        "username": "u",
+        "password_ref": "env:SNOW_PASSWORD",
+    }
+    added = run_spines(
+        [
+            (
+                [
+                    "alerts",
+                    "channels",
+                    "add",
+                    "ops",
+                    "--type",
+                    "webhook",
+                    "--config",
+                    json.dumps(config),
+                    "--min-severity",
+                    "WARNING",
+                    "--domains",
+                    "finra.*,sec.*",
+                    "--throttle-minutes",
+                    "5",
+                ],
+                env,
+                tmp_path,
+            ),
+            (
+                [
+                    "alerts",
+                    "channels",
+                    "add",
+                    "snow",
+                    "--type",
+                    "servicenow",
+                    "--config",
+                    json.dumps(snow),
+                ],
+                env,
+                tmp_path,
+            ),
+        ]
+    )
+    assert [a.code for a in added] == [0, 0], [a.stderr for a in added]
+    alert_id = spine(
+        "alerts",
+        "send",
+        "--severity",
+        "ERROR",
+        "--title",
+        "late",
+        "--message",
+        "m",
+        "--source",
+        "finra.weekly_ingest",
+        "--domain",
+        "finra.otc",
+    ).strip()
+    assert "1 attempts" in spine("alerts", "channels", "disable", "snow") + spine(
+        "alerts", "deliver", "--once"
+    )
+    assert receiver.requests[0].json()["data"]["alert_id"] == alert_id
+    reads = run_spines(
+        [
+            (["alerts", "channels", "list", "--json"], env, tmp_path),
+            (["alerts", "channels", "show", "snow", "--json"], env, tmp_path),
+            (["alerts", "show", alert_id, "--json"], env, tmp_path),
+            (
+                ["alerts", "list", "--severity", "ERROR", "--since", "2000-01-01", "--json"],
+                env,
+                tmp_path,
+            ),
+            (["breakers", "list", "--json"], env, tmp_path),
+        ]
+    )
+    assert [r.code for r in reads] == [0] * 5, [r.stderr for r in reads]
+    listed, shown, shown_alert, errors, breakers = (json.loads(r.stdout) for r in reads)
+    assert [(c["name"], c["enabled"], c["domains"]) for c in listed] == [
+        ("ops", True, ["finra.*", "sec.*"]),
+        ("snow", False, []),
+    ]
+    assert shown["config_json"]["password_ref"] == "env:SNOW_PASSWORD"
+    assert "pw@" not in json.dumps(shown) and "hunter2" not in json.dumps(shown)
+    assert shown_alert["severity"] == "ERROR" and shown_alert["source"] == "finra.weekly_ingest"
+    assert [(d["channel_name"], d["status"], d["attempt"]) for d in shown_alert["deliveries"]] == [
+        ("ops", "SENT", 1),
+        ("snow", "PENDING", 1),  # disabled: it waits
+    ]
+    assert [a["id"] for a in errors] == [alert_id]
+    assert {b["name"]: b["state"] for b in breakers} == {
+        "alert-channel:ops": "closed",
+        "alert-channel:snow": "closed",
+    }
+
+
+def test_dead_letter_list_and_retry(db_url: str, tmp_path: Path, receiver: Receiver) -> None:
+    env = _env(db_url)
+    policy = DeliveryPolicy(max_attempts=1, allow_private_urls=True)
+    database = create_database(db_url)
+    service = AlertService(AlertStore(database, SystemClock(), policy), policy)
+    service.add_channel("ops", "webhook", {"url": receiver.url(), "secret_ref": "env:HOOK_SECRET"})
+    service.send("ERROR", "t", "m", source="s")
+    receiver.status = 500
+    DeliveryWorker(service.store, policy).drain()
+    listed = run_spine("dlq", "list", "--json", cwd=tmp_path, env=env)
+    [letter] = json.loads(listed.stdout)
+    assert letter["status"] == "pending" and letter["source_type"] == "alert_delivery"
+    receiver.status = 200
+    retried = run_spine("dlq", "retry", letter["dlq_id"], cwd=tmp_path, env=env)
+    assert retried.code == 0, retried.stderr
+    DeliveryWorker(service.store, policy).drain()
+    [letter] = service.store.list_dead_letters()
+    assert letter["status"] == "resolved"
+    assert len(receiver.requests) == 2
+    database.dispose()
+
+
+def test_bad_input_is_one_line_and_exit_2(db_url: str, tmp_path: Path) -> None:
+    env = _env(db_url)
+    cases = [
+        ["alerts", "channels", "add", "x", "--type", "webhook", "--config", "[1]"],
+        ["alerts", "send", "--severity", "LOUD", "--title", "t", "--message", "m", "--source", "s"],
+        ["alerts", "channels", "show", "nope"],
+        ["dlq", "retry", "nope"],
+    ]
+    results = run_spines([(args, env, tmp_path) for args in cases])
+    for args, done in zip(cases, results, strict=True):
+        assert done.code == 2, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    listed = run_spine("alerts", "channels", "list", "--json", cwd=tmp_path, env=env)
+    assert json.loads(listed.stdout) == []
