@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from spine import __version__
-from spine.cli import db, runs, serve
+from spine.cli import connections, db, runs, serve, sources
 from spine.cli.context import CliState
 from spine.cli.output import fail
 
@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(runs.app, name="runs")
+app.add_typer(sources.app, name="sources")
+app.add_typer(connections.app, name="connections")
 app.command("run")(runs.run_command)
 app.command("worker")(runs.worker_command)
 app.command("serve")(serve.serve_command)
