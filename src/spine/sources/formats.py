@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,9 @@ class DigestBuilder:
         self._size = 0
         self._newlines = 0
         self._blank = 0
-        self._last = b"\n"  # a file that starts with a newline starts with a blank line
+        # The last two bytes seen; a file that starts with a newline starts with a blank
+        # line, as if a newline came before it.
+        self._tail = b"\n"
         self._parquet: list[bytes] | None = [] if self.fmt == "parquet" else None
 
     def update(self, chunk: bytes | memoryview) -> None:
@@ -78,10 +81,11 @@ class DigestBuilder:
             return
         data = chunk if isinstance(chunk, bytes) else chunk.tobytes()
         self._newlines += data.count(b"\n")
-        self._blank += data.count(b"\n\n") + data.count(b"\n\r\n")
-        if self._last == b"\n" and data[:1] in (b"\n", b"\r"):
-            self._blank += 1
-        self._last = data[-1:]
+        window = self._tail + data
+        # Blank lines are rare: the overlapping regex count runs only where one may be.
+        if b"\n\n" in window or b"\n\r\n" in window:
+            self._blank += _blank_lines(window) - _blank_lines(self._tail)
+        self._tail = window[-2:]
 
     def finish(self) -> Digest:
         """The digest of everything fed so far."""
@@ -94,9 +98,18 @@ class DigestBuilder:
             return parquet_rows(io.BytesIO(b"".join(self._parquet)))
         if self._size == 0:
             return 0
-        lines = self._newlines + (0 if self._last == b"\n" else 1)
-        records = lines - self._blank
+        ends_open = not self._tail.endswith(b"\n")
+        lines = self._newlines + (1 if ends_open else 0)
+        records = lines - self._blank - (1 if self._tail == b"\n\r" else 0)
         return max(records - (1 if self.header else 0), 0)
+
+
+_BLANK = re.compile(b"(?=\n\r?\n)")
+
+
+def _blank_lines(data: bytes) -> int:
+    """Blank lines (empty, or a lone CR) that ``data`` terminates, overlapping runs too."""
+    return sum(1 for _ in _BLANK.finditer(data))
 
 
 def digest_file(path: Path, fmt: str, *, header: bool = True) -> Digest:
