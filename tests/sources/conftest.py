@@ -24,9 +24,7 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def make_service(
-    db: Database, clock: FrozenClock, tmp_path: Path
-) -> Callable[..., SourceService]:
+def make_service(db: Database, clock: FrozenClock, tmp_path: Path) -> Callable[..., SourceService]:
     """``make_service(**settings)``: a service on the test database; loopback allowed."""
 
     def make(**overrides: Any) -> SourceService:

@@ -58,9 +58,7 @@ def test_same_files_are_unchanged_unless_forced(sources: SourceService, weekly: 
     assert sources.fetch("otc", {"week_ending": "2025-01-17"}).status is FetchStatus.SUCCESS
 
 
-def test_touched_file_is_rehashed_and_still_unchanged(
-    sources: SourceService, weekly: Path
-) -> None:
+def test_touched_file_is_rehashed_and_still_unchanged(sources: SourceService, weekly: Path) -> None:
     sources.fetch("otc", {"week_ending": "2025-01-10"})
     os.utime(weekly / "otc_2025-01-10_T1.psv", (1_800_000_000, 1_800_000_000))
     assert sources.fetch("otc", {"week_ending": "2025-01-10"}).status is FetchStatus.UNCHANGED
@@ -127,7 +125,9 @@ def test_registry_refuses_duplicates_bad_types_and_clear_credentials(
     with pytest.raises(InvalidInput, match="needs 'url'"):
         sources.add("h", "http", {})
     with pytest.raises(InvalidInput, match="looks like a credential"):
-        sources.add("h", "http", {"url": "http://x/", "auth": {"type": "bearer", "token": "s3cr3t"}})
+        sources.add(
+            "h", "http", {"url": "http://x/", "auth": {"type": "bearer", "token": "s3cr3t"}}
+        )
     with pytest.raises(InvalidInput, match="env:VARIABLE or file:PATH"):
         sources.add("h", "http", {"url": "http://x/", "auth": {"token_ref": "s3cr3t"}})
 
