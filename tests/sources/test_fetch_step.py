@@ -6,7 +6,7 @@ import pytest
 
 from spine.core.clock import FrozenClock
 from spine.core.storage import Database
-from spine.orchestration import RetryPolicy, Step, Workflow
+from spine.orchestration import RetryPolicy, Workflow
 from spine.orchestration.registry import PipelineRegistry, WorkflowRegistry
 from spine.orchestration.runner import WorkflowRunner
 from spine.orchestration.store import RunStore

@@ -22,17 +22,9 @@ from spine.core.storage import Database
 from spine.sources.cache import ContentCache, cache_key
 from spine.sources.connections import ConnectionRegistry, check_name
 from spine.sources.errors import ContentNotFound, SourceDisabled
-from spine.sources.fetchers import (
-    DatabaseFetcher,
-    Fetcher,
-    FetchRequest,
-    FetchSettings,
-    FileFetcher,
-    HttpFetcher,
-    S3Fetcher,
-    SftpFetcher,
-)
+from spine.sources.fetchers import Fetcher, FetchRequest, FetchSettings, fetcher_for
 from spine.sources.fetchers.base import AttemptsFailed
+from spine.sources.fetchers.database import DatabaseFetcher
 from spine.sources.models import Fetched, FetchResult, FetchStatus, Source, SourceType
 from spine.sources.store import ExternalDatabases, SourceStore
 
@@ -122,13 +114,15 @@ class SourceService:
         self.settings = settings
         self.cache = cache
         self.connections = connections
-        self.fetchers: dict[SourceType, Fetcher] = {
-            SourceType.FILE: FileFetcher(),
-            SourceType.HTTP: HttpFetcher(),
-            SourceType.DATABASE: DatabaseFetcher(connections.get, connections.databases),
-            SourceType.S3: S3Fetcher(),
-            SourceType.SFTP: SftpFetcher(),
+        self._fetchers: dict[SourceType, Fetcher] = {
+            SourceType.DATABASE: DatabaseFetcher(connections.get, connections.databases)
         }
+
+    def fetcher(self, kind: SourceType) -> Fetcher:
+        """The fetcher of a source type (made on first use)."""
+        if kind not in self._fetchers:
+            self._fetchers[kind] = fetcher_for(kind)
+        return self._fetchers[kind]
 
     @classmethod
     def build(cls, settings: Settings, database: Database, clock: Clock) -> SourceService:
@@ -234,7 +228,7 @@ class SourceService:
             raise SourceDisabled(name)
         given = dict(params or {})
         merged = {**dict(source.config.get("params") or {}), **given}
-        fetcher = self.fetchers[source.source_type]
+        fetcher = self.fetcher(source.source_type)
         started = self.clock.now()
         began = time.perf_counter()
         locator = str(source.config.get("path") or source.config.get("url") or "")
