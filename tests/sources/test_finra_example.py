@@ -29,6 +29,22 @@ def _run(tmp_path: Path, db_url: str, *params: str) -> dict[str, Any]:
     return result
 
 
+def _run_here(db_url: str, monkeypatch: pytest.MonkeyPatch, **params: str) -> dict[str, Any]:
+    """Run the workflow in this process (as a worker would), on ``db_url``."""
+    import spine.examples.finra  # noqa: F401  (registers the workflow)
+    from spine.bootstrap import build
+    from spine.config import load_settings
+
+    monkeypatch.setenv("SPINE_DATABASE_URL", db_url)
+    services = build(load_settings())
+    try:
+        run = services.runner().run("finra.weekly_ingest", params)
+        steps = services.runs.get_step_runs(run.run_id)
+        return {"run": run.to_dict(), "steps": [s.to_dict() for s in steps]}
+    finally:
+        services.close()
+
+
 def _count(db_url: str, sql: str) -> int:
     engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
@@ -83,8 +99,11 @@ def test_first_run_loads_the_second_is_unchanged_and_skips_the_load(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_malformed_lines_are_reported_and_the_rest_loaded(tmp_path: Path, db_url: str) -> None:
-    result = _run(tmp_path, db_url, "week_ending=2025-01-24")
+def test_malformed_lines_are_reported_and_the_rest_loaded(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = _run_here(db_url, monkeypatch, week_ending="2025-01-24")
     outputs = result["run"]["outputs"]
     assert result["run"]["status"] == "COMPLETED"
     rejects = outputs["rejects_by_tier"]["T1"]
@@ -96,15 +115,18 @@ def test_malformed_lines_are_reported_and_the_rest_loaded(tmp_path: Path, db_url
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_a_republished_week_is_a_new_capture(tmp_path: Path, db_url: str) -> None:
+def test_a_republished_week_is_a_new_capture(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     data = tmp_path / "data"
     shutil.copytree(SAMPLE_DIR, data)
-    first = _run(tmp_path, db_url, "week_ending=2025-01-17", f"data_dir={data}")
-    same = _run(tmp_path, db_url, "week_ending=2025-01-17", f"data_dir={data}")
+    first = _run_here(db_url, monkeypatch, week_ending="2025-01-17", data_dir=str(data))
+    same = _run_here(db_url, monkeypatch, week_ending="2025-01-17", data_dir=str(data))
     assert same["run"]["outputs"]["fetch_status"] == "UNCHANGED"
     t2 = data / "otc_2025-01-17_T2.psv"
     t2.write_text(t2.read_text().replace("|2025-01-20\n", "|2025-01-21\n", 1))
-    second = _run(tmp_path, db_url, "week_ending=2025-01-17", f"data_dir={data}")
+    second = _run_here(db_url, monkeypatch, week_ending="2025-01-17", data_dir=str(data))
     assert second["run"]["outputs"]["fetch_status"] == "SUCCESS"
     assert second["run"]["outputs"]["capture_id"] != first["run"]["outputs"]["capture_id"]
     assert _count(db_url, "SELECT count(DISTINCT capture_id) FROM finra_otc_weekly") == 2

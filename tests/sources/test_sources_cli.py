@@ -74,12 +74,6 @@ def test_add_fetch_and_history(tmp_path: Path, db_url: str) -> None:
     assert sorted(statuses) == ["NOT_FOUND", "SUCCESS", "UNCHANGED"]
     missing_row = next(f for f in json.loads(history.stdout) if f["status"] == "NOT_FOUND")
     assert missing_row["error_category"] == "NOT_FOUND"
-    disabled = run_spine("sources", "disable", "weekly", cwd=tmp_path, env=env)
-    assert disabled.code == 0
-    refused = run_spine(
-        "sources", "fetch", "weekly", "--param", "week=2025-01-10", cwd=tmp_path, env=env
-    )
-    _one_line_error(refused, "disabled")
 
 
 def test_bad_input_is_one_line(tmp_path: Path, db_url: str) -> None:
