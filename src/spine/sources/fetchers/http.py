@@ -14,6 +14,7 @@ passes the outbound-URL guard.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -52,9 +53,8 @@ def _auth_headers(auth: Mapping[str, Any] | None, request: FetchRequest) -> dict
     if kind == "basic":
         user = str(require(auth, "username", "http auth"))
         password = request.secret(str(require(auth, "password_ref", "http auth")))
-        basic = httpx.BasicAuth(user, password)
-        header = next(basic.auth_flow(httpx.Request("GET", "http://x/"))).headers
-        return {"Authorization": header["Authorization"]}
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
     raise SpineError(
         f"unknown http auth type {kind!r}: expected bearer or basic",
         category=ErrorCategory.CONFIGURATION,
