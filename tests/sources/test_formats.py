@@ -55,3 +55,17 @@ def test_parquet_rows_come_from_the_footer(tmp_path: Path) -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(InvalidInput, match="unknown format 'xml'"):
         check_format("xml")
+
+
+def test_file_digest_hashes_in_a_thread_and_counts_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spine.sources.formats as formats
+
+    monkeypatch.setattr(formats, "CHUNK_SIZE", 3)
+    text = b"h|x\n\n1|2\r\n\r\n\n3|4\n\r\n5|6"
+    path = tmp_path / "f.psv"
+    path.write_bytes(text)
+    digest = digest_file(path, "psv")
+    assert digest.sha256 == hashlib.sha256(text).hexdigest()
+    assert digest.record_count == _records(text, header=True) == 3
