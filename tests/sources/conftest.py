@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,14 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def make_service(db: Database, clock: FrozenClock, tmp_path: Path) -> Callable[..., SourceService]:
-    """``make_service(**settings)``: a service on the test database; loopback allowed."""
+def make_service(
+    db: Database, clock: FrozenClock, tmp_path: Path
+) -> Iterator[Callable[..., SourceService]]:
+    """``make_service(**settings)``: a service on the test database; loopback allowed.
+
+    The pools of the connections the services opened are closed after the test.
+    """
+    made: list[SourceService] = []
 
     def make(**overrides: Any) -> SourceService:
         options: dict[str, Any] = {
@@ -33,9 +39,13 @@ def make_service(db: Database, clock: FrozenClock, tmp_path: Path) -> Callable[.
             "sources_cache_dir": str(tmp_path / "cache"),
             **overrides,
         }
-        return SourceService.build(load_settings(**options), db, clock)
+        service = SourceService.build(load_settings(**options), db, clock)
+        made.append(service)
+        return service
 
-    return make
+    yield make
+    for service in made:
+        service.close()
 
 
 @pytest.fixture

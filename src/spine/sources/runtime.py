@@ -15,9 +15,13 @@ from spine.core.clock import Clock, SystemClock
 from spine.core.storage import Database, EngineOptions, create_database
 from spine.sources.models import FetchResult
 from spine.sources.service import SourceService
+from spine.sources.store import ExternalDatabases
 
 _lock = threading.Lock()
 _databases: dict[str, Database] = {}
+# Engines of registered connections, shared by every fetch of this process: a workflow
+# that fetches a database source each run reuses the connection pool.
+_external: dict[int, ExternalDatabases] = {}  # by connect timeout
 
 
 def service(*, database: Database | None = None, clock: Clock | None = None) -> SourceService:
@@ -34,7 +38,12 @@ def service(*, database: Database | None = None, clock: Clock | None = None) -> 
                     EngineOptions(busy_timeout_ms=settings.sqlite_busy_timeout_ms),
                 )
                 _databases[settings.database_url] = database
-    return SourceService.build(settings, database, clock or SystemClock())
+    with _lock:
+        timeout = settings.connect_timeout_seconds
+        external = _external.get(timeout)
+        if external is None:
+            external = _external[timeout] = ExternalDatabases(connect_timeout_seconds=timeout)
+    return SourceService.build(settings, database, clock or SystemClock(), databases=external)
 
 
 def fetch(

@@ -125,8 +125,19 @@ class SourceService:
         return self._fetchers[kind]
 
     @classmethod
-    def build(cls, settings: Settings, database: Database, clock: Clock) -> SourceService:
-        """The service for these settings, on spine's database."""
+    def build(
+        cls,
+        settings: Settings,
+        database: Database,
+        clock: Clock,
+        *,
+        databases: ExternalDatabases | None = None,
+    ) -> SourceService:
+        """The service for these settings, on spine's database.
+
+        ``databases`` shares the engines (and pools) of registered connections between
+        services of one process.
+        """
         store = SourceStore(database)
         cache_dir = Path(settings.sources_cache_dir)
         fetch_settings = FetchSettings(
@@ -143,8 +154,14 @@ class SourceService:
             max_bytes=settings.sources_cache_max_bytes,
             inline_max_bytes=settings.sources_cache_inline_max_bytes,
         )
-        databases = ExternalDatabases(connect_timeout_seconds=settings.connect_timeout_seconds)
+        databases = databases or ExternalDatabases(
+            connect_timeout_seconds=settings.connect_timeout_seconds
+        )
         return cls(store, clock, fetch_settings, cache, ConnectionRegistry(store, databases, clock))
+
+    def close(self) -> None:
+        """Close the pools of registered connections this service opened."""
+        self.connections.databases.dispose()
 
     # -- registry ------------------------------------------------------------------
 
