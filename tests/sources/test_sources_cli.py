@@ -55,18 +55,22 @@ def test_add_fetch_and_history(tmp_path: Path, db_url: str) -> None:
     row = json.loads(fetched.stdout)
     assert (row["status"], row["record_count"], row["byte_count"]) == ("SUCCESS", 2, 12)
     assert len(row["content_hash"]) == 64
-    again, missing, listed, shown = run_spines(
+    again, missing, listed, shown, cached, evicted = run_spines(
         [
             (["sources", "fetch", "weekly", "--param", "week=2025-01-10"], env, tmp_path),
             (["sources", "fetch", "weekly", "--param", "week=2025-01-17"], env, tmp_path),
             (["sources", "list", "--json"], env, tmp_path),
             (["sources", "show", "weekly", "--json"], env, tmp_path),
+            (["sources", "cache", "list", "--json"], env, tmp_path),
+            (["sources", "cache", "evict", "--all", "--json"], env, tmp_path),
         ]
     )
     assert again.code == 0 and again.stdout.startswith("UNCHANGED  records=2  bytes=12")
     _one_line_error(missing, "NOT_FOUND", "no file matches")
     assert [s["name"] for s in json.loads(listed.stdout)] == ["weekly"]
     assert json.loads(shown.stdout)["domain"] == "demo"
+    assert cached.code == 0 and json.loads(cached.stdout) == []  # local files are not cached
+    assert json.loads(evicted.stdout) == {"evicted": 0, "bytes": 0}
     history = run_spine(
         "sources", "fetches", "weekly", "--limit", "5", "--json", cwd=tmp_path, env=env
     )
@@ -161,11 +165,3 @@ def test_connections_never_print_the_password(tmp_path: Path, db_url: str) -> No
         assert "s3cr3t-value" not in done.stdout + done.stderr
     removed = run_spine("connections", "remove", "pg", cwd=tmp_path, env=env)
     assert removed.code == 0
-
-
-def test_cache_list_and_evict(tmp_path: Path, db_url: str) -> None:
-    env = _env(db_url)
-    listed = run_spine("sources", "cache", "list", "--json", cwd=tmp_path, env=env)
-    assert listed.code == 0 and json.loads(listed.stdout) == []
-    evicted = run_spine("sources", "cache", "evict", "--all", "--json", cwd=tmp_path, env=env)
-    assert json.loads(evicted.stdout) == {"evicted": 0, "bytes": 0}
