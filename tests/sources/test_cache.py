@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,23 @@ def test_evict_defaults_to_expired_entries(
     clock.advance(11)
     assert cached.cache.evict().entries == 1
     assert [e.source_locator for e in cached.cache.entries()] == [f"{server.url}/s1"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_http_sources_work_without_the_advanced_tier(
+    empty_db: Any, clock: FrozenClock, server: Server, tmp_path: Path
+) -> None:
+    from spine.config import load_settings
+    from spine.core.storage.migrator import Migrator
+    from spine.core.storage.schema import Tier
+
+    Migrator(empty_db).upgrade(Tier.INTERMEDIATE)
+    settings = load_settings(
+        sources_allow_private_urls=True, sources_cache_dir=str(tmp_path / "cache")
+    )
+    service = SourceService.build(settings, empty_db, clock)
+    service.add("s", "http", {"url": f"{server.url}/s0"})
+    assert service.fetch("s").content == SMALL
+    second = service.fetch("s")
+    assert second.status is FetchStatus.UNCHANGED  # by the ETag of the last fetch row
+    assert not service.cache.available

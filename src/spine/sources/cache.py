@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from spine.core.clock import Clock
+from spine.core.errors import ConfigurationError
 from spine.sources.models import CacheEntry, Fetched, Source
 from spine.sources.store import SourceStore
 
@@ -62,10 +63,20 @@ class ContentCache:
         self.directory = directory
         self.max_bytes = max_bytes
         self.inline_max_bytes = inline_max_bytes
+        #: False once the cache table turned out to be missing (a database migrated to
+        #: the intermediate tier only): fetches then work without a cache.
+        self.available = True
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry under ``key`` whose content is still there, if any."""
-        entry = self.store.get_cache(key)
+        if not self.available:
+            return None
+        try:
+            entry = self.store.get_cache(key)
+        except ConfigurationError:
+            # core_source_cache belongs to the advanced tier (spec 000's tier table).
+            self.available = False
+            return None
         if entry is None:
             return None
         if entry.content_path and not Path(entry.content_path).is_file():
@@ -106,8 +117,8 @@ class ContentCache:
         content goes inline. Then the cache is trimmed to its budget.
         """
         content = fetched.content
-        if content is None:
-            return None
+        if content is None or not self.available:
+            return content
         now = self.clock.now()
         blob: bytes | None = None
         path: Path | None = None
