@@ -23,6 +23,7 @@ from spine.orchestration.store import RunListener, RunStore
 
 if TYPE_CHECKING:
     from spine.core.storage.migrator import Migrator
+    from spine.sources.service import SourceService
 
 
 @dataclass(slots=True, kw_only=True)
@@ -48,6 +49,13 @@ class Services:
     def runs(self) -> RunStore:
         """Workflow runs, steps and events (spec 002's history store, extended)."""
         return RunStore(self.database, self.clock, listeners=self.run_listeners)
+
+    @property
+    def sources(self) -> SourceService:
+        """Source registry, fetches, content cache and database connections."""
+        from spine.sources.service import SourceService
+
+        return SourceService.build(self.settings, self.database, self.clock)
 
     def runner(self) -> WorkflowRunner:
         """A runner over the registered workflows, with the configured lease."""

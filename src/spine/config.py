@@ -86,6 +86,34 @@ class Settings(BaseSettings):
     alerting_send_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Network timeout of one delivery attempt."
     )
+    sources_allow_private_urls: bool = Field(
+        default=False,
+        description="Allow HTTP, S3 and SFTP sources to reach loopback, link-local or "
+        "private hosts.",
+    )
+    sources_cache_dir: str = Field(
+        default=".spine/cache",
+        description="Directory of cached source content too large to keep in the database.",
+    )
+    sources_cache_max_bytes: int = Field(
+        default=1024**3,
+        ge=0,
+        description="Size budget of the source content cache; least recently used "
+        "entries are evicted beyond it.",
+    )
+    sources_cache_inline_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        description="Cached content up to this size is kept inline in the database.",
+    )
+    sources_max_bytes: int = Field(
+        default=1024**3,
+        ge=1,
+        description="Default limit on the size of one fetched response or object.",
+    )
+    sources_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Default timeout of HTTP, S3 and SFTP fetches."
+    )
     secret_key: str | None = Field(
         default=None,
         description="Fernet key(s), comma-separated, newest first, for encrypted configs.",

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from spine import __version__
-from spine.cli import alerts, db, runs, serve
+from spine.cli import alerts, connections, db, runs, serve, sources
 from spine.cli.context import CliState
 from spine.cli.output import fail
 
@@ -27,6 +27,8 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(alerts.dlq_app, name="dlq")
 app.add_typer(alerts.breakers_app, name="breakers")
+app.add_typer(sources.app, name="sources")
+app.add_typer(connections.app, name="connections")
 app.command("run")(runs.run_command)
 app.command("worker")(runs.worker_command)
 app.command("serve")(serve.serve_command)

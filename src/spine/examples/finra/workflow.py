@@ -1,20 +1,25 @@
 """``finra.weekly_ingest``: fetch a week of FINRA OTC files, parse, check, load.
 
 Steps:
-    fetch          find the week's files (one per tier), hash them, name the capture
+    fetch          fetch the file source ``finra.otc_weekly`` (a glob over the week's
+                   files, one per tier; registered on first use): hashes, record counts,
+                   change detection; the fetch row is linked to the run and the capture
+    changed        a choice: an UNCHANGED week whose capture is already loaded skips
+                   straight to ``report``
     transform      a map over the files: the ``finra.parse_tier`` pipeline parses and
                    validates each (bad rows rejected with a reason code) into staging
     quality_check  week-level checks into ``core_quality_checks``; grade F fails the run
     load           insert the valid rows tagged with the capture id, with a manifest and
                    load records; a capture already loaded is skipped
+    report         what happened: fetch status, capture, rows loaded or why not
 
 Params: ``week_ending`` (a Friday, default 2025-01-10), ``data_dir`` (default: the
-bundled sample files), ``staging_dir`` (default ``.spine/staging``).
+bundled sample files), ``staging_dir`` (default ``.spine/staging``), ``force`` (fetch and
+load even if unchanged).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import date
 from functools import cache
@@ -22,13 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from spine import Step, Workflow, pipeline
-from spine.core.errors import ErrorCategory, InvalidInput, NotFound, SpineError
+from spine.core.errors import ErrorCategory, InvalidInput, SpineError
 from spine.examples.finra.parsing import parse
-from spine.examples.finra.store import FinraStore
+from spine.examples.finra.store import DOMAIN, FinraStore
 from spine.orchestration.context import StepContext
+from spine.sources import run_fetch, service
 
 SAMPLE_DIR = Path(__file__).with_name("data")
 DEFAULT_WEEK = "2025-01-10"
+SOURCE = "finra.otc_weekly"
 ROW_FLOORS = {"T1": 50, "T2": 30, "OTC": 20}  # sample-sized; real files: T1 >= 1,000
 
 
@@ -52,6 +59,27 @@ def store() -> FinraStore:
     return _store(load_settings().database_url)
 
 
+def register_source() -> None:
+    """Register the file source ``finra.otc_weekly`` unless it exists (idempotent).
+
+    Its path is a glob with two placeholders; ``data_dir`` defaults to the bundled
+    sample files, so ``spine sources fetch finra.otc_weekly --param
+    week_ending=2025-01-10`` works as it is. A source the user changed is kept.
+    """
+    service().add(
+        SOURCE,
+        "file",
+        {
+            "path": "{data_dir}/otc_{week_ending}_*.psv",
+            "format": "psv",
+            "params": {"data_dir": str(SAMPLE_DIR)},
+        },
+        domain=DOMAIN,
+        created_by="spine.examples.finra",
+        if_absent=True,
+    )
+
+
 def week_of(ctx: StepContext) -> date:
     """The ``week_ending`` param, which must be a Friday."""
     raw = str(ctx.params.get("week_ending", DEFAULT_WEEK))
@@ -64,33 +92,47 @@ def week_of(ctx: StepContext) -> date:
     return week
 
 
+def _forced(ctx: StepContext) -> bool:
+    return str(ctx.params.get("force", "false")).lower() in ("1", "true", "yes")
+
+
 def fetch(ctx: StepContext) -> dict[str, Any]:
-    """Find and hash the week's files."""
+    """Fetch the week's files from the source; UNCHANGED when they are the same bytes."""
     week = week_of(ctx)
-    data_dir = Path(str(ctx.params.get("data_dir", SAMPLE_DIR)))
-    paths = sorted(data_dir.glob(f"otc_{week.isoformat()}_*.psv"))
-    if not paths:
-        raise NotFound(f"no FINRA OTC files for week {week} in {data_dir}")
-    files: list[dict[str, Any]] = []
-    for path in paths:
-        content = path.read_bytes()
-        files.append(
-            {
-                "tier": path.stem.rsplit("_", 1)[-1],
-                "path": str(path),
-                "sha256": hashlib.sha256(content).hexdigest(),
-                "bytes": len(content),
-            }
-        )
-    combined = hashlib.sha256("".join(f["sha256"] for f in files).encode()).hexdigest()
-    ctx.log.info("found %d files for week %s", len(files), week)
+    register_source()
+    params = {"week_ending": week.isoformat()}
+    if ctx.params.get("data_dir"):
+        params["data_dir"] = str(ctx.params["data_dir"])
+    result = run_fetch(ctx, SOURCE, params, force=_forced(ctx))
+    files = [
+        {
+            "tier": Path(f["path"]).stem.rsplit("_", 1)[-1],
+            "path": f["path"],
+            "sha256": f["sha256"],
+            "bytes": f["size"],
+            "records": f["records"],
+        }
+        for f in result.metadata["files"]
+    ]
+    ctx.log.info("fetched %d files for week %s: %s", len(files), week, result.status.value)
     return {
         "week_ending": week.isoformat(),
+        "status": result.status.value,
+        "fetch_id": result.fetch_id,
         "files": files,
-        "content_hash": combined,
-        "capture_id": f"finra.otc:{week.isoformat()}:{combined[:12]}",
-        "bytes": sum(f["bytes"] for f in files),
+        "content_hash": result.content_hash,
+        "capture_id": result.capture_id,
+        "record_count": result.record_count,
+        "bytes": result.byte_count,
     }
+
+
+def changed(ctx: StepContext) -> str | None:
+    """Skip to ``report`` when the fetch was UNCHANGED and its capture is loaded."""
+    fetched = ctx.outputs["fetch"]
+    if fetched["status"] == "UNCHANGED" and store().capture_loaded(fetched["capture_id"]):
+        return "report"
+    return None
 
 
 @pipeline("finra.parse_tier")
@@ -250,15 +292,44 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
+def report(ctx: StepContext) -> dict[str, Any]:
+    """The run's summary (its outputs): fetch status, capture, what was loaded."""
+    fetched = ctx.outputs["fetch"]
+    loaded = ctx.outputs.get("load", {})
+    summary: dict[str, Any] = {
+        "week_ending": fetched["week_ending"],
+        "fetch_status": fetched["status"],
+        "capture_id": fetched["capture_id"],
+        "records_fetched": fetched["record_count"],
+    }
+    if "row_count" in loaded and not loaded.get("skipped"):
+        summary["rows_loaded"] = loaded["row_count"]
+        rejected = {
+            t["tier"]: t["rejects_by_code"]
+            for t in ctx.outputs["transform"]["results"]
+            if t["rows_rejected"]
+        }
+        summary["rejects_by_tier"] = rejected
+        summary["grade"] = ctx.outputs["quality_check"]["grade"]
+    else:
+        summary["rows_loaded"] = 0
+        summary["skipped"] = loaded.get("reason") or (
+            "the source is UNCHANGED and this capture is already loaded"
+        )
+    return summary
+
+
 weekly_ingest = Workflow(
     "finra.weekly_ingest",
     [
         Step.lambda_("fetch", fetch),
+        Step.choice("changed", changed),
         Step.map(
             "transform", "fetch.files", Step.pipeline("parse", "finra.parse_tier"), concurrency=3
         ),
         Step.lambda_("quality_check", quality_check),
         Step.lambda_("load", load),
+        Step.lambda_("report", report),
     ],
-    domain="finra.otc_transparency",
+    domain=DOMAIN,
 )

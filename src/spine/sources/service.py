@@ -1,0 +1,404 @@
+"""The source registry and the fetch that records itself: :class:`SourceService`.
+
+Every fetch of a registered source writes one ``core_source_fetches`` row, whatever its
+outcome: SUCCESS, UNCHANGED, NOT_FOUND (the file, URL or object is not there) or FAILED
+(with ``error`` and ``error_category``). Only an unknown or disabled source writes none,
+since there is no source to write it for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spine.core.clock import Clock
+from spine.core.errors import ErrorCategory, InvalidInput, SpineError, categorize
+from spine.core.ids import new_id
+from spine.core.secrets import check_secret_ref, is_secret_key, is_secret_ref, resolve_secret
+from spine.core.storage import Database
+from spine.sources.cache import ContentCache, cache_key
+from spine.sources.connections import ConnectionRegistry, check_name
+from spine.sources.errors import ContentNotFound, SourceDisabled
+from spine.sources.fetchers import Fetcher, FetchRequest, FetchSettings, fetcher_for
+from spine.sources.fetchers.base import AttemptsFailed
+from spine.sources.fetchers.database import DatabaseFetcher
+from spine.sources.models import Fetched, FetchResult, FetchStatus, Source, SourceType
+from spine.sources.store import ExternalDatabases, SourceStore
+
+if TYPE_CHECKING:
+    from spine.config import Settings
+
+REQUIRED_KEYS: dict[SourceType, tuple[str, ...]] = {
+    SourceType.FILE: ("path",),
+    SourceType.HTTP: ("url",),
+    SourceType.DATABASE: ("connection", "query"),
+    SourceType.S3: ("bucket", "key"),
+    SourceType.SFTP: ("host", "path"),
+}
+#: Types whose content is downloaded, and so kept in the content cache.
+CACHED_TYPES = (SourceType.HTTP, SourceType.S3, SourceType.SFTP, SourceType.DATABASE)
+
+
+def source_type(value: str) -> SourceType:
+    """Parse a source type.
+
+    Raises:
+        InvalidInput: If it is not file, http, database, s3 or sftp.
+    """
+    try:
+        return SourceType(value.strip().lower())
+    except ValueError:
+        names = ", ".join(t.value for t in SourceType)
+        raise InvalidInput(f"unknown source type {value!r}: expected one of {names}") from None
+
+
+def check_config(kind: SourceType, config: Mapping[str, Any]) -> None:
+    """Refuse a config that lacks a required key or holds a credential in clear.
+
+    Raises:
+        InvalidInput: Naming the key.
+    """
+    missing = [k for k in REQUIRED_KEYS[kind] if not config.get(k)]
+    if missing:
+        raise InvalidInput(f"{kind.value} source config needs {', '.join(map(repr, missing))}")
+    _check_secrets(config, "")
+
+
+def _check_secrets(config: Any, where: str) -> None:
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            path = f"{where}.{key}" if where else str(key)
+            if str(key).endswith("_ref") and value is not None:
+                check_secret_ref(str(value))
+            elif is_secret_key(str(key)) and isinstance(value, str) and not is_secret_ref(value):
+                raise InvalidInput(
+                    f"config key {path!r} looks like a credential: give a reference "
+                    f"instead ({key}_ref: env:VAR or file:PATH); secrets are never stored"
+                )
+            else:
+                _check_secrets(value, path)
+
+
+def capture_id_for(source: str, params: Mapping[str, Any], content_hash: str) -> str:
+    """``source:k=v,...:hash12``, at most 100 characters (``capture_id`` column)."""
+    shown = ",".join(f"{k}={params[k]}" for k in sorted(params))
+    tail = f":{content_hash[:12]}"
+    head = f"{source}:{shown}" if shown else source
+    return head[: 100 - len(tail)] + tail
+
+
+class SourceService:
+    """Registers sources and fetches them, recording every fetch.
+
+    Args:
+        store: The sources store on spine's database.
+        clock: Time source (timestamps, retry back-off, cache expiry).
+        settings: Limits and places for fetchers.
+        cache: The content cache.
+        connections: The registered database connections.
+    """
+
+    def __init__(
+        self,
+        store: SourceStore,
+        clock: Clock,
+        settings: FetchSettings,
+        cache: ContentCache,
+        connections: ConnectionRegistry,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.cache = cache
+        self.connections = connections
+        self._fetchers: dict[SourceType, Fetcher] = {
+            SourceType.DATABASE: DatabaseFetcher(connections.get, connections.databases)
+        }
+
+    def fetcher(self, kind: SourceType) -> Fetcher:
+        """The fetcher of a source type (made on first use)."""
+        if kind not in self._fetchers:
+            self._fetchers[kind] = fetcher_for(kind)
+        return self._fetchers[kind]
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        database: Database,
+        clock: Clock,
+        *,
+        databases: ExternalDatabases | None = None,
+    ) -> SourceService:
+        """The service for these settings, on spine's database.
+
+        ``databases`` shares the engines (and pools) of registered connections between
+        services of one process.
+        """
+        store = SourceStore(database)
+        cache_dir = Path(settings.sources_cache_dir)
+        fetch_settings = FetchSettings(
+            allow_private_urls=settings.sources_allow_private_urls,
+            max_bytes=settings.sources_max_bytes,
+            inline_max_bytes=settings.sources_cache_inline_max_bytes,
+            download_dir=cache_dir / "downloads",
+            timeout_seconds=settings.sources_timeout_seconds,
+        )
+        cache = ContentCache(
+            store,
+            clock,
+            directory=cache_dir,
+            max_bytes=settings.sources_cache_max_bytes,
+            inline_max_bytes=settings.sources_cache_inline_max_bytes,
+        )
+        databases = databases or ExternalDatabases(
+            connect_timeout_seconds=settings.connect_timeout_seconds
+        )
+        return cls(store, clock, fetch_settings, cache, ConnectionRegistry(store, databases, clock))
+
+    def close(self) -> None:
+        """Close the pools of registered connections this service opened."""
+        self.connections.databases.dispose()
+
+    # -- registry ------------------------------------------------------------------
+
+    def add(
+        self,
+        name: str,
+        kind: str | SourceType,
+        config: Mapping[str, Any],
+        *,
+        domain: str | None = None,
+        created_by: str | None = None,
+        if_absent: bool = False,
+    ) -> Source:
+        """Register a source; with ``if_absent``, keep an existing one of that name.
+
+        Raises:
+            InvalidInput: Bad name, type or config.
+            Conflict: If the name is taken (and ``if_absent`` is off).
+        """
+        check_name(name, "source")
+        parsed = kind if isinstance(kind, SourceType) else source_type(kind)
+        check_config(parsed, config)
+        now = self.clock.now()
+        return self.store.add_source(
+            {
+                "id": new_id(),
+                "name": name,
+                "source_type": parsed.value,
+                "config_json": dict(config),
+                "domain": domain,
+                "enabled": True,
+                "created_at": now,
+                "updated_at": now,
+                "created_by": created_by,
+            },
+            if_absent=if_absent,
+        )
+
+    def get(self, name: str) -> Source:
+        """The source named ``name`` (raises SourceNotFound)."""
+        return self.store.get_source(name)
+
+    def list_sources(self) -> list[Source]:
+        """Every source."""
+        return self.store.list_sources()
+
+    def set_enabled(self, name: str, enabled: bool) -> Source:
+        """Enable or disable a source (raises SourceNotFound)."""
+        return self.store.set_enabled(name, enabled, self.clock.now())
+
+    def remove(self, name: str) -> None:
+        """Delete a source; its fetch history stays (raises SourceNotFound)."""
+        self.store.remove_source(name)
+
+    def fetches(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest fetch rows of a source, newest first."""
+        return self.store.list_fetches(name, limit)
+
+    # -- fetch ---------------------------------------------------------------------
+
+    def fetch(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        force: bool = False,
+        run_id: str | None = None,
+        execution_id: str | None = None,
+    ) -> FetchResult:
+        """Fetch a source and record the fetch; failures are results, not exceptions.
+
+        Returns:
+            The recorded fetch: status, counts, hash, content and metadata.
+
+        Raises:
+            SourceNotFound: If no source has this name (nothing is recorded).
+            SourceDisabled: If the source is disabled (nothing is recorded).
+        """
+        source = self.store.get_source(name)
+        if not source.enabled:
+            raise SourceDisabled(name)
+        given = dict(params or {})
+        merged = {**dict(source.config.get("params") or {}), **given}
+        fetcher = self.fetcher(source.source_type)
+        started = self.clock.now()
+        began = time.perf_counter()
+        locator = str(source.config.get("path") or source.config.get("url") or "")
+        fetched: Fetched | None = None
+        error: SpineError | None = None
+        retries = 0
+        try:
+            locator = fetcher.locate(source.config, merged)
+            fetched = self._fetch(source, fetcher, merged, locator, force)
+            retries = fetched.retry_count
+        except AttemptsFailed as failure:
+            error, retries = failure.cause, failure.retry_count
+        except SpineError as failure:
+            error = failure
+        except Exception as failure:  # a driver or library error: recorded, then reported
+            error = SpineError(f"{type(failure).__name__}: {failure}", category=categorize(failure))
+        completed = self.clock.now()
+        duration_ms = int((time.perf_counter() - began) * 1000)
+        if fetched is None:
+            assert error is not None
+            status = (
+                FetchStatus.NOT_FOUND if isinstance(error, ContentNotFound) else FetchStatus.FAILED
+            )
+            fetched = Fetched(status=status, locator=locator, retry_count=retries)
+        capture_id = (
+            capture_id_for(source.name, given, fetched.content_hash)
+            if fetched.content_hash and error is None
+            else None
+        )
+        result = FetchResult(
+            fetch_id=new_id(),
+            source_name=source.name,
+            source_type=source.source_type,
+            status=fetched.status,
+            locator=fetched.locator,
+            record_count=fetched.record_count,
+            byte_count=fetched.byte_count,
+            content_hash=fetched.content_hash,
+            content=fetched.content,
+            paths=fetched.paths,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            started_at=started,
+            completed_at=completed,
+            duration_ms=duration_ms,
+            error=None if error is None else str(error),
+            error_category=None if error is None else error.category.value,
+            retry_count=retries,
+            capture_id=capture_id,
+            run_id=run_id,
+            execution_id=execution_id,
+            metadata={**fetched.metadata, "params": given} if given else fetched.metadata,
+        )
+        self.store.record_fetch(
+            {
+                "id": result.fetch_id,
+                "source_id": source.id,
+                "source_name": source.name,
+                "source_type": source.source_type.value,
+                "source_locator": result.locator,
+                "status": result.status.value,
+                "record_count": result.record_count,
+                "byte_count": result.byte_count,
+                "content_hash": result.content_hash,
+                "etag": result.etag,
+                "last_modified": result.last_modified,
+                "started_at": started,
+                "completed_at": completed,
+                "duration_ms": duration_ms,
+                "error": result.error,
+                "error_category": result.error_category,
+                "retry_count": retries,
+                "execution_id": execution_id,
+                "run_id": run_id,
+                "capture_id": capture_id,
+                "metadata_json": _jsonable(result.metadata),
+            }
+        )
+        return result
+
+    def _fetch(
+        self,
+        source: Source,
+        fetcher: Fetcher,
+        params: Mapping[str, Any],
+        locator: str,
+        force: bool,
+    ) -> Fetched:
+        previous = self.store.last_good_fetch(source.id, locator)
+        cached_types = source.source_type in CACHED_TYPES
+        key = cache_key(source, params) if cached_types else ""
+        entry = self.cache.get(key) if cached_types else None
+        ttl = float(source.config.get("cache_ttl_seconds", 0))
+        if entry is not None and not force and self.cache.is_fresh(entry):
+            return Fetched(
+                status=FetchStatus.UNCHANGED,
+                locator=locator,
+                record_count=entry.metadata.get("record_count"),
+                byte_count=entry.content_size,
+                content_hash=entry.content_hash,
+                content=self.cache.content(entry),
+                etag=entry.etag,
+                last_modified=entry.last_modified,
+                metadata={"cache": "hit"},
+            )
+        request = FetchRequest(
+            source=source,
+            params=params,
+            locator=locator,
+            force=force,
+            previous=previous,
+            cached=entry,
+            settings=self.settings,
+            clock=self.clock,
+            secret=resolve_secret,
+        )
+        fetched = fetcher.fetch(request)
+        if fetched.status is FetchStatus.UNCHANGED and fetched.content_hash is None:
+            # A 304 carries no body: the counts and hash are those last seen.
+            known = entry.metadata if entry is not None else {}
+            fetched = replace(
+                fetched,
+                content_hash=(entry.content_hash if entry else None)
+                or (previous or {}).get("content_hash"),
+                record_count=known.get("record_count", (previous or {}).get("record_count")),
+                byte_count=(entry.content_size if entry else None)
+                or (previous or {}).get("byte_count"),
+            )
+        if not cached_types:
+            return fetched
+        if fetched.status is FetchStatus.UNCHANGED and fetched.content is None:
+            if entry is not None:
+                self.cache.renew(entry, ttl, fetched)
+                return replace(
+                    fetched,
+                    content=self.cache.content(entry),
+                    metadata={**fetched.metadata, "cache": "revalidated"},
+                )
+            return fetched
+        stored = self.cache.put(key, source, fetched, ttl)
+        return replace(fetched, content=stored)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def failure_category(result: FetchResult) -> ErrorCategory:
+    """The category of a failed fetch (INTERNAL when the row names none)."""
+    return ErrorCategory(result.error_category) if result.error_category else ErrorCategory.INTERNAL
