@@ -118,6 +118,30 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key(s), comma-separated, newest first, for encrypted configs.",
     )
+    secret_key_file: str = Field(
+        default=".spine/secret.key",
+        description="With SQLite and no secret_key: a Fernet key kept in this file, "
+        "created on first use (mode 0600).",
+    )
+
+    def effective_secret_key(self) -> str | None:
+        """``secret_key``, else (SQLite only) the local key file, created if absent.
+
+        A shared PostgreSQL database needs the same key in every process, so there the
+        key must be configured; a key file made by one machine would not open on another.
+        """
+        if self.secret_key:
+            return self.secret_key
+        if not self.database_url.startswith("sqlite"):
+            return None
+        from spine.core.crypto import local_key
+
+        path = Path(self.secret_key_file).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return None  # a read-only place: literal secrets are refused, as without a key
+        return local_key(path)
 
     @classmethod
     def settings_customise_sources(

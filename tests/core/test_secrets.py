@@ -95,3 +95,30 @@ def test_malformed_urls_are_refused(url: str) -> None:
 
 def test_public_ip_literal_is_allowed() -> None:
     assert check_outbound_url("https://93.184.215.14/x", allow_private=False)
+
+
+def test_sqlite_setups_get_a_local_key_file_made_once(tmp_path: Path) -> None:
+    from spine.config import load_settings
+
+    key_file = tmp_path / ".spine" / "secret.key"
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'spine.db'}", secret_key_file=str(key_file)
+    )
+
+    first = settings.effective_secret_key()
+    assert first is not None and key_file.stat().st_mode & 0o777 == 0o600
+    assert settings.effective_secret_key() == first
+    assert SecretBox(first).decrypt(SecretBox(first).encrypt("x")) == "x"
+
+
+def test_postgres_setups_need_a_configured_key(tmp_path: Path) -> None:
+    from spine.config import load_settings
+
+    key_file = tmp_path / "secret.key"
+    shared = load_settings(
+        database_url="postgresql://db/spine", secret_key_file=str(key_file), secret_key=None
+    )
+    assert shared.effective_secret_key() is None
+    assert not key_file.exists()
+    configured = load_settings(database_url="postgresql://db/spine", secret_key="k1,k2")
+    assert configured.effective_secret_key() == "k1,k2"

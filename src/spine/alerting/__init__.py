@@ -62,7 +62,7 @@ def policy_from_settings(settings: Settings) -> DeliveryPolicy:
         breaker_cooldown_seconds=settings.alerting_breaker_cooldown_seconds,
         send_timeout_seconds=settings.alerting_send_timeout_seconds,
         allow_private_urls=settings.alerting_allow_private_urls,
-        secret_key=settings.secret_key,
+        secret_key=settings.effective_secret_key(),
     )
 
 

@@ -8,6 +8,9 @@ first and decrypts with any, so keys rotate with :meth:`SecretBox.rotate`.
 from __future__ import annotations
 
 import json
+import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -16,6 +19,8 @@ from spine.core.errors import ConfigurationError, ErrorCategory, SpineError
 from spine.core.secrets import require_secret_key
 
 PREFIX = "fernet:"
+
+log = logging.getLogger(__name__)
 
 
 class DecryptionFailed(SpineError):
@@ -27,6 +32,32 @@ class DecryptionFailed(SpineError):
 def generate_key() -> str:
     """A new random Fernet key, as text."""
     return Fernet.generate_key().decode("ascii")
+
+
+def local_key(path: Path) -> str | None:
+    """The Fernet key kept in ``path``, created (mode 0600) on first use.
+
+    For an embedded SQLite set-up without ``SPINE_SECRET_KEY``: a laptop user can store a
+    webhook secret encrypted without choosing a key first, as Airflow writes its Fernet
+    key on first start. Two processes creating it at once agree: the file is created
+    exclusively and the loser reads the winner's key. Returns ``None`` (and logs why) if
+    the file can be neither read nor created.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        log.warning("cannot create the local secret key %s: %s", path, error.strerror)
+        return None
+    else:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(generate_key() + "\n")
+    try:
+        return path.read_text(encoding="ascii").strip() or None
+    except OSError as error:
+        log.warning("cannot read the local secret key %s: %s", path, error.strerror)
+        return None
 
 
 class SecretBox:
