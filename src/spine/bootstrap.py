@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from spine.core.errors import ConfigurationError
 from spine.core.storage import Database, EngineOptions, create_database
 from spine.orchestration.runner import WorkflowRunner
 from spine.orchestration.store import RunListener, RunStore
+from spine.scheduling import Scheduler, ScheduleRunHook, ScheduleRunTracker, ScheduleStore
 
 if TYPE_CHECKING:
     from spine.core.storage.migrator import Migrator
@@ -54,6 +56,24 @@ class Services:
             self.runs, clock=self.clock, lease_seconds=self.settings.worker_lease_seconds
         )
 
+    @property
+    def schedules(self) -> ScheduleStore:
+        """Schedules, their fires and locks."""
+        return ScheduleStore(self.database, self.clock)
+
+    def scheduler(self, hooks: Sequence[ScheduleRunHook] = ()) -> Scheduler:
+        """A scheduler over the registered workflows, with the configured timings."""
+        return Scheduler(
+            self.schedules,
+            self.runner(),
+            clock=self.clock,
+            hooks=hooks,
+            lock_seconds=self.settings.scheduler_lock_seconds,
+            max_sleep_seconds=self.settings.scheduler_max_sleep_seconds,
+            batch_size=self.settings.scheduler_batch_size,
+            catchup_limit=self.settings.scheduler_catchup_limit,
+        )
+
     def close(self) -> None:
         """Release connections."""
         self.database.dispose()
@@ -76,7 +96,13 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
         connect_timeout_seconds=settings.connect_timeout_seconds,
     )
     database = create_database(settings.database_url, options)
-    return Services(settings=settings, database=database, clock=clock or SystemClock())
+    listeners: tuple[RunListener, ...] = (ScheduleRunTracker(),)
+    return Services(
+        settings=settings,
+        database=database,
+        clock=clock or SystemClock(),
+        run_listeners=listeners,
+    )
 
 
 def import_app(module: str | None) -> None:

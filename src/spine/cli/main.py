@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from spine import __version__
-from spine.cli import db, runs, serve
+from spine.cli import db, runs, schedules, serve
 from spine.cli.context import CliState
 from spine.cli.output import fail
 
@@ -26,6 +26,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(runs.app, name="runs")
 app.command("run")(runs.run_command)
 app.command("worker")(runs.worker_command)
+app.add_typer(schedules.app, name="schedules")
+app.command("scheduler")(schedules.scheduler_command)
 app.command("serve")(serve.serve_command)
 
 
