@@ -369,11 +369,11 @@ def iter_fire_times(
     gap = policy.gap if policy and policy.gap else default_gap
     fold = policy.fold if policy and policy.fold else default_fold
     start = after_utc.astimezone(tz).replace(tzinfo=None)
-    if (after_utc - _FOLD_MARGIN).astimezone(tz).utcoffset() != after_utc.astimezone(
-        tz
-    ).utcoffset():
-        # The clock went back within the margin: a repeated wall-clock time before
-        # ``after``'s may have its second occurrence after it.
+    if (after_utc - _FOLD_MARGIN).astimezone(tz).utcoffset() != (
+        after_utc + _FOLD_MARGIN
+    ).astimezone(tz).utcoffset():
+        # A transition near ``after``: a repeated wall-clock time before ``after``'s may
+        # have its second occurrence after it.
         start -= _FOLD_MARGIN
     # Instants wait in a heap until a later wall-clock time's earliest instant passes
     # them: the second occurrence of a repeated hour comes after the first occurrences
