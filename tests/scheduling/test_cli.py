@@ -1,0 +1,175 @@
+"""``spine schedules ...`` and ``spine scheduler --once`` through the real console script."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from spine.core.clock import FrozenClock
+from spine.core.storage import create_database
+from spine.examples.finra import workflow as _finra  # noqa: F401  (registers the workflow)
+from spine.orchestration.registry import workflows
+from spine.scheduling import ScheduleStore, new_schedule, next_fire_times
+from tests.cli.spine_process import Completed, run_spine, run_spines
+
+APP = ["--app", "spine.examples.finra"]
+WF = "finra.weekly_ingest"
+
+BAD = {
+    "invalid cron": (
+        ["schedules", "add", "s", "--workflow", WF, "--cron", "61 * * * *"],
+        "cron '61 * * * *': minute 61 is outside 0-59",
+    ),
+    "impossible cron": (
+        ["schedules", "add", "s", "--workflow", WF, "--cron", "0 0 30 2 *"],
+        "cron '0 0 30 2 *' can never fire",
+    ),
+    "unknown zone": (
+        ["schedules", "add", "s", "--workflow", WF, "--cron", "0 6 * * *", "--tz", "Mars/Base"],
+        "unknown time zone 'Mars/Base'",
+    ),
+    "past one-off": (
+        ["schedules", "add", "s", "--workflow", WF, "--at", "2020-01-01T00:00:00Z"],
+        "--at 2020-01-01T00:00:00+00:00 is in the past",
+    ),
+    "unknown workflow": (
+        ["schedules", "add", "s", "--workflow", "nope", "--every", "60"],
+        "unknown workflow 'nope' (known: finra.weekly_ingest)",
+    ),
+    "bad catchup": (
+        ["schedules", "add", "s", "--workflow", WF, "--every", "60", "--catchup", "maybe"],
+        "unknown --catchup 'maybe'",
+    ),
+    "two triggers": (
+        ["schedules", "add", "s", "--workflow", WF, "--every", "60", "--cron", "* * * * *"],
+        "give exactly one of --cron, --every and --at",
+    ),
+    "bad dst policy": (
+        ["schedules", "add", "s", "--workflow", WF, "--cron", "0 2 * * *", "--dst-gap", "later"],
+        "bad DST policy",
+    ),
+    "preview bad cron": (["schedules", "preview", "--cron", "* * *"], "has 3 fields"),
+    "show unknown": (["schedules", "show", "nope"], "unknown schedule 'nope'"),
+    "pause unknown": (["schedules", "pause", "nope"], "unknown schedule 'nope'"),
+}
+NO_APP = (
+    ["schedules", "add", "s", "--workflow", WF, "--every", "60"],
+    "unknown workflow 'finra.weekly_ingest' (did you pass --app or set SPINE_APP?)",
+)
+
+
+@pytest.fixture(scope="module")
+def place(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> tuple[Path, str]:
+    cwd = tmp_path_factory.mktemp("schedules")
+    shutil.copyfile(sqlite_template, cwd / "spine.db")
+    return cwd, f"sqlite:///{cwd / 'spine.db'}"
+
+
+def spine(place: tuple[Path, str], *args: str, app: bool = True) -> Completed:
+    cwd, url = place
+    return run_spine("--database-url", url, *(APP if app else []), *args, cwd=cwd)
+
+
+def test_bad_input_is_one_line_exit_2_and_nothing_saved(place: tuple[Path, str]) -> None:
+    cwd, url = place
+    cases = [(["--database-url", url, *APP, *args], None, cwd) for args, _ in BAD.values()]
+    cases.append((["--database-url", url, *NO_APP[0]], None, cwd))
+    results = run_spines(cases)
+    expected = [msg for _, msg in BAD.values()] + [NO_APP[1]]
+    for done, message in zip(results, expected, strict=True):
+        assert done.code == 2, (message, done)
+        assert done.stdout == ""
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+        assert message in done.stderr, done.stderr
+    listed = spine(place, "schedules", "list", "--json")
+    assert json.loads(listed.stdout) == []
+
+
+def test_preview_prints_what_next_fire_times_returns() -> None:
+    after = "2025-03-08T12:00:00+00:00"
+    args = ["schedules", "preview", "--cron", "30 2 * * *", "--tz", "America/New_York"]
+    cwd = Path.cwd()
+    as_json, as_text = run_spines(
+        [
+            ([*args, "--after", after, "--count", "3", "--json"], None, cwd),
+            ([*args, "--after", after, "--count", "3"], None, cwd),
+        ]
+    )
+    expected = next_fire_times("30 2 * * *", "America/New_York", datetime.fromisoformat(after), 3)
+    assert json.loads(as_json.stdout) == [t.isoformat() for t in expected]
+    assert as_text.stdout.split() == [t.isoformat() for t in expected]
+    assert json.loads(as_json.stdout)[0] == "2025-03-09T03:00:00-04:00"
+
+
+def test_add_list_show_next_pause_resume_remove_and_fire(place: tuple[Path, str]) -> None:
+    added = spine(
+        place, "schedules", "add", "weekly", "--workflow", WF, "--cron", "0 6 * * 1-5",
+        "--tz", "America/New_York", "--param", "tier=T1", "--max-instances", "2",
+        "--misfire-grace", "600", "--catchup", "all", "--json",
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    saved = json.loads(added.stdout)
+    assert saved["schedule_type"] == "cron" and saved["timezone"] == "America/New_York"
+    assert (saved["max_instances"], saved["misfire_grace_seconds"], saved["catchup"]) == (
+        2,
+        600,
+        "all",
+    )
+    one_off = spine(
+        place, "schedules", "add", "once", "--workflow", WF, "--at",
+        (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds"),
+    )  # fmt: skip
+    assert one_off.code == 0, one_off.stderr
+    # A one-off that fell due while no scheduler ran (saved with the clock in the past).
+    database = create_database(place[1])
+    past = FrozenClock(datetime.now(UTC) - timedelta(hours=1))
+    due = new_schedule("due", workflow=WF, now=past.now(), registry=workflows,
+                       at=past.now() + timedelta(minutes=1))  # fmt: skip
+    ScheduleStore(database, past).add(due)
+    database.dispose()
+    listed = json.loads(spine(place, "schedules", "list", "--json").stdout)
+    assert [s["name"] for s in listed] == ["due", "once", "weekly"]
+    assert {"id", "name", "target_name", "cron_expression", "next_run_at", "enabled"} <= set(
+        listed[2]
+    )
+    nxt = spine(
+        place, "schedules", "next", "weekly", "--count", "3", "--after",
+        "2025-03-07T12:00:00Z", "--json",
+    )  # fmt: skip
+    assert json.loads(nxt.stdout) == [
+        "2025-03-10T06:00:00-04:00",
+        "2025-03-11T06:00:00-04:00",
+        "2025-03-12T06:00:00-04:00",
+    ]
+    # One scheduler pass fires the due one-off, late (no grace: any lateness is allowed).
+    fired = run_spine(
+        "--database-url", place[1], *APP, "scheduler", "--once", cwd=place[0],
+        env={"SPINE_SCHEDULER_MAX_SLEEP_SECONDS": "0.5"},
+    )  # fmt: skip
+    assert fired.code == 0, fired.stderr
+    assert "after 1 fires" in fired.stdout
+    shown = json.loads(spine(place, "schedules", "show", "due", "--json").stdout)
+    assert shown["next_run_at"] is None and shown["last_run_status"] == "RUNNING"
+    [fire] = shown["runs"]
+    assert fire["status"] == "RUNNING" and fire["run_id"]
+    assert fire["scheduled_at"] == due.run_at.isoformat() if due.run_at else False
+    assert spine(place, "schedules", "pause", "weekly").code == 0
+    paused = json.loads(spine(place, "schedules", "show", "weekly", "--json").stdout)
+    assert paused["enabled"] is False and paused["next_run_at"] is None
+    assert spine(place, "schedules", "resume", "weekly").code == 0
+    resumed = json.loads(spine(place, "schedules", "show", "weekly", "--json").stdout)
+    assert resumed["enabled"] is True and resumed["next_run_at"]
+    assert spine(place, "schedules", "remove", "weekly").code == 0
+    names = [s["name"] for s in json.loads(spine(place, "schedules", "list", "--json").stdout)]
+    assert names == ["due", "once"]
+
+
+def test_the_scheduler_without_an_app_refuses(place: tuple[Path, str]) -> None:
+    done = spine(place, "scheduler", "--once", app=False)
+    assert done.code == 2
+    assert "no workflow is registered" in done.stderr
