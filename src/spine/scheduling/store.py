@@ -34,6 +34,7 @@ from spine.core.storage.schema.scheduler import (
 from spine.core.storage.schema.scheduler import (
     core_schedules as schedules_t,
 )
+from spine.core.storage.types import UtcDateTime
 from spine.orchestration.history.types import WorkflowRun
 from spine.orchestration.store import insert_run
 from spine.scheduling.models import (
@@ -311,7 +312,6 @@ class ScheduleStore:
         while ``max_instances`` fires of the schedule are active is SKIPPED. Each plan is
         written in a savepoint: one that fails is logged and left for a later attempt.
         """
-        now = self.clock.now()
 
         def work(conn: sa.Connection) -> list[ScheduleRunOutcome]:
             ids = [p.schedule.id for p in plans]
@@ -331,7 +331,9 @@ class ScheduleStore:
                     continue
                 try:
                     with conn.begin_nested():
-                        done = _fire(conn, plan, now, int(active.get(schedule.id, 0)), make_run)
+                        done = _fire(
+                            conn, plan, self.clock, int(active.get(schedule.id, 0)), make_run
+                        )
                         for outcome in done:
                             if outcome.status in ("MISSED", "FAILED"):
                                 for hook in hooks:
@@ -430,44 +432,74 @@ def _current(conn: sa.Connection, owner: str, ids: list[str]) -> dict[str, datet
     return {r.id: r.next_run_at for r in conn.execute(query)}
 
 
+# Built once: hot-path statements take their values as parameters, so SQLAlchemy does
+# not rebuild and re-key a statement per fire.
+_INSERT_FIRE = sa.insert(runs_t)
+_FIRE_KEYS = (
+    "id", "schedule_id", "schedule_name", "scheduled_at", "started_at", "completed_at",
+    "status", "run_id", "error", "skip_reason",
+)  # fmt: skip
+_MOVE_ON = (
+    sa.update(schedules_t)
+    .where(schedules_t.c.id == sa.bindparam("b_id"))
+    .values(
+        next_run_at=sa.bindparam("b_next"),
+        last_run_at=sa.func.coalesce(
+            sa.bindparam("b_last_at", type_=UtcDateTime()), schedules_t.c.last_run_at
+        ),
+        last_run_status=sa.func.coalesce(
+            sa.bindparam("b_last_status", type_=sa.String), schedules_t.c.last_run_status
+        ),
+    )
+)
+
+
 def _fire(
-    conn: sa.Connection, plan: FirePlan, now: datetime, active: int, make_run: RunFactory
+    conn: sa.Connection,
+    plan: FirePlan,
+    clock: Clock,
+    active: int,
+    make_run: RunFactory,
 ) -> list[ScheduleRunOutcome]:
     schedule = plan.schedule
     outcomes: list[ScheduleRunOutcome] = []
+    last_at: datetime | None = None
     for fire in plan.fires:
-        values: dict[str, Any] = {
-            "id": new_id(),
-            "schedule_id": schedule.id,
-            "schedule_name": schedule.name,
-            "scheduled_at": fire.scheduled_at,
-            "started_at": now,
-        }
+        now = clock.now()
+        values: dict[str, Any] = dict.fromkeys(_FIRE_KEYS)
+        values.update(
+            id=new_id(),
+            schedule_id=schedule.id,
+            schedule_name=schedule.name,
+            scheduled_at=fire.scheduled_at,
+        )
         run_id: str | None = None
         reason: str | None = None
         if fire.missed is not None:
             status, reason = ScheduleRunStatus.MISSED, fire.missed
-            values.update(status=status.value, error=reason, started_at=None)
+            values.update(error=reason)
         elif active >= schedule.max_instances:
             status = ScheduleRunStatus.SKIPPED
             reason = (
                 f"{active} run(s) of this schedule still active (max_instances "
                 f"{schedule.max_instances})"
             )
-            values.update(status=status.value, skip_reason=reason, started_at=None)
+            values.update(skip_reason=reason)
         else:
             try:
                 run = make_run(schedule, fire.scheduled_at)
             except Exception as error:  # e.g. the workflow was unregistered meanwhile
                 status, reason = ScheduleRunStatus.FAILED, str(error) or type(error).__name__
-                values.update(status=status.value, error=reason, completed_at=now)
+                values.update(error=reason, started_at=now, completed_at=now)
             else:
                 insert_run(conn, run, now)
                 run_id = run.run_id
                 status = ScheduleRunStatus.RUNNING
-                values.update(status=status.value, run_id=run_id)
+                values.update(run_id=run_id, started_at=now)
                 active += 1
-        conn.execute(sa.insert(runs_t).values(values))
+        values["status"] = status.value
+        conn.execute(_INSERT_FIRE, values)
+        last_at = now
         outcomes.append(
             ScheduleRunOutcome(
                 schedule_id=schedule.id,
@@ -479,10 +511,15 @@ def _fire(
                 run_id=run_id,
             )
         )
-    update: dict[str, Any] = {"next_run_at": plan.next_run_at}
-    if outcomes:
-        update.update(last_run_at=now, last_run_status=outcomes[-1].status)
-    conn.execute(sa.update(schedules_t).where(schedules_t.c.id == schedule.id).values(update))
+    conn.execute(
+        _MOVE_ON,
+        {
+            "b_id": schedule.id,
+            "b_next": plan.next_run_at,
+            "b_last_at": last_at,
+            "b_last_status": outcomes[-1].status if outcomes else None,
+        },
+    )
     return outcomes
 
 
