@@ -237,7 +237,9 @@ class CronExpression:
         raise CronError(f"cron {self.text!r} does not fire within {HORIZON_YEARS} years")
 
 
+@lru_cache(maxsize=4096)
 def _parse(text: str) -> CronExpression:
+    # Cached: a scheduler re-reads the same few expressions for every fire.
     expanded = MACROS.get(text.lower(), text)
     if expanded.startswith("@"):
         raise CronError(f"unknown cron macro {text!r} (known: {', '.join(MACROS)})")
