@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections import defaultdict
@@ -19,8 +20,12 @@ import sqlalchemy as sa
 
 from spine import Step, Workflow
 from spine.core.clock import SystemClock
-from spine.core.storage import create_database
-from spine.core.storage.schema.scheduler import core_schedule_runs, core_schedules
+from spine.core.storage import Database, create_database
+from spine.core.storage.schema.scheduler import (
+    core_schedule_locks,
+    core_schedule_runs,
+    core_schedules,
+)
 from spine.core.storage.schema.workflow_history import core_workflow_runs
 from spine.orchestration.registry import WorkflowRegistry
 from spine.scheduling import ScheduleStore, new_schedule
@@ -60,6 +65,27 @@ def _wait_for(predicate: object, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
+def _kill_while_holding_locks(process: subprocess.Popen[str], database: Database) -> int:
+    """SIGKILL ``process`` at a moment it holds schedule locks; return how many it held.
+
+    The process is frozen (SIGSTOP) and its locks counted; if it holds none it is thawed
+    and tried again a little later.
+    """
+    owner = f"{socket.gethostname()}:{process.pid}:%"
+    query = sa.select(sa.func.count()).where(core_schedule_locks.c.locked_by.like(owner))
+    for _ in range(300):
+        process.send_signal(signal.SIGSTOP)
+        with database.read() as conn:
+            held = int(conn.execute(query).scalar() or 0)
+        if held:
+            process.send_signal(signal.SIGKILL)
+            return held
+        process.send_signal(signal.SIGCONT)
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    return 0
+
+
 def test_three_schedulers_one_killed_no_fire_doubled_or_lost(db_url: str, tmp_path: Path) -> None:
     (tmp_path / "sched_app.py").write_text(APP)
     registry = WorkflowRegistry()
@@ -85,8 +111,9 @@ def test_three_schedulers_one_killed_no_fire_doubled_or_lost(db_url: str, tmp_pa
     processes = [_start(tmp_path, db_url) for _ in range(3)]
     try:
         _wait_for(lambda: fires() >= SCHEDULES * 2)
-        processes[0].send_signal(signal.SIGKILL)
+        held = _kill_while_holding_locks(processes[0], database)
         processes[0].communicate(timeout=30)
+        assert held, "the killed scheduler held no lock: the takeover was not exercised"
         # A schedule added by another process while the schedulers run is picked up.
         store.add(
             new_schedule(

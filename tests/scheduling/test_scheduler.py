@@ -411,3 +411,16 @@ def test_new_schedule_starts_at_the_first_fire_after_now(
         timezone="America/New_York",
     )
     assert schedule.next_run_at == datetime(2025, 1, 13, 11, 0, tzinfo=UTC)
+
+
+def test_a_failing_hook_does_not_stop_the_fire_being_recorded(
+    add: Add, make_scheduler: Make, clock: FrozenClock, schedules: ScheduleStore
+) -> None:
+    def broken(conn: sa.Connection, outcome: ScheduleRunOutcome) -> None:
+        conn.execute(sa.text("INSERT INTO no_such_table VALUES (1)"))
+
+    schedule = add("g", cron="*/5 * * * *", misfire_grace_seconds=1)
+    clock.advance(timedelta(minutes=5, seconds=10))
+    [outcome] = make_scheduler(hooks=[broken]).tick()
+    assert outcome.status == "MISSED"
+    assert [r.status for r in schedules.runs(schedule.id)] == [ScheduleRunStatus.MISSED]

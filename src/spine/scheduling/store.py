@@ -336,8 +336,7 @@ class ScheduleStore:
                         )
                         for outcome in done:
                             if outcome.status in ("MISSED", "FAILED"):
-                                for hook in hooks:
-                                    hook(conn, outcome)
+                                call_hooks(conn, outcome, hooks)
                 except exc.IntegrityError:
                     log.warning(
                         "schedule %s: fire already recorded; not fired twice", schedule.name
@@ -403,6 +402,27 @@ class ScheduleStore:
             reason=error,
             run_id=run_id,
         )
+
+
+def call_hooks(
+    conn: sa.Connection, outcome: ScheduleRunOutcome, hooks: Sequence[ScheduleRunHook]
+) -> None:
+    """Call each hook on ``conn``, each in a savepoint.
+
+    A hook that fails is logged and rolled back alone; the fire is still recorded.
+    """
+    for hook in hooks:
+        try:
+            with conn.begin_nested():
+                hook(conn, outcome)
+        except Exception:
+            log.exception(
+                "schedule hook %r failed for %s at %s (%s)",
+                hook,
+                outcome.schedule_name,
+                outcome.scheduled_at.isoformat(),
+                outcome.status,
+            )
 
 
 def _lock_join() -> sa.ColumnElement[bool]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from spine.orchestration.history.types import WorkflowRun, WorkflowStatus
 from spine.scheduling.models import ScheduleRunHook, ScheduleRunStatus
-from spine.scheduling.store import ScheduleStore
+from spine.scheduling.store import ScheduleStore, call_hooks
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -44,5 +44,4 @@ class ScheduleRunTracker:
         completed_at = run.completed_at or run.created_at
         outcome = ScheduleStore.finish_for_run(conn, run.run_id, status, error, completed_at)
         if outcome is not None and status is ScheduleRunStatus.FAILED:
-            for hook in self.hooks:
-                hook(conn, outcome)
+            call_hooks(conn, outcome, self.hooks)
