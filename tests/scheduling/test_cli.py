@@ -106,25 +106,31 @@ def test_preview_prints_what_next_fire_times_returns() -> None:
     assert json.loads(as_json.stdout)[0] == "2025-03-09T03:00:00-04:00"
 
 
+def spines(place: tuple[Path, str], *invocations: list[str]) -> list[Completed]:
+    """Independent invocations side by side (start-up is most of their time)."""
+    cwd, url = place
+    return run_spines([(["--database-url", url, *APP, *args], None, cwd) for args in invocations])
+
+
 def test_add_list_show_next_pause_resume_remove_and_fire(place: tuple[Path, str]) -> None:
-    added = spine(
-        place, "schedules", "add", "weekly", "--workflow", WF, "--cron", "0 6 * * 1-5",
-        "--tz", "America/New_York", "--param", "tier=T1", "--max-instances", "2",
-        "--misfire-grace", "600", "--catchup", "all", "--json",
+    in_an_hour = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds")
+    added, one_off = spines(
+        place,
+        ["schedules", "add", "weekly", "--workflow", WF, "--cron", "0 6 * * 1-5",
+         "--tz", "America/New_York", "--param", "tier=T1", "--max-instances", "2",
+         "--misfire-grace", "600", "--catchup", "all", "--json"],
+        ["schedules", "add", "once", "--workflow", WF, "--at", in_an_hour],
     )  # fmt: skip
     assert added.code == 0, added.stderr
+    assert one_off.code == 0, one_off.stderr
     saved = json.loads(added.stdout)
     assert saved["schedule_type"] == "cron" and saved["timezone"] == "America/New_York"
+    assert saved["params"] == {"tier": "T1"}
     assert (saved["max_instances"], saved["misfire_grace_seconds"], saved["catchup"]) == (
         2,
         600,
         "all",
     )
-    one_off = spine(
-        place, "schedules", "add", "once", "--workflow", WF, "--at",
-        (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds"),
-    )  # fmt: skip
-    assert one_off.code == 0, one_off.stderr
     # A one-off that fell due while no scheduler ran (saved with the clock in the past).
     database = create_database(place[1])
     past = FrozenClock(datetime.now(UTC) - timedelta(hours=1))
@@ -132,41 +138,45 @@ def test_add_list_show_next_pause_resume_remove_and_fire(place: tuple[Path, str]
                        at=past.now() + timedelta(minutes=1))  # fmt: skip
     ScheduleStore(database, past).add(due)
     database.dispose()
-    listed = json.loads(spine(place, "schedules", "list", "--json").stdout)
+    # One scheduler pass fires the due one-off, late (no grace: any lateness is allowed).
+    listing, nxt, fired = spines(
+        place,
+        ["schedules", "list", "--json"],
+        ["schedules", "next", "weekly", "--count", "3", "--after", "2025-03-07T12:00:00Z",
+         "--json"],
+        ["scheduler", "--once"],
+    )  # fmt: skip
+    listed = json.loads(listing.stdout)
     assert [s["name"] for s in listed] == ["due", "once", "weekly"]
     assert {"id", "name", "target_name", "cron_expression", "next_run_at", "enabled"} <= set(
         listed[2]
     )
-    nxt = spine(
-        place, "schedules", "next", "weekly", "--count", "3", "--after",
-        "2025-03-07T12:00:00Z", "--json",
-    )  # fmt: skip
     assert json.loads(nxt.stdout) == [
         "2025-03-10T06:00:00-04:00",
         "2025-03-11T06:00:00-04:00",
         "2025-03-12T06:00:00-04:00",
     ]
-    # One scheduler pass fires the due one-off, late (no grace: any lateness is allowed).
-    fired = run_spine(
-        "--database-url", place[1], *APP, "scheduler", "--once", cwd=place[0],
-        env={"SPINE_SCHEDULER_MAX_SLEEP_SECONDS": "0.5"},
-    )  # fmt: skip
     assert fired.code == 0, fired.stderr
     assert "after 1 fires" in fired.stdout
-    shown = json.loads(spine(place, "schedules", "show", "due", "--json").stdout)
-    assert shown["next_run_at"] is None and shown["last_run_status"] == "RUNNING"
-    [fire] = shown["runs"]
+    shown, paused = spines(place, ["schedules", "show", "due", "--json"],
+                           ["schedules", "pause", "weekly"])  # fmt: skip
+    assert paused.code == 0, paused.stderr
+    shown_due = json.loads(shown.stdout)
+    assert shown_due["next_run_at"] is None and shown_due["last_run_status"] == "RUNNING"
+    [fire] = shown_due["runs"]
     assert fire["status"] == "RUNNING" and fire["run_id"]
-    assert fire["scheduled_at"] == due.run_at.isoformat() if due.run_at else False
-    assert spine(place, "schedules", "pause", "weekly").code == 0
-    paused = json.loads(spine(place, "schedules", "show", "weekly", "--json").stdout)
-    assert paused["enabled"] is False and paused["next_run_at"] is None
+    assert due.run_at is not None and fire["scheduled_at"] == due.run_at.isoformat()
+    after_pause, removed = spines(place, ["schedules", "show", "weekly", "--json"],
+                                  ["schedules", "remove", "once"])  # fmt: skip
+    assert removed.code == 0, removed.stderr
+    assert json.loads(after_pause.stdout)["enabled"] is False
+    assert json.loads(after_pause.stdout)["next_run_at"] is None
     assert spine(place, "schedules", "resume", "weekly").code == 0
-    resumed = json.loads(spine(place, "schedules", "show", "weekly", "--json").stdout)
-    assert resumed["enabled"] is True and resumed["next_run_at"]
-    assert spine(place, "schedules", "remove", "weekly").code == 0
-    names = [s["name"] for s in json.loads(spine(place, "schedules", "list", "--json").stdout)]
-    assert names == ["due", "once"]
+    resumed, listing = spines(place, ["schedules", "show", "weekly", "--json"],
+                              ["schedules", "list", "--json"])  # fmt: skip
+    assert json.loads(resumed.stdout)["enabled"] is True
+    assert json.loads(resumed.stdout)["next_run_at"]
+    assert [s["name"] for s in json.loads(listing.stdout)] == ["due", "weekly"]
 
 
 def test_the_scheduler_without_an_app_refuses(place: tuple[Path, str]) -> None:

@@ -250,7 +250,7 @@ def _swallowed_by_gap(cron: CronExpression, fire: datetime, tz: ZoneInfo) -> boo
     return False
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     expr=cron_fields(),
     tz_name=st.sampled_from(ZONES),
@@ -316,7 +316,7 @@ def test_wildcard_jobs_miss_no_real_wall_clock_time_around_transitions(
         minute += timedelta(minutes=1)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     expr=cron_fields(),
     tz_name=st.sampled_from(ZONES),
