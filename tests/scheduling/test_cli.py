@@ -44,17 +44,12 @@ BAD = {
         ["schedules", "add", "s", "--workflow", WF, "--every", "60", "--catchup", "maybe"],
         "unknown --catchup 'maybe'",
     ),
-    "two triggers": (
-        ["schedules", "add", "s", "--workflow", WF, "--every", "60", "--cron", "* * * * *"],
-        "give exactly one of --cron, --every and --at",
-    ),
     "bad dst policy": (
         ["schedules", "add", "s", "--workflow", WF, "--cron", "0 2 * * *", "--dst-gap", "later"],
         "bad DST policy",
     ),
     "preview bad cron": (["schedules", "preview", "--cron", "* * *"], "has 3 fields"),
     "show unknown": (["schedules", "show", "nope"], "unknown schedule 'nope'"),
-    "pause unknown": (["schedules", "pause", "nope"], "unknown schedule 'nope'"),
 }
 NO_APP = (
     ["schedules", "add", "s", "--workflow", WF, "--every", "60"],
