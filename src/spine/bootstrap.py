@@ -36,6 +36,8 @@ class Services:
     #: Called in the transaction that finishes a run: how scheduling and alerting learn
     #: of finished runs without the engine importing them (DESIGN.md "Parts").
     run_listeners: tuple[RunListener, ...] = ()
+    #: Called when a fire is recorded MISSED or FAILED, in that transaction (alerting).
+    schedule_hooks: tuple[ScheduleRunHook, ...] = ()
 
     @property
     def migrator(self) -> Migrator:
@@ -61,13 +63,16 @@ class Services:
         """Schedules, their fires and locks."""
         return ScheduleStore(self.database, self.clock)
 
-    def scheduler(self, hooks: Sequence[ScheduleRunHook] = ()) -> Scheduler:
-        """A scheduler over the registered workflows, with the configured timings."""
+    def scheduler(self, hooks: Sequence[ScheduleRunHook] | None = None) -> Scheduler:
+        """A scheduler over the registered workflows, with the configured timings.
+
+        ``hooks`` default to :attr:`schedule_hooks`.
+        """
         return Scheduler(
             self.schedules,
             self.runner(),
             clock=self.clock,
-            hooks=hooks,
+            hooks=self.schedule_hooks if hooks is None else hooks,
             lock_seconds=self.settings.scheduler_lock_seconds,
             max_sleep_seconds=self.settings.scheduler_max_sleep_seconds,
             batch_size=self.settings.scheduler_batch_size,
@@ -96,12 +101,14 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
         connect_timeout_seconds=settings.connect_timeout_seconds,
     )
     database = create_database(settings.database_url, options)
-    listeners: tuple[RunListener, ...] = (ScheduleRunTracker(),)
+    schedule_hooks: tuple[ScheduleRunHook, ...] = ()
+    listeners: tuple[RunListener, ...] = (ScheduleRunTracker(schedule_hooks),)
     return Services(
         settings=settings,
         database=database,
         clock=clock or SystemClock(),
         run_listeners=listeners,
+        schedule_hooks=schedule_hooks,
     )
 
 
