@@ -114,6 +114,27 @@ class Settings(BaseSettings):
     sources_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Default timeout of HTTP, S3 and SFTP fetches."
     )
+    scheduler_lock_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a scheduler's lock on a schedule it is firing lasts; a dead "
+        "scheduler's schedules are taken over by others after this long.",
+    )
+    scheduler_max_sleep_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=2.0,
+        description="Longest sleep of the scheduler between looks at the database: how soon "
+        "a schedule added or changed by another process is noticed.",
+    )
+    scheduler_batch_size: int = Field(
+        default=200, ge=1, description="Schedules the scheduler fires per transaction."
+    )
+    scheduler_catchup_limit: int = Field(
+        default=100,
+        ge=1,
+        description="Most missed fires run for one schedule with catchup=all after downtime.",
+    )
     secret_key: str | None = Field(
         default=None,
         description="Fernet key(s), comma-separated, newest first, for encrypted configs.",

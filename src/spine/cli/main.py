@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from spine import __version__
-from spine.cli import alerts, connections, db, runs, serve, sources
+from spine.cli import alerts, connections, db, runs, schedules, serve, sources
 from spine.cli.context import CliState
 from spine.cli.output import fail
 
@@ -31,6 +31,8 @@ app.add_typer(sources.app, name="sources")
 app.add_typer(connections.app, name="connections")
 app.command("run")(runs.run_command)
 app.command("worker")(runs.worker_command)
+app.add_typer(schedules.app, name="schedules")
+app.command("scheduler")(schedules.scheduler_command)
 app.command("serve")(serve.serve_command)
 
 

@@ -1,0 +1,154 @@
+"""The scheduler loop: acquire due schedules, record their fires, sleep until the next.
+
+The scheduler only dispatches: each fire creates a PENDING workflow run
+(``triggered_by = "schedule"``) that workers (``spine worker``) execute. Any number of
+schedulers may share a database (see :mod:`spine.scheduling.store` for why none fires a
+schedule twice). Between ticks it sleeps until the earliest ``next_run_at``, but never
+longer than ``max_sleep_seconds``, so that a schedule added or changed by another
+process is noticed within that time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from spine.core.clock import Clock, SystemClock
+from spine.core.errors import TierNotInstalled
+from spine.core.ids import new_id
+from spine.orchestration.history.types import WorkflowRun
+from spine.orchestration.runner import WorkflowRunner
+from spine.scheduling.cron import FireOrderError
+from spine.scheduling.models import Schedule, ScheduleRunHook, ScheduleRunOutcome
+from spine.scheduling.planning import plan_fires
+from spine.scheduling.store import FirePlan, PlannedFire, ScheduleStore
+from spine.scheduling.triggers import trigger_for
+
+log = logging.getLogger(__name__)
+
+
+def scheduler_identity() -> str:
+    """``host:pid:random``, written into ``core_schedule_locks.locked_by``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:]}"
+
+
+class Scheduler:
+    """Fires due schedules.
+
+    Args:
+        store: Schedules, fires and locks.
+        runner: Builds the workflow runs of fires (its registry says which workflows
+            exist); workers execute them.
+        clock: Time source.
+        hooks: Called in the transaction that records a fire MISSED (and by the run
+            tracker for FAILED).
+        lock_seconds: How long an acquired schedule stays locked; a dead scheduler's
+            schedules are taken over after this long.
+        max_sleep_seconds: Longest sleep between looks at the database.
+        batch_size: Schedules acquired and fired per transaction.
+        catchup_limit: Most fires recorded for one schedule with ``catchup = all``.
+        scheduler_id: Identity in locks (default :func:`scheduler_identity`).
+    """
+
+    def __init__(
+        self,
+        store: ScheduleStore,
+        runner: WorkflowRunner,
+        *,
+        clock: Clock | None = None,
+        hooks: Sequence[ScheduleRunHook] = (),
+        lock_seconds: float = 30.0,
+        max_sleep_seconds: float = 1.0,
+        batch_size: int = 200,
+        catchup_limit: int = 100,
+        scheduler_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.clock: Clock = clock or SystemClock()
+        self.hooks = tuple(hooks)
+        self.lock_seconds = lock_seconds
+        self.max_sleep_seconds = max_sleep_seconds
+        self.batch_size = batch_size
+        self.catchup_limit = catchup_limit
+        self.scheduler_id = scheduler_id or scheduler_identity()
+        self.stop_event = threading.Event()
+
+    def stop(self) -> None:
+        """Stop after the current tick."""
+        self.stop_event.set()
+
+    def tick(self) -> list[ScheduleRunOutcome]:
+        """Fire everything due now, batch after batch; return what was recorded."""
+        outcomes: list[ScheduleRunOutcome] = []
+        targets = self.runner.workflows.names()
+        while not self.stop_event.is_set():
+            now = self.clock.now()
+            acquired = self.store.acquire_due(
+                self.scheduler_id,
+                until=now + timedelta(seconds=self.lock_seconds),
+                limit=self.batch_size,
+                targets=targets,
+            )
+            if not acquired:
+                break
+            plans = [self._plan(schedule, now) for schedule in acquired]
+            outcomes.extend(
+                self.store.record_fires(self.scheduler_id, plans, self._make_run, self.hooks)
+            )
+            if len(acquired) < self.batch_size:
+                break
+        return outcomes
+
+    def run(self, *, once: bool = False) -> int:
+        """Tick until stopped (with ``once``: one tick); return the fires recorded.
+
+        Raises:
+            TierNotInstalled: If ``core_schedule_locks`` (advanced tier) is missing.
+        """
+        if not self.store.locks_installed():
+            raise TierNotInstalled("the scheduler", "advanced")
+        targets = self.runner.workflows.names()
+        if not targets:
+            log.warning("no workflow is registered (pass --app or set SPINE_APP): nothing fires")
+        fired = 0
+        while not self.stop_event.is_set():
+            fired += len(self.tick())
+            if once:
+                break
+            self.stop_event.wait(self.sleep_seconds(targets))
+        return fired
+
+    def sleep_seconds(self, targets: Sequence[str] | None = None) -> float:
+        """How long to sleep: until the next due time, at most ``max_sleep_seconds``."""
+        wake = self.store.next_due(self.scheduler_id, targets)
+        if wake is None:
+            return self.max_sleep_seconds
+        delay = (wake - self.clock.now()).total_seconds()
+        # A floor, so that a schedule that cannot be fired yet does not spin the loop.
+        return max(0.01, min(self.max_sleep_seconds, delay))
+
+    def _plan(self, schedule: Schedule, now: datetime) -> FirePlan:
+        try:
+            return plan_fires(
+                schedule, trigger_for(schedule), now, catchup_limit=self.catchup_limit
+            )
+        except (FireOrderError, ValueError) as error:
+            # Refused, never run: the schedule stops with the reason on record.
+            log.error("schedule %s stopped: %s", schedule.name, error)
+            assert schedule.next_run_at is not None
+            fire = PlannedFire(schedule.next_run_at, f"schedule stopped: {error}")
+            return FirePlan(schedule=schedule, fires=(fire,), next_run_at=None)
+
+    def _make_run(self, schedule: Schedule, scheduled_at: datetime) -> WorkflowRun:
+        return self.runner.new_run(
+            schedule.target_name,
+            schedule.params,
+            triggered_by="schedule",
+            schedule_id=schedule.id,
+            created_by=f"schedule:{schedule.name}",
+        )
