@@ -174,3 +174,28 @@ def test_bad_input_is_one_line_and_exit_2(db_url: str, tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr
     listed = run_spine("alerts", "channels", "list", "--json", cwd=tmp_path, env=env)
     assert json.loads(listed.stdout) == []
+
+
+def test_webhook_without_secret_gets_one_shown_once_and_sealed(db_url: str, tmp_path: Path) -> None:
+    env = {"SPINE_DATABASE_URL": db_url}  # no SPINE_SECRET_KEY: SQLite's local key file
+    config = json.dumps({"url": "https://hooks.invalid/spine"})  # saved though unresolvable
+
+    done = run_spine(
+        "alerts", "channels", "add", "hook", "--type", "webhook", "--config", config,
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+
+    assert done.code == 0, done.stderr
+    secret = done.stderr.strip().rsplit(" ", 1)[-1]
+    assert secret.startswith("whsec_")
+    shown = run_spine("alerts", "channels", "show", "hook", "--json", cwd=tmp_path, env=env)
+    assert shown.code == 0 and secret not in shown.stdout
+    assert json.loads(shown.stdout)["config_json"]["secret"] == "********"
+    database = create_database(db_url)
+    try:
+        with database.read() as conn:
+            stored = conn.exec_driver_sql("SELECT config_json FROM core_alert_channels").scalar()
+    finally:
+        database.dispose()
+    assert secret not in str(stored) and "fernet:" in str(stored)
+    assert (tmp_path / ".spine" / "secret.key").exists()

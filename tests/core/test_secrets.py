@@ -122,3 +122,15 @@ def test_postgres_setups_need_a_configured_key(tmp_path: Path) -> None:
     assert not key_file.exists()
     configured = load_settings(database_url="postgresql://db/spine", secret_key="k1,k2")
     assert configured.effective_secret_key() == "k1,k2"
+
+
+def test_unresolvable_host_passes_only_when_saving_a_config() -> None:
+    from spine.core.errors import ErrorCategory, SpineError
+
+    url = "https://hooks.invalid/x"  # .invalid never resolves (RFC 6761)
+    assert check_outbound_url(url, allow_private=False, unresolved_ok=True) == url
+    with pytest.raises(SpineError) as caught:
+        check_outbound_url(url, allow_private=False)
+    assert caught.value.category is ErrorCategory.NETWORK
+    with pytest.raises(UrlNotAllowed):
+        check_outbound_url("http://127.0.0.1/", allow_private=False, unresolved_ok=True)

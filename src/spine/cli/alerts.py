@@ -63,13 +63,20 @@ def add_channel(
     if parsed is None:
         raise InvalidInput("--config is required")
     alerting = _alerting(ctx)
+    kind = channel_type.strip().lower()
+    generated: str | None = None
+    if kind == "webhook" and not (parsed.get("secret") or parsed.get("secret_ref")):
+        # As Svix and Stripe do: the sender makes the signing secret and shows it once.
+        from spine.alerting import generate_secret
+
+        generated = parsed["secret"] = generate_secret()
     try:
         user: str | None = getpass.getuser()
     except (KeyError, OSError):
         user = None
     channel = alerting.add_channel(
         name,
-        channel_type.strip().lower(),
+        kind,
         parsed,
         min_severity=min_severity,
         domains=domains,
@@ -80,6 +87,12 @@ def add_channel(
         print_json(alerting.channel_view(channel))
     else:
         typer.echo(f"channel {channel.name} added ({channel.channel_type}, id {channel.id})")
+    if generated is not None:
+        # On stderr, so that `--json` output stays one document; shown this once only.
+        typer.echo(
+            f"signing secret (give it to the receiver; it is not shown again): {generated}",
+            err=True,
+        )
 
 
 @channels_app.command("list")

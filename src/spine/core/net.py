@@ -58,9 +58,17 @@ def host_addresses(host: str, port: int | None = None) -> list[str]:
 
 
 def check_outbound_url(
-    url: str, *, allow_private: bool, schemes: tuple[str, ...] = ("http", "https")
+    url: str,
+    *,
+    allow_private: bool,
+    schemes: tuple[str, ...] = ("http", "https"),
+    unresolved_ok: bool = False,
 ) -> str:
     """Return ``url`` if spine may call it.
+
+    ``unresolved_ok`` accepts a name that does not resolve (yet): for a config being
+    saved, whose host may resolve only where the sender runs. The check is made again,
+    strictly, when the URL is called.
 
     Raises:
         InvalidInput: If it is not an absolute URL with one of ``schemes`` and a host.
@@ -70,12 +78,14 @@ def check_outbound_url(
     parts = urlsplit(url)
     if parts.scheme.lower() not in schemes or not parts.hostname:
         raise InvalidInput(f"URL must be absolute with scheme {' or '.join(schemes)}: {url!r}")
-    check_outbound_host(parts.hostname, allow_private=allow_private)
+    check_outbound_host(parts.hostname, allow_private=allow_private, unresolved_ok=unresolved_ok)
     return url
 
 
-def check_outbound_host(host: str, *, allow_private: bool) -> None:
+def check_outbound_host(host: str, *, allow_private: bool, unresolved_ok: bool = False) -> None:
     """Refuse ``host`` unless it resolves only to public addresses (or private is allowed).
+
+    ``unresolved_ok``: a name that does not resolve passes (see :func:`check_outbound_url`).
 
     Raises:
         UrlNotAllowed: If an address is loopback, link-local, private or reserved.
@@ -83,7 +93,13 @@ def check_outbound_host(host: str, *, allow_private: bool) -> None:
     """
     if allow_private:
         return
-    for text in host_addresses(host):
+    try:
+        addresses = host_addresses(host)
+    except SpineError:
+        if unresolved_ok:
+            return
+        raise
+    for text in addresses:
         if _is_private(ipaddress.ip_address(text.split("%", 1)[0])):
             raise UrlNotAllowed(
                 f"host {host!r} resolves to {text}, a loopback, link-local or private address; "

@@ -34,7 +34,7 @@ class EmailChannel:
     def validate(self, config: dict[str, Any], *, allow_private: bool) -> dict[str, Any]:
         """Check host (outbound guard), port, sender and recipients."""
         host = str(require(config, "smtp_host", "email"))
-        check_outbound_host(host, allow_private=allow_private)
+        check_outbound_host(host, allow_private=allow_private, unresolved_ok=True)
         require(config, "from", "email")
         recipients = require(config, "recipients", "email")
         if isinstance(recipients, str):

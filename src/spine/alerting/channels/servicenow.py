@@ -26,7 +26,7 @@ class ServiceNowChannel:
     def validate(self, config: dict[str, Any], *, allow_private: bool) -> dict[str, Any]:
         """Check the instance URL and that credentials are given."""
         url = str(require(config, "instance_url", "servicenow")).rstrip("/")
-        check_outbound_url(url, allow_private=allow_private)
+        check_outbound_url(url, allow_private=allow_private, unresolved_ok=True)
         require(config, "username", "servicenow")
         if not has_secret(config, "password"):
             raise InvalidInput(

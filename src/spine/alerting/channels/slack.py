@@ -28,7 +28,9 @@ class SlackChannel:
             raise InvalidInput("slack channel config needs 'webhook_url' or 'webhook_url_ref'")
         url = config.get("webhook_url")
         if isinstance(url, str) and not is_secret_ref(url):
-            check_outbound_url(url, allow_private=allow_private, schemes=("https", "http"))
+            check_outbound_url(
+                url, allow_private=allow_private, schemes=("https", "http"), unresolved_ok=True
+            )
         return config
 
     def send(

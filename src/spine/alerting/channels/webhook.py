@@ -27,7 +27,9 @@ class WebhookChannel:
 
     def validate(self, config: dict[str, Any], *, allow_private: bool) -> dict[str, Any]:
         """Check the URL (outbound guard), the secret's form and the extra headers."""
-        check_outbound_url(str(require(config, "url", "webhook")), allow_private=allow_private)
+        check_outbound_url(
+            str(require(config, "url", "webhook")), allow_private=allow_private, unresolved_ok=True
+        )
         if not has_secret(config, "secret"):
             raise InvalidInput(
                 "webhook channel config needs 'secret' (whsec_...) or 'secret_ref' "
