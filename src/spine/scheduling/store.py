@@ -36,7 +36,7 @@ from spine.core.storage.schema.scheduler import (
 )
 from spine.core.storage.types import UtcDateTime
 from spine.orchestration.history.types import WorkflowRun
-from spine.orchestration.store import insert_run
+from spine.orchestration.store import insert_runs
 from spine.scheduling.models import (
     CatchUp,
     Schedule,
@@ -331,6 +331,7 @@ class ScheduleStore:
             outcomes: list[ScheduleRunOutcome] = []
             rows: list[dict[str, Any]] = []
             moves: list[dict[str, Any]] = []
+            new_runs: list[WorkflowRun] = []
             for plan in plans:
                 schedule = plan.schedule
                 if current.get(schedule.id) != schedule.next_run_at:
@@ -338,14 +339,18 @@ class ScheduleStore:
                     continue
                 count = int(active.get(schedule.id, 0))
                 if not isolate:
-                    done, fire_rows, move = _fire(conn, plan, self.clock, count, make_run)
+                    done, fire_rows, move = _fire(conn, plan, self.clock, count, make_run, new_runs)
                     rows.extend(fire_rows)
                     moves.append(move)
                     outcomes.extend(done)
                     continue
                 try:
                     with conn.begin_nested():
-                        done, fire_rows, move = _fire(conn, plan, self.clock, count, make_run)
+                        plan_runs: list[WorkflowRun] = []
+                        done, fire_rows, move = _fire(
+                            conn, plan, self.clock, count, make_run, plan_runs
+                        )
+                        insert_runs(conn, plan_runs, self.clock.now())
                         if fire_rows:
                             conn.execute(_INSERT_FIRE, fire_rows)
                         conn.execute(_MOVE_ON, move)
@@ -358,6 +363,7 @@ class ScheduleStore:
                     log.exception("schedule %s: recording its fire failed", schedule.name)
                     continue
                 outcomes.extend(done)
+            insert_runs(conn, new_runs, self.clock.now())
             if rows:
                 conn.execute(_INSERT_FIRE, rows)
             if moves:
@@ -503,10 +509,13 @@ def _fire(
     clock: Clock,
     active: int,
     make_run: RunFactory,
+    new_runs: list[WorkflowRun],
 ) -> tuple[list[ScheduleRunOutcome], list[dict[str, Any]], dict[str, Any]]:
-    """Create the runs of ``plan``'s fires on ``conn``.
+    """Build the runs of ``plan``'s fires into ``new_runs``.
 
-    Returns the outcomes, the fire rows and the schedule's update, for the caller to write.
+    Returns the outcomes, the fire rows and the schedule's update; the caller writes the
+    runs (:func:`insert_runs`, before the fire rows that refer to them), the rows and the
+    update.
     """
     schedule = plan.schedule
     outcomes: list[ScheduleRunOutcome] = []
@@ -540,7 +549,7 @@ def _fire(
                 status, reason = ScheduleRunStatus.FAILED, str(error) or type(error).__name__
                 values.update(error=reason, started_at=now, completed_at=now)
             else:
-                insert_run(conn, run, now)
+                new_runs.append(run)
                 run_id = run.run_id
                 status = ScheduleRunStatus.RUNNING
                 values.update(run_id=run_id, started_at=now)

@@ -313,17 +313,19 @@ def count_run_change(
     created_at: datetime,
     old: tuple[str, int | None] | None,
     new: tuple[str, int | None] | None,
+    runs: int = 1,
 ) -> None:
     """Move a run from ``old`` to ``new`` (status, duration) in ``core_workflow_run_stats``.
 
-    ``old`` is ``None`` for a new run, ``new`` is ``None`` for a deleted one. Called in
-    the transaction of the change, so the counts never disagree with the runs.
+    ``old`` is ``None`` for a new run, ``new`` is ``None`` for a deleted one; ``runs``
+    moves that many runs of one workflow and day at once. Called in the transaction of
+    the change, so the counts never disagree with the runs.
     """
-    if old == new:
+    if old == new or runs == 0:
         return
     day = created_at.astimezone(UTC).date().isoformat()
     deltas: dict[str, list[int]] = {}
-    for sign, state in ((-1, old), (1, new)):
+    for sign, state in ((-runs, old), (runs, new)):
         if state is None:
             continue
         status, duration = state
@@ -334,14 +336,14 @@ def count_run_change(
             delta[2] += sign
     # Rows in a fixed order, so that concurrent transactions lock them in the same order.
     for status in sorted(deltas):
-        runs, duration_sum, timed = deltas[status]
-        if not (runs or duration_sum or timed):
+        moved, duration_sum, timed = deltas[status]
+        if not (moved or duration_sum or timed):
             continue
         statement = dialect_insert(conn, stats_t).values(
             workflow_name=workflow_name,
             day=day,
             status=status,
-            run_count=runs,
+            run_count=moved,
             duration_ms_sum=duration_sum,
             duration_count=timed,
         )

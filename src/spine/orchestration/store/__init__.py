@@ -8,7 +8,13 @@ prepared in ``statements.py``.
 from spine.orchestration.store.cancellation import RunStore
 from spine.orchestration.store.listeners import RunListener
 from spine.orchestration.store.statements import ACTIVE, INTERRUPTED
-from spine.orchestration.store.transitions import Claim, RunTransitions, StepFailure, insert_run
+from spine.orchestration.store.transitions import (
+    Claim,
+    RunTransitions,
+    StepFailure,
+    insert_run,
+    insert_runs,
+)
 
 __all__ = [
     "ACTIVE",
@@ -19,4 +25,5 @@ __all__ = [
     "RunTransitions",
     "StepFailure",
     "insert_run",
+    "insert_runs",
 ]
