@@ -52,12 +52,13 @@ def test_redact_masks_credentials_at_any_depth_and_keeps_references() -> None:
 
 def test_secret_box_round_trip_and_rotation() -> None:
     old, new = generate_key(), generate_key()
-    sealed = SecretBox(old).encrypt({"password": "pw"})
-    assert "pw" not in sealed
+    secret = {"password": "correct horse battery staple"}
+    sealed = SecretBox(old).encrypt(secret)
+    assert "horse" not in sealed and sealed.startswith("fernet:")
     rotating = SecretBox(f"{new},{old}")
-    assert rotating.decrypt(sealed) == {"password": "pw"}
+    assert rotating.decrypt(sealed) == secret
     resealed = rotating.rotate(sealed)
-    assert SecretBox(new).decrypt(resealed) == {"password": "pw"}
+    assert SecretBox(new).decrypt(resealed) == secret
     with pytest.raises(DecryptionFailed):
         SecretBox(new).decrypt(sealed)
 
