@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from spine.core.errors import InvalidInput
@@ -47,8 +47,8 @@ def parse_json_object(raw: str | None, option: str) -> dict[str, Any] | None:
     return value
 
 
-def parse_time(raw: str | None, option: str) -> datetime | None:
-    """Parse an ISO-8601 date or time; naive values are taken as UTC.
+def parse_time(raw: str | None, option: str, *, naive_in: tzinfo = UTC) -> datetime | None:
+    """Parse an ISO-8601 date or time, as aware UTC; naive values are read in ``naive_in``.
 
     Raises:
         InvalidInput: If it is not ISO-8601.
@@ -61,4 +61,4 @@ def parse_time(raw: str | None, option: str) -> datetime | None:
         raise InvalidInput(
             f"{option} {raw!r} is not an ISO-8601 time (e.g. 2025-01-10T06:00:00Z)"
         ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return (value.replace(tzinfo=naive_in) if value.tzinfo is None else value).astimezone(UTC)

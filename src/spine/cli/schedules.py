@@ -37,18 +37,9 @@ def _trigger_text(schedule: Schedule) -> str:
 
 def _local_time(raw: str | None, tz: str, option: str) -> datetime | None:
     """An ISO time; one without an offset is read on the wall clock of ``tz``."""
-    from spine.core.errors import InvalidInput
     from spine.scheduling.cron import zone
 
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(
-            f"{option} {raw!r} is not an ISO-8601 time (e.g. 2025-01-10T06:00:00Z)"
-        ) from None
-    return value.replace(tzinfo=zone(tz)) if value.tzinfo is None else value
+    return parse_time(raw, option, naive_in=zone(tz))
 
 
 def _print_times(times: list[datetime], as_json: bool) -> None:
