@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,9 +59,9 @@ def _start(cwd: Path, url: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(predicate: object, timeout: float = 60.0) -> None:
+def _wait_for(predicate: Callable[[], object], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
 
