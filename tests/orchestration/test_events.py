@@ -189,12 +189,13 @@ def test_a_transition_refused_for_a_lost_lease_writes_nothing(
 ) -> None:
     from spine.orchestration.errors import LeaseLost
     from spine.orchestration.history import StepRun, StepStatus
+    from spine.orchestration.models import FinishedStep
 
     Workflow("wf", [Step.lambda_("s", lambda ctx: None)], registry=workflows)
     run = runner.submit("wf")
     stale = store.claim("stale", lease_seconds=5)
     assert stale is not None
-    step = store.start_step("stale", StepRun("s1", run.run_id, "s", "lambda", 0))
+    step = store.start_step(stale.lease, StepRun("s1", run.run_id, "s", "lambda", 0))
     clock.advance(6)
     fresh = store.claim("fresh", lease_seconds=5)
     assert fresh is not None and fresh.taken_over
@@ -202,10 +203,8 @@ def test_a_transition_refused_for_a_lost_lease_writes_nothing(
 
     with pytest.raises(LeaseLost):
         store.finish_step(
-            "stale",
-            step,
-            StepStatus.COMPLETED,
-            outputs={"late": True},
+            stale.lease,
+            FinishedStep(step=step, status=StepStatus.COMPLETED, outputs={"late": True}),
         )
 
     assert store.get_events(run.run_id) == before

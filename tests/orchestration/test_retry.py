@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -324,6 +326,25 @@ def test_long_backoff_parks_the_run_until_due(
     assert_history_consistent(store, run.run_id)
 
 
+def release_when_failed(store: RunStore, release: threading.Event) -> threading.Thread:
+    """Set ``release`` once some attempt is recorded FAILED (the timeout), from a thread."""
+
+    def watch() -> None:
+        while not release.is_set():
+            with store.db.read() as conn:
+                failed = conn.execute(
+                    sa.text("SELECT count(*) FROM core_workflow_steps WHERE status = 'FAILED'")
+                ).scalar_one()
+            if failed:
+                release.set()
+            else:
+                release.wait(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    return watcher
+
+
 def test_timed_out_attempt_is_a_timeout_and_is_retried(
     runner: WorkflowRunner, workflows: WorkflowRegistry, store: RunStore
 ) -> None:
@@ -338,8 +359,11 @@ def test_timed_out_attempt_is_a_timeout_and_is_retried(
     Workflow("retried", [step], registry=workflows)
     once = Step.lambda_("slow", lambda ctx: release.wait(10) and None, timeout_seconds=0.1)
     Workflow("given_up", [once], registry=workflows)
+    # The retry waits for the abandoned first attempt to end: end it once it timed out.
+    release_when_failed(store, release)
     try:
         run = runner.run("retried")
+        release.clear()
         given_up = runner.run("given_up")
     finally:
         release.set()
@@ -353,3 +377,54 @@ def test_timed_out_attempt_is_a_timeout_and_is_retried(
     assert given_up.status is WorkflowStatus.FAILED
     assert (given_up.error_category, given_up.error_retryable) == ("TIMEOUT", True)
     assert given_up.error == "step 'slow' failed: step 'slow' timed out after 0.1 s"
+
+
+def test_a_retry_never_overlaps_an_attempt_that_timed_out_and_still_runs(
+    runner: WorkflowRunner, workflows: WorkflowRegistry, store: RunStore
+) -> None:
+    release = threading.Event()
+    spans: dict[int, list[float]] = {}
+
+    def slow_first(ctx: Any) -> dict[str, Any]:
+        spans[ctx.attempt] = [time.monotonic()]
+        if ctx.attempt == 1:
+            release.wait(10)
+        spans[ctx.attempt].append(time.monotonic())
+        return {"attempt": ctx.attempt}
+
+    step = Step.lambda_("slow", slow_first, retry=no_jitter(2, 0), timeout_seconds=0.1)
+    Workflow("overlap", [step], registry=workflows)
+    release_when_failed(store, release)
+    try:
+        run = runner.run("overlap")
+    finally:
+        release.set()
+
+    assert run.status is WorkflowStatus.COMPLETED
+    first_end, second_start = spans[1][1], spans[2][0]
+    assert second_start >= first_end, "the retry started while the timed-out attempt ran"
+    first, _ = attempts(store, run.run_id)["slow"]
+    assert first.error_category == "TIMEOUT"
+
+
+def test_cancelling_a_run_whose_timed_out_attempt_still_runs_does_not_retry_it(
+    runner: WorkflowRunner, workflows: WorkflowRegistry, store: RunStore
+) -> None:
+    release = threading.Event()
+    calls: list[int] = []
+
+    def stuck(ctx: Any) -> None:
+        calls.append(ctx.attempt)
+        if ctx.attempt == 1:
+            store.request_cancel(ctx.run_id)
+            release.wait(10)
+
+    step = Step.lambda_("stuck", stuck, retry=no_jitter(3, 0), timeout_seconds=0.1)
+    Workflow("stuck", [step], registry=workflows)
+    try:
+        run = runner.run("stuck")
+    finally:
+        release.set()
+
+    assert run.status is WorkflowStatus.CANCELLED
+    assert calls == [1]

@@ -545,3 +545,33 @@ def test_failed_child_is_retried_as_a_new_child_run(
     ]
     assert (run.completed_steps, run.failed_steps) == (1, 0)
     assert_history_consistent(store, run.run_id)
+
+
+def test_a_step_records_its_quality_verdict_on_its_row(
+    runner: WorkflowRunner, workflows: WorkflowRegistry, store: RunStore
+) -> None:
+    def checked(ctx: Any) -> dict[str, Any]:
+        ctx.record_quality(False, {"null_rows": 2})
+        ctx.record_quality(True, {"rows": 3})
+        return {"rows": 3}
+
+    def failing(ctx: Any) -> None:
+        ctx.record_quality(False, {"bad_rows": 7})
+        raise ValueError("bad data")
+
+    Workflow(
+        "checked",
+        [Step.lambda_("load", checked), Step.lambda_("plain", lambda ctx: None)],
+        registry=workflows,
+    )
+    Workflow("rejected", [Step.lambda_("load", failing)], registry=workflows)
+
+    run = runner.run("checked")
+    rejected = runner.run("rejected")
+
+    load, plain = store.get_step_runs(run.run_id)
+    assert (load.quality_passed, load.quality_metrics) == (True, {"null_rows": 2, "rows": 3})
+    assert (plain.quality_passed, plain.quality_metrics) == (None, {})
+    (failed,) = store.get_step_runs(rejected.run_id)
+    assert failed.status is StepStatus.FAILED
+    assert (failed.quality_passed, failed.quality_metrics) == (False, {"bad_rows": 7})

@@ -159,17 +159,17 @@ def test_live_lease_is_not_taken_over(
     make_runner: Any, workflows: WorkflowRegistry, store: RunStore, clock: FrozenClock
 ) -> None:
     Workflow("wf", [Step.lambda_("s", lambda ctx: None)], registry=workflows)
-    run = make_runner().submit("wf")
+    make_runner().submit("wf")
     holder = store.claim("holder", lease_seconds=10)
     assert holder is not None and not holder.taken_over
 
     clock.advance(10)
     assert store.claim("other", lease_seconds=10) is None
-    assert store.renew_lease(run.run_id, "holder", 10)
+    assert store.renew_lease(holder.lease, 10)
     clock.advance(10)
     assert store.claim("other", lease_seconds=10) is None
     clock.advance(0.001)
     taken = store.claim("other", lease_seconds=10)
 
     assert taken is not None and taken.taken_over
-    assert not store.renew_lease(run.run_id, "holder", 10)
+    assert not store.renew_lease(holder.lease, 10)

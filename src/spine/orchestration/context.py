@@ -11,6 +11,14 @@ from typing import Any
 _log = logging.getLogger("spine.step")
 
 
+@dataclass(slots=True)
+class QualityReport:
+    """The quality verdict an attempt records (spec 002's ``quality_passed``/``_metrics``)."""
+
+    passed: bool | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepContext:
     """The context of one step attempt.
@@ -27,6 +35,7 @@ class StepContext:
         partition_key: The run's partition key, if any.
         domain: The workflow's domain, if any.
         log: A logger whose records carry the run id and step name.
+        quality: What :meth:`record_quality` recorded; written on the attempt's row.
     """
 
     run_id: str
@@ -40,6 +49,7 @@ class StepContext:
     partition_key: str | None = None
     domain: str | None = None
     log: logging.LoggerAdapter[logging.Logger] = field(init=False)
+    quality: QualityReport = field(default_factory=QualityReport, init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -48,3 +58,13 @@ class StepContext:
             "log",
             logging.LoggerAdapter(_log, {"run_id": self.run_id, "step_name": self.step_name}),
         )
+
+    def record_quality(self, passed: bool, metrics: Mapping[str, Any] | None = None) -> None:
+        """Record the attempt's quality verdict, as spec 002's ``StepTracker`` does.
+
+        ``passed`` and ``metrics`` are saved in the step row's ``quality_passed`` and
+        ``quality_metrics`` when the attempt ends, whether it completes or fails.
+        """
+        self.quality.passed = bool(passed)
+        if metrics:
+            self.quality.metrics.update(metrics)

@@ -35,6 +35,14 @@ class StepType(StrEnum):
     MAP = "map"
     WORKFLOW = "workflow"
 
+    @property
+    def runs_user_code(self) -> bool:
+        """Whether an attempt runs user code in the worker, and so dies with it."""
+        return self in _USER_CODE
+
+
+_USER_CODE = frozenset({StepType.LAMBDA, StepType.PIPELINE, StepType.CHOICE})
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Step:
@@ -61,11 +69,6 @@ class Step:
             raise InvalidInput(f"step name {self.name!r}: '[' and ']' are reserved for map items")
         if self.timeout_seconds is not None and self.timeout_seconds <= 0:
             raise InvalidInput(f"step {self.name!r}: timeout_seconds must be positive")
-
-    @property
-    def executes_code(self) -> bool:
-        """Whether an attempt runs user code that a dead worker can interrupt."""
-        return self.type in (StepType.LAMBDA, StepType.PIPELINE, StepType.CHOICE)
 
     @classmethod
     def lambda_(

@@ -86,5 +86,21 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def format_timestamp(value: datetime) -> str:
     """Return the fixed-width ISO-8601 UTC text spine stores on SQLite."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat(timespec="microseconds")
+    last = _last_formatted
+    if last[0] is value:
+        return last[1]
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    text = utc.isoformat(timespec="microseconds")
+    _remember(value, text)
+    return text
+
+
+def _remember(value: datetime, text: str) -> None:
+    # A transition writes one "now" into several columns and events (a step's start,
+    # its end, two events): formatting it once saves a fifth of a step's conversions.
+    # One tuple, replaced whole, so a thread never reads a value with another's text.
+    global _last_formatted
+    _last_formatted = (value, text)
+
+
+_last_formatted: tuple[datetime | None, str] = (None, "")

@@ -1,29 +1,22 @@
 """The workflow engine's store: the only part of orchestration that speaks SQL.
 
-``RunStore`` extends spec 002's ``HistoryStore`` with the durable engine's transitions
-(``transitions.py``) and cancellation (``cancellation.py``); the per-step statements are
-prepared in ``statements.py``.
+:class:`RunStore` extends spec 002's ``HistoryStore`` with the durable engine's
+transitions. Its SQL is split by concern: ``runs.py`` (created, claimed, parked,
+finished), ``steps.py`` (attempts), ``lease.py`` (lease checks), ``cancellation.py``;
+the statements every step runs are prepared in ``statements.py``.
 """
 
-from spine.orchestration.store.cancellation import RunStore
 from spine.orchestration.store.listeners import RunListener
-from spine.orchestration.store.statements import ACTIVE, INTERRUPTED
-from spine.orchestration.store.transitions import (
-    Claim,
-    RunTransitions,
-    StepFailure,
-    insert_run,
-    insert_runs,
-)
+from spine.orchestration.store.run_store import INTERRUPTIBLE_TYPES, RunStore
+from spine.orchestration.store.runs import ACTIVE, insert_run, insert_runs
+from spine.orchestration.store.steps import INTERRUPTED
 
 __all__ = [
     "ACTIVE",
     "INTERRUPTED",
-    "Claim",
+    "INTERRUPTIBLE_TYPES",
     "RunListener",
     "RunStore",
-    "RunTransitions",
-    "StepFailure",
     "insert_run",
     "insert_runs",
 ]

@@ -20,16 +20,8 @@ from spine.core.storage.prepared import Prepared
 from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
-from spine.orchestration.history.store import (
-    add_event,
-)
-from spine.orchestration.history.types import StepStatus, WorkflowStatus
-
-ACTIVE = (WorkflowStatus.PENDING.value, WorkflowStatus.RUNNING.value)
-INTERRUPTIBLE_TYPES = ("lambda", "pipeline", "choice")
-
-# How an attempt whose worker died is recorded; the runner recognises it by this prefix.
-INTERRUPTED = "interrupted:"
+from spine.orchestration.history.store import add_event
+from spine.orchestration.history.types import StepStatus
 
 
 def _guard_statement(counter: str | None) -> sa.Update:
@@ -55,7 +47,7 @@ _GUARDS = {
 }
 _STEP_INSERT = sa.insert(steps_t)
 _STEP_UPDATE = sa.update(steps_t).where(steps_t.c.step_id == sa.bindparam("b_step_id"))
-_RENEW = (
+RENEW = (
     sa.update(runs_t)
     .where(
         runs_t.c.run_id == sa.bindparam("g_run"), runs_t.c.lease_owner == sa.bindparam("g_owner")
@@ -63,14 +55,15 @@ _RENEW = (
     .values(lease_expires_at=sa.bindparam("g_expires"))
     .returning(runs_t.c.cancel_requested_at)
 )
-_COUNTERS = {
+COUNTERS = {
     StepStatus.COMPLETED: "completed_steps",
     StepStatus.FAILED: "failed_steps",
     StepStatus.SKIPPED: "skipped_steps",
 }
 
 
-_STEP_START_COLUMNS = (
+# The columns an attempt's start writes, and those its end sets.
+STEP_START_COLUMNS = (
     "step_id",
     "run_id",
     "step_name",
@@ -83,7 +76,7 @@ _STEP_START_COLUMNS = (
     "max_attempts",
     "execution_id",
 )
-_STEP_FINISH_COLUMNS = (
+STEP_FINISH_COLUMNS = (
     "status",
     "started_at",
     "completed_at",
@@ -93,6 +86,8 @@ _STEP_FINISH_COLUMNS = (
     "error_category",
     "row_count",
     "metrics",
+    "quality_passed",
+    "quality_metrics",
 )
 _EVENT_COLUMNS = ("run_id", "step_id", "event_type", "timestamp", "payload", "idempotency_key")
 
@@ -101,7 +96,7 @@ def _binds(names: Sequence[str]) -> dict[str, Any]:
     return {name: sa.bindparam(name) for name in names}
 
 
-class _StepWrites:
+class StepWrites:
     """The statements every step runs twice: prepared on SQLite, SQLAlchemy elsewhere.
 
     On SQLite a step's two transactions are mostly SQLAlchemy's own execution overhead;
@@ -115,11 +110,11 @@ class _StepWrites:
         if not self.prepared:
             return
         self.guards = {name: Prepared(statement, dialect) for name, statement in _GUARDS.items()}
-        self.insert_step = Prepared(sa.insert(steps_t).values(_binds(_STEP_START_COLUMNS)), dialect)
+        self.insert_step = Prepared(sa.insert(steps_t).values(_binds(STEP_START_COLUMNS)), dialect)
         self.update_step = Prepared(
             sa.update(steps_t)
             .where(steps_t.c.step_id == sa.bindparam("b_step_id"))
-            .values(_binds(_STEP_FINISH_COLUMNS)),
+            .values(_binds(STEP_FINISH_COLUMNS)),
             dialect,
         )
         self.insert_event = Prepared(
@@ -130,17 +125,20 @@ class _StepWrites:
         )
 
     def guard(self, conn: sa.Connection, counter: str | None, params: dict[str, Any]) -> Any:
+        """Run the lease check (moving ``counter``); return its row, ``None`` if lost."""
         if self.prepared:
             return self.guards[counter].execute(conn, params).fetchone()
         return conn.execute(_GUARDS[counter], params).first()
 
     def start(self, conn: sa.Connection, values: dict[str, Any]) -> None:
+        """Insert a RUNNING attempt."""
         if self.prepared:
             self.insert_step.execute(conn, values)
         else:
             conn.execute(_STEP_INSERT, values)
 
     def finish(self, conn: sa.Connection, values: dict[str, Any]) -> int:
+        """Update an attempt's end; return the number of rows updated (0 or 1)."""
         if self.prepared:
             return int(self.update_step.execute(conn, values).rowcount)
         return int(conn.execute(_STEP_UPDATE, values).rowcount)
@@ -156,6 +154,7 @@ class _StepWrites:
         now: datetime,
         payload: dict[str, Any],
     ) -> None:
+        """Append an event unless its idempotency key exists."""
         if not self.prepared:
             add_event(
                 conn,

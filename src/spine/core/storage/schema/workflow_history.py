@@ -116,8 +116,8 @@ core_workflow_steps = table(
     one_of("status", STEP_STATUSES, "status"),
     sa.UniqueConstraint("run_id", "step_name", "attempt", name="uq_workflow_steps_attempt"),
     sa.Index("idx_workflow_steps_run", "run_id", "step_order"),
-    sa.Index("idx_workflow_steps_status", "status"),
-    sa.Index("idx_workflow_steps_started", "started_at"),
+    # No index on status or started_at alone: no query reads steps across runs by them
+    # (failures have idx_workflow_steps_failed), and every step paid for both twice.
     sa.Index("idx_workflow_steps_execution", "execution_id"),
     sa.Index(
         "idx_workflow_steps_failed",
@@ -151,7 +151,8 @@ core_workflow_events = table(
     sa.UniqueConstraint("idempotency_key", name="uq_workflow_events_idempotency_key"),
     sa.Index("idx_workflow_events_run", "run_id", "id"),
     sa.Index("idx_workflow_events_step", "step_id"),
-    sa.Index("idx_workflow_events_timestamp", "timestamp"),
+    # No index on timestamp: events are read by run (idx_workflow_events_run); the
+    # step index stays, for the foreign key's cascade from steps.
     # Ids only grow, even after the newest events are deleted: ids order events.
     sqlite_autoincrement=True,
     tier=Tier.INTERMEDIATE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from spine.orchestration.models import Lease
 from spine.orchestration.store import RunStore
 
 log = logging.getLogger(__name__)
@@ -15,26 +16,19 @@ class LeaseKeeper:
 
     If a renewal finds the lease gone (the worker stalled past it and another worker took
     the run over), :attr:`lost` becomes true; the runner's next write then fails with
-    ``LeaseLost`` and it stops, leaving the run to its new holder.
+    ``LeaseLost`` and it stops, leaving the run to its new holder. A cancellation request
+    seen by a renewal is signalled on the lease.
     """
 
-    def __init__(
-        self,
-        store: RunStore,
-        run_id: str,
-        owner: str,
-        lease_seconds: float,
-        *,
-        cancel: threading.Event | None = None,
-    ) -> None:
+    def __init__(self, store: RunStore, lease: Lease, lease_seconds: float) -> None:
         self.store = store
-        self.cancel = cancel
-        self.run_id = run_id
-        self.owner = owner
+        self.lease = lease
         self.lease_seconds = lease_seconds
         self.lost = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"lease-{run_id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"lease-{lease.run_id}", daemon=True
+        )
 
     def __enter__(self) -> LeaseKeeper:
         self._thread.start()
@@ -48,15 +42,13 @@ class LeaseKeeper:
         interval = max(self.lease_seconds / 3, 0.05)
         while not self._stop.wait(interval):
             try:
-                if not self.store.renew_lease(
-                    self.run_id, self.owner, self.lease_seconds, cancel=self.cancel
-                ):
+                if not self.store.renew_lease(self.lease, self.lease_seconds):
                     self.lost = True
                     # Finishing or parking the run releases it, possibly just before
                     # this keeper is stopped: only another holder means a loss.
-                    holder = self.store.lease_owner(self.run_id)
+                    holder = self.store.lease_owner(self.lease.run_id)
                     if holder is not None:
-                        log.warning("lost the lease on run %s to %s", self.run_id, holder)
+                        log.warning("lost the lease on run %s to %s", self.lease.run_id, holder)
                     return
             except Exception:  # a failed renewal is retried at the next tick
-                log.exception("could not renew the lease on run %s", self.run_id)
+                log.exception("could not renew the lease on run %s", self.lease.run_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,29 +22,44 @@ from spine.core.clock import Clock, SystemClock
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
 from spine.core.storage import Database, DatabaseAdapter
-from spine.core.storage.dialect_sql import dialect_insert, insert_if_absent
-from spine.core.storage.schema.workflow_history import (
-    core_workflow_events as events_t,
-)
-from spine.core.storage.schema.workflow_history import (
-    core_workflow_run_stats as stats_t,
-)
-from spine.core.storage.schema.workflow_history import (
-    core_workflow_runs as runs_t,
-)
-from spine.core.storage.schema.workflow_history import (
-    core_workflow_steps as steps_t,
-)
+from spine.core.storage.dialect_sql import insert_if_absent
+from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
+from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
+from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.errors import RunNotFound
+from spine.orchestration.history.store.events import add_event, transition_key
+from spine.orchestration.history.store.rows import (
+    row_to_event,
+    row_to_run,
+    row_to_step,
+    run_values,
+    step_values,
+)
+from spine.orchestration.history.store.statistics import (
+    count_run_change,
+    read_run_statistics,
+    rebuild_run_statistics,
+)
 from spine.orchestration.history.types import (
     TERMINAL_RUN_STATUSES,
     RunStatistics,
     StepRun,
-    StepStatus,
     WorkflowEvent,
     WorkflowRun,
     WorkflowStatus,
 )
+
+__all__ = [
+    "HistoryStore",
+    "add_event",
+    "count_run_change",
+    "row_to_event",
+    "row_to_run",
+    "row_to_step",
+    "run_values",
+    "step_values",
+    "transition_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -93,192 +108,6 @@ def _database(db: Database | DatabaseAdapter) -> Database:
     return db.database if isinstance(db, DatabaseAdapter) else db
 
 
-def _duration_ms(start: datetime | None, end: datetime | None) -> int | None:
-    if start and end:
-        return int((end - start).total_seconds() * 1000)
-    return None
-
-
-def run_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
-    """The column values of a run row."""
-    duration = run.duration_ms
-    if duration is None:
-        duration = _duration_ms(run.started_at, run.completed_at)
-    return {
-        "run_id": run.run_id,
-        "workflow_name": run.workflow_name,
-        "workflow_version": run.workflow_version,
-        "domain": run.domain,
-        "partition_key": run.partition_key,
-        "status": WorkflowStatus(run.status).value,
-        "started_at": run.started_at,
-        "completed_at": run.completed_at,
-        "duration_ms": duration,
-        "params": run.params,
-        "outputs": run.outputs,
-        "error": run.error,
-        "error_category": run.error_category,
-        "error_retryable": run.error_retryable,
-        "metrics": run.metrics,
-        "total_steps": run.total_steps,
-        "completed_steps": run.completed_steps,
-        "failed_steps": run.failed_steps,
-        "skipped_steps": run.skipped_steps,
-        "triggered_by": run.triggered_by,
-        "parent_run_id": run.parent_run_id,
-        "schedule_id": run.schedule_id,
-        "created_at": run.created_at,
-        "created_by": run.created_by,
-        "capture_id": run.capture_id,
-        "updated_at": now,
-    }
-
-
-def step_values(step: StepRun) -> dict[str, Any]:
-    """The column values of a step row (spec 002 names mapped to spec 000 columns)."""
-    duration = step.duration_ms
-    if duration is None:
-        duration = _duration_ms(step.started_at, step.completed_at)
-    return {
-        "step_id": step.step_id,
-        "run_id": step.run_id,
-        "step_name": step.step_name,
-        "step_type": step.step_type,
-        "step_order": step.step_order,
-        "status": StepStatus(step.status).value,
-        "started_at": step.started_at,
-        "completed_at": step.completed_at,
-        "duration_ms": duration,
-        "params": step.input_params,
-        "outputs": step.output_data,
-        "error": step.error,
-        "error_category": step.error_category,
-        "row_count": step.records_processed,
-        "metrics": step.metrics,
-        "attempt": step.attempt,
-        "max_attempts": step.max_attempts,
-        "execution_id": step.execution_id,
-        "quality_passed": step.quality_passed,
-        "quality_metrics": step.quality_metrics,
-    }
-
-
-def row_to_run(row: Mapping[Any, Any]) -> WorkflowRun:
-    """Build a :class:`WorkflowRun` from a ``core_workflow_runs`` row."""
-    return WorkflowRun(
-        run_id=row["run_id"],
-        workflow_name=row["workflow_name"],
-        domain=row["domain"],
-        partition_key=row["partition_key"],
-        status=WorkflowStatus(row["status"]),
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        params=row["params"] or {},
-        outputs=row["outputs"] or {},
-        error=row["error"],
-        error_category=row["error_category"],
-        metrics=row["metrics"] or {},
-        triggered_by=row["triggered_by"],
-        created_at=row["created_at"],
-        workflow_version=row["workflow_version"],
-        duration_ms=row["duration_ms"],
-        error_retryable=row["error_retryable"],
-        total_steps=row["total_steps"],
-        completed_steps=row["completed_steps"],
-        failed_steps=row["failed_steps"],
-        skipped_steps=row["skipped_steps"],
-        parent_run_id=row["parent_run_id"],
-        schedule_id=row["schedule_id"],
-        created_by=row["created_by"],
-        capture_id=row["capture_id"],
-    )
-
-
-def row_to_step(row: Mapping[Any, Any]) -> StepRun:
-    """Build a :class:`StepRun` from a ``core_workflow_steps`` row."""
-    return StepRun(
-        step_id=row["step_id"],
-        run_id=row["run_id"],
-        step_name=row["step_name"],
-        step_type=row["step_type"],
-        step_order=row["step_order"],
-        status=StepStatus(row["status"]),
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        input_params=row["params"] or {},
-        output_data=row["outputs"] or {},
-        error=row["error"],
-        error_category=row["error_category"],
-        records_processed=row["row_count"],
-        quality_passed=row["quality_passed"],
-        quality_metrics=row["quality_metrics"] or {},
-        attempt=row["attempt"],
-        max_attempts=row["max_attempts"],
-        duration_ms=row["duration_ms"],
-        metrics=row["metrics"] or {},
-        execution_id=row["execution_id"],
-    )
-
-
-def row_to_event(row: Mapping[Any, Any]) -> WorkflowEvent:
-    """Build a :class:`WorkflowEvent` from a ``core_workflow_events`` row."""
-    return WorkflowEvent(
-        id=row["id"],
-        run_id=row["run_id"],
-        step_id=row["step_id"],
-        event_type=row["event_type"],
-        timestamp=row["timestamp"],
-        payload=row["payload"] or {},
-        idempotency_key=row["idempotency_key"],
-    )
-
-
-def add_event(
-    conn: sa.Connection,
-    *,
-    run_id: str,
-    event_type: str,
-    key: str,
-    now: datetime,
-    step_id: str | None = None,
-    payload: Mapping[str, Any] | None = None,
-) -> bool:
-    """Append an event unless one with the same idempotency key exists; return if added."""
-    return insert_if_absent(
-        conn,
-        events_t,
-        {
-            "run_id": run_id,
-            "step_id": step_id,
-            "event_type": event_type,
-            "timestamp": now,
-            "payload": dict(payload or {}),
-            "idempotency_key": key,
-        },
-        key=["idempotency_key"],
-    )
-
-
-def transition_key(
-    conn: sa.Connection, base: str, *, run_id: str, event_type: str, step_id: str | None = None
-) -> str:
-    """The idempotency key of the next ``event_type`` event of a run (or of one step).
-
-    The first is ``base``; a status entered again later (a run sent back to PENDING and
-    started again) gets ``base:2``, ``base:3`` ..., so every change keeps its own event.
-    Callers hold the row's lock, so the count cannot move under them.
-    """
-    query = (
-        sa.select(sa.func.count())
-        .select_from(events_t)
-        .where(events_t.c.run_id == run_id, events_t.c.event_type == event_type)
-    )
-    if step_id is not None:
-        query = query.where(events_t.c.step_id == step_id)
-    seen = int(conn.execute(query).scalar_one())
-    return base if seen == 0 else f"{base}:{seen + 1}"
-
-
 def _save_row(
     conn: sa.Connection,
     table: sa.Table,
@@ -304,60 +133,6 @@ def _save_row(
     changes = {name: values[name] for name in update}
     conn.execute(sa.update(table).where(column == values[key]).values(changes))
     return str(status), duration
-
-
-def count_run_change(
-    conn: sa.Connection,
-    *,
-    workflow_name: str,
-    created_at: datetime,
-    old: tuple[str, int | None] | None,
-    new: tuple[str, int | None] | None,
-    runs: int = 1,
-) -> None:
-    """Move a run from ``old`` to ``new`` (status, duration) in ``core_workflow_run_stats``.
-
-    ``old`` is ``None`` for a new run, ``new`` is ``None`` for a deleted one; ``runs``
-    moves that many runs of one workflow and day at once. Called in the transaction of
-    the change, so the counts never disagree with the runs.
-    """
-    if old == new or runs == 0:
-        return
-    day = created_at.astimezone(UTC).date().isoformat()
-    deltas: dict[str, list[int]] = {}
-    for sign, state in ((-runs, old), (runs, new)):
-        if state is None:
-            continue
-        status, duration = state
-        delta = deltas.setdefault(status, [0, 0, 0])
-        delta[0] += sign
-        if duration is not None:
-            delta[1] += sign * duration
-            delta[2] += sign
-    # Rows in a fixed order, so that concurrent transactions lock them in the same order.
-    for status in sorted(deltas):
-        moved, duration_sum, timed = deltas[status]
-        if not (moved or duration_sum or timed):
-            continue
-        statement = dialect_insert(conn, stats_t).values(
-            workflow_name=workflow_name,
-            day=day,
-            status=status,
-            run_count=moved,
-            duration_ms_sum=duration_sum,
-            duration_count=timed,
-        )
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["workflow_name", "day", "status"],
-                set_={
-                    "run_count": stats_t.c.run_count + statement.excluded.run_count,
-                    "duration_ms_sum": stats_t.c.duration_ms_sum
-                    + statement.excluded.duration_ms_sum,
-                    "duration_count": stats_t.c.duration_count + statement.excluded.duration_count,
-                },
-            )
-        )
 
 
 class HistoryStore:
@@ -636,86 +411,11 @@ class HistoryStore:
         Whole days come from ``core_workflow_run_stats``; with ``since``, the runs of its
         own day created at or after it come from the runs table (an index range).
         """
-
-        def work(conn: sa.Connection) -> RunStatistics:
-            totals: dict[str, list[int]] = {}
-            rollup = sa.select(
-                stats_t.c.status,
-                sa.func.sum(stats_t.c.run_count),
-                sa.func.sum(stats_t.c.duration_ms_sum),
-                sa.func.sum(stats_t.c.duration_count),
-            ).group_by(stats_t.c.status)
-            if workflow_name:
-                rollup = rollup.where(stats_t.c.workflow_name == workflow_name)
-            if since is not None:
-                first_day = since.astimezone(UTC).date()
-                next_midnight = datetime.combine(first_day + timedelta(days=1), time(), UTC)
-                rollup = rollup.where(stats_t.c.day > first_day.isoformat())
-                partial = sa.select(
-                    runs_t.c.status,
-                    sa.func.count(),
-                    sa.func.coalesce(sa.func.sum(runs_t.c.duration_ms), 0),
-                    sa.func.count(runs_t.c.duration_ms),
-                ).where(runs_t.c.created_at >= since, runs_t.c.created_at < next_midnight)
-                if workflow_name:
-                    partial = partial.where(runs_t.c.workflow_name == workflow_name)
-                rows = list(conn.execute(partial.group_by(runs_t.c.status)))
-            else:
-                rows = []
-            rows += list(conn.execute(rollup))
-            for status, count, duration_sum, timed in rows:
-                entry = totals.setdefault(status, [0, 0, 0])
-                entry[0] += int(count or 0)
-                entry[1] += int(duration_sum or 0)
-                entry[2] += int(timed or 0)
-            timed_total = sum(v[2] for v in totals.values())
-            return RunStatistics(
-                total_runs=sum(v[0] for v in totals.values()),
-                completed=totals.get("COMPLETED", [0])[0],
-                failed=totals.get("FAILED", [0])[0],
-                cancelled=totals.get("CANCELLED", [0])[0],
-                running=totals.get("RUNNING", [0])[0],
-                pending=totals.get("PENDING", [0])[0],
-                avg_duration_seconds=(
-                    sum(v[1] for v in totals.values()) / timed_total / 1000 if timed_total else None
-                ),
-            )
-
-        return self.db.run_read(work)
+        return self.db.run_read(lambda conn: read_run_statistics(conn, workflow_name, since))
 
     def rebuild_run_statistics(self) -> None:
         """Recount ``core_workflow_run_stats`` from the runs (after rows written by hand)."""
-
-        def work(conn: sa.Connection) -> None:
-            conn.execute(sa.delete(stats_t))
-            day = (
-                sa.func.to_char(sa.func.timezone("UTC", runs_t.c.created_at), "YYYY-MM-DD")
-                if conn.dialect.name == "postgresql"
-                else sa.func.substr(runs_t.c.created_at, 1, 10)
-            )
-            grouped = sa.select(
-                runs_t.c.workflow_name,
-                day,
-                runs_t.c.status,
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(runs_t.c.duration_ms), 0),
-                sa.func.count(runs_t.c.duration_ms),
-            ).group_by(runs_t.c.workflow_name, day, runs_t.c.status)
-            conn.execute(
-                sa.insert(stats_t).from_select(
-                    [
-                        "workflow_name",
-                        "day",
-                        "status",
-                        "run_count",
-                        "duration_ms_sum",
-                        "duration_count",
-                    ],
-                    grouped,
-                )
-            )
-
-        self.db.run_write(work)
+        self.db.run_write(rebuild_run_statistics)
 
     def get_run_statistics(
         self, workflow_name: str | None = None, since: datetime | None = None

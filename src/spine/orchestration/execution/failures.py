@@ -1,0 +1,64 @@
+"""How failures are recorded, and which recorded failures still get another attempt."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from spine.core.errors import ErrorCategory, SpineError, categorize
+from spine.orchestration.history.types import StepRun
+from spine.orchestration.models import StepFailure
+from spine.orchestration.store import INTERRUPTED
+
+#: How many times an attempt that died with its worker is run again, whatever the policy.
+MAX_INTERRUPTIONS = 3
+
+
+class StepTimeout(SpineError):
+    """A step attempt ran longer than its ``timeout_seconds``.
+
+    Python cannot stop a thread: the attempt is abandoned, not killed. ``attempt`` is its
+    thread, so that the next attempt can wait for it to end instead of overlapping it.
+    """
+
+    category = ErrorCategory.TIMEOUT
+
+    def __init__(
+        self, step_name: str, seconds: float, attempt: threading.Thread | None = None
+    ) -> None:
+        super().__init__(f"step {step_name!r} timed out after {seconds:g} s")
+        self.attempt = attempt
+
+
+def describe(error: BaseException) -> StepFailure:
+    """The recorded form of an exception: message, category, retryable."""
+    category = categorize(error)
+    retryable = error.retryable if isinstance(error, SpineError) else category.retryable
+    message = str(error) or type(error).__name__
+    if not isinstance(error, SpineError):
+        message = f"{type(error).__name__}: {message}"
+    return StepFailure(error=message, category=category.value, retryable=retryable)
+
+
+def recorded_failure(attempt: StepRun, default: str = "failed") -> StepFailure:
+    """The failure of an attempt read back from history."""
+    category = ErrorCategory(attempt.error_category or ErrorCategory.INTERNAL.value)
+    return StepFailure(
+        error=attempt.error or default, category=category.value, retryable=category.retryable
+    )
+
+
+def retry_interruption(attempts: Sequence[StepRun]) -> bool:
+    """Whether the latest attempt died with its worker and gets another attempt anyway.
+
+    A dead worker is not the step's failure: its attempt is run again even when the
+    step's policy allows no retry, up to :data:`MAX_INTERRUPTIONS` times (a step that
+    kills its worker every time must not loop for ever).
+    """
+
+    def interrupted(attempt: StepRun) -> bool:
+        return (attempt.error or "").startswith(INTERRUPTED)
+
+    if not attempts or not interrupted(attempts[-1]):
+        return False
+    return sum(1 for attempt in attempts if interrupted(attempt)) <= MAX_INTERRUPTIONS
