@@ -146,9 +146,10 @@ class Database:
         of the pool and back for each (with a reset, and on PostgreSQL a ping) cost more
         than the step's own statements. No transaction stays open between writes, so a
         pinned connection holds no lock and, on SQLite, no snapshot. Nested blocks share
-        the outer block's connection.
+        the outer block's connection. When the pool's regular connections are all in use,
+        nothing is pinned: many threads holding connections must not starve the others.
         """
-        if getattr(self._pinned, "conn", None) is not None:
+        if getattr(self._pinned, "conn", None) is not None or self._pool_busy():
             yield
             return
         conn = self._write_engine.connect()
@@ -164,6 +165,10 @@ class Database:
         """Open a read-only transaction that takes no write lock."""
         with self._read_engine.connect() as conn, conn.begin():
             yield conn
+
+    def _pool_busy(self) -> bool:
+        pool = self.engine.pool
+        return isinstance(pool, sa.QueuePool) and pool.checkedout() >= pool.size()
 
     def run_write(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
         """Run ``work`` in a write transaction, retrying it whole on transient errors."""

@@ -54,16 +54,36 @@ class Prepared:
         for name, processor in self._steps:
             value = params[name] if name in params else self._defaults[name]
             args.append(processor(value) if processor is not None else value)
-        driver = conn.connection.driver_connection
-        assert driver is not None
+        driver, instrumented = _transaction_facts(conn)
         cursor = driver.cursor()
-        events = conn.dispatch
-        if events.before_cursor_execute:
-            events.before_cursor_execute(conn, cursor, self.sql, args, None, False)
+        if instrumented:
+            conn.dispatch.before_cursor_execute(conn, cursor, self.sql, args, None, False)
         cursor.execute(self.sql, args)
-        if events.after_cursor_execute:
-            events.after_cursor_execute(conn, cursor, self.sql, args, None, False)
+        if instrumented:
+            conn.dispatch.after_cursor_execute(conn, cursor, self.sql, args, None, False)
         return cursor
+
+
+_FACTS = "spine_prepared_facts"
+
+
+def _transaction_facts(conn: sa.Connection) -> tuple[Any, bool]:
+    """The driver connection, and whether cursor events have listeners, for this transaction.
+
+    Asking SQLAlchemy whether an event has listeners costs more than a SQLite statement;
+    the answer is kept for the transaction (listeners are added between transactions, by
+    instrumentation and tests), keyed by the transaction object itself.
+    """
+    transaction = conn.get_transaction()
+    info = conn.info
+    facts = info.get(_FACTS)
+    if facts is not None and facts[0] is transaction:
+        return facts[1], facts[2]
+    driver = conn.connection.driver_connection
+    events = conn.dispatch
+    instrumented = bool(events.before_cursor_execute) or bool(events.after_cursor_execute)
+    info[_FACTS] = (transaction, driver, instrumented)
+    return driver, instrumented
 
 
 def _empty_json_first(processor: Any) -> Any:

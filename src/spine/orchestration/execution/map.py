@@ -10,9 +10,9 @@ good, no new item starts and the map fails once the running ones end.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from spine.core.errors import InvalidInput
@@ -124,26 +124,34 @@ class _Fanout:
         return Outcome.done(outputs)
 
     def _run_pending(self, pending: list[int]) -> None:
-        limit = self.step.concurrency
+        """Run the pending items on at most ``concurrency`` threads, in item order.
+
+        Each thread takes the next item until none is left or the map stops, keeping one
+        write connection while it works. An error that is not the item's own (a lost
+        lease, a database error) stops the other threads and ends the map.
+        """
+        queue = deque(pending)
+
+        def drain() -> None:
+            try:
+                with self.scope.store.db.pinned():
+                    while not self.stop.is_set():
+                        try:
+                            position = queue.popleft()
+                        except IndexError:
+                            return
+                        self._run_item(position)
+            except BaseException:
+                self.stop.set()
+                raise
+
+        threads = min(self.step.concurrency, len(pending))
         with ThreadPoolExecutor(
-            max_workers=min(limit, len(pending)), thread_name_prefix=f"map-{self.step.name}"
+            max_workers=threads, thread_name_prefix=f"map-{self.step.name}"
         ) as pool:
-            queue = iter(pending)
-            running: set[Future[None]] = set()
-            for position in queue:
-                running.add(pool.submit(self._run_item, position))
-                if len(running) >= limit:
-                    break
-            while running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    future.result()  # a lost lease or a database error ends the map
-                for position in queue:
-                    if self.stop.is_set():
-                        break
-                    running.add(pool.submit(self._run_item, position))
-                    if len(running) >= limit:
-                        break
+            drains = [pool.submit(drain) for _ in range(threads)]
+        for future in drains:
+            future.result()
 
     def _run_item(self, position: int) -> None:
         if self.stop.is_set():
