@@ -81,7 +81,6 @@ def root(
 def run() -> None:
     """Entry point of the ``spine`` console script."""
     from rich.markup import escape
-    from sqlalchemy import exc
 
     # Typer vendors Click as `typer._click`: its usage errors are caught here so that a
     # missing option is one line too, instead of a usage block and a boxed panel.
@@ -89,6 +88,7 @@ def run() -> None:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
     from spine.core.errors import SpineError
+    from spine.core.storage.engine import database_error_message
 
     # Messages quote user input and driver text (`spine-core[postgres]`, `--tier '[/x]'`):
     # escaped, so that rich prints them as they are instead of reading them as markup.
@@ -106,13 +106,11 @@ def run() -> None:
         fail("aborted", code=1)
     except SpineError as error:
         fail(escape(str(error)))
-    except exc.DBAPIError as error:
-        origin = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        fail(escape(f"database error: {origin}"))
-    except exc.SQLAlchemyError as error:
-        # SQLAlchemy appends the SQL and a link on further lines: keep the first.
-        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        fail(escape(f"database error: {first}"))
+    except Exception as error:
+        message = database_error_message(error)
+        if message is None:
+            raise
+        fail(escape(message))
     else:
         # Without standalone mode Click returns `typer.Exit(code)`'s code instead of exiting.
         if isinstance(result, int) and result:

@@ -324,6 +324,21 @@ def commit_outcome_unknown(error: exc.DBAPIError) -> bool:
     return sqlstate not in _PG_REFUSED_SQLSTATES
 
 
+def database_error_message(error: BaseException) -> str | None:
+    """Return one line describing a SQLAlchemy or driver error, or ``None`` for others.
+
+    For the interfaces, which show database failures without importing SQLAlchemy.
+    """
+    if isinstance(error, exc.DBAPIError):
+        origin = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        return f"database error: {origin}"
+    if isinstance(error, exc.SQLAlchemyError):
+        # SQLAlchemy appends the SQL and a link on further lines: keep the first.
+        text = str(error).strip()
+        return f"database error: {text.splitlines()[0] if text else repr(error)}"
+    return None
+
+
 def _first_line(error: exc.DBAPIError) -> str:
     text = str(error.orig if error.orig is not None else error).strip()
     return text.splitlines()[0] if text else type(error).__name__
