@@ -48,6 +48,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 # Global options that take a value, skipped when looking for the command's name.
 _VALUE_OPTIONS = frozenset({"--database-url", "--app"})
+_registered: set[str] = set()
 
 
 def secret_key_command() -> None:
@@ -79,14 +80,16 @@ def register(names: Sequence[str] | None = None) -> None:
     Each command's module is imported here, so that a command imports only what it uses:
     ``spine run`` does not import the alerting, sources or API commands.
     """
+    wanted = set(_COMMANDS) | set(_GROUPS) if names is None else set(names)
     for name, (module, attribute) in _COMMANDS.items():
-        if names is None or name in names:
+        if name in wanted and name not in _registered:
             app.command(name)(getattr(importlib.import_module(f"spine.cli.{module}"), attribute))
+            _registered.add(name)
     for name, (module, attribute) in _GROUPS.items():
-        if names is None or name in names:
-            app.add_typer(
-                getattr(importlib.import_module(f"spine.cli.{module}"), attribute), name=name
-            )
+        if name in wanted and name not in _registered:
+            sub_app = getattr(importlib.import_module(f"spine.cli.{module}"), attribute)
+            app.add_typer(sub_app, name=name)
+            _registered.add(name)
 
 
 def _version(value: bool) -> None:
