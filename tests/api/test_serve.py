@@ -75,8 +75,8 @@ def test_spine_serve_serves_the_history_of_its_database(db_url: str, tmp_path: P
     assert [(r["run_id"], r["status"]) for r in runs] == [
         (run.run_id, WorkflowStatus.COMPLETED.value)
     ]
-    # uvicorn shuts down gracefully, then re-raises the signal it caught, as it should.
-    assert process.returncode == -signal.SIGTERM, stderr
+    # A clean stop on SIGTERM exits 0 (uvicorn alone would re-raise the signal).
+    assert process.returncode == 0, stderr
     assert f"http://127.0.0.1:{port}" in stdout
     assert "Traceback" not in stderr
 

@@ -6,12 +6,14 @@ database connection failure into one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import importlib
+import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
 from spine import __version__
-from spine.cli import alerts, connections, db, runs, schedules, serve, sources
 from spine.cli.context import CliState
 from spine.cli.output import fail
 
@@ -22,26 +24,72 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(db.app, name="db")
-app.add_typer(runs.app, name="runs")
-app.add_typer(alerts.app, name="alerts")
-app.add_typer(alerts.dlq_app, name="dlq")
-app.add_typer(alerts.breakers_app, name="breakers")
-app.add_typer(sources.app, name="sources")
-app.add_typer(connections.app, name="connections")
-app.command("run")(runs.run_command)
-app.command("worker")(runs.worker_command)
-app.add_typer(schedules.app, name="schedules")
-app.command("scheduler")(schedules.scheduler_command)
-app.command("serve")(serve.serve_command)
+
+# Command groups: name -> (module in spine.cli, its Typer app), in the order `--help`
+# lists them.
+_GROUPS: dict[str, tuple[str, str]] = {
+    "db": ("db", "app"),
+    "runs": ("runs", "app"),
+    "alerts": ("alerts", "app"),
+    "dlq": ("alerts", "dlq_app"),
+    "breakers": ("alerts", "breakers_app"),
+    "sources": ("sources", "app"),
+    "connections": ("connections", "app"),
+    "schedules": ("schedules", "app"),
+}
+# Single commands: name -> (module in spine.cli, its function), in the order `--help`
+# lists them (Typer lists single commands before groups).
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("runs", "run_command"),
+    "worker": ("runs", "worker_command"),
+    "scheduler": ("schedules", "scheduler_command"),
+    "serve": ("serve", "serve_command"),
+    "secret-key": ("main", "secret_key_command"),
+}
+# Global options that take a value, skipped when looking for the command's name.
+_VALUE_OPTIONS = frozenset({"--database-url", "--app"})
+_registered: set[str] = set()
 
 
-@app.command("secret-key")
 def secret_key_command() -> None:
     """Print a new Fernet key for SPINE_SECRET_KEY (encrypts stored credentials)."""
     from spine.core.crypto import generate_key
 
     typer.echo(generate_key())
+
+
+def command_named(args: Sequence[str]) -> str | None:
+    """Return the command an argument list names, or ``None`` if it names none."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif arg in ("--", "--help", "-h"):
+            # `spine --help run` is the root's help, which lists every command.
+            return None
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def register(names: Sequence[str] | None = None) -> None:
+    """Add the commands called ``names`` to :data:`app` (all of them when ``None``).
+
+    Each command's module is imported here, so that a command imports only what it uses:
+    ``spine run`` does not import the alerting, sources or API commands.
+    """
+    wanted = set(_COMMANDS) | set(_GROUPS) if names is None else set(names)
+    for name, (module, attribute) in _COMMANDS.items():
+        if name in wanted and name not in _registered:
+            app.command(name)(getattr(importlib.import_module(f"spine.cli.{module}"), attribute))
+            _registered.add(name)
+    for name, (module, attribute) in _GROUPS.items():
+        if name in wanted and name not in _registered:
+            sub_app = getattr(importlib.import_module(f"spine.cli.{module}"), attribute)
+            app.add_typer(sub_app, name=name)
+            _registered.add(name)
 
 
 def _version(value: bool) -> None:
@@ -81,7 +129,6 @@ def root(
 def run() -> None:
     """Entry point of the ``spine`` console script."""
     from rich.markup import escape
-    from sqlalchemy import exc
 
     # Typer vendors Click as `typer._click`: its usage errors are caught here so that a
     # missing option is one line too, instead of a usage block and a boxed panel.
@@ -89,9 +136,14 @@ def run() -> None:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
     from spine.core.errors import SpineError
+    from spine.core.storage.engine import database_error_message
 
     # Messages quote user input and driver text (`spine-core[postgres]`, `--tier '[/x]'`):
     # escaped, so that rich prints them as they are instead of reading them as markup.
+    # Only the command that runs is registered; help, a missing or an unknown command
+    # registers them all, so that listings and suggestions are the same as ever.
+    name = command_named(sys.argv[1:])
+    register([name] if name in _COMMANDS or name in _GROUPS else None)
     try:
         result = app(standalone_mode=False)
     except NoArgsIsHelpError as error:
@@ -106,13 +158,11 @@ def run() -> None:
         fail("aborted", code=1)
     except SpineError as error:
         fail(escape(str(error)))
-    except exc.DBAPIError as error:
-        origin = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        fail(escape(f"database error: {origin}"))
-    except exc.SQLAlchemyError as error:
-        # SQLAlchemy appends the SQL and a link on further lines: keep the first.
-        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        fail(escape(f"database error: {first}"))
+    except Exception as error:
+        message = database_error_message(error)
+        if message is None:
+            raise
+        fail(escape(message))
     else:
         # Without standalone mode Click returns `typer.Exit(code)`'s code instead of exiting.
         if isinstance(result, int) and result:

@@ -6,12 +6,17 @@ FastAPI and uvicorn are imported when the command runs, not when ``spine`` start
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from spine.cli.context import state
 from spine.cli.output import console, fail
+
+if TYPE_CHECKING:
+    import uvicorn
 
 _API_MODULES = frozenset({"fastapi", "starlette", "uvicorn", "pydantic", "anyio", "h11"})
 _UVICORN_LEVELS = frozenset({"critical", "error", "warning", "info", "debug"})
@@ -43,4 +48,30 @@ def serve_command(
         highlight=False,
         soft_wrap=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level=level if level in _UVICORN_LEVELS else None)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=level if level in _UVICORN_LEVELS else None
+    )
+    _clean_exit_server(config).run()
+
+
+def _clean_exit_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server after whose graceful stop on SIGTERM/SIGINT the process exits 0.
+
+    uvicorn re-raises the signal it caught once it has shut down, so the process would die
+    of it (exit -15, or 130 after Ctrl-C) although it stopped cleanly. Spine's
+    long-running commands (worker, scheduler, delivery worker) exit 0 after a clean stop;
+    ``spine serve`` does the same.
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    # Emptied before uvicorn's own exit re-raises what it caught.
+                    self._captured_signals.clear()
+
+    return Server(config)

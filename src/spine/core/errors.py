@@ -103,6 +103,19 @@ class DatabaseUnavailable(SpineError):
     category = ErrorCategory.UNAVAILABLE
 
 
+class CommitOutcomeUnknown(SpineError):
+    """The connection was lost during COMMIT: the write may or may not be in the database.
+
+    Not retryable as it stands: running the write again could apply it twice. Read the
+    state back to learn whether it was applied, or make the write idempotent.
+    """
+
+    category = ErrorCategory.DATABASE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
 class TierNotInstalled(SpineError):
     """A feature needs tables of a tier that has not been applied to the database."""
 

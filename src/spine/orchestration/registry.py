@@ -7,49 +7,29 @@ function with :func:`pipeline` registers it in the default registries below.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from spine.orchestration.errors import PipelineNotFound, WorkflowNotFound
+from spine.orchestration.errors import PipelineNotFound
+
+# The workflow registry lives beside `Workflow`, which registers itself when defined;
+# importing it from here keeps one place to find both registries.
+from spine.orchestration.workflow import WorkflowRegistry, workflows
 
 if TYPE_CHECKING:
     from spine.orchestration.context import StepContext
-    from spine.orchestration.workflow import Workflow
 
 PipelineFn = Callable[["StepContext"], "Mapping[str, Any] | None"]
 F = TypeVar("F", bound=PipelineFn)
 
-
-class WorkflowRegistry:
-    """Workflows by name; a later definition of a name replaces the earlier one."""
-
-    def __init__(self) -> None:
-        self._workflows: dict[str, Workflow] = {}
-        self._lock = threading.Lock()
-
-    def register(self, workflow: Workflow) -> None:
-        """Add or replace a workflow."""
-        with self._lock:
-            self._workflows[workflow.name] = workflow
-
-    def get(self, name: str) -> Workflow:
-        """Return the workflow named ``name``.
-
-        Raises:
-            WorkflowNotFound: If none is registered under that name.
-        """
-        try:
-            return self._workflows[name]
-        except KeyError:
-            raise WorkflowNotFound(name, list(self._workflows)) from None
-
-    def names(self) -> list[str]:
-        """Every registered name, sorted."""
-        return sorted(self._workflows)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._workflows
+__all__ = [
+    "PipelineFn",
+    "PipelineRegistry",
+    "WorkflowRegistry",
+    "pipeline",
+    "pipelines",
+    "workflows",
+]
 
 
 class PipelineRegistry:
@@ -78,7 +58,6 @@ class PipelineRegistry:
         return sorted(self._pipelines)
 
 
-workflows = WorkflowRegistry()
 pipelines = PipelineRegistry()
 
 

@@ -1,12 +1,13 @@
-"""A workflow: a named, versioned sequence of steps."""
+"""A workflow: a named, versioned sequence of steps, and the registry it joins."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from spine.core.errors import InvalidInput
-from spine.orchestration.registry import WorkflowRegistry, workflows
+from spine.orchestration.errors import WorkflowNotFound
 from spine.orchestration.steps import Step
 
 
@@ -64,3 +65,37 @@ class Workflow:
     def position(self, step_name: str) -> int | None:
         """The index of the step named ``step_name``, or ``None``."""
         return self._index.get(step_name)
+
+
+class WorkflowRegistry:
+    """Workflows by name; a later definition of a name replaces the earlier one."""
+
+    def __init__(self) -> None:
+        self._workflows: dict[str, Workflow] = {}
+        self._lock = threading.Lock()
+
+    def register(self, workflow: Workflow) -> None:
+        """Add or replace a workflow."""
+        with self._lock:
+            self._workflows[workflow.name] = workflow
+
+    def get(self, name: str) -> Workflow:
+        """Return the workflow named ``name``.
+
+        Raises:
+            WorkflowNotFound: If none is registered under that name.
+        """
+        try:
+            return self._workflows[name]
+        except KeyError:
+            raise WorkflowNotFound(name, list(self._workflows)) from None
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted."""
+        return sorted(self._workflows)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._workflows
+
+
+workflows = WorkflowRegistry()

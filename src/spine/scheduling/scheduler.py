@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from spine.core.clock import Clock, SystemClock
-from spine.core.errors import TierNotInstalled
+from spine.core.errors import ErrorCategory, SpineError, TierNotInstalled
 from spine.core.ids import new_id
 from spine.orchestration.history.types import WorkflowRun
 from spine.orchestration.runner import WorkflowRunner
@@ -29,6 +29,8 @@ from spine.scheduling.store import FirePlan, PlannedFire, ScheduleStore
 from spine.scheduling.triggers import trigger_for
 
 log = logging.getLogger(__name__)
+
+_DATABASE_TROUBLE = frozenset({ErrorCategory.DATABASE, ErrorCategory.UNAVAILABLE})
 
 
 def scheduler_identity() -> str:
@@ -117,10 +119,22 @@ class Scheduler:
             log.warning("no workflow is registered (pass --app or set SPINE_APP): nothing fires")
         fired = 0
         while not self.stop_event.is_set():
-            fired += len(self.tick())
-            if once:
-                break
-            self.stop_event.wait(self.sleep_seconds(targets))
+            try:
+                fired += len(self.tick())
+                if once:
+                    break
+                wait = self.sleep_seconds(targets)
+            except SpineError as error:
+                # The database was unreachable, or a COMMIT's outcome is unknown: the next
+                # tick reads the schedules back, so a fire that was committed is not fired
+                # again and one that was not is fired then.
+                if error.category not in _DATABASE_TROUBLE:
+                    raise
+                log.warning("scheduler: %s; trying again", error)
+                if once:
+                    break
+                wait = self.max_sleep_seconds
+            self.stop_event.wait(wait)
         return fired
 
     def sleep_seconds(self, targets: Sequence[str] | None = None) -> float:

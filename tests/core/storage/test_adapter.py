@@ -100,3 +100,17 @@ def test_wrong_number_of_values_is_a_clear_configuration_error(
         assert str(caught.value) == (
             f"the statement has 2 '?' placeholders but {len(values)} values were given"
         )
+
+
+def test_from_env_reads_the_busy_timeout_and_defaults_to_spine_db() -> None:
+    assert DatabaseConfig.from_env({}).url == "sqlite:///spine.db"
+    config = DatabaseConfig.from_env(
+        {"SPINE_DATABASE_URL": "sqlite:///x.db", "SPINE_SQLITE_BUSY_TIMEOUT_MS": "1500"}
+    )
+    assert (config.url, config.options.busy_timeout_ms) == ("sqlite:///x.db", 1500)
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "1.5"])
+def test_from_env_refuses_a_bad_busy_timeout(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match="SPINE_SQLITE_BUSY_TIMEOUT_MS"):
+        DatabaseConfig.from_env({"SPINE_SQLITE_BUSY_TIMEOUT_MS": raw})

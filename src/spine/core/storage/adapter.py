@@ -9,6 +9,7 @@ stores do; ``:name`` placeholders with a mapping work too.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,21 +21,42 @@ from spine.core.storage.engine import Database, EngineOptions, create_database, 
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 
+#: Where spine keeps its state when nothing says otherwise (as ``spine.config`` does).
+DEFAULT_URL = "sqlite:///spine.db"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DatabaseConfig:
     """Where spine's database is and how to open it."""
 
-    url: str = "sqlite:///spine.db"
+    url: str = DEFAULT_URL
     options: EngineOptions = field(default_factory=EngineOptions)
 
     @classmethod
-    def from_env(cls) -> DatabaseConfig:
-        """Read ``SPINE_DATABASE_URL`` and ``spine.toml`` through ``spine.config.Settings``."""
-        from spine.config import load_settings  # config sits above core; read at call time
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DatabaseConfig:
+        """Read ``SPINE_DATABASE_URL`` and ``SPINE_SQLITE_BUSY_TIMEOUT_MS`` from the environment.
 
-        settings = load_settings()
-        return cls.from_settings(settings.database_url, settings.sqlite_busy_timeout_ms)
+        Args:
+            environ: The variables to read (``os.environ`` when ``None``).
+
+        Raises:
+            ConfigurationError: If the busy timeout is not a non-negative integer.
+        """
+        # Core sits below `spine.config` and does not import it: the specification's
+        # adapter reads its two variables itself, with the same names and defaults.
+        env = os.environ if environ is None else environ
+        url = env.get("SPINE_DATABASE_URL") or DEFAULT_URL
+        raw = env.get("SPINE_SQLITE_BUSY_TIMEOUT_MS", "").strip()
+        try:
+            busy_timeout_ms = int(raw) if raw else EngineOptions().busy_timeout_ms
+        except ValueError:
+            busy_timeout_ms = -1
+        if busy_timeout_ms < 0:
+            raise ConfigurationError(
+                f"SPINE_SQLITE_BUSY_TIMEOUT_MS must be a whole number of milliseconds >= 0, "
+                f"not {raw!r}"
+            )
+        return cls.from_settings(url, busy_timeout_ms)
 
     @classmethod
     def from_settings(cls, url: str, busy_timeout_ms: int = 30_000) -> DatabaseConfig:

@@ -5,8 +5,13 @@ transactions start with ``BEGIN IMMEDIATE``: a deferred transaction that reads a
 writes can fail with ``database is locked`` at once, whatever the busy timeout, because its
 snapshot is stale. Taking the write lock up front makes writers queue instead.
 Transient errors that remain (a lock held past the timeout, a dropped PostgreSQL
-connection, a serialization failure) are retried by :meth:`Database.write` and
-:meth:`Database.read`, never surfaced to the caller as long as a retry can help.
+connection, a serialization failure) are retried by :meth:`Database.run_write` and
+:meth:`Database.run_read`, never surfaced to the caller as long as a retry can help.
+
+A retry never re-applies a write that may already be in the database: when the
+connection is lost *at* COMMIT, the server may have committed before it went away, so a
+write is retried only if its caller declared it idempotent; otherwise
+:class:`~spine.core.errors.CommitOutcomeUnknown` is raised.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
-from spine.core.errors import ConfigurationError, DatabaseUnavailable
+from spine.core.errors import CommitOutcomeUnknown, ConfigurationError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,9 @@ _FLAT_SCHEMAS: dict[str | None, str | None] = dict.fromkeys(SCHEMA_NAMES)
 
 _WRITE_OPTION = "spine_write"
 _PG_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "08006", "08003"})
+# Errors the server reports *instead of* committing (serialization failure, deadlock,
+# lock not available): the transaction is known to be rolled back.
+_PG_REFUSED_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,26 +178,51 @@ class Database:
         pool = self.engine.pool
         return isinstance(pool, sa.QueuePool) and pool.checkedout() >= pool.size()
 
-    def run_write(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
-        """Run ``work`` in a write transaction, retrying it whole on transient errors."""
-        return self._retry(work, self.write, attempts)
+    def run_write(
+        self, work: Callable[[Connection], T], *, attempts: int = 8, idempotent: bool = False
+    ) -> T:
+        """Run ``work`` in a write transaction, retrying it whole on transient errors.
+
+        An error before COMMIT, or a COMMIT the database refused (locked, serialization
+        failure, deadlock), rolls the transaction back and runs ``work`` again. A
+        connection lost *during* COMMIT is ambiguous: the write may be in the database.
+        It is retried only when ``idempotent`` says that running ``work`` twice leaves the
+        database as running it once (an upsert, an insert keyed by an idempotency key).
+
+        Raises:
+            CommitOutcomeUnknown: If the connection was lost at COMMIT and ``work`` is not
+                idempotent.
+        """
+        return self._retry(work, self._write_engine, attempts, idempotent=idempotent, pin=True)
 
     def run_read(self, work: Callable[[Connection], T], *, attempts: int = 5) -> T:
         """Run ``work`` in a read transaction, retrying it whole on transient errors."""
-        return self._retry(work, self.read, attempts)
+        return self._retry(work, self._read_engine, attempts, idempotent=True)
 
     def _retry(
         self,
         work: Callable[[Connection], T],
-        opener: Callable[[], Any],
+        engine: Engine,
         attempts: int,
+        *,
+        idempotent: bool,
+        pin: bool = False,
     ) -> T:
         delay = 0.02
         for attempt in range(1, attempts + 1):
+            committing = False
             try:
-                with opener() as conn:
-                    return work(conn)
+                with self._connect(engine, pin) as conn, conn.begin():
+                    result = work(conn)
+                    # Leaving the block commits: an error from here on is raised by COMMIT.
+                    committing = True
+                return result
             except exc.DBAPIError as error:
+                if committing and not idempotent and commit_outcome_unknown(error):
+                    raise CommitOutcomeUnknown(
+                        "the connection to the database was lost while committing; the "
+                        f"write may or may not have been applied ({_first_line(error)})"
+                    ) from error
                 if attempt == attempts or not is_transient(error):
                     translated = translate_error(error, self.engine.url)
                     if translated is error:
@@ -199,6 +232,16 @@ class Database:
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def _connect(self, engine: Engine, pin: bool) -> Iterator[Connection]:
+        """A connection of ``engine``: the thread's pinned one for a write, if it has one."""
+        pinned: Connection | None = getattr(self._pinned, "conn", None) if pin else None
+        if pinned is not None:
+            yield pinned
+            return
+        with engine.connect() as conn:
+            yield conn
 
     def ping(self) -> None:
         """Open a connection and run ``SELECT 1``.
@@ -305,6 +348,46 @@ def is_transient(error: exc.DBAPIError) -> bool:
     if sqlstate in _PG_TRANSIENT_SQLSTATES:
         return True
     return isinstance(error, exc.OperationalError) and "connection" in str(orig).lower()
+
+
+def commit_outcome_unknown(error: exc.DBAPIError) -> bool:
+    """Return whether a COMMIT that raised ``error`` may nevertheless have been applied.
+
+    A transient error the database reports in place of committing (SQLite busy or
+    locked; PostgreSQL serialization failure, deadlock, lock not available) means the
+    transaction was rolled back. Any other transient error at COMMIT is a lost
+    connection: the COMMIT may have reached the server and succeeded before the reply
+    was lost.
+    """
+    if not is_transient(error):
+        return False
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        if "locked" in text or "busy" in text:
+            return False
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return sqlstate not in _PG_REFUSED_SQLSTATES
+
+
+def database_error_message(error: BaseException) -> str | None:
+    """Return one line describing a SQLAlchemy or driver error, or ``None`` for others.
+
+    For the interfaces, which show database failures without importing SQLAlchemy.
+    """
+    if isinstance(error, exc.DBAPIError):
+        origin = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        return f"database error: {origin}"
+    if isinstance(error, exc.SQLAlchemyError):
+        # SQLAlchemy appends the SQL and a link on further lines: keep the first.
+        text = str(error).strip()
+        return f"database error: {text.splitlines()[0] if text else repr(error)}"
+    return None
+
+
+def _first_line(error: exc.DBAPIError) -> str:
+    text = str(error.orig if error.orig is not None else error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def translate_error(error: exc.DBAPIError, url: URL) -> Exception:

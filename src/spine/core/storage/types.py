@@ -1,6 +1,8 @@
 """Column types that mean the same thing on every dialect.
 
 - :class:`JSONType`: ``JSONB`` on PostgreSQL, JSON text on SQLite, ``CLOB`` on DB2.
+- :func:`keyed_text`: unbounded text, but ``VARCHAR(n)`` on DB2, for text in a key or an
+  index (DB2 cannot index a ``CLOB``).
 - :class:`UtcDateTime`: ``TIMESTAMPTZ`` on PostgreSQL; on SQLite fixed-width ISO-8601 UTC
   text (``2025-01-10T12:00:00.000000+00:00``), so that text order is time order and the
   spec's TEXT timestamps stay readable. Python always sees aware UTC datetimes.
@@ -46,6 +48,15 @@ class JSONType(TypeDecorator[Any]):
         if dialect.name in _DB2_DIALECTS and isinstance(value, str):
             return json.loads(value)
         return value
+
+
+def keyed_text(length: int) -> TypeEngine[str]:
+    """Text in a key or an index: ``TEXT`` on SQLite and PostgreSQL, ``VARCHAR(length)`` on DB2.
+
+    DB2 maps unbounded text to ``CLOB``, which no index, primary key or unique constraint
+    may contain; SQLite and PostgreSQL keep ``TEXT``, so their schema is unchanged.
+    """
+    return sa.Text().with_variant(sa.String(length), *sorted(_DB2_DIALECTS))
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -22,6 +22,7 @@ from spine.core.storage.schema._base import (
     ts,
     uuid_pk,
 )
+from spine.core.storage.types import keyed_text
 
 SPEC = "003"
 W = WORKFLOW_SCHEMA
@@ -55,7 +56,7 @@ users = table(
 trigger_types = table(
     "trigger_types",
     uuid_pk(),
-    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name", keyed_text(255), nullable=False),
     sa.Column("description", sa.Text),
     flag("is_active", True),
     _deactivated_by(),
@@ -68,7 +69,7 @@ trigger_types = table(
 entity_types = table(
     "entity_types",
     uuid_pk(),
-    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name", keyed_text(255), nullable=False),
     sa.Column("description", sa.Text),
     flag("is_active", True),
     _deactivated_by(),
@@ -81,7 +82,7 @@ entity_types = table(
 entities = table(
     "entities",
     uuid_pk(),
-    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name", keyed_text(255), nullable=False),
     sa.Column("entity_type_id", sa.Uuid, _fk("entity_types.id"), nullable=False),
     sa.Column("schema_name", sa.Text, server_default="public"),
     flag("is_active", True, nullable=True),
@@ -119,7 +120,7 @@ automation_rules = table(
 action_templates = table(
     "action_templates",
     uuid_pk(),
-    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name", keyed_text(255), nullable=False),
     sa.Column("description", sa.Text),
     sa.Column("action_type", sa.Text, nullable=False),
     json_col("default_config", nullable=False),
@@ -243,7 +244,7 @@ alerts = table(
     sa.Column("source_entity_name", sa.Text),
     sa.Column("source_entity_id", sa.Uuid),
     sa.Column("source_rule_id", sa.Uuid, _fk("automation_rules.id")),
-    sa.Column("status", sa.Text, nullable=False, server_default="active"),
+    sa.Column("status", keyed_text(50), nullable=False, server_default="active"),
     ts("expires_date"),
     ts("created_date", nullable=False),
     ts("updated_date", nullable=False),
@@ -260,7 +261,7 @@ alert_recipients = table(
     "alert_recipients",
     uuid_pk(),
     sa.Column("alert_id", sa.Uuid, _fk("alerts.id", "CASCADE"), nullable=False),
-    sa.Column("recipient_type", sa.Text, nullable=False),
+    sa.Column("recipient_type", keyed_text(50), nullable=False),
     sa.Column("recipient_id", sa.Uuid, nullable=False),
     ts("created_date", nullable=False),
     one_of("recipient_type", ("user", "role"), "recipient_type"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from spine.core.storage.schema._base import Tier, counter, json_col, one_of, table, ts, ulid_pk
+from spine.core.storage.types import keyed_text
 
 SPEC = "001"
 
@@ -22,7 +23,7 @@ core_executions = table(
     ulid_pk(),
     sa.Column("pipeline_name", sa.String(200), nullable=False),
     sa.Column("domain", sa.String(200)),
-    sa.Column("partition_key", sa.Text),
+    sa.Column("partition_key", keyed_text(500)),
     sa.Column("status", sa.String(20), nullable=False, server_default="PENDING"),
     json_col("params"),
     json_col("result"),
@@ -57,7 +58,7 @@ core_data_manifests = table(
     "core_data_manifests",
     ulid_pk(),
     sa.Column("domain", sa.String(200), nullable=False),
-    sa.Column("partition_key", sa.Text, nullable=False),
+    sa.Column("partition_key", keyed_text(500), nullable=False),
     sa.Column("stage", sa.String(50), nullable=False),
     sa.Column("capture_id", sa.String(100), nullable=False),
     sa.Column("row_count", sa.Integer),
@@ -90,7 +91,7 @@ core_load_records = table(
     ),
     sa.Column("domain", sa.String(200), nullable=False),
     sa.Column("target_table", sa.String(200), nullable=False),
-    sa.Column("partition_key", sa.Text),
+    sa.Column("partition_key", keyed_text(500)),
     sa.Column("capture_id", sa.String(100)),
     sa.Column("status", sa.String(20), nullable=False),
     counter("rows_read"),
@@ -122,7 +123,7 @@ core_quality_checks = table(
     ulid_pk(),
     sa.Column("check_name", sa.String(200), nullable=False),
     sa.Column("domain", sa.String(200)),
-    sa.Column("partition_key", sa.Text),
+    sa.Column("partition_key", keyed_text(500)),
     sa.Column("capture_id", sa.String(100)),
     sa.Column("target", sa.String(200)),
     sa.Column("status", sa.String(10), nullable=False),
@@ -158,7 +159,7 @@ core_anomalies = table(
     "core_anomalies",
     ulid_pk(),
     sa.Column("domain", sa.String(200)),
-    sa.Column("partition_key", sa.Text),
+    sa.Column("partition_key", keyed_text(500)),
     sa.Column("capture_id", sa.String(100)),
     sa.Column(
         "quality_check_id",

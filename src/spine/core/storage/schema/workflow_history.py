@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from spine.core.storage.schema._base import Tier, counter, json_col, one_of, table, ts, ulid_pk
+from spine.core.storage.types import keyed_text
 
 SPEC = "000"
 
@@ -24,7 +25,7 @@ core_workflow_runs = table(
     sa.Column("workflow_name", sa.String(200), nullable=False),
     sa.Column("workflow_version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("domain", sa.String(200)),
-    sa.Column("partition_key", sa.Text),
+    sa.Column("partition_key", keyed_text(500)),
     sa.Column("status", sa.String(20), nullable=False, server_default="PENDING"),
     ts("started_at"),
     ts("completed_at"),

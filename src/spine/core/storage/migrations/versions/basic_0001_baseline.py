@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from spine.core.storage.types import JSONType, UtcDateTime
+from spine.core.storage.types import JSONType, UtcDateTime, keyed_text
 
 revision: str = "basic_0001"
 down_revision: str | None = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("pipeline_name", sa.String(length=200), nullable=False),
         sa.Column("domain", sa.String(length=200), nullable=True),
-        sa.Column("partition_key", sa.Text(), nullable=True),
+        sa.Column("partition_key", keyed_text(500), nullable=True),
         sa.Column("status", sa.String(length=20), server_default="PENDING", nullable=False),
         sa.Column("params", JSONType(), nullable=True),
         sa.Column("result", JSONType(), nullable=True),
@@ -65,7 +65,7 @@ def upgrade() -> None:
         "core_data_manifests",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("domain", sa.String(length=200), nullable=False),
-        sa.Column("partition_key", sa.Text(), nullable=False),
+        sa.Column("partition_key", keyed_text(500), nullable=False),
         sa.Column("stage", sa.String(length=50), nullable=False),
         sa.Column("capture_id", sa.String(length=100), nullable=False),
         sa.Column("row_count", sa.Integer(), nullable=True),
@@ -103,7 +103,7 @@ def upgrade() -> None:
         sa.Column("manifest_id", sa.String(length=26), nullable=True),
         sa.Column("domain", sa.String(length=200), nullable=False),
         sa.Column("target_table", sa.String(length=200), nullable=False),
-        sa.Column("partition_key", sa.Text(), nullable=True),
+        sa.Column("partition_key", keyed_text(500), nullable=True),
         sa.Column("capture_id", sa.String(length=100), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("rows_read", sa.Integer(), server_default="0", nullable=False),
@@ -148,7 +148,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("check_name", sa.String(length=200), nullable=False),
         sa.Column("domain", sa.String(length=200), nullable=True),
-        sa.Column("partition_key", sa.Text(), nullable=True),
+        sa.Column("partition_key", keyed_text(500), nullable=True),
         sa.Column("capture_id", sa.String(length=100), nullable=True),
         sa.Column("target", sa.String(length=200), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
@@ -200,7 +200,7 @@ def upgrade() -> None:
         "core_anomalies",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("domain", sa.String(length=200), nullable=True),
-        sa.Column("partition_key", sa.Text(), nullable=True),
+        sa.Column("partition_key", keyed_text(500), nullable=True),
         sa.Column("capture_id", sa.String(length=100), nullable=True),
         sa.Column("quality_check_id", sa.String(length=26), nullable=True),
         sa.Column("anomaly_type", sa.String(length=100), nullable=False),

@@ -27,7 +27,7 @@ from spine.core.storage.migrations.support import (
 )
 from spine.core.storage.schema.automation import STANDARD_ENTITY_TYPES, STANDARD_TRIGGER_TYPES
 from spine.core.storage.schema.legacy_views import LEGACY_VIEWS
-from spine.core.storage.types import JSONType, UtcDateTime
+from spine.core.storage.types import JSONType, UtcDateTime, keyed_text
 
 # Seeded rows get the same id in every database.
 SEED_NAMESPACE = uuid.UUID("5f1b3c1e-7d4a-4c2e-9a8b-0c6d2e4f6a80")
@@ -240,7 +240,7 @@ def upgrade() -> None:
         sa.Column("workflow_name", sa.String(length=200), nullable=False),
         sa.Column("workflow_version", sa.Integer(), server_default="1", nullable=False),
         sa.Column("domain", sa.String(length=200), nullable=True),
-        sa.Column("partition_key", sa.Text(), nullable=True),
+        sa.Column("partition_key", keyed_text(500), nullable=True),
         sa.Column("status", sa.String(length=20), server_default="PENDING", nullable=False),
         sa.Column("started_at", UtcDateTime(), nullable=True),
         sa.Column("completed_at", UtcDateTime(), nullable=True),
@@ -323,7 +323,7 @@ def upgrade() -> None:
     op.create_table(
         "action_templates",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("name", keyed_text(255), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("action_type", sa.Text(), nullable=False),
         sa.Column("default_config", JSONType(), nullable=False),
@@ -348,7 +348,7 @@ def upgrade() -> None:
     op.create_table(
         "entity_types",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("name", keyed_text(255), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("deactivated_by", sa.Uuid(), nullable=True),
@@ -364,7 +364,7 @@ def upgrade() -> None:
     op.create_table(
         "trigger_types",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("name", keyed_text(255), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("deactivated_by", sa.Uuid(), nullable=True),
@@ -694,7 +694,7 @@ def upgrade() -> None:
     op.create_table(
         "entities",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("name", keyed_text(255), nullable=False),
         sa.Column("entity_type_id", sa.Uuid(), nullable=False),
         sa.Column("schema_name", sa.Text(), server_default="public", nullable=True),
         sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=True),
@@ -1060,7 +1060,7 @@ def upgrade() -> None:
         sa.Column("source_entity_name", sa.Text(), nullable=True),
         sa.Column("source_entity_id", sa.Uuid(), nullable=True),
         sa.Column("source_rule_id", sa.Uuid(), nullable=True),
-        sa.Column("status", sa.Text(), server_default="active", nullable=False),
+        sa.Column("status", keyed_text(50), server_default="active", nullable=False),
         sa.Column("expires_date", UtcDateTime(), nullable=True),
         sa.Column("created_date", UtcDateTime(), nullable=False),
         sa.Column("updated_date", UtcDateTime(), nullable=False),
@@ -1262,7 +1262,7 @@ def upgrade() -> None:
         "alert_recipients",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("alert_id", sa.Uuid(), nullable=False),
-        sa.Column("recipient_type", sa.Text(), nullable=False),
+        sa.Column("recipient_type", keyed_text(50), nullable=False),
         sa.Column("recipient_id", sa.Uuid(), nullable=False),
         sa.Column("created_date", UtcDateTime(), nullable=False),
         sa.CheckConstraint(
