@@ -9,33 +9,26 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from spine.alerting import (
     AlertService,
     AlertStore,
     FailedRunAlerts,
+    ScheduleFireAlerts,
     policy_from_settings,
-    record_alert,
 )
 from spine.config import Settings, load_settings
 from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ConfigurationError
+from spine.core.events import EventType, Listener
 from spine.core.storage import Database, EngineOptions, create_database
-from spine.orchestration.errors import WorkflowNotFound
 from spine.orchestration.registry import workflows
 from spine.orchestration.runner import WorkflowRunner
-from spine.orchestration.store import RunListener, RunStore
-from spine.scheduling import (
-    Scheduler,
-    ScheduleRunHook,
-    ScheduleRunOutcome,
-    ScheduleRunTracker,
-    ScheduleStore,
-)
+from spine.orchestration.store import RunStore
+from spine.scheduling import Scheduler, ScheduleRunTracker, ScheduleStore
 
 if TYPE_CHECKING:
     from spine.core.storage.migrator import Migrator
@@ -49,11 +42,14 @@ class Services:
     settings: Settings
     database: Database
     clock: Clock = field(default_factory=SystemClock)
-    #: Called in the transaction that finishes a run: how scheduling and alerting learn
-    #: of finished runs without the engine importing them (DESIGN.md "Parts").
-    run_listeners: tuple[RunListener, ...] = ()
-    #: Called when a fire is recorded MISSED or FAILED, in that transaction (alerting).
-    schedule_hooks: tuple[ScheduleRunHook, ...] = ()
+    #: Every part's reactions to other parts' events (``spine.core.events``), handed to
+    #: every store: a store publishes its events to those that name their type.
+    listeners: tuple[Listener, ...] = ()
+
+    @property
+    def run_listeners(self) -> tuple[Listener, ...]:
+        """The listeners that react to ``run.finished``."""
+        return tuple(x for x in self.listeners if EventType.RUN_FINISHED in x.event_types)
 
     @property
     def migrator(self) -> Migrator:
@@ -66,14 +62,16 @@ class Services:
     @property
     def runs(self) -> RunStore:
         """Workflow runs, steps and events (spec 002's history store, extended)."""
-        return RunStore(self.database, self.clock, listeners=self.run_listeners)
+        return RunStore(self.database, self.clock, listeners=self.listeners)
 
     @property
     def sources(self) -> SourceService:
         """Source registry, fetches, content cache and database connections."""
         from spine.sources.service import SourceService
 
-        return SourceService.build(self.settings, self.database, self.clock)
+        return SourceService.build(
+            self.settings, self.database, self.clock, listeners=self.listeners
+        )
 
     def runner(self) -> WorkflowRunner:
         """A runner over the registered workflows, with the configured lease."""
@@ -84,23 +82,20 @@ class Services:
     def alerting(self) -> AlertService:
         """Alert channels, alerts, deliveries, dead letters and circuit breakers."""
         policy = policy_from_settings(self.settings)
-        return AlertService(AlertStore(self.database, self.clock, policy), policy)
+        store = AlertStore(self.database, self.clock, policy, listeners=self.listeners)
+        return AlertService(store, policy)
 
     @property
     def schedules(self) -> ScheduleStore:
         """Schedules, their fires and locks."""
-        return ScheduleStore(self.database, self.clock)
+        return ScheduleStore(self.database, self.clock, listeners=self.listeners)
 
-    def scheduler(self, hooks: Sequence[ScheduleRunHook] | None = None) -> Scheduler:
-        """A scheduler over the registered workflows, with the configured timings.
-
-        ``hooks`` default to :attr:`schedule_hooks`.
-        """
+    def scheduler(self) -> Scheduler:
+        """A scheduler over the registered workflows, with the configured timings."""
         return Scheduler(
             self.schedules,
             self.runner(),
             clock=self.clock,
-            hooks=self.schedule_hooks if hooks is None else hooks,
             lock_seconds=self.settings.scheduler_lock_seconds,
             max_sleep_seconds=self.settings.scheduler_max_sleep_seconds,
             batch_size=self.settings.scheduler_batch_size,
@@ -110,45 +105,6 @@ class Services:
     def close(self) -> None:
         """Release connections."""
         self.database.dispose()
-
-
-class ScheduleRunAlerts:
-    """A schedule hook: a fire recorded MISSED or FAILED raises a WARNING alert.
-
-    Scheduling and alerting sit on one layer and do not import each other; this is where
-    they meet. The alert is written in the transaction that records the fire. Its source
-    is the schedule's name and its domain the target workflow's, so that channels route
-    it like the workflow's own alerts; a FAILED run also raises its ERROR alert.
-    """
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-
-    def __call__(self, conn: Any, outcome: ScheduleRunOutcome) -> None:
-        """Record the WARNING alert and its deliveries on ``conn``."""
-        if outcome.status not in ("MISSED", "FAILED"):
-            return
-        try:
-            domain = workflows.get(outcome.target_name).domain
-        except WorkflowNotFound:
-            domain = None
-        when = outcome.scheduled_at.isoformat()
-        record_alert(
-            conn,
-            self.clock.now(),
-            severity="WARNING",
-            title=f"Schedule {outcome.schedule_name} {outcome.status.lower()}",
-            message=outcome.reason or f"the fire of {when} was {outcome.status.lower()}",
-            source=outcome.schedule_name,
-            domain=domain,
-            run_id=outcome.run_id,
-            metadata={
-                "schedule_id": outcome.schedule_id,
-                "workflow": outcome.target_name,
-                "scheduled_at": when,
-                "status": outcome.status,
-            },
-        )
 
 
 def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Services:
@@ -169,18 +125,24 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
     )
     database = create_database(settings.database_url, options)
     clock = clock or SystemClock()
-    schedule_hooks: tuple[ScheduleRunHook, ...] = (ScheduleRunAlerts(clock),)
-    listeners: tuple[RunListener, ...] = (
-        ScheduleRunTracker(schedule_hooks),
-        FailedRunAlerts(clock),
-    )
     return Services(
-        settings=settings,
-        database=database,
-        clock=clock,
-        run_listeners=listeners,
-        schedule_hooks=schedule_hooks,
+        settings=settings, database=database, clock=clock, listeners=event_listeners(clock)
     )
+
+
+def event_listeners(clock: Clock) -> tuple[Listener, ...]:
+    """How the parts react to each other: every listener, for every store.
+
+    Built from the last event of a chain back to the first: a listener that publishes
+    (the run tracker publishes ``schedule.fire``, alerting's adapters ``alert.recorded``)
+    is given the listeners of what it publishes. Stores get the whole tuple; each event
+    reaches only the listeners that name its type.
+    """
+    on_alert: tuple[Listener, ...] = ()  # nothing reacts to alert.recorded yet
+    on_fire: tuple[Listener, ...] = (ScheduleFireAlerts(clock, workflows, on_alert),)
+    on_run: tuple[Listener, ...] = (ScheduleRunTracker(on_fire), FailedRunAlerts(clock, on_alert))
+    on_source: tuple[Listener, ...] = ()  # nothing reacts to source.changed yet
+    return on_run + on_fire + on_source + on_alert
 
 
 def import_app(module: str | None) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spine.alerting.delivery import DeliveryWorker
-from spine.alerting.listener import FailedRunAlerts
+from spine.alerting.listener import FailedRunAlerts, ScheduleFireAlerts
 from spine.alerting.models import (
     Alert,
     BreakerState,
@@ -41,6 +41,7 @@ __all__ = [
     "DeliveryWorker",
     "DlqStatus",
     "FailedRunAlerts",
+    "ScheduleFireAlerts",
     "Severity",
     "WebhookVerificationError",
     "generate_secret",

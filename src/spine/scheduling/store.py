@@ -22,8 +22,10 @@ from sqlalchemy import exc
 
 from spine.core.clock import Clock
 from spine.core.errors import Conflict, NotFound
+from spine.core.events import Connection as EventConnection
+from spine.core.events import EventType, Listener, Publisher
 from spine.core.ids import new_id
-from spine.core.storage import Database
+from spine.core.storage import Database, sql_connection
 from spine.core.storage.dialect_sql import dialect_insert
 from spine.core.storage.schema.scheduler import (
     core_schedule_locks as locks_t,
@@ -37,11 +39,11 @@ from spine.core.storage.schema.scheduler import (
 from spine.core.storage.types import UtcDateTime
 from spine.orchestration.history.types import WorkflowRun
 from spine.orchestration.store import insert_runs
+from spine.scheduling.events import PUBLISHED, fire_event
 from spine.scheduling.models import (
     CatchUp,
     Schedule,
     ScheduleRun,
-    ScheduleRunHook,
     ScheduleRunOutcome,
     ScheduleRunStatus,
     ScheduleType,
@@ -94,11 +96,16 @@ class ScheduleStore:
     Args:
         database: Spine's database.
         clock: Where creation and update times come from.
+        listeners: Get ``schedule.fire`` for each fire recorded MISSED or FAILED, in
+            the transaction that records it (``spine.core.events``).
     """
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, *, listeners: Sequence[Listener] = ()
+    ) -> None:
         self.database = database
         self.clock = clock
+        self.listeners = Publisher(listeners)
 
     # ------------------------------------------------------------ definitions
 
@@ -303,7 +310,6 @@ class ScheduleStore:
         owner: str,
         plans: Sequence[FirePlan],
         make_run: RunFactory,
-        hooks: Sequence[ScheduleRunHook] = (),
     ) -> list[ScheduleRunOutcome]:
         """Record the fires of ``plans`` in one transaction; return what each came to.
 
@@ -368,9 +374,11 @@ class ScheduleStore:
                 conn.execute(_INSERT_FIRE, rows)
             if moves:
                 conn.execute(_MOVE_ON, moves)
-            for outcome in outcomes:
-                if outcome.status in ("MISSED", "FAILED"):
-                    call_hooks(conn, outcome, hooks)
+            if self.listeners.wanted(EventType.SCHEDULE_FIRE):
+                now = self.clock.now()
+                for outcome in outcomes:
+                    if outcome.status in PUBLISHED:
+                        self.listeners.publish(conn, fire_event(outcome, now))
             conn.execute(
                 sa.delete(locks_t).where(
                     locks_t.c.schedule_id.in_(ids), locks_t.c.locked_by == owner
@@ -388,7 +396,7 @@ class ScheduleStore:
 
     @staticmethod
     def finish_for_run(
-        conn: sa.Connection,
+        events_conn: EventConnection,
         run_id: str,
         status: ScheduleRunStatus,
         error: str | None,
@@ -398,7 +406,9 @@ class ScheduleStore:
 
         Sets the fire's status, ``completed_at`` and ``error``, and the schedule's
         ``last_run_status``. Returns the outcome, or ``None`` if no fire started the run.
+        ``events_conn`` is the connection a run-finished listener is handed.
         """
+        conn = sql_connection(events_conn)
         row = conn.execute(
             sa.select(
                 runs_t.c.id,
@@ -431,27 +441,6 @@ class ScheduleStore:
             reason=error,
             run_id=run_id,
         )
-
-
-def call_hooks(
-    conn: sa.Connection, outcome: ScheduleRunOutcome, hooks: Sequence[ScheduleRunHook]
-) -> None:
-    """Call each hook on ``conn``, each in a savepoint.
-
-    A hook that fails is logged and rolled back alone; the fire is still recorded.
-    """
-    for hook in hooks:
-        try:
-            with conn.begin_nested():
-                hook(conn, outcome)
-        except Exception:
-            log.exception(
-                "schedule hook %r failed for %s at %s (%s)",
-                hook,
-                outcome.schedule_name,
-                outcome.scheduled_at.isoformat(),
-                outcome.status,
-            )
 
 
 def _lock_join() -> sa.ColumnElement[bool]:

@@ -6,7 +6,6 @@ prepared in ``statements.py``.
 """
 
 from spine.orchestration.store.cancellation import RunStore
-from spine.orchestration.store.listeners import RunListener
 from spine.orchestration.store.statements import ACTIVE, INTERRUPTED
 from spine.orchestration.store.transitions import (
     Claim,
@@ -20,7 +19,6 @@ __all__ = [
     "ACTIVE",
     "INTERRUPTED",
     "Claim",
-    "RunListener",
     "RunStore",
     "RunTransitions",
     "StepFailure",

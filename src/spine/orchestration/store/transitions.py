@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spine.core.clock import Clock
+from spine.core.events import EventType, Listener, Publisher
 from spine.core.ids import new_id
 from spine.core.storage import Database, DatabaseAdapter
 from spine.core.storage.schema.baseline import core_executions as executions_t
@@ -26,6 +27,7 @@ from spine.core.storage.schema.workflow_history import core_workflow_events as e
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.errors import LeaseLost, RunCancelled, RunNotFound
+from spine.orchestration.events import run_finished
 from spine.orchestration.history.store import (
     HistoryStore,
     add_event,
@@ -35,7 +37,6 @@ from spine.orchestration.history.store import (
     run_values,
 )
 from spine.orchestration.history.types import StepRun, StepStatus, WorkflowRun, WorkflowStatus
-from spine.orchestration.store.listeners import RunListener, notify_finished
 from spine.orchestration.store.statements import (
     _COUNTERS,
     _RENEW,
@@ -68,8 +69,8 @@ class StepFailure:
 class RunTransitions(HistoryStore):
     """Durable run state: create, claim, lease, step transitions, finish.
 
-    ``listeners`` are called in the transaction that finishes a run (see
-    :mod:`spine.orchestration.store.listeners`).
+    ``listeners`` get ``run.finished`` in the transaction that finishes a run (see
+    :mod:`spine.core.events`).
     """
 
     def __init__(
@@ -77,10 +78,10 @@ class RunTransitions(HistoryStore):
         db: Database | DatabaseAdapter,
         clock: Clock | None = None,
         *,
-        listeners: Sequence[RunListener] = (),
+        listeners: Sequence[Listener] = (),
     ) -> None:
         super().__init__(db, clock)
-        self.listeners: tuple[RunListener, ...] = tuple(listeners)
+        self.listeners = Publisher(listeners)
 
     # ------------------------------------------------------------- creation
 
@@ -789,8 +790,8 @@ class RunTransitions(HistoryStore):
             self._wake_parent(conn, parent, run_id, now)
         row = conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id)).mappings().one()
         finished = row_to_run(row)
-        if self.listeners:
-            notify_finished(conn, finished, self.listeners)
+        if self.listeners.wanted(EventType.RUN_FINISHED):
+            self.listeners.publish(conn, run_finished(finished))
         return finished
 
     @staticmethod
