@@ -9,9 +9,10 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from spine.alerting import (
     AlertService,
@@ -25,6 +26,7 @@ from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ConfigurationError
 from spine.core.events import EventType, Listener
 from spine.core.storage import Database, EngineOptions, create_database
+from spine.orchestration.context import StepServices
 from spine.orchestration.registry import workflows
 from spine.orchestration.runner import WorkflowRunner
 from spine.orchestration.store import RunStore
@@ -32,6 +34,7 @@ from spine.scheduling import Scheduler, ScheduleRunTracker, ScheduleStore
 
 if TYPE_CHECKING:
     from spine.core.storage.migrator import Migrator
+    from spine.sources.models import FetchResult, Source
     from spine.sources.service import SourceService
 
 
@@ -45,6 +48,7 @@ class Services:
     #: Every part's reactions to other parts' events (``spine.core.events``), handed to
     #: every store: a store publishes its events to those that name their type.
     listeners: tuple[Listener, ...] = ()
+    _sources: SourceService | None = field(default=None, init=False, repr=False)
 
     @property
     def run_listeners(self) -> tuple[Listener, ...]:
@@ -66,17 +70,34 @@ class Services:
 
     @property
     def sources(self) -> SourceService:
-        """Source registry, fetches, content cache and database connections."""
-        from spine.sources.service import SourceService
+        """Source registry, fetches, content cache and database connections.
 
-        return SourceService.build(
-            self.settings, self.database, self.clock, listeners=self.listeners
+        Built once: the pools of registered connections are shared by every fetch of
+        the process (a workflow that fetches a database source each run reuses them)
+        and closed by :meth:`close`.
+        """
+        if self._sources is None:
+            # The sources part and its fetchers are imported only by commands that fetch.
+            from spine.sources.service import SourceService
+
+            self._sources = SourceService.build(
+                self.settings, self.database, self.clock, listeners=self.listeners
+            )
+        return self._sources
+
+    def step_services(self) -> StepServices:
+        """What workflow steps may use: alerts, sources and spine's database."""
+        return StepServices(
+            alerts=self.alerting(), sources=_SourcesOnDemand(self), database=self.database
         )
 
     def runner(self) -> WorkflowRunner:
         """A runner over the registered workflows, with the configured lease."""
         return WorkflowRunner(
-            self.runs, clock=self.clock, lease_seconds=self.settings.worker_lease_seconds
+            self.runs,
+            clock=self.clock,
+            lease_seconds=self.settings.worker_lease_seconds,
+            step_services=self.step_services(),
         )
 
     def alerting(self) -> AlertService:
@@ -103,8 +124,52 @@ class Services:
         )
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections (spine's database and the registered connections')."""
+        if self._sources is not None:
+            self._sources.close()
+            self._sources = None
         self.database.dispose()
+
+
+class _SourcesOnDemand:
+    """A :class:`SourceFetcher` that builds the sources service on a step's first fetch.
+
+    Most runs fetch nothing; they should not pay for importing the sources part.
+    """
+
+    __slots__ = ("services",)
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def add(
+        self,
+        name: str,
+        kind: str,
+        config: Mapping[str, Any],
+        *,
+        domain: str | None = None,
+        created_by: str | None = None,
+        if_absent: bool = False,
+    ) -> Source:
+        """Register through :attr:`Services.sources`."""
+        return self.services.sources.add(
+            name, kind, config, domain=domain, created_by=created_by, if_absent=if_absent
+        )
+
+    def fetch(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        force: bool = False,
+        run_id: str | None = None,
+        execution_id: str | None = None,
+    ) -> FetchResult:
+        """Fetch through :attr:`Services.sources`."""
+        return self.services.sources.fetch(
+            name, params, force=force, run_id=run_id, execution_id=execution_id
+        )
 
 
 def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Services:

@@ -23,7 +23,7 @@ from typing import Any
 from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ErrorCategory, InvalidInput, SpineError, categorize
 from spine.core.ids import new_id
-from spine.orchestration.context import StepContext
+from spine.orchestration.context import StepContext, StepServices
 from spine.orchestration.errors import LeaseLost, RunCancelled, StepOutputError
 from spine.orchestration.history.types import StepRun, StepStatus, WorkflowRun, WorkflowStatus
 from spine.orchestration.lease import LeaseKeeper
@@ -96,6 +96,8 @@ class WorkflowRunner:
         inline_backoff_seconds: Retry delays up to this long are slept through while
             holding the run; longer ones park the run.
         worker_id: Identity written into leases (default ``host:pid``).
+        step_services: What steps may use (alerts, sources, spine's database); built
+            by ``spine.bootstrap``.
     """
 
     def __init__(
@@ -108,8 +110,10 @@ class WorkflowRunner:
         lease_seconds: float = 30.0,
         inline_backoff_seconds: float = 2.0,
         worker_id: str | None = None,
+        step_services: StepServices | None = None,
     ) -> None:
         self.store = store
+        self.step_services = step_services or StepServices()
         self.clock: Clock = clock or store.clock or SystemClock()
         self.workflows = workflow_registry or workflows
         self.pipelines = pipeline_registry or pipelines
@@ -378,6 +382,7 @@ class _Execution:
             item_index=item_index,
             partition_key=self.run.partition_key,
             domain=self.run.domain,
+            services=self.runner.step_services,
         )
 
     def _step(self, workflow: Workflow, step: Step, index: int) -> _Outcome:
