@@ -172,13 +172,19 @@ class _SourcesOnDemand:
         )
 
 
-def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Services:
-    """Build the services for ``settings`` (read from the environment when ``None``).
+def build(
+    settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any
+) -> Services:
+    """Build the services for ``settings``.
+
+    Without ``settings``, they are read from the environment and ``spine.toml``, with
+    ``overrides`` on top (``None`` ones are dropped: a command's options not given).
 
     Raises:
         ConfigurationError: If the database URL is malformed or its driver is missing.
     """
-    settings = settings or load_settings()
+    if settings is None:
+        settings = load_settings(**overrides)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
