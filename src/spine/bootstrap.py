@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ class Services:
     #: every store: a store publishes its events to those that name their type.
     listeners: tuple[Listener, ...] = ()
     _sources: SourceService | None = field(default=None, init=False, repr=False)
+    _sources_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def run_listeners(self) -> tuple[Listener, ...]:
@@ -76,14 +78,16 @@ class Services:
         the process (a workflow that fetches a database source each run reuses them)
         and closed by :meth:`close`.
         """
-        if self._sources is None:
-            # The sources part and its fetchers are imported only by commands that fetch.
-            from spine.sources.service import SourceService
+        # Worker threads may fetch for the first time at once: build one service only.
+        with self._sources_lock:
+            if self._sources is None:
+                # The sources part and its fetchers are imported only by commands that fetch.
+                from spine.sources.service import SourceService
 
-            self._sources = SourceService.build(
-                self.settings, self.database, self.clock, listeners=self.listeners
-            )
-        return self._sources
+                self._sources = SourceService.build(
+                    self.settings, self.database, self.clock, listeners=self.listeners
+                )
+            return self._sources
 
     def step_services(self) -> StepServices:
         """What workflow steps may use: alerts, sources and spine's database."""
@@ -125,9 +129,10 @@ class Services:
 
     def close(self) -> None:
         """Release connections (spine's database and the registered connections')."""
-        if self._sources is not None:
-            self._sources.close()
-            self._sources = None
+        with self._sources_lock:
+            if self._sources is not None:
+                self._sources.close()
+                self._sources = None
         self.database.dispose()
 
 

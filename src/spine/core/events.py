@@ -18,7 +18,7 @@ listener's part turns it back into its SQL connection in its own store
 (:func:`spine.core.storage.sql_connection`).
 
 Adding an event type is one line in :class:`EventType` (and one row in the table of
-``docs/orchestration.md``, "Events").
+``docs/orchestration.md``, "Events between parts").
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 class EventType(StrEnum):
-    """The changes a part publishes (subject and payload: ``docs/orchestration.md``)."""
+    """The changes parts publish; subjects and payloads: ``docs/orchestration.md``."""
 
     RUN_FINISHED = "run.finished"
     SCHEDULE_FIRE = "schedule.fire"
