@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,27 +19,23 @@ from spine.alerting import (
     AlertService,
     AlertStore,
     FailedRunAlerts,
+    ScheduleFireAlerts,
     policy_from_settings,
-    record_alert,
 )
 from spine.config import Settings, load_settings
 from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ConfigurationError
+from spine.core.events import EventType, Listener
 from spine.core.storage import Database, EngineOptions, create_database
-from spine.orchestration.errors import WorkflowNotFound
+from spine.orchestration.context import StepServices
 from spine.orchestration.registry import workflows
 from spine.orchestration.runner import WorkflowRunner
-from spine.orchestration.store import RunListener, RunStore
-from spine.scheduling import (
-    Scheduler,
-    ScheduleRunHook,
-    ScheduleRunOutcome,
-    ScheduleRunTracker,
-    ScheduleStore,
-)
+from spine.orchestration.store import RunStore
+from spine.scheduling import Scheduler, ScheduleRunTracker, ScheduleStore
 
 if TYPE_CHECKING:
     from spine.core.storage.migrator import Migrator
+    from spine.sources.models import FetchResult, Source
     from spine.sources.service import SourceService
 
 
@@ -49,11 +46,16 @@ class Services:
     settings: Settings
     database: Database
     clock: Clock = field(default_factory=SystemClock)
-    #: Called in the transaction that finishes a run: how scheduling and alerting learn
-    #: of finished runs without the engine importing them (DESIGN.md "Parts").
-    run_listeners: tuple[RunListener, ...] = ()
-    #: Called when a fire is recorded MISSED or FAILED, in that transaction (alerting).
-    schedule_hooks: tuple[ScheduleRunHook, ...] = ()
+    #: Every part's reactions to other parts' events (``spine.core.events``), handed to
+    #: every store: a store publishes its events to those that name their type.
+    listeners: tuple[Listener, ...] = ()
+    _sources: SourceService | None = field(default=None, init=False, repr=False)
+    _sources_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def run_listeners(self) -> tuple[Listener, ...]:
+        """The listeners that react to ``run.finished``."""
+        return tuple(x for x in self.listeners if EventType.RUN_FINISHED in x.event_types)
 
     @property
     def migrator(self) -> Migrator:
@@ -66,41 +68,59 @@ class Services:
     @property
     def runs(self) -> RunStore:
         """Workflow runs, steps and events (spec 002's history store, extended)."""
-        return RunStore(self.database, self.clock, listeners=self.run_listeners)
+        return RunStore(self.database, self.clock, listeners=self.listeners)
 
     @property
     def sources(self) -> SourceService:
-        """Source registry, fetches, content cache and database connections."""
-        from spine.sources.service import SourceService
+        """Source registry, fetches, content cache and database connections.
 
-        return SourceService.build(self.settings, self.database, self.clock)
+        Built once: the pools of registered connections are shared by every fetch of
+        the process (a workflow that fetches a database source each run reuses them)
+        and closed by :meth:`close`.
+        """
+        # Worker threads may fetch for the first time at once: build one service only.
+        with self._sources_lock:
+            if self._sources is None:
+                # The sources part and its fetchers are imported only by commands that fetch.
+                from spine.sources.service import SourceService
+
+                self._sources = SourceService.build(
+                    self.settings, self.database, self.clock, listeners=self.listeners
+                )
+            return self._sources
+
+    def step_services(self) -> StepServices:
+        """What workflow steps may use: alerts, sources and spine's database."""
+        return StepServices(
+            alerts=_AlertsOnDemand(self), sources=_SourcesOnDemand(self), database=self.database
+        )
 
     def runner(self) -> WorkflowRunner:
         """A runner over the registered workflows, with the configured lease."""
         return WorkflowRunner(
-            self.runs, clock=self.clock, lease_seconds=self.settings.worker_lease_seconds
+            self.runs,
+            clock=self.clock,
+            lease_seconds=self.settings.worker_lease_seconds,
+            step_services=self.step_services(),
         )
 
     def alerting(self) -> AlertService:
         """Alert channels, alerts, deliveries, dead letters and circuit breakers."""
         policy = policy_from_settings(self.settings)
-        return AlertService(AlertStore(self.database, self.clock, policy), policy)
+        store = AlertStore(self.database, self.clock, policy, listeners=self.listeners)
+        return AlertService(store, policy)
 
     @property
     def schedules(self) -> ScheduleStore:
         """Schedules, their fires and locks."""
-        return ScheduleStore(self.database, self.clock)
+        return ScheduleStore(self.database, self.clock, listeners=self.listeners)
 
-    def scheduler(self, hooks: Sequence[ScheduleRunHook] | None = None) -> Scheduler:
-        """A scheduler over the registered workflows, with the configured timings.
-
-        ``hooks`` default to :attr:`schedule_hooks`.
-        """
+    def scheduler(self) -> Scheduler:
+        """A scheduler over the registered workflows, with the configured timings."""
         return Scheduler(
             self.schedules,
             self.runner(),
             clock=self.clock,
-            hooks=self.schedule_hooks if hooks is None else hooks,
             lock_seconds=self.settings.scheduler_lock_seconds,
             max_sleep_seconds=self.settings.scheduler_max_sleep_seconds,
             batch_size=self.settings.scheduler_batch_size,
@@ -108,56 +128,110 @@ class Services:
         )
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections (spine's database and the registered connections')."""
+        with self._sources_lock:
+            if self._sources is not None:
+                self._sources.close()
+                self._sources = None
         self.database.dispose()
 
 
-class ScheduleRunAlerts:
-    """A schedule hook: a fire recorded MISSED or FAILED raises a WARNING alert.
+class _AlertsOnDemand:
+    """An :class:`AlertSender` that builds the alerting service on a step's first alert.
 
-    Scheduling and alerting sit on one layer and do not import each other; this is where
-    they meet. The alert is written in the transaction that records the fire. Its source
-    is the schedule's name and its domain the target workflow's, so that channels route
-    it like the workflow's own alerts; a FAILED run also raises its ERROR alert.
+    Most runs send no alert; they should not pay for the delivery policy (which reads the
+    secret key) and its imports.
     """
 
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
+    __slots__ = ("_service", "services")
 
-    def __call__(self, conn: Any, outcome: ScheduleRunOutcome) -> None:
-        """Record the WARNING alert and its deliveries on ``conn``."""
-        if outcome.status not in ("MISSED", "FAILED"):
-            return
-        try:
-            domain = workflows.get(outcome.target_name).domain
-        except WorkflowNotFound:
-            domain = None
-        when = outcome.scheduled_at.isoformat()
-        record_alert(
-            conn,
-            self.clock.now(),
-            severity="WARNING",
-            title=f"Schedule {outcome.schedule_name} {outcome.status.lower()}",
-            message=outcome.reason or f"the fire of {when} was {outcome.status.lower()}",
-            source=outcome.schedule_name,
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._service: AlertService | None = None
+
+    def send(
+        self,
+        severity: str,
+        title: str,
+        message: str,
+        *,
+        source: str,
+        domain: str | None = None,
+        run_id: str | None = None,
+        execution_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        error_category: str | None = None,
+    ) -> str:
+        """Record the alert through :meth:`Services.alerting`."""
+        if self._service is None:
+            self._service = self.services.alerting()
+        return self._service.send(
+            severity,
+            title,
+            message,
+            source=source,
             domain=domain,
-            run_id=outcome.run_id,
-            metadata={
-                "schedule_id": outcome.schedule_id,
-                "workflow": outcome.target_name,
-                "scheduled_at": when,
-                "status": outcome.status,
-            },
+            run_id=run_id,
+            execution_id=execution_id,
+            metadata=metadata,
+            error_category=error_category,
         )
 
 
-def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Services:
-    """Build the services for ``settings`` (read from the environment when ``None``).
+class _SourcesOnDemand:
+    """A :class:`SourceFetcher` that builds the sources service on a step's first fetch.
+
+    Most runs fetch nothing; they should not pay for importing the sources part.
+    """
+
+    __slots__ = ("services",)
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def add(
+        self,
+        name: str,
+        kind: str,
+        config: Mapping[str, Any],
+        *,
+        domain: str | None = None,
+        created_by: str | None = None,
+        if_absent: bool = False,
+    ) -> Source:
+        """Register through :attr:`Services.sources`."""
+        return self.services.sources.add(
+            name, kind, config, domain=domain, created_by=created_by, if_absent=if_absent
+        )
+
+    def fetch(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        force: bool = False,
+        run_id: str | None = None,
+        execution_id: str | None = None,
+    ) -> FetchResult:
+        """Fetch through :attr:`Services.sources`."""
+        return self.services.sources.fetch(
+            name, params, force=force, run_id=run_id, execution_id=execution_id
+        )
+
+
+def build(
+    settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any
+) -> Services:
+    """Build the services for ``settings``.
+
+    Without ``settings``, they are read from the environment and ``spine.toml``, with
+    ``overrides`` on top (``None`` ones are dropped: a command's options not given).
 
     Raises:
         ConfigurationError: If the database URL is malformed or its driver is missing.
     """
-    settings = settings or load_settings()
+    if settings is None:
+        settings = load_settings(**overrides)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
@@ -169,18 +243,24 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
     )
     database = create_database(settings.database_url, options)
     clock = clock or SystemClock()
-    schedule_hooks: tuple[ScheduleRunHook, ...] = (ScheduleRunAlerts(clock),)
-    listeners: tuple[RunListener, ...] = (
-        ScheduleRunTracker(schedule_hooks),
-        FailedRunAlerts(clock),
-    )
     return Services(
-        settings=settings,
-        database=database,
-        clock=clock,
-        run_listeners=listeners,
-        schedule_hooks=schedule_hooks,
+        settings=settings, database=database, clock=clock, listeners=event_listeners(clock)
     )
+
+
+def event_listeners(clock: Clock) -> tuple[Listener, ...]:
+    """How the parts react to each other: every listener, for every store.
+
+    Built from the last event of a chain back to the first: a listener that publishes
+    (the run tracker publishes ``schedule.fire``, alerting's adapters ``alert.recorded``)
+    is given the listeners of what it publishes. Stores get the whole tuple; each event
+    reaches only the listeners that name its type.
+    """
+    on_alert: tuple[Listener, ...] = ()  # nothing reacts to alert.recorded yet
+    on_fire: tuple[Listener, ...] = (ScheduleFireAlerts(clock, workflows, on_alert),)
+    on_run: tuple[Listener, ...] = (ScheduleRunTracker(on_fire), FailedRunAlerts(clock, on_alert))
+    on_source: tuple[Listener, ...] = ()  # nothing reacts to source.changed yet
+    return on_run + on_fire + on_source + on_alert
 
 
 def import_app(module: str | None) -> None:

@@ -42,9 +42,11 @@ def service(db: Database, clock: FrozenClock, policy: DeliveryPolicy) -> AlertSe
 
 
 @pytest.fixture
-def worker(service: AlertService, policy: DeliveryPolicy) -> DeliveryWorker:
+def worker(service: AlertService, policy: DeliveryPolicy) -> Iterator[DeliveryWorker]:
     """A worker whose jitter is fixed (the wait is exactly 3/4 of the ceiling)."""
-    return DeliveryWorker(service.store, policy, batch_size=50, rand=lambda: 0.5)
+    made = DeliveryWorker(service.store, policy, batch_size=50, rand=lambda: 0.5)
+    yield made
+    made.close()
 
 
 @pytest.fixture

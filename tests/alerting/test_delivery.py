@@ -235,3 +235,17 @@ def test_nothing_is_lost_while_the_receiver_is_down_for_many_retries(
     assert all(_attempts(db, i)[0] == (1, "FAILED") for i in ids)  # it was down
     assert _rows(db, dead_letter_queue) == []
     assert all(_attempts(db, i)[-1][1] == "SENT" for i in ids)
+
+
+def test_the_worker_owns_its_http_client_and_closes_it_when_it_stops(
+    service: AlertService, worker: DeliveryWorker, webhook: str, receiver: Receiver
+) -> None:
+    service.send("ERROR", "one", "m", source="s", domain="finra.otc")
+    assert worker.run(once=True) == 1
+    assert worker.http._client is None  # closed when run returned
+    service.send("ERROR", "two", "m", source="s", domain="finra.otc")
+    assert worker.drain() == 1  # a later delivery opens a new client
+    assert worker.http._client is not None
+    worker.close()
+    assert worker.http._client is None
+    assert len(receiver.requests) == 2

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from spine.alerting import AlertService, record_alert, send_alert
 from spine.core.clock import FrozenClock
-from spine.core.errors import Conflict, InvalidInput
+from spine.core.errors import ConfigurationError, Conflict, InvalidInput
 from spine.core.storage import Database
 from spine.core.storage.schema.alerting import (
     core_alert_channels,
@@ -112,13 +112,13 @@ def test_send_alert_uses_the_database_it_is_given(
     assert _deliveries(db, alert_id) == {"all": "PENDING"}
 
 
-def test_send_alert_reads_the_database_from_settings(
-    service: AlertService, db: Database, db_url: str, monkeypatch: pytest.MonkeyPatch
+def test_send_alert_without_a_database_names_its_replacements(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _add(service, "all")
+    # It used to read SPINE_DATABASE_URL below the wiring; now it says where to go.
     monkeypatch.setenv("SPINE_DATABASE_URL", db_url)
-    alert_id = send_alert("INFO", "hello", "world", source="user-script")
-    assert _deliveries(db, alert_id) == {"all": "PENDING"}
+    with pytest.raises(ConfigurationError, match=r"ctx\.send_alert.*alerting\(\)\.send"):
+        send_alert("INFO", "hello", "world", source="user-script")
 
 
 def test_bad_alerts_are_refused(service: AlertService) -> None:

@@ -1,4 +1,5 @@
-"""Run listeners: called in the transaction that finishes a run; a failing one is isolated."""
+"""``run.finished`` listeners: called in the transaction that finishes a run; a failing
+one is isolated."""
 
 from __future__ import annotations
 
@@ -9,34 +10,42 @@ import sqlalchemy as sa
 
 from spine import Step, Workflow
 from spine.core.clock import FrozenClock
-from spine.core.storage import Database
-from spine.orchestration.history import WorkflowRun, WorkflowStatus
+from spine.core.events import Connection, Event, EventType
+from spine.core.storage import Database, sql_connection
+from spine.orchestration.history import WorkflowStatus
 from spine.orchestration.registry import PipelineRegistry, WorkflowRegistry
 from spine.orchestration.runner import WorkflowRunner
 from spine.orchestration.store import RunStore
+from tests.event_recorder import Abort, Aborter, create_seen_table, seen
+from tests.event_recorder import Recorder as EventRecorder
 
 
 class Recorder:
     """Writes a row per finished run it wants, on the finishing transaction."""
 
+    event_types = frozenset({EventType.RUN_FINISHED})
+
     def __init__(self, only: WorkflowStatus | None = None) -> None:
         self.only = only
         self.seen: list[tuple[str, str]] = []
 
-    def wants(self, run: WorkflowRun) -> bool:
-        return self.only is None or run.status == self.only.value
+    def wants(self, event: Event) -> bool:
+        return self.only is None or event.payload["status"] == self.only.value
 
-    def run_finished(self, conn: sa.Connection, run: WorkflowRun) -> None:
-        conn.execute(sa.insert(seen_t).values(run_id=run.run_id, status=run.status))
-        self.seen.append((run.run_id, run.status))
+    def handle(self, conn: Connection, event: Event) -> None:
+        run_id, status = event.subject_id, event.payload["status"]
+        sql_connection(conn).execute(sa.insert(seen_t).values(run_id=run_id, status=status))
+        self.seen.append((run_id, status))
 
 
 class Broken:
-    def wants(self, run: WorkflowRun) -> bool:
+    event_types = frozenset({EventType.RUN_FINISHED})
+
+    def wants(self, event: Event) -> bool:
         return True
 
-    def run_finished(self, conn: sa.Connection, run: WorkflowRun) -> None:
-        conn.execute(sa.text("INSERT INTO no_such_table VALUES (1)"))
+    def handle(self, conn: Connection, event: Event) -> None:
+        sql_connection(conn).execute(sa.text("INSERT INTO no_such_table VALUES (1)"))
 
 
 seen_t = sa.Table(
@@ -112,3 +121,34 @@ def test_cancelled_pending_run_notifies(
     RunStore(db, clock, listeners=[recorder]).request_cancel(run.run_id)
 
     assert _seen(db) == {run.run_id: "CANCELLED"}
+
+
+def test_run_finished_is_published_once_in_the_finishing_transaction(
+    db: Database, clock: FrozenClock, workflows: WorkflowRegistry
+) -> None:
+    Workflow("ok", [Step.lambda_("a", lambda ctx: None)], registry=workflows)
+    create_seen_table(db)
+    run = _runner(db, clock, workflows).submit("ok")
+    recorder = EventRecorder(EventType.RUN_FINISHED)
+
+    with pytest.raises(Abort):
+        RunStore(db, clock, listeners=[recorder, Aborter(EventType.RUN_FINISHED)]).request_cancel(
+            run.run_id
+        )
+    assert RunStore(db, clock).get_workflow_run(run.run_id).status == "PENDING"  # type: ignore[union-attr]
+    assert seen(db) == []
+
+    RunStore(db, clock, listeners=[recorder]).request_cancel(run.run_id)
+    assert seen(db) == [("run.finished", run.run_id, "CANCELLED")]
+
+
+def test_no_run_finished_payload_is_built_without_a_listener_of_it(
+    db: Database, clock: FrozenClock, workflows: WorkflowRegistry
+) -> None:
+    Workflow("ok", [Step.lambda_("a", lambda ctx: None)], registry=workflows)
+    create_seen_table(db)
+    other = EventRecorder(EventType.ALERT_RECORDED)
+    store = RunStore(db, clock, listeners=[other])
+    assert not store.listeners.wanted(EventType.RUN_FINISHED)
+    run = _runner(db, clock, workflows, other).run("ok")
+    assert run.status == "COMPLETED" and seen(db) == []

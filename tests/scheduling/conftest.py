@@ -3,7 +3,7 @@ a schedule store and ``make_scheduler``; every store test runs on SQLite and Pos
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 
 from spine import Step, Workflow
 from spine.core.clock import FrozenClock
+from spine.core.events import Listener
 from spine.core.storage import Database
 from spine.orchestration.registry import PipelineRegistry, WorkflowRegistry
 from spine.orchestration.runner import WorkflowRunner
@@ -59,11 +60,14 @@ def schedules(db: Database, clock: FrozenClock) -> ScheduleStore:
 
 @pytest.fixture
 def make_scheduler(
-    schedules: ScheduleStore, runner: WorkflowRunner, clock: FrozenClock
+    db: Database, schedules: ScheduleStore, runner: WorkflowRunner, clock: FrozenClock
 ) -> Callable[..., Scheduler]:
-    def make(**overrides: Any) -> Scheduler:
+    """``make_scheduler(**options)``; ``listeners=`` get the store's ``schedule.fire``."""
+
+    def make(*, listeners: Sequence[Listener] | None = None, **overrides: Any) -> Scheduler:
         options: dict[str, Any] = {"clock": clock, "lock_seconds": 5.0, **overrides}
-        return Scheduler(schedules, runner, **options)
+        store = schedules if listeners is None else ScheduleStore(db, clock, listeners=listeners)
+        return Scheduler(store, runner, **options)
 
     return make
 

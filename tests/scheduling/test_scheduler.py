@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from spine.core.clock import FrozenClock
 from spine.core.errors import Conflict, InvalidInput
-from spine.core.storage import Database
+from spine.core.events import Connection, Event, EventType, Publisher
+from spine.core.storage import Database, sql_connection
 from spine.core.storage.schema.scheduler import (
     core_schedule_locks,
     core_schedule_runs,
@@ -27,6 +28,7 @@ from spine.scheduling import (
     ScheduleRunOutcome,
     ScheduleRunStatus,
     ScheduleStore,
+    fire_outcome,
     new_schedule,
 )
 from spine.scheduling.planning import plan_fires
@@ -34,6 +36,21 @@ from spine.scheduling.triggers import IntervalTrigger
 
 Add = Callable[..., Schedule]
 Make = Callable[..., Scheduler]
+
+
+class Hook:
+    """A ``schedule.fire`` listener calling ``fn(conn, outcome)`` for MISSED and FAILED."""
+
+    event_types = frozenset({EventType.SCHEDULE_FIRE})
+
+    def __init__(self, fn: Callable[[sa.Connection, ScheduleRunOutcome], None]) -> None:
+        self.fn = fn
+
+    def wants(self, event: Event) -> bool:
+        return event.payload["status"] in ("MISSED", "FAILED")
+
+    def handle(self, conn: Connection, event: Event) -> None:
+        self.fn(sql_connection(conn), fire_outcome(event))
 
 
 def _fires(db: Database, schedule_id: str) -> list[tuple[datetime, str]]:
@@ -129,7 +146,7 @@ def test_tracker_hooks_run_in_the_finishing_transaction_for_failures(
         assert status == "FAILED"
         seen.append(outcome)
 
-    tracker.hooks = (hook,)  # type: ignore[attr-defined]
+    tracker.listeners = Publisher([Hook(hook)])  # type: ignore[attr-defined]
     add("boom", every=60, workflow="demo.boom")
     add("ok", every=60)
     clock.advance(60)
@@ -180,7 +197,7 @@ def test_a_fire_later_than_the_grace_is_missed_and_hooked(
     seen: list[ScheduleRunOutcome] = []
     schedule = add("graced", cron="*/5 * * * *", misfire_grace_seconds=30)
     clock.advance(timedelta(minutes=5, seconds=45))
-    [outcome] = make_scheduler(hooks=[lambda conn, o: seen.append(o)]).tick()
+    [outcome] = make_scheduler(listeners=[Hook(lambda conn, o: seen.append(o))]).tick()
     assert outcome.status == "MISSED" and outcome.run_id is None
     assert outcome.reason == "fired 45.0 s late; misfire grace is 30 s"
     assert seen == [outcome]
@@ -421,6 +438,6 @@ def test_a_failing_hook_does_not_stop_the_fire_being_recorded(
 
     schedule = add("g", cron="*/5 * * * *", misfire_grace_seconds=1)
     clock.advance(timedelta(minutes=5, seconds=10))
-    [outcome] = make_scheduler(hooks=[broken]).tick()
+    [outcome] = make_scheduler(listeners=[Hook(broken)]).tick()
     assert outcome.status == "MISSED"
     assert [r.status for r in schedules.runs(schedule.id)] == [ScheduleRunStatus.MISSED]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ import pytest
 
 from spine.config import load_settings
 from spine.core.clock import FrozenClock
+from spine.core.events import Listener
 from spine.core.storage import Database
 from spine.sources import SourceService
 
@@ -27,19 +28,20 @@ def clock() -> FrozenClock:
 def make_service(
     db: Database, clock: FrozenClock, tmp_path: Path
 ) -> Iterator[Callable[..., SourceService]]:
-    """``make_service(**settings)``: a service on the test database; loopback allowed.
+    """``make_service(listeners=(), **settings)``: a service on the test database;
+    loopback allowed.
 
     The pools of the connections the services opened are closed after the test.
     """
     made: list[SourceService] = []
 
-    def make(**overrides: Any) -> SourceService:
+    def make(*, listeners: Sequence[Listener] = (), **overrides: Any) -> SourceService:
         options: dict[str, Any] = {
             "sources_allow_private_urls": True,
             "sources_cache_dir": str(tmp_path / "cache"),
             **overrides,
         }
-        service = SourceService.build(load_settings(**options), db, clock)
+        service = SourceService.build(load_settings(**options), db, clock, listeners=listeners)
         made.append(service)
         return service
 

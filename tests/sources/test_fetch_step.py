@@ -5,21 +5,25 @@ from pathlib import Path
 import pytest
 
 from spine.core.clock import FrozenClock
+from spine.core.errors import ConfigurationError
 from spine.core.storage import Database
-from spine.orchestration import RetryPolicy, Workflow
+from spine.orchestration import RetryPolicy, StepServices, Workflow
 from spine.orchestration.registry import PipelineRegistry, WorkflowRegistry
 from spine.orchestration.runner import WorkflowRunner
 from spine.orchestration.store import RunStore
-from spine.sources import FetchStatus, SourceService, fetch, fetch_step
+from spine.sources import FetchStatus, SourceService, fetch_step
 
 
 @pytest.fixture
-def runner(db: Database, clock: FrozenClock, workflows: WorkflowRegistry) -> WorkflowRunner:
+def runner(
+    db: Database, clock: FrozenClock, workflows: WorkflowRegistry, sources: SourceService
+) -> WorkflowRunner:
     return WorkflowRunner(
         RunStore(db, clock),
         clock=clock,
         workflow_registry=workflows,
         pipeline_registry=PipelineRegistry(),
+        step_services=StepServices(sources=sources, database=db),
     )
 
 
@@ -52,8 +56,6 @@ def test_fetch_step_links_the_fetch_to_the_run(
                 "fetch",
                 "daily",
                 params=lambda ctx: {"day": ctx.params["day"]},
-                database=db,
-                clock=clock,
             )
         ],
         registry=workflows,
@@ -87,8 +89,6 @@ def test_failed_fetch_fails_the_step_with_its_category(
                 "fetch",
                 "daily",
                 params={"day": "2025-01-11"},
-                database=db,
-                clock=clock,
                 retry=RetryPolicy(max_attempts=3),
             )
         ],
@@ -111,7 +111,17 @@ def test_plain_fetch_function(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = fetch("daily", {"day": "2025-01-10"}, database=db, clock=clock)
+    result = sources.fetch("daily", {"day": "2025-01-10"})
     assert result.status is FetchStatus.SUCCESS
     assert result.to_dict()["status"] == "SUCCESS"
     assert result.started_at == clock.now()
+
+
+def test_the_module_level_fetch_is_gone_and_names_the_context() -> None:
+    from spine import sources
+    from spine.sources import runtime
+
+    with pytest.raises(ConfigurationError, match=r"ctx\.fetch\(name, params\)"):
+        sources.fetch("daily", {"day": "2025-01-10"})
+    with pytest.raises(ConfigurationError, match=r"build\(settings\)\.sources"):
+        runtime.service()

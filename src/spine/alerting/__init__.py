@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spine.alerting.delivery import DeliveryWorker
-from spine.alerting.listener import FailedRunAlerts
+from spine.alerting.listener import FailedRunAlerts, ScheduleFireAlerts
 from spine.alerting.models import (
     Alert,
     BreakerState,
@@ -25,9 +25,10 @@ from spine.alerting.models import (
 from spine.alerting.service import AlertService
 from spine.alerting.signing import WebhookVerificationError, generate_secret, verify_signature
 from spine.alerting.store import AlertStore, record_alert
-from spine.config import Settings, load_settings
+from spine.config import Settings
 from spine.core.clock import Clock, SystemClock
-from spine.core.storage import Database, EngineOptions, create_database
+from spine.core.errors import ConfigurationError
+from spine.core.storage import Database
 
 __all__ = [
     "Alert",
@@ -41,6 +42,7 @@ __all__ = [
     "DeliveryWorker",
     "DlqStatus",
     "FailedRunAlerts",
+    "ScheduleFireAlerts",
     "Severity",
     "WebhookVerificationError",
     "generate_secret",
@@ -82,46 +84,38 @@ def send_alert(
 ) -> str:
     """Record an alert and one delivery per matching channel, in one transaction.
 
-    Without ``database``, spine's database is the one settings name
-    (``SPINE_DATABASE_URL``, ``spine.toml``); a delivery worker (``spine alerts deliver``)
-    sends the deliveries.
+    ``database`` is spine's database, given explicitly: inside a workflow step call
+    ``ctx.send_alert(...)`` instead, which also links the alert to the run. A delivery
+    worker (``spine alerts deliver``) sends the deliveries.
 
     Returns:
         The alert's id.
 
     Raises:
+        ConfigurationError: If no ``database`` is given.
         InvalidInput: If the severity is not INFO, WARNING, ERROR or CRITICAL, or title or
             source is empty.
     """
-    owned = database is None
     if database is None:
-        settings = load_settings()
-        database = create_database(
-            settings.database_url,
-            EngineOptions(
-                busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-                pool_size=1,
-                max_overflow=0,
-                connect_timeout_seconds=settings.connect_timeout_seconds,
-            ),
+        # It used to read settings and open an engine per call, below the wiring.
+        raise ConfigurationError(
+            "send_alert needs database=...: inside a workflow step call "
+            "ctx.send_alert(severity, title, message); elsewhere use "
+            "spine.bootstrap.build(settings).alerting().send(...)"
         )
     now = (clock or SystemClock()).now()
-    try:
-        return database.run_write(
-            lambda conn: record_alert(
-                conn,
-                now,
-                severity=severity,
-                title=title,
-                message=message,
-                source=source,
-                domain=domain,
-                run_id=run_id,
-                execution_id=execution_id,
-                metadata=metadata,
-                error_category=error_category,
-            )
+    return database.run_write(
+        lambda conn: record_alert(
+            conn,
+            now,
+            severity=severity,
+            title=title,
+            message=message,
+            source=source,
+            domain=domain,
+            run_id=run_id,
+            execution_id=execution_id,
+            metadata=metadata,
+            error_category=error_category,
         )
-    finally:
-        if owned:
-            database.dispose()
+    )

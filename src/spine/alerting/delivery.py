@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 
 from spine.alerting.backoff import backoff_seconds
-from spine.alerting.channels import DeliveryError, Message, channel_type
+from spine.alerting.channels import DeliveryError, Message, channel_type, http_sender
 from spine.alerting.models import DeliveryPolicy
 from spine.alerting.secrets import open_config
 from spine.alerting.store import AlertStore, Claim
@@ -39,6 +39,10 @@ class DeliveryWorker:
         batch_size: Deliveries a thread claims at a time.
         poll_seconds: Longest idle wait between looks for due deliveries.
         rand: Source of jitter (``random.random``; tests pass a fixed one).
+
+    The worker owns the HTTP client its channels send with (:attr:`http`): :meth:`run`
+    closes it when it stops; code that calls :meth:`drain` or :meth:`deliver` directly
+    calls :meth:`close`.
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class DeliveryWorker:
         self.batch_size = max(1, batch_size)
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
+        self.http = http_sender()
         self._backoff = partial(
             backoff_seconds,
             base=policy.backoff_base_seconds,
@@ -67,8 +72,15 @@ class DeliveryWorker:
         self._lock = threading.Lock()
 
     def stop(self) -> None:
-        """Ask every thread to finish its current delivery and return."""
+        """Ask every thread to finish its current delivery and return.
+
+        :meth:`run` closes the HTTP client once the threads have returned.
+        """
         self.stopping.set()
+
+    def close(self) -> None:
+        """Close the HTTP client (a later delivery opens a new one)."""
+        self.http.close()
 
     def run_once(self) -> int:
         """Claim and deliver one batch on this thread; return how many were attempted."""
@@ -99,8 +111,11 @@ class DeliveryWorker:
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.join()
+        finally:
+            self.close()
         return self._count
 
     def _loop(self, once: bool) -> None:
@@ -139,6 +154,7 @@ class DeliveryWorker:
                 config,
                 timeout=self.policy.send_timeout_seconds,
                 allow_private=self.policy.allow_private_urls,
+                sender=self.http,
             )
         except DeliveryError as error:
             failure: SpineError = error

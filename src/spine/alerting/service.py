@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from spine.alerting.channels import Message, channel_type
+from spine.alerting.channels import Message, channel_type, http_sender
 from spine.alerting.delivery import DeliveryWorker
 from spine.alerting.models import Alert, Channel, DeliveryPolicy, Severity, breaker_name
 from spine.alerting.routing import parse_domains
@@ -141,12 +141,14 @@ class AlertService:
             channel_name=channel.name,
         )
         config = open_config(kind, channel.config, self.policy.secret_key)
-        return kind.send(
-            message,
-            config,
-            timeout=self.policy.send_timeout_seconds,
-            allow_private=self.policy.allow_private_urls,
-        )
+        with http_sender() as sender:
+            return kind.send(
+                message,
+                config,
+                timeout=self.policy.send_timeout_seconds,
+                allow_private=self.policy.allow_private_urls,
+                sender=sender,
+            )
 
     def worker(self, *, concurrency: int = 1, poll_seconds: float = 1.0) -> DeliveryWorker:
         """A delivery worker over this database."""

@@ -9,7 +9,6 @@ import typer
 
 if TYPE_CHECKING:
     from spine.bootstrap import Services
-    from spine.config import Settings
 
 
 @dataclass(slots=True)
@@ -20,29 +19,17 @@ class CliState:
     app: str | None = None
     _services: Services | None = field(default=None, repr=False)
 
-    def settings(self) -> Settings:
-        """Settings from the environment, with the global options on top.
-
-        Global options are also exported to this process's environment, so that the
-        user's workflow code, which reads ``spine.config.load_settings()``, sees the
-        same database as the command.
-        """
-        import os
-
-        from spine.config import load_settings
-
-        if self.database_url:
-            os.environ["SPINE_DATABASE_URL"] = self.database_url
-        if self.app:
-            os.environ["SPINE_APP"] = self.app
-        return load_settings(database_url=self.database_url, app=self.app)
-
     def services(self) -> Services:
-        """Build (once) the services for this invocation."""
+        """Build (once) the services for this invocation.
+
+        Settings come from the environment with the global options on top, passed down
+        as values, never through the environment: workflow code reaches spine's
+        database and services through its step context.
+        """
         if self._services is None:
             from spine.bootstrap import build
 
-            self._services = build(self.settings())
+            self._services = build(database_url=self.database_url, app=self.app)
         return self._services
 
     def load_app(self) -> None:

@@ -1,4 +1,12 @@
-"""What a step callable receives: the run's params, earlier outputs, attempt, a logger."""
+"""What a step callable receives: params, earlier outputs, a logger, and services.
+
+The services are what a step may use: send an alert, fetch a source, spine's database.
+
+Orchestration sits below sources and alerting in the layers, so the services are typed
+by the small protocols here; :mod:`spine.bootstrap` builds a :class:`StepServices` from
+the real ones and hands it to the runner. A step that uses a service its runner was not
+given gets :class:`~spine.orchestration.errors.StepServiceMissing`, naming it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,79 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
+
+from spine.core.storage import Database
+from spine.orchestration.errors import StepServiceMissing
 
 _log = logging.getLogger("spine.step")
+
+
+class AlertSender(Protocol):
+    """Records an alert and its deliveries (``spine.alerting.AlertService``)."""
+
+    def send(
+        self,
+        severity: str,
+        title: str,
+        message: str,
+        *,
+        source: str,
+        domain: str | None = None,
+        run_id: str | None = None,
+        execution_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        error_category: str | None = None,
+    ) -> str:
+        """Record the alert; return its id."""
+        ...
+
+
+class SourceFetcher(Protocol):
+    """Registers and fetches sources, recording each fetch (``spine.sources.SourceService``)."""
+
+    def add(
+        self,
+        name: str,
+        kind: str,
+        config: Mapping[str, Any],
+        *,
+        domain: str | None = None,
+        created_by: str | None = None,
+        if_absent: bool = False,
+    ) -> Any:  # spine.sources.Source
+        """Register a source (with ``if_absent``, keep an existing one of that name)."""
+        ...
+
+    def fetch(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        force: bool = False,
+        run_id: str | None = None,
+        execution_id: str | None = None,
+    ) -> Any:  # spine.sources.FetchResult: sources sits above orchestration
+        """Fetch source ``name``; a failed fetch is a result, not an exception."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepServices:
+    """The services a step may use; ``None`` for one the runner was not given.
+
+    Attributes:
+        alerts: Records alerts (``ctx.send_alert``).
+        sources: Fetches registered sources (``ctx.fetch``).
+        database: Spine's database (``ctx.database``).
+    """
+
+    alerts: AlertSender | None = None
+    sources: SourceFetcher | None = None
+    database: Database | None = None
+
+
+_NO_SERVICES = StepServices()
 
 
 @dataclass(slots=True)
@@ -34,6 +112,9 @@ class StepContext:
         item_index: The item's position, inside a map.
         partition_key: The run's partition key, if any.
         domain: The workflow's domain, if any.
+        execution_id: The attempt's ``core_executions`` id, for a pipeline step.
+        services: What the step may use; reach them through :meth:`fetch`,
+            :meth:`send_alert` and :attr:`database`.
         log: A logger whose records carry the run id and step name.
         quality: What :meth:`record_quality` recorded; written on the attempt's row.
     """
@@ -48,6 +129,8 @@ class StepContext:
     item_index: int | None = None
     partition_key: str | None = None
     domain: str | None = None
+    execution_id: str | None = None
+    services: StepServices = _NO_SERVICES
     log: logging.LoggerAdapter[logging.Logger] = field(init=False)
     quality: QualityReport = field(default_factory=QualityReport, init=False)
 
@@ -57,6 +140,85 @@ class StepContext:
             self,
             "log",
             logging.LoggerAdapter(_log, {"run_id": self.run_id, "step_name": self.step_name}),
+        )
+
+    @property
+    def sources(self) -> SourceFetcher:
+        """The sources service (to register a source the step needs).
+
+        Fetch through :meth:`fetch`, which links the fetch to this run.
+
+        Raises:
+            StepServiceMissing: If the runner was given no sources.
+        """
+        if self.services.sources is None:
+            raise StepServiceMissing("sources", self.step_name, self.workflow_name)
+        return self.services.sources
+
+    @property
+    def database(self) -> Database:
+        """Spine's database.
+
+        Raises:
+            StepServiceMissing: If the runner was given no database.
+        """
+        if self.services.database is None:
+            raise StepServiceMissing("database", self.step_name, self.workflow_name)
+        return self.services.database
+
+    def fetch(
+        self, name: str, params: Mapping[str, Any] | None = None, *, force: bool = False
+    ) -> Any:
+        """Fetch the registered source ``name``; the fetch row is linked to this run.
+
+        For a pipeline step it is linked to the attempt's execution too.
+
+        Returns:
+            The ``spine.sources.FetchResult``: a failed fetch is a result with ``error``
+            and ``error_category``, not an exception.
+
+        Raises:
+            StepServiceMissing: If the runner was given no sources.
+            SourceNotFound: If no source has this name.
+            SourceDisabled: If the source is disabled.
+        """
+        return self.sources.fetch(
+            name, params, force=force, run_id=self.run_id, execution_id=self.execution_id
+        )
+
+    def send_alert(
+        self,
+        severity: str,
+        title: str,
+        message: str,
+        *,
+        source: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        error_category: str | None = None,
+    ) -> str:
+        """Record an alert linked to this run, with one delivery per matching channel.
+
+        ``source`` defaults to the workflow's name; the domain is the workflow's.
+
+        Returns:
+            The alert's id.
+
+        Raises:
+            StepServiceMissing: If the runner was given no alerts.
+            InvalidInput: If the severity is unknown or title or source is empty.
+        """
+        if self.services.alerts is None:
+            raise StepServiceMissing("alerts", self.step_name, self.workflow_name)
+        return self.services.alerts.send(
+            severity,
+            title,
+            message,
+            source=source or self.workflow_name,
+            domain=self.domain,
+            run_id=self.run_id,
+            execution_id=self.execution_id,
+            metadata=metadata,
+            error_category=error_category,
         )
 
     def record_quality(self, passed: bool, metrics: Mapping[str, Any] | None = None) -> None:

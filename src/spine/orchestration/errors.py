@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from spine.core.errors import Conflict, ErrorCategory, InvalidInput, NotFound, SpineError
+from spine.core.errors import (
+    ConfigurationError,
+    Conflict,
+    ErrorCategory,
+    InvalidInput,
+    NotFound,
+    SpineError,
+)
 
 
 class WorkflowNotFound(NotFound):
@@ -65,3 +72,16 @@ class RunCancelled(SpineError):
 
     def __init__(self, run_id: str) -> None:
         super().__init__(f"run {run_id} was cancelled", retryable=False)
+
+
+class StepServiceMissing(ConfigurationError):
+    """A step used a service (alerts, sources, the database) its runner was not given."""
+
+    def __init__(self, service: str, step_name: str, workflow_name: str) -> None:
+        super().__init__(
+            f"step {step_name!r} of workflow {workflow_name!r} uses ctx.{service}, but its "
+            f"runner has no {service}: run it through spine (spine run, spine worker, "
+            f"spine.bootstrap.build().runner()), or give the runner "
+            f"WorkflowRunner(..., step_services=StepServices({service}=...))"
+        )
+        self.service = service

@@ -16,6 +16,7 @@ from typing import Any
 
 from spine.core.clock import Clock, SystemClock
 from spine.core.ids import new_id
+from spine.orchestration.context import StepServices
 from spine.orchestration.errors import LeaseLost
 from spine.orchestration.execution.failures import MAX_INTERRUPTIONS, StepTimeout, describe
 from spine.orchestration.execution.keeper import LeaseKeeper
@@ -54,6 +55,8 @@ class WorkflowRunner:
         inline_backoff_seconds: Retry delays up to this long are slept through while
             holding the run; longer ones park the run.
         worker_id: Identity written into leases (default ``host:pid``).
+        step_services: What steps may use (alerts, sources, spine's database); built
+            by ``spine.bootstrap``.
     """
 
     def __init__(
@@ -66,8 +69,10 @@ class WorkflowRunner:
         lease_seconds: float = 30.0,
         inline_backoff_seconds: float = 2.0,
         worker_id: str | None = None,
+        step_services: StepServices | None = None,
     ) -> None:
         self.store = store
+        self.step_services = step_services or StepServices()
         self.clock: Clock = clock or store.clock or SystemClock()
         self.workflows = workflow_registry or workflows
         self.pipelines = pipeline_registry or pipelines
@@ -196,6 +201,7 @@ class WorkflowRunner:
             children=self,
             inline_backoff_seconds=self.inline_backoff_seconds,
             stopping=self.stopping,
+            services=self.step_services,
         )
         with (
             LeaseKeeper(self.store, claim.lease, self.lease_seconds),

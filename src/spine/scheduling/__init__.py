@@ -13,11 +13,11 @@ from spine.scheduling.cron import (
     next_fire_times,
 )
 from spine.scheduling.definitions import new_schedule, upcoming
+from spine.scheduling.events import fire_event, fire_outcome
 from spine.scheduling.models import (
     CatchUp,
     Schedule,
     ScheduleRun,
-    ScheduleRunHook,
     ScheduleRunOutcome,
     ScheduleRunStatus,
     ScheduleType,
@@ -41,7 +41,6 @@ __all__ = [
     "Schedule",
     "ScheduleNotFound",
     "ScheduleRun",
-    "ScheduleRunHook",
     "ScheduleRunOutcome",
     "ScheduleRunStatus",
     "ScheduleRunTracker",
@@ -49,6 +48,8 @@ __all__ = [
     "ScheduleType",
     "Scheduler",
     "Trigger",
+    "fire_event",
+    "fire_outcome",
     "new_schedule",
     "next_fire_times",
     "upcoming",

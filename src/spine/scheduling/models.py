@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import sqlalchemy as sa
+from typing import Any
 
 
 class ScheduleType(StrEnum):
@@ -129,7 +125,7 @@ class ScheduleRun:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleRunOutcome:
-    r"""What one recorded fire came to, as handed to :data:`ScheduleRunHook`\\ s.
+    """What one recorded fire came to (published as ``schedule.fire``, ``events.py``).
 
     ``status`` is ``"FAILED"``, ``"MISSED"``, ``"SKIPPED"`` or ``"COMPLETED"``;
     ``scheduled_at`` is aware UTC; ``reason`` says why it did not run or failed.
@@ -142,11 +138,6 @@ class ScheduleRunOutcome:
     status: str
     reason: str | None
     run_id: str | None
-
-
-#: Called inside the transaction that records a fire MISSED or FAILED (alerting raises
-#: a WARNING from it). It must not commit.
-ScheduleRunHook = Callable[["sa.Connection", ScheduleRunOutcome], None]
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -23,7 +23,7 @@ from spine.core.ids import new_id
 from spine.orchestration.history.types import WorkflowRun
 from spine.orchestration.runner import WorkflowRunner
 from spine.scheduling.cron import FireOrderError
-from spine.scheduling.models import Schedule, ScheduleRunHook, ScheduleRunOutcome
+from spine.scheduling.models import Schedule, ScheduleRunOutcome
 from spine.scheduling.planning import plan_fires
 from spine.scheduling.store import FirePlan, PlannedFire, ScheduleStore
 from spine.scheduling.triggers import trigger_for
@@ -46,8 +46,6 @@ class Scheduler:
         runner: Builds the workflow runs of fires (its registry says which workflows
             exist); workers execute them.
         clock: Time source.
-        hooks: Called in the transaction that records a fire MISSED (and by the run
-            tracker for FAILED).
         lock_seconds: How long an acquired schedule stays locked; a dead scheduler's
             schedules are taken over after this long.
         max_sleep_seconds: Longest sleep between looks at the database.
@@ -62,7 +60,6 @@ class Scheduler:
         runner: WorkflowRunner,
         *,
         clock: Clock | None = None,
-        hooks: Sequence[ScheduleRunHook] = (),
         lock_seconds: float = 30.0,
         max_sleep_seconds: float = 1.0,
         batch_size: int = 200,
@@ -72,7 +69,6 @@ class Scheduler:
         self.store = store
         self.runner = runner
         self.clock: Clock = clock or SystemClock()
-        self.hooks = tuple(hooks)
         self.lock_seconds = lock_seconds
         self.max_sleep_seconds = max_sleep_seconds
         self.batch_size = batch_size
@@ -99,9 +95,7 @@ class Scheduler:
             if not acquired:
                 break
             plans = [self._plan(schedule, now) for schedule in acquired]
-            outcomes.extend(
-                self.store.record_fires(self.scheduler_id, plans, self._make_run, self.hooks)
-            )
+            outcomes.extend(self.store.record_fires(self.scheduler_id, plans, self._make_run))
             if len(acquired) < self.batch_size:
                 break
         return outcomes

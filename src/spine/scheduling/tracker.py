@@ -1,47 +1,51 @@
 """Keeps a fire's status in step with the workflow run it started.
 
-:class:`ScheduleRunTracker` is a run listener (``spine.orchestration.store``): inside
-the transaction that finishes a run started by a schedule, it records the fire
-COMPLETED or FAILED (a CANCELLED run is a FAILED fire, error ``cancelled``), sets the
-schedule's ``last_run_status``, and calls the hooks for a FAILED one.
+:class:`ScheduleRunTracker` is scheduling's listener for ``run.finished``
+(``spine.core.events``): inside the transaction that finishes a run started by a
+schedule, it records the fire COMPLETED or FAILED (a CANCELLED run is a FAILED fire,
+error ``cancelled``), sets the schedule's ``last_run_status``, and publishes
+``schedule.fire`` for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from datetime import datetime
 
-from spine.orchestration.history.types import WorkflowRun, WorkflowStatus
-from spine.scheduling.models import ScheduleRunHook, ScheduleRunStatus
-from spine.scheduling.store import ScheduleStore, call_hooks
-
-if TYPE_CHECKING:
-    import sqlalchemy as sa
+from spine.core.events import Connection, Event, EventType, Listener, Publisher
+from spine.orchestration.history.types import WorkflowStatus
+from spine.scheduling.events import fire_event
+from spine.scheduling.models import ScheduleRunStatus
+from spine.scheduling.store import ScheduleStore
 
 
 class ScheduleRunTracker:
-    """A :class:`~spine.orchestration.store.RunListener` for runs that schedules started.
+    """Scheduling reacting to ``run.finished`` for runs that schedules started.
 
     Args:
-        hooks: Called, in the same transaction, for each fire recorded FAILED.
+        listeners: Get ``schedule.fire`` for each fire recorded COMPLETED or FAILED, in
+            the same transaction.
     """
 
-    def __init__(self, hooks: Sequence[ScheduleRunHook] = ()) -> None:
-        self.hooks = tuple(hooks)
+    event_types = frozenset({EventType.RUN_FINISHED})
 
-    def wants(self, run: WorkflowRun) -> bool:
+    def __init__(self, listeners: Sequence[Listener] = ()) -> None:
+        self.listeners = Publisher(listeners)
+
+    def wants(self, event: Event) -> bool:
         """Only runs that a schedule started."""
-        return run.schedule_id is not None
+        return event.payload.get("schedule_id") is not None
 
-    def run_finished(self, conn: sa.Connection, run: WorkflowRun) -> None:
-        """Record the end of the fire that started ``run``."""
-        if run.status is WorkflowStatus.COMPLETED:
+    def handle(self, conn: Connection, event: Event) -> None:
+        """Record the end of the fire that started the run, and publish it."""
+        run_status = event.payload["status"]
+        if run_status == WorkflowStatus.COMPLETED:
             status, error = ScheduleRunStatus.COMPLETED, None
-        elif run.status is WorkflowStatus.CANCELLED:
+        elif run_status == WorkflowStatus.CANCELLED:
             status, error = ScheduleRunStatus.FAILED, "cancelled"
         else:
-            status, error = ScheduleRunStatus.FAILED, run.error or "failed"
-        completed_at = run.completed_at or run.created_at
-        outcome = ScheduleStore.finish_for_run(conn, run.run_id, status, error, completed_at)
-        if outcome is not None and status is ScheduleRunStatus.FAILED:
-            call_hooks(conn, outcome, self.hooks)
+            status, error = ScheduleRunStatus.FAILED, event.payload.get("error") or "failed"
+        completed_at = datetime.fromisoformat(event.payload["completed_at"])
+        outcome = ScheduleStore.finish_for_run(conn, event.subject_id, status, error, completed_at)
+        if outcome is not None and self.listeners.wanted(EventType.SCHEDULE_FIRE):
+            self.listeners.publish(conn, fire_event(outcome, completed_at))

@@ -2,8 +2,9 @@
 
 Spec 000, ``05_sources.sql``.
 
-``spine.sources.fetch("finra.otc_weekly", {"week_ending": "2025-01-10"})`` fetches a
-registered source and records the fetch; ``fetch_step`` does it inside a workflow.
+A step fetches a registered source through its context, ``ctx.fetch("finra.otc_weekly",
+{"week_ending": "2025-01-10"})``, which records the fetch against the run; ``fetch_step``
+is a step that does only that. ``spine.sources.fetch`` is gone and says so when called.
 """
 
 from spine.sources.cache import ContentCache
@@ -23,7 +24,7 @@ from spine.sources.models import (
     Source,
     SourceType,
 )
-from spine.sources.runtime import fetch, service
+from spine.sources.runtime import fetch
 from spine.sources.service import SourceService
 from spine.sources.step import fetch_step, run_fetch, step_outputs
 
@@ -45,6 +46,5 @@ __all__ = [
     "fetch",
     "fetch_step",
     "run_fetch",
-    "service",
     "step_outputs",
 ]

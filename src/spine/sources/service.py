@@ -9,13 +9,14 @@ since there is no source to write it for.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spine.core.clock import Clock
 from spine.core.errors import ErrorCategory, InvalidInput, SpineError, categorize
+from spine.core.events import Listener
 from spine.core.ids import new_id
 from spine.core.secrets import check_secret_ref, is_secret_key, is_secret_ref, resolve_secret
 from spine.core.storage import Database
@@ -132,13 +133,15 @@ class SourceService:
         clock: Clock,
         *,
         databases: ExternalDatabases | None = None,
+        listeners: Sequence[Listener] = (),
     ) -> SourceService:
         """The service for these settings, on spine's database.
 
         ``databases`` shares the engines (and pools) of registered connections between
-        services of one process.
+        services of one process; ``listeners`` get ``source.changed`` when a fetch
+        brings new content, in the transaction that records the fetch.
         """
-        store = SourceStore(database)
+        store = SourceStore(database, listeners=listeners)
         cache_dir = Path(settings.sources_cache_dir)
         fetch_settings = FetchSettings(
             allow_private_urls=settings.sources_allow_private_urls,

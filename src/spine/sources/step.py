@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from spine.core.clock import Clock
-from spine.core.storage import Database
 from spine.orchestration import RetryPolicy, Step, StepContext
 from spine.sources.errors import FetchFailed
 from spine.sources.models import FetchResult
-from spine.sources.runtime import fetch
 from spine.sources.service import failure_category
 
 ParamsSource = Mapping[str, Any] | Callable[[StepContext], Mapping[str, Any]] | None
@@ -47,26 +44,18 @@ def run_fetch(
     params: ParamsSource = None,
     *,
     force: bool | Callable[[StepContext], bool] = False,
-    database: Database | None = None,
-    clock: Clock | None = None,
 ) -> FetchResult:
-    """Fetch inside a step (for a step function that does more than fetch).
+    """Fetch through the step's context (for a step function that does more than fetch).
+
+    The fetch row is linked to the run (``ctx.fetch``).
 
     Raises:
         FetchFailed: If the fetch is FAILED or NOT_FOUND (its category drives retries).
+        StepServiceMissing: If the step's runner was given no sources.
     """
     values = params(ctx) if callable(params) else params
     forced = force(ctx) if callable(force) else force
-    result = fetch(
-        source_name,
-        dict(values or {}),
-        force=forced,
-        database=database,
-        clock=clock,
-        run_id=ctx.run_id,
-        # Lambda steps have no core_executions row; a context that carries one links it.
-        execution_id=getattr(ctx, "execution_id", None),
-    )
+    result: FetchResult = ctx.fetch(source_name, dict(values or {}), force=forced)
     if not result.ok:
         raise FetchFailed(
             source_name, result.status.value, result.error or "", failure_category(result)
@@ -82,8 +71,6 @@ def fetch_step(
     force: bool | Callable[[StepContext], bool] = False,
     retry: RetryPolicy | None = None,
     timeout_seconds: float | None = None,
-    database: Database | None = None,
-    clock: Clock | None = None,
 ) -> Step:
     """A step that fetches ``source_name`` and records the fetch against the run.
 
@@ -94,15 +81,13 @@ def fetch_step(
         force: Fetch even when unchanged (or a callable of the context).
         retry: The step's retry policy (a FAILED fetch raises with its category).
         timeout_seconds: The step's timeout.
-        database: Spine's database (default: the configured one).
-        clock: Time source (tests).
 
     Returns:
         A ``Step.lambda_`` whose outputs are :func:`step_outputs` of the fetch.
     """
 
     def run(ctx: StepContext) -> dict[str, Any]:
-        result = run_fetch(ctx, source_name, params, force=force, database=database, clock=clock)
+        result = run_fetch(ctx, source_name, params, force=force)
         return step_outputs(result)
 
     return Step.lambda_(step_name, run, retry=retry, timeout_seconds=timeout_seconds)

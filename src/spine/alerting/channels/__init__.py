@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from spine.alerting.channels.base import ChannelType, DeliveryError, Message
+from typing import TYPE_CHECKING
+
+from spine.alerting.channels.base import ChannelType, DeliveryError, HttpPoster, Message
 from spine.alerting.models import CHANNEL_TYPES
 from spine.core.errors import InvalidInput
 
-__all__ = ["ChannelType", "DeliveryError", "Message", "channel_type"]
+if TYPE_CHECKING:
+    from spine.alerting.channels.http import HttpSender
+
+__all__ = [
+    "ChannelType",
+    "DeliveryError",
+    "HttpPoster",
+    "Message",
+    "channel_type",
+    "http_sender",
+]
+
+
+def http_sender() -> HttpSender:
+    """A new HTTP client owner for the HTTP-based channels; its owner closes it.
+
+    Imported on first use, like the channels: httpx is needed only by what sends.
+    """
+    from spine.alerting.channels.http import HttpSender
+
+    return HttpSender()
 
 
 def channel_type(name: str) -> ChannelType:

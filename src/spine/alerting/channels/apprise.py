@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import apprise
 
-from spine.alerting.channels.base import DeliveryError, Message, has_secret
+from spine.alerting.channels.base import DeliveryError, HttpPoster, Message, has_secret
 from spine.core.errors import ErrorCategory, InvalidInput, SpineError
 from spine.core.net import check_outbound_host
 from spine.core.secrets import is_secret_ref, redact_url_password
@@ -58,7 +58,13 @@ class AppriseChannel:
         return config
 
     def send(
-        self, message: Message, config: dict[str, Any], *, timeout: float, allow_private: bool
+        self,
+        message: Message,
+        config: dict[str, Any],
+        *,
+        timeout: float,
+        allow_private: bool,
+        sender: HttpPoster,
     ) -> dict[str, Any]:
         """Notify through Apprise; Apprise reports only success or failure."""
         url = str(config["url"])

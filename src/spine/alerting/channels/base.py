@@ -7,10 +7,13 @@ routing, throttling, retries, breakers and dead letters belong to the delivery w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from spine.alerting.models import Alert
 from spine.core.errors import ErrorCategory, InvalidInput, SpineError
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class DeliveryError(SpineError):
@@ -82,6 +85,24 @@ class Message:
         }
 
 
+class HttpPoster(Protocol):
+    """POSTs for the HTTP-based channels (``channels.http.HttpSender``)."""
+
+    def post(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        allow_private: bool,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST to ``url`` and return a 2xx response, or raise ``DeliveryError``."""
+        ...
+
+
 class ChannelType(Protocol):
     """A kind of channel (``webhook``, ``email`` ...)."""
 
@@ -94,9 +115,17 @@ class ChannelType(Protocol):
         ...
 
     def send(
-        self, message: Message, config: dict[str, Any], *, timeout: float, allow_private: bool
+        self,
+        message: Message,
+        config: dict[str, Any],
+        *,
+        timeout: float,
+        allow_private: bool,
+        sender: HttpPoster,
     ) -> dict[str, Any]:
         """Send ``message`` with ``config`` (secrets opened); return the peer's response.
+
+        HTTP-based channels POST through ``sender``, the HTTP client their caller owns.
 
         Raises:
             DeliveryError: If the peer refused or could not be reached.

@@ -13,7 +13,7 @@ import ssl
 from email.message import EmailMessage
 from typing import Any
 
-from spine.alerting.channels.base import DeliveryError, Message, require
+from spine.alerting.channels.base import DeliveryError, HttpPoster, Message, require
 from spine.core.errors import ErrorCategory, InvalidInput
 from spine.core.net import check_outbound_host
 
@@ -50,7 +50,13 @@ class EmailChannel:
         return {**config, "recipients": [str(r) for r in recipients], "smtp_port": port}
 
     def send(
-        self, message: Message, config: dict[str, Any], *, timeout: float, allow_private: bool
+        self,
+        message: Message,
+        config: dict[str, Any],
+        *,
+        timeout: float,
+        allow_private: bool,
+        sender: HttpPoster,
     ) -> dict[str, Any]:
         """Send one mail to every recipient; return the refused recipients (if any)."""
         host = str(config["smtp_host"])

@@ -1,4 +1,4 @@
-"""One HTTP POST for the HTTP-based channels: guard, send, turn failures into errors.
+"""The HTTP client of the HTTP-based channels: guard, send, turn failures into errors.
 
 Redirects are not followed: a public URL that redirects to a private address would get
 around the outbound-URL guard.
@@ -18,22 +18,6 @@ from spine.core.errors import ErrorCategory
 from spine.core.net import check_outbound_url
 
 _BODY_KEPT = 2000
-_client: httpx.Client | None = None
-_client_lock = threading.Lock()
-
-
-def _shared_client() -> httpx.Client:
-    # One client per process: building one loads the CA bundle (tens of milliseconds),
-    # which would otherwise be paid on every delivery. httpx clients are thread-safe.
-    global _client
-    with _client_lock:
-        if _client is None:
-            # httpx logs every request's full URL at INFO; a channel's URL may carry its
-            # token (Slack, Apprise), and credentials are never logged.
-            for name in ("httpx", "httpcore"):
-                logging.getLogger(name).setLevel(logging.WARNING)
-            _client = httpx.Client(follow_redirects=False)
-        return _client
 
 
 def response_record(response: httpx.Response) -> dict[str, Any]:
@@ -46,30 +30,81 @@ def response_record(response: httpx.Response) -> dict[str, Any]:
     return record
 
 
-def post(
+class HttpSender:
+    """One HTTP client, owned by what sends (a delivery worker, a channel test).
+
+    The client is made on the first POST, kept for the sender's life (making one loads
+    the CA bundle, tens of milliseconds, which would otherwise be paid per delivery) and
+    shared by the sender's threads (httpx clients are thread-safe). :meth:`close` closes
+    it; a later POST makes a new one.
+    """
+
+    def __init__(self) -> None:
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> HttpSender:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client and its connections."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def _open(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                # httpx logs every request's full URL at INFO; a channel's URL may carry
+                # its token (Slack, Apprise), and credentials are never logged.
+                for name in ("httpx", "httpcore"):
+                    logging.getLogger(name).setLevel(logging.WARNING)
+                self._client = httpx.Client(follow_redirects=False)
+            return self._client
+
+    def post(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        allow_private: bool,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST to ``url`` and return a 2xx response.
+
+        Raises:
+            UrlNotAllowed: If the host is private and not allowed.
+            DeliveryError: On a connection failure, a timeout or a non-2xx status (4xx
+                other than 408/429 are not retryable: trying again will not change the
+                answer).
+        """
+        return _post(self._open(), url, timeout, allow_private, json, content, headers, auth)
+
+
+def _post(
+    client: httpx.Client,
     url: str,
-    *,
     timeout: float,
     allow_private: bool,
-    json: Any = None,
-    content: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    auth: tuple[str, str] | None = None,
+    json: Any,
+    content: bytes | None,
+    headers: dict[str, str] | None,
+    auth: tuple[str, str] | None,
 ) -> httpx.Response:
-    """POST to ``url`` and return a 2xx response.
-
-    Raises:
-        UrlNotAllowed: If the host is private and not allowed.
-        DeliveryError: On a connection failure, a timeout or a non-2xx status (4xx other
-            than 408/429 are not retryable: trying again will not change the answer).
-    """
     check_outbound_url(url, allow_private=allow_private)
     # Only the origin is named in errors (stored and logged): a path or query may be the
     # credential itself (a Slack webhook's path is its token).
     parts = urlsplit(url)
     shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     try:
-        response = _shared_client().post(
+        response = client.post(
             url,
             json=json,
             content=content,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from spine.alerting.channels import http
-from spine.alerting.channels.base import Message, has_secret, require
+from spine.alerting.channels.base import HttpPoster, Message, has_secret, require
 from spine.core.errors import InvalidInput
 from spine.core.net import check_outbound_url
 
@@ -38,7 +38,13 @@ class ServiceNowChannel:
         return {**config, "instance_url": url, "table": table}
 
     def send(
-        self, message: Message, config: dict[str, Any], *, timeout: float, allow_private: bool
+        self,
+        message: Message,
+        config: dict[str, Any],
+        *,
+        timeout: float,
+        allow_private: bool,
+        sender: HttpPoster,
     ) -> dict[str, Any]:
         """Create the incident; return its ``sys_id`` and ``number``."""
         alert = message.alert
@@ -55,7 +61,7 @@ class ServiceNowChannel:
             if config.get(key):
                 body[key] = config[key]
         url = f"{config['instance_url']}/api/now/table/{config.get('table') or 'incident'}"
-        response = http.post(
+        response = sender.post(
             url,
             json=body,
             headers={"accept": "application/json"},

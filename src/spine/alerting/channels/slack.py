@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from spine.alerting.channels import http
-from spine.alerting.channels.base import Message, has_secret
+from spine.alerting.channels.base import HttpPoster, Message, has_secret
 from spine.core.errors import InvalidInput
 from spine.core.net import check_outbound_url
 from spine.core.secrets import is_secret_ref
@@ -34,7 +34,13 @@ class SlackChannel:
         return config
 
     def send(
-        self, message: Message, config: dict[str, Any], *, timeout: float, allow_private: bool
+        self,
+        message: Message,
+        config: dict[str, Any],
+        *,
+        timeout: float,
+        allow_private: bool,
+        sender: HttpPoster,
     ) -> dict[str, Any]:
         """POST the message; Slack answers ``ok``."""
         alert = message.alert
@@ -63,7 +69,7 @@ class SlackChannel:
         for key in ("channel", "username", "icon_emoji"):
             if config.get(key):
                 body[key] = config[key]
-        response = http.post(
+        response = sender.post(
             config["webhook_url"], json=body, timeout=timeout, allow_private=allow_private
         )
         return http.response_record(response)

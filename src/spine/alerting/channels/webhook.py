@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spine.alerting.channels import http
-from spine.alerting.channels.base import Message, has_secret, require
+from spine.alerting.channels.base import HttpPoster, Message, has_secret, require
 from spine.alerting.signing import secret_key, signed_headers
 from spine.core.errors import InvalidInput
 from spine.core.net import check_outbound_url
@@ -48,7 +48,13 @@ class WebhookChannel:
         return config
 
     def send(
-        self, message: Message, config: dict[str, Any], *, timeout: float, allow_private: bool
+        self,
+        message: Message,
+        config: dict[str, Any],
+        *,
+        timeout: float,
+        allow_private: bool,
+        sender: HttpPoster,
     ) -> dict[str, Any]:
         """POST the signed body; return the receiver's status and body."""
         body = json.dumps(
@@ -62,7 +68,7 @@ class WebhookChannel:
         headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
         headers.update(signed_headers(config["secret"], message.message_id, int(time.time()), body))
         headers["content-type"] = "application/json"
-        response = http.post(
+        response = sender.post(
             config["url"],
             content=body,
             headers=headers,

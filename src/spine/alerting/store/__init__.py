@@ -20,18 +20,34 @@ from spine.alerting.store.channels import ChannelNotFound
 from spine.alerting.store.deliveries import Claim
 from spine.core.clock import Clock
 from spine.core.errors import NotFound
+from spine.core.events import Listener, Publisher
 from spine.core.storage import Database
 
 __all__ = ["AlertStore", "ChannelNotFound", "Claim", "record_alert"]
 
 
 class AlertStore:
-    """Channels, alerts, deliveries, dead letters and breakers in spine's database."""
+    """Channels, alerts, deliveries, dead letters and breakers in spine's database.
 
-    def __init__(self, database: Database, clock: Clock, policy: DeliveryPolicy) -> None:
+    Args:
+        database: Spine's database.
+        clock: Where times come from.
+        policy: Delivery attempts, back-off, breaker and secret key.
+        listeners: Get ``alert.recorded`` in the transaction that records an alert.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        policy: DeliveryPolicy,
+        *,
+        listeners: Sequence[Listener] = (),
+    ) -> None:
         self.database = database
         self.clock = clock
         self.policy = policy
+        self.listeners = Publisher(listeners)
 
     def add_channel(self, **fields: Any) -> Channel:
         """Insert a validated, sealed channel (see :func:`channels.add_channel`)."""
@@ -62,7 +78,9 @@ class AlertStore:
         """Record an alert with its deliveries in one transaction; return its id."""
         now = self.clock.now()
         return self.database.run_write(
-            lambda conn: record_alert(conn, now, channels=channels_only, **fields)
+            lambda conn: record_alert(
+                conn, now, channels=channels_only, listeners=self.listeners, **fields
+            )
         )
 
     def list_alerts(

@@ -18,7 +18,10 @@ from spine.alerting.models import Alert, Channel, DeliveryStatus, Severity
 from spine.alerting.routing import dedup_key, route
 from spine.alerting.store.rows import alert_from_row, channel_from_row
 from spine.core.errors import InvalidInput
+from spine.core.events import Connection as EventConnection
+from spine.core.events import Event, EventType, Publisher
 from spine.core.ids import new_id
+from spine.core.storage import sql_connection
 from spine.core.storage.schema.alerting import (
     core_alert_channels,
     core_alert_deliveries,
@@ -117,7 +120,7 @@ def _count_in_window(
 
 
 def record_alert(
-    conn: sa.Connection,
+    events_conn: EventConnection,
     now: datetime,
     *,
     severity: str,
@@ -130,12 +133,14 @@ def record_alert(
     metadata: Mapping[str, Any] | None = None,
     error_category: str | None = None,
     channels: Sequence[Channel] | None = None,
+    listeners: Publisher | None = None,
 ) -> str:
     """Write an alert and one PENDING (or THROTTLED) delivery per matching channel.
 
-    Runs on ``conn`` and does not commit. ``channels`` restricts routing to the given
-    channels (``spine alerts channels test``); by default every enabled channel is
-    considered.
+    Runs on ``events_conn`` (a SQL connection, or the one a listener is handed) and
+    does not commit. ``channels`` restricts routing to the given channels (``spine
+    alerts channels test``); by default every enabled channel is considered.
+    ``listeners`` get ``alert.recorded`` in the same transaction.
 
     Returns:
         The new alert's id.
@@ -149,6 +154,7 @@ def record_alert(
     _check_text("domain", domain, required=False)
     if message is None:
         raise InvalidInput("an alert needs a message")
+    conn = sql_connection(events_conn)
     key = dedup_key(source, title, level)
     alert_id = new_id()
     conn.execute(
@@ -170,6 +176,26 @@ def record_alert(
         },
     )
     matched = route(channels if channels is not None else enabled_channels(conn), level, domain)
+    if listeners is not None and listeners.wanted(EventType.ALERT_RECORDED):
+        # Published before the deliveries are written: a listener sees the alert, and
+        # which channels it was routed to, not the throttle's verdict.
+        event = Event(
+            type=EventType.ALERT_RECORDED,
+            subject_id=alert_id,
+            at=now,
+            payload={
+                "severity": level.value,
+                "title": title,
+                "source": source,
+                "domain": domain,
+                "run_id": run_id,
+                "execution_id": execution_id,
+                "error_category": error_category,
+                "dedup_key": key,
+                "channels": [channel.name for channel in matched],
+            },
+        )
+        listeners.publish(conn, event)
     if not matched:
         return alert_id
     rows = []

@@ -19,6 +19,7 @@ from spine.core.storage.engine import (
     create_database,
     normalize_url,
     redact,
+    sql_connection,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "create_database",
     "normalize_url",
     "redact",
+    "sql_connection",
 ]

@@ -32,6 +32,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
 from spine.core.errors import CommitOutcomeUnknown, ConfigurationError, DatabaseUnavailable
+from spine.core.events import Connection as EventConnection
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,20 @@ def redact(url: str | URL) -> str:
     else:
         text = parsed.render_as_string(hide_password=True)
     return _QUERY_SECRET.sub(r"\1***", text)
+
+
+def sql_connection(conn: EventConnection) -> Connection:
+    """The SQL connection behind a listener's :class:`spine.core.events.Connection`.
+
+    Core types the connection it hands listeners without SQLAlchemy; a part's store,
+    which speaks SQL, narrows it back here.
+
+    Raises:
+        TypeError: If ``conn`` is not a SQLAlchemy connection.
+    """
+    if not isinstance(conn, Connection):
+        raise TypeError(f"expected a SQLAlchemy connection, got {type(conn).__name__}")
+    return conn
 
 
 class Database:

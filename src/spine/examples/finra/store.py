@@ -44,7 +44,10 @@ class FinraStore:
 
     def __init__(self, database: Database) -> None:
         self.db = database
-        domain_metadata.create_all(database.engine, checkfirst=True)
+
+    def create_tables(self) -> None:
+        """Create the example's tables where they are missing."""
+        domain_metadata.create_all(self.db.engine, checkfirst=True)
 
     def capture_loaded(self, capture_id: str) -> bool:
         """Whether this capture (same week, same bytes) was loaded already."""

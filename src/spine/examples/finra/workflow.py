@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from spine.core.errors import ErrorCategory, InvalidInput, SpineError
 from spine.examples.finra.parsing import parse
 from spine.examples.finra.store import DOMAIN, FinraStore
 from spine.orchestration.context import StepContext
-from spine.sources import run_fetch, service
+from spine.sources import run_fetch
 
 SAMPLE_DIR = Path(__file__).with_name("data")
 DEFAULT_WEEK = "2025-01-10"
@@ -45,28 +44,19 @@ class DataQualityFailed(SpineError):
     category = ErrorCategory.DATA_QUALITY
 
 
-@cache
-def _store(url: str) -> FinraStore:
-    from spine.core.storage import create_database
-
-    return FinraStore(create_database(url))
+def store(ctx: StepContext) -> FinraStore:
+    """The example's store on spine's database, which the step's context carries."""
+    return FinraStore(ctx.database)
 
 
-def store() -> FinraStore:
-    """The example's store on spine's database (``SPINE_DATABASE_URL``)."""
-    from spine.config import load_settings
-
-    return _store(load_settings().database_url)
-
-
-def register_source() -> None:
+def register_source(ctx: StepContext) -> None:
     """Register the file source ``finra.otc_weekly`` unless it exists (idempotent).
 
     Its path is a glob with two placeholders; ``data_dir`` defaults to the bundled
     sample files, so ``spine sources fetch finra.otc_weekly --param
     week_ending=2025-01-10`` works as it is. A source the user changed is kept.
     """
-    service().add(
+    ctx.sources.add(
         SOURCE,
         "file",
         {
@@ -99,7 +89,8 @@ def _forced(ctx: StepContext) -> bool:
 def fetch(ctx: StepContext) -> dict[str, Any]:
     """Fetch the week's files from the source; UNCHANGED when they are the same bytes."""
     week = week_of(ctx)
-    register_source()
+    store(ctx).create_tables()
+    register_source(ctx)
     params = {"week_ending": week.isoformat()}
     if ctx.params.get("data_dir"):
         params["data_dir"] = str(ctx.params["data_dir"])
@@ -130,7 +121,7 @@ def fetch(ctx: StepContext) -> dict[str, Any]:
 def changed(ctx: StepContext) -> str | None:
     """Skip to ``report`` when the fetch was UNCHANGED and its capture is loaded."""
     fetched = ctx.outputs["fetch"]
-    if fetched["status"] == "UNCHANGED" and store().capture_loaded(fetched["capture_id"]):
+    if fetched["status"] == "UNCHANGED" and store(ctx).capture_loaded(fetched["capture_id"]):
         return "report"
     return None
 
@@ -190,7 +181,7 @@ def quality_check(ctx: StepContext) -> dict[str, Any]:
             )
         )
     volume = sum(_staged_volume(t["staged"]) for t in tiers)
-    previous = store().previous_week_volume(fetched["week_ending"])
+    previous = store(ctx).previous_week_volume(fetched["week_ending"])
     if previous:
         change = (volume - previous) / previous
         checks.append(
@@ -207,7 +198,7 @@ def quality_check(ctx: StepContext) -> dict[str, Any]:
     errors = [c for c in checks if c["status"] == "FAIL"]
     warnings = [c for c in checks if c["status"] == "WARN"]
     grade = "F" if errors else "A" if not warnings else "B" if len(warnings) == 1 else "C"
-    store().record_checks(
+    store(ctx).record_checks(
         checks,
         partition_key=json.dumps({"week_ending": fetched["week_ending"]}),
         capture_id=fetched["capture_id"],
@@ -230,7 +221,7 @@ def load(ctx: StepContext) -> dict[str, Any]:
     """Insert the staged rows under the capture id, unless that capture is loaded."""
     fetched = ctx.outputs["fetch"]
     capture_id = fetched["capture_id"]
-    if store().capture_loaded(capture_id):
+    if store(ctx).capture_loaded(capture_id):
         return {
             "skipped": True,
             "capture_id": capture_id,
@@ -248,7 +239,7 @@ def load(ctx: StepContext) -> dict[str, Any]:
             "rejected": tier["rows_rejected"],
             "rejects": tier["rejects"],
         }
-    inserted = store().load(
+    inserted = store(ctx).load(
         rows,
         capture_id=capture_id,
         partition_key=json.dumps({"week_ending": fetched["week_ending"]}),

@@ -82,6 +82,7 @@ class RunScope(Protocol):
         params: Mapping[str, Any] | None = None,
         item: Any = None,
         item_index: int | None = None,
+        execution_id: str | None = None,
     ) -> StepContext:
         """The context of one attempt of step ``name``."""
         ...

@@ -102,7 +102,7 @@ def run_attempts(
             max_attempts=policy.max_attempts,
         )
         scope.recorder.start(record, pipeline_name=step.pipeline_name)
-        ctx = scope.context(name, number, step.params, item, item_index)
+        ctx = scope.context(name, number, step.params, item, item_index, record.execution_id)
         try:
             outputs = _outputs(name, step, _call(scope, step, ctx))
             if check is not None:

@@ -16,7 +16,7 @@ from typing import Any
 from spine.core.clock import Clock
 from spine.core.errors import SpineError
 from spine.core.ids import new_id
-from spine.orchestration.context import StepContext
+from spine.orchestration.context import StepContext, StepServices
 from spine.orchestration.errors import RunCancelled
 from spine.orchestration.execution.child import ChildHandler
 from spine.orchestration.execution.choice import ChoiceHandler
@@ -65,6 +65,7 @@ class RunExecution:
         children: ChildRuns,
         inline_backoff_seconds: float,
         stopping: threading.Event,
+        services: StepServices,
     ) -> None:
         self.run: WorkflowRun = claim.run
         self.lease = claim.lease
@@ -75,6 +76,7 @@ class RunExecution:
         self.children = children
         self.inline_backoff_seconds = inline_backoff_seconds
         self.stopping = stopping
+        self.services = services
         self.recorder = StepRecorder(store, claim.lease)
         self.outputs: dict[str, Mapping[str, Any]] = {}
         self.history: dict[str, list[StepRun]] = defaultdict(list)
@@ -186,6 +188,7 @@ class RunExecution:
         params: Mapping[str, Any] | None = None,
         item: Any = None,
         item_index: int | None = None,
+        execution_id: str | None = None,
     ) -> StepContext:
         """The context of one attempt of step ``name``."""
         merged = {**self.run.params, **params} if params else self.run.params
@@ -200,6 +203,8 @@ class RunExecution:
             item_index=item_index,
             partition_key=self.run.partition_key,
             domain=self.run.domain,
+            execution_id=execution_id,
+            services=self.services,
         )
 
 

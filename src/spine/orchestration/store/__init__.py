@@ -6,7 +6,6 @@ finished), ``steps.py`` (attempts), ``lease.py`` (lease checks), ``cancellation.
 the statements every step runs are prepared in ``statements.py``.
 """
 
-from spine.orchestration.store.listeners import RunListener
 from spine.orchestration.store.run_store import INTERRUPTIBLE_TYPES, RunStore
 from spine.orchestration.store.runs import ACTIVE, insert_run, insert_runs
 from spine.orchestration.store.steps import INTERRUPTED
@@ -15,7 +14,6 @@ __all__ = [
     "ACTIVE",
     "INTERRUPTED",
     "INTERRUPTIBLE_TYPES",
-    "RunListener",
     "RunStore",
     "insert_run",
     "insert_runs",

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 
+from spine.core.events import Publisher
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.orchestration.history.store import add_event
 from spine.orchestration.history.types import WorkflowRun, WorkflowStatus
 from spine.orchestration.models import StepFailure
-from spine.orchestration.store.listeners import RunListener
 from spine.orchestration.store.runs import ACTIVE, finish
 from spine.orchestration.store.steps import fail_open_attempts
 
 CANCELLED = StepFailure(error="cancelled", category="CANCELLED", retryable=False)
 
 
-def cancel_tree(
-    conn: sa.Connection, run_id: str, now: datetime, listeners: Sequence[RunListener]
-) -> None:
+def cancel_tree(conn: sa.Connection, run_id: str, now: datetime, listeners: Publisher) -> None:
     """Ask the run and its active children to stop; end at once those no worker holds."""
     row = (
         conn.execute(
@@ -68,7 +65,7 @@ def cancel_tree(
 
 
 def cancel_now(
-    conn: sa.Connection, run_id: str, now: datetime, listeners: Sequence[RunListener]
+    conn: sa.Connection, run_id: str, now: datetime, listeners: Publisher
 ) -> WorkflowRun:
     """Close the run's open attempts and record it CANCELLED."""
     fail_open_attempts(

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spine.core.clock import Clock
+from spine.core.events import Listener, Publisher
 from spine.core.storage import Database, DatabaseAdapter
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
@@ -33,7 +34,6 @@ from spine.orchestration.models import Claim, FinishedStep, Lease, StepFailure
 from spine.orchestration.steps import StepType
 from spine.orchestration.store import cancellation, runs, steps
 from spine.orchestration.store.lease import guard, renew
-from spine.orchestration.store.listeners import RunListener
 from spine.orchestration.store.statements import StepWrites
 
 # Attempts of these types run user code, which dies with its worker.
@@ -46,8 +46,8 @@ class RunStore(HistoryStore):
     Args:
         db: Spine's database (or spec 002's adapter over it).
         clock: Where "now" comes from.
-        listeners: Called in the transaction that finishes a run (see
-            :mod:`spine.orchestration.store.listeners`).
+        listeners: Get ``run.finished`` in the transaction that finishes a run (see
+            :mod:`spine.core.events`).
     """
 
     def __init__(
@@ -55,10 +55,10 @@ class RunStore(HistoryStore):
         db: Database | DatabaseAdapter,
         clock: Clock | None = None,
         *,
-        listeners: Sequence[RunListener] = (),
+        listeners: Sequence[Listener] = (),
     ) -> None:
         super().__init__(db, clock)
-        self.listeners: tuple[RunListener, ...] = tuple(listeners)
+        self.listeners = Publisher(listeners)
 
     @functools.cached_property
     def _writes(self) -> StepWrites:

@@ -13,12 +13,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spine.core.events import EventType, Publisher
 from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
+from spine.orchestration.events import run_finished
 from spine.orchestration.history.store import add_event, count_run_change, row_to_run, run_values
 from spine.orchestration.history.types import WorkflowRun, WorkflowStatus
 from spine.orchestration.models import StepFailure
-from spine.orchestration.store.listeners import RunListener, notify_finished
 
 ACTIVE = (WorkflowStatus.PENDING.value, WorkflowStatus.RUNNING.value)
 
@@ -225,7 +226,7 @@ def finish(
     now: datetime,
     outputs: Mapping[str, Any] | None,
     failure: StepFailure | None,
-    listeners: Sequence[RunListener],
+    listeners: Publisher,
 ) -> WorkflowRun:
     """Record the run COMPLETED, FAILED or CANCELLED, release it, and wake its parent."""
     before = (
@@ -285,8 +286,8 @@ def finish(
     if parent is not None:
         _wake_parent(conn, parent, run_id, now)
     finished = read_run(conn, run_id)
-    if listeners:
-        notify_finished(conn, finished, listeners)
+    if listeners.wanted(EventType.RUN_FINISHED):
+        listeners.publish(conn, run_finished(finished))
     return finished
 
 

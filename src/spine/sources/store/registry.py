@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from spine.core.errors import Conflict
+from spine.core.events import Event, EventType, Listener, Publisher
 from spine.core.storage import Database
 from spine.core.storage.dialect_sql import insert_if_absent
 from spine.core.storage.schema.sources import (
@@ -37,6 +38,30 @@ def _source(row: sa.Row[Any]) -> Source:
     )
 
 
+def _changed(fetch: Mapping[str, Any]) -> Event:
+    """The ``source.changed`` event of a SUCCESS fetch row (subject: the source id)."""
+    return Event(
+        type=EventType.SOURCE_CHANGED,
+        subject_id=fetch["source_id"],
+        at=fetch["completed_at"],
+        payload={
+            key: fetch.get(key)
+            for key in (
+                "source_name",
+                "source_type",
+                "source_locator",
+                "content_hash",
+                "record_count",
+                "byte_count",
+                "capture_id",
+                "run_id",
+                "execution_id",
+            )
+        }
+        | {"fetch_id": fetch["id"]},
+    )
+
+
 def _connection(row: sa.Row[Any]) -> Connection:
     values = dict(row._mapping)
     values["enabled"] = bool(values["enabled"])
@@ -51,10 +76,17 @@ def _cache_entry(row: sa.Row[Any]) -> CacheEntry:
 
 
 class SourceStore:
-    """Sources, their fetch history, the content cache and database connections."""
+    """Sources, their fetch history, the content cache and database connections.
 
-    def __init__(self, database: Database) -> None:
+    Args:
+        database: Spine's database.
+        listeners: Get ``source.changed`` in the transaction that records a fetch whose
+            content changed (status SUCCESS).
+    """
+
+    def __init__(self, database: Database, *, listeners: Sequence[Listener] = ()) -> None:
         self.db = database
+        self.listeners = Publisher(listeners)
 
     # -- sources -------------------------------------------------------------------
 
@@ -144,8 +176,16 @@ class SourceStore:
     # -- fetches -------------------------------------------------------------------
 
     def record_fetch(self, row: Mapping[str, Any]) -> None:
-        """Insert one ``core_source_fetches`` row."""
-        self.db.run_write(lambda conn: conn.execute(sa.insert(core_source_fetches).values(**row)))
+        """Insert one ``core_source_fetches`` row; publish ``source.changed`` for a SUCCESS."""
+        changed = row["status"] == "SUCCESS" and self.listeners.wanted(EventType.SOURCE_CHANGED)
+        event = _changed(row) if changed else None
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(sa.insert(core_source_fetches).values(**row))
+            if event is not None:
+                self.listeners.publish(conn, event)
+
+        self.db.run_write(work)
 
     def last_good_fetch(self, source_id: str, locator: str) -> dict[str, Any] | None:
         """The latest SUCCESS or UNCHANGED fetch of ``locator`` by this source, as a dict."""

@@ -1,0 +1,319 @@
+"""The scheduling part's only SQL: schedules, their fires (schedule runs) and locks.
+
+Firing is two steps, as in APScheduler 4's data store. :meth:`ScheduleStore.acquire_due`
+writes a lock with an expiry (``core_schedule_locks``) on each due schedule no live
+scheduler holds; :meth:`ScheduleStore.record_fires` then records the fires, creates
+their workflow runs, moves ``next_run_at`` on and drops the locks, in one transaction.
+A scheduler that dies between the two leaves locks that expire, and another takes the
+schedules over. Three things each make a double fire impossible: the lock, a
+compare-and-set on ``next_run_at``, and the unique key ``(schedule_id, scheduled_at)``.
+
+``ScheduleStore`` keeps definitions and locks here; recording fires and their ends is
+in ``fires.py``, row mapping and the lock predicates in ``rows.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+
+from spine.core.clock import Clock
+from spine.core.errors import Conflict
+from spine.core.events import Connection as EventConnection
+from spine.core.events import Listener, Publisher
+from spine.core.storage import Database
+from spine.core.storage.dialect_sql import dialect_insert
+from spine.core.storage.schema.scheduler import core_schedule_locks as locks_t
+from spine.core.storage.schema.scheduler import core_schedule_runs as runs_t
+from spine.core.storage.schema.scheduler import core_schedules as schedules_t
+from spine.scheduling.models import Schedule, ScheduleRun, ScheduleRunOutcome, ScheduleRunStatus
+from spine.scheduling.store import fires
+from spine.scheduling.store.fires import FirePlan, PlannedFire, RunFactory
+from spine.scheduling.store.rows import (
+    ACTIVE,
+    ScheduleNotFound,
+    free_for,
+    lock_join,
+    schedule_from_row,
+    schedule_run_from_row,
+    schedule_values,
+)
+
+__all__ = [
+    "ACTIVE",
+    "FirePlan",
+    "PlannedFire",
+    "RunFactory",
+    "ScheduleNotFound",
+    "ScheduleStore",
+]
+
+log = logging.getLogger(__name__)
+
+
+class ScheduleStore:
+    """Schedules and schedule runs on spine's database.
+
+    Args:
+        database: Spine's database.
+        clock: Where creation and update times come from.
+        listeners: Get ``schedule.fire`` for each fire recorded MISSED or FAILED, in
+            the transaction that records it (``spine.core.events``).
+    """
+
+    def __init__(
+        self, database: Database, clock: Clock, *, listeners: Sequence[Listener] = ()
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.listeners = Publisher(listeners)
+
+    # ------------------------------------------------------------ definitions
+
+    def add(self, schedule: Schedule) -> Schedule:
+        """Insert ``schedule``.
+
+        Raises:
+            Conflict: If a schedule with that name exists.
+        """
+
+        def work(conn: sa.Connection) -> None:
+            if conn.execute(
+                sa.select(schedules_t.c.id).where(schedules_t.c.name == schedule.name)
+            ).first():
+                raise Conflict(f"schedule {schedule.name!r} already exists")
+            conn.execute(sa.insert(schedules_t).values(schedule_values(schedule)))
+
+        try:
+            self.database.run_write(work)
+        except exc.IntegrityError:
+            raise Conflict(f"schedule {schedule.name!r} already exists") from None
+        return schedule
+
+    def get(self, name: str) -> Schedule:
+        """The schedule named ``name``.
+
+        Raises:
+            ScheduleNotFound: If there is none.
+        """
+        row = self.database.run_read(
+            lambda conn: conn.execute(
+                sa.select(schedules_t).where(schedules_t.c.name == name)
+            ).first()
+        )
+        if row is None:
+            raise ScheduleNotFound(name)
+        return schedule_from_row(row._mapping)
+
+    def list_schedules(self) -> list[Schedule]:
+        """Every schedule, by name."""
+        rows = self.database.run_read(
+            lambda conn: conn.execute(sa.select(schedules_t).order_by(schedules_t.c.name)).all()
+        )
+        return [schedule_from_row(r._mapping) for r in rows]
+
+    def set_enabled(self, name: str, enabled: bool, next_run_at: datetime | None) -> Schedule:
+        """Pause or resume ``name``, with its new ``next_run_at``.
+
+        Raises:
+            ScheduleNotFound: If there is none.
+        """
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> int:
+            return conn.execute(
+                sa.update(schedules_t)
+                .where(schedules_t.c.name == name)
+                .values(
+                    enabled=enabled,
+                    next_run_at=next_run_at,
+                    updated_at=now,
+                    version=schedules_t.c.version + 1,
+                )
+            ).rowcount
+
+        if not self.database.run_write(work):
+            raise ScheduleNotFound(name)
+        return self.get(name)
+
+    def remove(self, name: str) -> None:
+        """Delete ``name`` with its lock and its fires (workflow runs stay).
+
+        Raises:
+            ScheduleNotFound: If there is none.
+        """
+        deleted = self.database.run_write(
+            lambda conn: (
+                conn.execute(sa.delete(schedules_t).where(schedules_t.c.name == name)).rowcount
+            )
+        )
+        if not deleted:
+            raise ScheduleNotFound(name)
+
+    def runs(self, schedule_id: str, limit: int = 20) -> list[ScheduleRun]:
+        """The latest fires of a schedule, newest first."""
+        rows = self.database.run_read(
+            lambda conn: conn.execute(
+                sa.select(runs_t)
+                .where(runs_t.c.schedule_id == schedule_id)
+                .order_by(runs_t.c.scheduled_at.desc(), runs_t.c.id.desc())
+                .limit(limit)
+            ).all()
+        )
+        return [schedule_run_from_row(r._mapping) for r in rows]
+
+    # ------------------------------------------------------------ firing
+
+    def locks_installed(self) -> bool:
+        """Whether ``core_schedule_locks`` (advanced tier) exists."""
+        with self.database.engine.connect() as conn:
+            return sa.inspect(conn).has_table(locks_t.name)
+
+    def next_due(self, owner: str, targets: Sequence[str] | None) -> datetime | None:
+        """When something may next be due for ``owner``.
+
+        That is the earliest ``next_run_at`` of an enabled schedule no other live
+        scheduler holds, or the earliest expiry of a lock another one holds.
+        """
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> datetime | None:
+            query = (
+                sa.select(sa.func.min(schedules_t.c.next_run_at))
+                .select_from(schedules_t.outerjoin(locks_t, lock_join()))
+                .where(schedules_t.c.enabled == sa.true(), free_for(owner, now))
+            )
+            if targets is not None:
+                query = query.where(schedules_t.c.target_name.in_(targets))
+            due: datetime | None = conn.execute(query).scalar()
+            held: datetime | None = conn.execute(
+                sa.select(sa.func.min(locks_t.c.expires_at)).where(
+                    locks_t.c.locked_by != owner, locks_t.c.expires_at >= now
+                )
+            ).scalar()
+            candidates = [t for t in (due, held) if t is not None]
+            return min(candidates) if candidates else None
+
+        return self.database.run_read(work)
+
+    def acquire_due(
+        self,
+        owner: str,
+        *,
+        until: datetime,
+        limit: int,
+        targets: Sequence[str] | None,
+    ) -> list[Schedule]:
+        """Lock up to ``limit`` due schedules for ``owner`` until ``until``; return them.
+
+        A schedule is taken when it is enabled, due, and unlocked, or its lock expired, or
+        ``owner`` holds it already. Only schedules whose target is in ``targets`` are
+        taken (``None``: any).
+        """
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> list[Schedule]:
+            query = (
+                sa.select(schedules_t)
+                .select_from(schedules_t.outerjoin(locks_t, lock_join()))
+                .where(
+                    schedules_t.c.enabled == sa.true(),
+                    schedules_t.c.next_run_at <= now,
+                    free_for(owner, now),
+                )
+                .order_by(schedules_t.c.next_run_at)
+                .limit(limit)
+            )
+            if targets is not None:
+                query = query.where(schedules_t.c.target_name.in_(targets))
+            if conn.dialect.name == "postgresql":
+                # Other schedulers skip rows this one is reading instead of queueing.
+                query = query.with_for_update(of=schedules_t, skip_locked=True)
+            found = [schedule_from_row(r._mapping) for r in conn.execute(query)]
+            if not found:
+                return []
+            statement = dialect_insert(conn, locks_t).values(
+                [
+                    {"schedule_id": s.id, "locked_by": owner, "locked_at": now, "expires_at": until}
+                    for s in found
+                ]
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=["schedule_id"],
+                set_={
+                    "locked_by": statement.excluded.locked_by,
+                    "locked_at": statement.excluded.locked_at,
+                    "expires_at": statement.excluded.expires_at,
+                },
+                # Re-checked on the current row: a lock taken meanwhile stays.
+                where=sa.or_(locks_t.c.expires_at < now, locks_t.c.locked_by == owner),
+            ).returning(locks_t.c.schedule_id)
+            taken = set(conn.execute(statement).scalars())
+            return [s for s in found if s.id in taken]
+
+        return self.database.run_write(work)
+
+    def release(self, owner: str, schedule_ids: Iterable[str]) -> None:
+        """Drop ``owner``'s locks on ``schedule_ids``."""
+        ids = list(schedule_ids)
+        if not ids:
+            return
+        self.database.run_write(
+            lambda conn: conn.execute(
+                sa.delete(locks_t).where(
+                    locks_t.c.schedule_id.in_(ids), locks_t.c.locked_by == owner
+                )
+            )
+        )
+
+    def record_fires(
+        self,
+        owner: str,
+        plans: Sequence[FirePlan],
+        make_run: RunFactory,
+    ) -> list[ScheduleRunOutcome]:
+        """Record the fires of ``plans`` in one transaction; return what each came to.
+
+        A plan is skipped whole (nothing recorded) when its schedule was changed, paused
+        or removed since it was acquired, or ``owner`` no longer holds its lock. A fire
+        while ``max_instances`` fires of the schedule are active is SKIPPED.
+
+        The batch is first written without savepoints, its fire rows and schedule
+        updates sent as one ``executemany`` each (round trips are most of a fire's cost
+        on PostgreSQL). If anything fails, the transaction is rolled back and the batch
+        written again with a savepoint per plan: a plan that fails then (say, its fire
+        is already recorded) is logged and skipped, the others are recorded.
+        """
+        try:
+            return self.database.run_write(
+                lambda conn: fires.write_fires(
+                    conn, owner, plans, make_run, self.clock, self.listeners, isolate=False
+                )
+            )
+        except Exception:
+            log.info("recording %d plans at once failed; again one by one", len(plans))
+            return self.database.run_write(
+                lambda conn: fires.write_fires(
+                    conn, owner, plans, make_run, self.clock, self.listeners, isolate=True
+                )
+            )
+
+    # ------------------------------------------------------------ finished runs
+
+    @staticmethod
+    def finish_for_run(
+        events_conn: EventConnection,
+        run_id: str,
+        status: ScheduleRunStatus,
+        error: str | None,
+        completed_at: datetime,
+    ) -> ScheduleRunOutcome | None:
+        """Record, on ``events_conn``, the end of the fire that started run ``run_id``.
+
+        See :func:`fires.finish_for_run`.
+        """
+        return fires.finish_for_run(events_conn, run_id, status, error, completed_at)
