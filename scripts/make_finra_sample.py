@@ -1,7 +1,7 @@
 """Generate the bundled synthetic FINRA OTC weekly files (deterministic; run once).
 
 Writes ``src/spine/examples/finra/data/otc_<week_ending>_<tier>.psv`` in the real file
-format (``../shared/spec/finra-otc-format.md``): pipe-delimited, one header row, one row
+format of FINRA's OTC transparency files: pipe-delimited, one header row, one row
 per security, venue and week. The week 2025-01-24 carries malformed lines on purpose.
 """
 

@@ -131,7 +131,7 @@ ADDED_COLUMNS = {
     ("core_workflow_runs", "updated_at"): "last change of the row",
     ("core_workflow_steps", "quality_passed"): "spec 002's `StepRun.quality_passed`",
     ("core_workflow_steps", "quality_metrics"): "spec 002's `StepRun.quality_metrics`",
-    ("core_schedules", "catchup"): "catch-up after downtime (DESIGN.md, Scheduling)",
+    ("core_schedules", "catchup"): "catch-up after downtime (docs/scheduling.md)",
     ("core_schedules", "dst_policy"): "per-schedule DST gap/fold policy",
 }
 

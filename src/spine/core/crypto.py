@@ -1,4 +1,4 @@
-"""Encryption at rest for configs that hold credentials (DESIGN.md "Security").
+"""Encryption at rest for configs that hold credentials (credentials are never stored in clear).
 
 Fernet (AES-128-CBC with HMAC-SHA256) from ``cryptography``; ``SPINE_SECRET_KEY`` holds
 one key or several, comma-separated and newest first: :class:`SecretBox` encrypts with the

@@ -6,7 +6,7 @@ macros. Day of month and day of week are ORed when both are restricted and ANDed
 either field starts with ``*`` (Vixie's rule, Debian's ``crontab(5)``).
 
 Fire times are computed on the local wall clock of an IANA zone and returned as aware
-datetimes in that zone. Around DST transitions (DESIGN.md "Scheduling"):
+datetimes in that zone. Around DST transitions (docs/scheduling.md):
 
 - a *fixed-time* job (neither the minute nor the hour field starts with ``*``) whose
   local time falls in a gap runs once at the first instant after the gap; in a repeated

@@ -1,6 +1,6 @@
 """Spec 002's ``HistoryTracker``: context managers that record a run and its steps.
 
-Fixes to spec 002 (DESIGN.md): run ids are ULIDs (not 8 characters of a UUID), step order
+Fixes to spec 002 (docs/decisions.md): run ids are ULIDs (not 8 characters of a UUID), step order
 is 0-based, a step marked with :meth:`StepTracker.skip` stays SKIPPED on exit, times are
 aware UTC, and the run's counters and durations are kept.
 """

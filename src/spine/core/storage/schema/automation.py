@@ -147,7 +147,7 @@ rule_actions = table(
     _deactivated_by(),
     sa.CheckConstraint("execution_order >= 1", name="execution_order"),
     # spec 003 names this index's column `automation_rule_id`; the column is
-    # `automation_rules_id` (DESIGN.md, "Specification defects").
+    # `automation_rules_id` (docs/decisions.md).
     sa.Index("idx_rule_actions_rule", "automation_rules_id"),
     sa.Index("idx_rule_actions_order", "execution_order"),
     schema=W,

@@ -86,7 +86,7 @@ api_keys = table(
     ),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("key_prefix", sa.String(12), nullable=False),
-    # SHA-256 of a 256-bit random key, not bcrypt (DESIGN.md, "Specification defects").
+    # SHA-256 of a 256-bit random key, not bcrypt (docs/decisions.md).
     sa.Column("key_hash", sa.String(255), nullable=False),
     json_col("scopes", nullable=False, server_default=sa.text("'[]'")),
     ts("last_used_at"),

@@ -1,7 +1,7 @@
 """Spec 000, ``03_scheduler.sql``: schedules, their fires, and the locks between schedulers.
 
 Added columns (``docs/decisions.md``): ``catchup`` and ``dst_policy`` on schedules,
-the DST and catch-up rules of DESIGN.md "Scheduling".
+the DST and catch-up rules of ``docs/scheduling.md``.
 """
 
 from __future__ import annotations
