@@ -428,3 +428,71 @@ def test_cancelling_a_run_whose_timed_out_attempt_still_runs_does_not_retry_it(
 
     assert run.status is WorkflowStatus.CANCELLED
     assert calls == [1]
+
+
+def test_a_worker_stopping_while_a_timed_out_map_item_still_runs_parks_the_run(
+    make_runner: Any, workflows: WorkflowRegistry, store: RunStore, clock: FrozenClock
+) -> None:
+    runner = make_runner()
+    release = threading.Event()
+    calls: list[tuple[int, int]] = []
+
+    def stuck(ctx: Any) -> dict[str, Any]:
+        calls.append((ctx.item_index, ctx.attempt))
+        if ctx.attempt == 1:
+            runner.stopping.set()
+            release.wait(10)
+        return {"attempt": ctx.attempt}
+
+    item = Step.lambda_("item", stuck, retry=no_jitter(2, 0), timeout_seconds=0.1)
+    Workflow("fan", [Step.map("fan", lambda ctx: [0], item)], registry=workflows)
+    run = runner.submit("fan")
+    claim = runner.claim(run_id=run.run_id)
+    assert claim is not None
+    try:
+        assert runner.execute(claim) is None
+    finally:
+        release.set()
+
+    parked = store.run_row(run.run_id)
+    assert parked.status is WorkflowStatus.RUNNING
+    assert store.wake_at_of(run.run_id) == clock.now()
+    assert store.lease_owner(run.run_id) is None
+    rows = attempts(store, run.run_id)
+    assert rows["fan"][0].status is StepStatus.RUNNING
+    assert [a.status for a in rows["fan[0]"]] == [StepStatus.FAILED]
+    assert calls == [(0, 1)]
+
+    finished = make_runner().drive(run.run_id)
+    assert finished.status is WorkflowStatus.COMPLETED
+    assert calls == [(0, 1), (0, 2)]
+    assert_history_consistent(store, run.run_id)
+
+
+def test_a_worker_stopping_while_a_timed_out_attempt_still_runs_parks_the_run_due_now(
+    make_runner: Any, workflows: WorkflowRegistry, store: RunStore, clock: FrozenClock
+) -> None:
+    runner = make_runner()
+    release = threading.Event()
+
+    def stuck(ctx: Any) -> dict[str, Any]:
+        if ctx.attempt == 1:
+            runner.stopping.set()
+            release.wait(10)
+        return {"attempt": ctx.attempt}
+
+    step = Step.lambda_("stuck", stuck, retry=no_jitter(2, 0), timeout_seconds=0.1)
+    Workflow("stuck", [step], registry=workflows)
+    run = runner.submit("stuck")
+    claim = runner.claim(run_id=run.run_id)
+    assert claim is not None
+    try:
+        assert runner.execute(claim) is None
+    finally:
+        release.set()
+
+    assert store.run_row(run.run_id).status is WorkflowStatus.RUNNING
+    assert store.wake_at_of(run.run_id) == clock.now()
+    finished = make_runner().drive(run.run_id)
+    assert finished.status is WorkflowStatus.COMPLETED
+    assert_history_consistent(store, run.run_id)

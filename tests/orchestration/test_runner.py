@@ -575,3 +575,35 @@ def test_a_step_records_its_quality_verdict_on_its_row(
     (failed,) = store.get_step_runs(rejected.run_id)
     assert failed.status is StepStatus.FAILED
     assert (failed.quality_passed, failed.quality_metrics) == (False, {"bad_rows": 7})
+
+
+def test_a_pipeline_param_named_item_index_does_not_lose_the_previous_steps_completion(
+    runner: WorkflowRunner,
+    workflows: WorkflowRegistry,
+    pipelines: PipelineRegistry,
+    store: RunStore,
+) -> None:
+    @pipeline("paged", registry=pipelines)
+    def paged(ctx: Any) -> dict[str, Any]:
+        return {"page": ctx.params["item_index"]}
+
+    Workflow(
+        "wf",
+        [
+            Step.lambda_("first", lambda ctx: {"ok": True}),
+            Step.pipeline("load", "paged", params={"item_index": 2}),
+            Step.lambda_("last", lambda ctx: None),
+        ],
+        registry=workflows,
+    )
+
+    run = runner.run("wf")
+
+    assert run.status is WorkflowStatus.COMPLETED
+    rows = attempts(store, run.run_id)
+    assert [rows[name][-1].status for name in ("first", "load", "last")] == [
+        StepStatus.COMPLETED
+    ] * 3
+    assert rows["load"][-1].output_data == {"page": 2}
+    assert run.completed_steps == 3
+    assert_history_consistent(store, run.run_id)

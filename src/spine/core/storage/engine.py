@@ -175,7 +175,13 @@ class Database:
         if getattr(self._pinned, "conn", None) is not None or self._pool_busy():
             yield
             return
-        conn = self._write_engine.connect()
+        try:
+            conn: Connection | None = self._write_engine.connect()
+        except exc.DBAPIError:  # unreachable now: each write connects, retried by run_write
+            conn = None
+        if conn is None:
+            yield
+            return
         self._pinned.conn = conn
         try:
             yield

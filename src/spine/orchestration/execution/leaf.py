@@ -101,7 +101,7 @@ def run_attempts(
             attempt=number,
             max_attempts=policy.max_attempts,
         )
-        scope.recorder.start(record, pipeline_name=step.pipeline_name)
+        scope.recorder.start(record, pipeline_name=step.pipeline_name, item=item_index is not None)
         ctx = scope.context(name, number, step.params, item, item_index, record.execution_id)
         try:
             outputs = _outputs(name, step, _call(scope, step, ctx))

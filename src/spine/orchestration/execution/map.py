@@ -85,6 +85,7 @@ class _Fanout:
         self.failures: dict[int, StepFailure] = {}
         self.stop = threading.Event()
         self.cancelled = threading.Event()
+        self.parked: Outcome | None = None  # an item's retry waits, and the worker stops
 
     def run(self, record: StepRun) -> Outcome:
         pending = []
@@ -102,6 +103,8 @@ class _Fanout:
         if self.cancelled.is_set():
             failure = describe(RunCancelled(self.scope.run.run_id))
             return Outcome(OutcomeKind.CANCEL, failure=failure)
+        if self.parked is not None and not self.failures:
+            return self.parked
         if self.failures:
             first = min(self.failures)
             cause = self.failures[first]
@@ -180,6 +183,9 @@ class _Fanout:
             self.results[position] = dict(outcome.outputs)
         elif outcome.kind is OutcomeKind.CANCEL:
             self.cancelled.set()
+            self.stop.set()
+        elif outcome.kind is OutcomeKind.PARK:
+            self.parked = outcome
             self.stop.set()
         else:
             assert outcome.failure is not None

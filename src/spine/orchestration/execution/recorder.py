@@ -30,15 +30,19 @@ class StepRecorder:
         self._held: FinishedStep | None = None
         self._held_items: dict[int, FinishedStep] = {}
 
-    def start(self, step: StepRun, *, pipeline_name: str | None = None) -> StepRun:
+    def start(
+        self, step: StepRun, *, pipeline_name: str | None = None, item: bool = False
+    ) -> StepRun:
         """Record an attempt RUNNING, with the completion held for this thread, if any.
+
+        ``item`` says a map item starts (it writes its own thread's held completion).
 
         Raises:
             LeaseLost: If the lease is gone; nothing is written.
             RunCancelled: If the held completion found the run cancelled (it is recorded;
                 nothing is started).
         """
-        if "item_index" in step.input_params:
+        if item:
             completing = self._held_items.pop(threading.get_ident(), None)
         else:
             completing, self._held = self._held, None
