@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -56,7 +56,7 @@ def run_attempts(
     item: Any = None,
     item_index: int | None = None,
     park_backoff: bool = True,
-    check: Any = None,
+    check: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> Outcome:
     """Run attempts of a code step (``name`` is ``map[3]`` for a map item).
 
