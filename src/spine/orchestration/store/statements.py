@@ -21,6 +21,7 @@ from spine.core.storage.schema.workflow_history import core_workflow_events as e
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.history.store import add_event
+from spine.orchestration.history.store.rows import STEP_FINISH_COLUMNS, STEP_START_COLUMNS
 from spine.orchestration.history.types import StepStatus
 
 
@@ -62,33 +63,6 @@ COUNTERS = {
 }
 
 
-# The columns an attempt's start writes, and those its end sets.
-STEP_START_COLUMNS = (
-    "step_id",
-    "run_id",
-    "step_name",
-    "step_type",
-    "step_order",
-    "status",
-    "started_at",
-    "params",
-    "attempt",
-    "max_attempts",
-    "execution_id",
-)
-STEP_FINISH_COLUMNS = (
-    "status",
-    "started_at",
-    "completed_at",
-    "duration_ms",
-    "outputs",
-    "error",
-    "error_category",
-    "row_count",
-    "metrics",
-    "quality_passed",
-    "quality_metrics",
-)
 _EVENT_COLUMNS = ("run_id", "step_id", "event_type", "timestamp", "payload", "idempotency_key")
 
 

@@ -18,15 +18,11 @@ from spine.core.storage.schema.baseline import core_executions as executions_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.history.store import add_event, step_values
+from spine.orchestration.history.store.rows import STEP_FINISH_COLUMNS, STEP_START_COLUMNS
 from spine.orchestration.history.types import StepRun, StepStatus
 from spine.orchestration.models import FinishedStep, Lease
 from spine.orchestration.store.lease import guard
-from spine.orchestration.store.statements import (
-    COUNTERS,
-    STEP_FINISH_COLUMNS,
-    STEP_START_COLUMNS,
-    StepWrites,
-)
+from spine.orchestration.store.statements import COUNTERS, StepWrites
 
 # How an attempt whose worker died is recorded; the runner recognises it by this prefix.
 INTERRUPTED = "interrupted:"

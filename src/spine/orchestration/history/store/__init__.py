@@ -29,6 +29,7 @@ from spine.core.storage.schema.workflow_history import core_workflow_steps as st
 from spine.orchestration.errors import RunNotFound
 from spine.orchestration.history.store.events import add_event, transition_key
 from spine.orchestration.history.store.rows import (
+    STEP_FINISH_COLUMNS,
     row_to_event,
     row_to_run,
     row_to_step,
@@ -81,20 +82,7 @@ _RUN_UPDATABLE = (
     "capture_id",
     "updated_at",
 )
-_STEP_UPDATABLE = (
-    "status",
-    "started_at",
-    "completed_at",
-    "duration_ms",
-    "outputs",
-    "error",
-    "error_category",
-    "row_count",
-    "metrics",
-    "quality_passed",
-    "quality_metrics",
-    "execution_id",
-)
+_STEP_UPDATABLE = (*STEP_FINISH_COLUMNS, "execution_id")
 
 
 def _require_run(conn: sa.Connection, run_id: str) -> None:

@@ -19,6 +19,34 @@ from spine.orchestration.history.types import (
     WorkflowStatus,
 )
 
+# The columns an attempt's start writes, and those its end sets.
+STEP_START_COLUMNS = (
+    "step_id",
+    "run_id",
+    "step_name",
+    "step_type",
+    "step_order",
+    "status",
+    "started_at",
+    "params",
+    "attempt",
+    "max_attempts",
+    "execution_id",
+)
+STEP_FINISH_COLUMNS = (
+    "status",
+    "started_at",
+    "completed_at",
+    "duration_ms",
+    "outputs",
+    "error",
+    "error_category",
+    "row_count",
+    "metrics",
+    "quality_passed",
+    "quality_metrics",
+)
+
 
 def _duration_ms(start: datetime | None, end: datetime | None) -> int | None:
     if start and end:
