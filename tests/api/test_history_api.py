@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from spine.api.history import MAX_OFFSET, MAX_PAGE, MAX_RETENTION_DAYS
 from spine.orchestration.history import WorkflowRun, WorkflowStatus
 from tests.api.conftest import LiveApi
 from tests.orchestration.history.factories import START
@@ -260,3 +261,33 @@ def test_health_says_ok(api: LiveApi) -> None:
     response = api.client.get("/health")
 
     assert (response.status_code, response.json()) == (200, {"status": "ok", "database": "ok"})
+
+
+def test_paging_values_out_of_range_are_422_problems_never_500(api: LiveApi) -> None:
+    # Every list endpoint of /history (today: /history/runs), on both backends: a value
+    # the database would have to take is bounded before the query is built.
+    _five_runs(api)
+    refused = {
+        "offset": ["123456789012345678901", str(2**63), "-1", "-123456789012345678901", "ten",
+                   "1.5", ""],
+        "limit": ["123456789012345678901", str(MAX_PAGE + 1), "0", "-1", "ten", "1.5"],
+    }  # fmt: skip
+    for name, values in refused.items():
+        for value in values:
+            response = api.client.get("/history/runs", params={name: value})
+            body = _assert_problem(response, 422, "/history/runs")
+            assert [e["loc"] for e in body["errors"]] == [["query", name]], (value, body)
+            assert body["detail"].startswith(f"{name}: "), body
+
+    furthest = api.client.get("/history/runs", params={"offset": MAX_OFFSET, "limit": MAX_PAGE})
+    assert _ids(furthest) == []
+    assert furthest.headers["X-Total-Count"] == "5"
+
+
+def test_retention_days_out_of_range_are_422_problems_never_500(api: LiveApi) -> None:
+    for days in ["123456789012345678901", str(MAX_RETENTION_DAYS + 1), "-1"]:
+        response = api.client.delete("/history/runs/old", params={"days": days})
+        body = _assert_problem(response, 422, "/history/runs/old")
+        assert [e["loc"] for e in body["errors"]] == [["query", "days"]], (days, body)
+    kept = api.client.delete("/history/runs/old", params={"days": MAX_RETENTION_DAYS})
+    assert kept.json() == {"deleted": 0}

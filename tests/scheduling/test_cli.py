@@ -178,3 +178,25 @@ def test_the_scheduler_without_an_app_refuses(place: tuple[Path, str]) -> None:
     done = spine(place, "scheduler", "--once", app=False)
     assert done.code == 2
     assert "no workflow is registered" in done.stderr
+
+
+def test_a_cron_over_200_characters_is_refused_and_nothing_saved(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Parses, were it not for its length: SQLite stored it, PostgreSQL's column refused it.
+    too_long = "0" + ",0" * 3400 + " 6 * * *"
+    base = ["--database-url", db_url, *APP]
+    added, previewed = run_spines(
+        [
+            ([*base, "schedules", "add", "long", "--workflow", WF, "--cron", too_long], None,
+             tmp_path),
+            ([*base, "schedules", "preview", "--cron", too_long], None, tmp_path),
+        ]
+    )  # fmt: skip
+    for done in (added, previewed):
+        assert (done.code, done.stdout) == (2, ""), done
+        assert done.stderr.strip().splitlines() == [
+            f"error: cron expression is {len(too_long)} characters long; the most is 200"
+        ]
+    listed = run_spine(*base, "schedules", "list", "--json", cwd=tmp_path)
+    assert json.loads(listed.stdout) == []

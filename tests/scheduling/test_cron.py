@@ -11,7 +11,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from spine.core.errors import InvalidInput
+from spine.core.storage.schema.scheduler import core_schedules
 from spine.scheduling import CronError, CronExpression, DstPolicy, next_fire_times
+from spine.scheduling.cron import MAX_LENGTH
 
 
 def times(expr: str, tz: str, after: str, count: int, policy: str | None = None) -> list[str]:
@@ -107,6 +109,20 @@ def test_february_29_waits_for_a_leap_year() -> None:
 def test_bad_expressions_are_refused_with_the_reason(expr: str, says: str) -> None:
     with pytest.raises(CronError, match=says):
         CronExpression.parse(expr)
+
+
+def test_an_expression_over_200_characters_is_refused_without_quoting_it() -> None:
+    longest = "10" + ",0" * 95 + " 6 * * *"
+    assert len(longest) == MAX_LENGTH == core_schedules.c.cron_expression.type.length == 200
+    assert CronExpression.parse(longest).minutes == (0, 10)
+    too_long = "0" + ",0" * 3400 + " 6 * * *"
+    with pytest.raises(CronError) as refused:
+        CronExpression.parse(too_long)
+    assert str(refused.value) == (
+        f"cron expression is {len(too_long)} characters long; the most is 200"
+    )
+    with pytest.raises(CronError, match="the most is 200"):
+        CronExpression.parse(longest + " ")
 
 
 def test_thirty_first_in_some_months_is_possible() -> None:

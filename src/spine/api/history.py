@@ -24,7 +24,13 @@ from spine.orchestration.history import WorkflowRun, WorkflowStatus
 router = APIRouter(prefix="/history", tags=["history"])
 
 TOTAL_COUNT_HEADER = "X-Total-Count"
+#: The most runs one page of ``GET /history/runs`` holds.
 MAX_PAGE = 200
+#: The largest ``offset``: the largest 64-bit signed integer, what SQLite and PostgreSQL
+#: take in ``OFFSET``. Larger values are refused (422) rather than overflowing the query.
+MAX_OFFSET = 2**63 - 1
+#: The largest ``days`` of retention (100 years): a cutoff before year 1 cannot be computed.
+MAX_RETENTION_DAYS = 36_500
 
 _TIME = "ISO-8601 time in UTC."
 
@@ -181,8 +187,10 @@ def list_runs(
     status: WorkflowStatus | None = None,
     since: Annotated[datetime | None, Query(description="Started at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Started at or before.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Runs per page.")] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Matching runs to skip (64-bit).")
+    ] = 0,
 ) -> list[WorkflowRunResponse]:
     """List workflow runs, newest first.
 
@@ -258,7 +266,10 @@ def get_statistics(
 )
 def delete_old_runs(
     store: HistoryStoreDep,
-    days: Annotated[int, Query(ge=1, description="Delete runs created before this.")] = 90,
+    days: Annotated[
+        int,
+        Query(ge=1, le=MAX_RETENTION_DAYS, description="Delete runs created before this."),
+    ] = 90,
 ) -> DeletedResponse:
     """Delete finished runs older than ``days``, with their steps and events.
 

@@ -64,6 +64,9 @@ _FOLD_MARGIN = timedelta(hours=3)
 #: Searching stops here: a satisfiable expression always fires within one 400-year
 #: Gregorian cycle (in practice within 28 years; Feb 29 on a given weekday can take 40).
 HORIZON_YEARS = 400
+#: The longest expression accepted, in characters: the width of
+#: ``core_schedules.cron_expression``. Longer text is refused before it is parsed.
+MAX_LENGTH = 200
 _TOKEN = re.compile(r"^(\*|[0-9a-z]+(?:-[0-9a-z]+)?)(?:/([0-9]+))?$")
 
 
@@ -188,9 +191,14 @@ class CronExpression:
         """Parse ``text``.
 
         Raises:
-            CronError: If it is malformed, out of range, or can never fire
-                (``0 0 30 2 *``).
+            CronError: If it is longer than :data:`MAX_LENGTH` characters, malformed,
+                out of range, or can never fire (``0 0 30 2 *``).
         """
+        if len(text) > MAX_LENGTH:
+            # Not quoted back: the text may be any size.
+            raise CronError(
+                f"cron expression is {len(text)} characters long; the most is {MAX_LENGTH}"
+            )
         return _parse(text.strip())
 
     def matches_day(self, day: date) -> bool:

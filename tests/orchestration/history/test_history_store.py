@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
 from spine.core.storage import Database
 from spine.orchestration.history import StepRun, StepStatus, WorkflowRun, WorkflowStatus
@@ -398,3 +399,17 @@ def test_statistics_since_counts_runs_started_from_then(history: History) -> Non
         "running": 0,
         "pending": 0,
     }
+
+
+def test_an_over_long_field_is_refused_and_nothing_is_written(history: History) -> None:
+    store = history.store
+    for field, limit in [("workflow_name", 200), ("domain", 200), ("created_by", 200)]:
+        run = _run(run_id=f"long-{field}", **{field: "x" * (limit + 1)})
+        label = "workflow name" if field == "workflow_name" else f"run {field}"
+        with pytest.raises(InvalidInput) as refused:
+            store.save_workflow_run(run)
+        assert str(refused.value) == (
+            f"{label} is {limit + 1} characters long; the most is {limit}"
+        )
+        assert store.get_workflow_run(f"long-{field}") is None
+    assert store.count_workflow_runs() == 0

@@ -22,6 +22,7 @@ from spine.core.events import Connection as EventConnection
 from spine.core.events import Event, EventType, Publisher
 from spine.core.ids import new_id
 from spine.core.storage import sql_connection
+from spine.core.storage.bounds import check_lengths
 from spine.core.storage.schema.alerting import (
     core_alert_channels,
     core_alert_deliveries,
@@ -29,17 +30,13 @@ from spine.core.storage.schema.alerting import (
     core_alerts,
 )
 
-_LIMITS = {"title": 500, "source": 200, "domain": 200}
-
 
 def _check_text(name: str, value: str | None, *, required: bool) -> None:
     if value is None or not value.strip():
         if required:
             raise InvalidInput(f"an alert needs a non-empty {name}")
         return
-    limit = _LIMITS.get(name)
-    if limit and len(value) > limit:
-        raise InvalidInput(f"alert {name} is longer than {limit} characters")
+    check_lengths(core_alerts, {name: value}, what="alert")
 
 
 # Statements built once: record_alert is a hot path (every alert, every failed run).
@@ -146,7 +143,8 @@ def record_alert(
         The new alert's id.
 
     Raises:
-        InvalidInput: If the severity is unknown or title, message or source is empty.
+        InvalidInput: If the severity is unknown, title, message or source is empty, or
+            title, source or domain is longer than its column.
     """
     level = Severity.parse(severity)
     _check_text("title", title, required=True)

@@ -13,6 +13,7 @@ from spine.alerting.store import breakers
 from spine.alerting.store.rows import channel_from_row
 from spine.core.errors import Conflict, NotFound
 from spine.core.ids import new_id
+from spine.core.storage.bounds import check_lengths
 from spine.core.storage.schema.alerting import core_alert_channels, core_alert_deliveries
 
 ch = core_alert_channels
@@ -41,8 +42,14 @@ def add_channel(
     """Insert a channel (config already validated and sealed) and its closed breaker.
 
     Raises:
+        InvalidInput: If a text field is longer than its column (nothing is written).
         Conflict: If a channel with this name exists.
     """
+    check_lengths(
+        ch,
+        {"name": name, "channel_type": channel_type, "created_by": created_by},
+        what="channel",
+    )
     if conn.execute(sa.select(ch.c.id).where(ch.c.name == name)).first() is not None:
         raise Conflict(f"an alert channel named {name!r} already exists")
     channel_id = new_id()

@@ -26,6 +26,7 @@ from spine.core.errors import Conflict
 from spine.core.events import Connection as EventConnection
 from spine.core.events import Listener, Publisher
 from spine.core.storage import Database
+from spine.core.storage.bounds import check_lengths
 from spine.core.storage.dialect_sql import dialect_insert
 from spine.core.storage.schema.scheduler import core_schedule_locks as locks_t
 from spine.core.storage.schema.scheduler import core_schedule_runs as runs_t
@@ -54,6 +55,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_LABELS = {"target_name": "workflow name", "cron_expression": "cron expression"}
+
 
 class ScheduleStore:
     """Schedules and schedule runs on spine's database.
@@ -78,15 +81,18 @@ class ScheduleStore:
         """Insert ``schedule``.
 
         Raises:
+            InvalidInput: If a text field is longer than its column (nothing is written).
             Conflict: If a schedule with that name exists.
         """
+        values = schedule_values(schedule)
+        check_lengths(schedules_t, values, what="schedule", labels=_LABELS)
 
         def work(conn: sa.Connection) -> None:
             if conn.execute(
                 sa.select(schedules_t.c.id).where(schedules_t.c.name == schedule.name)
             ).first():
                 raise Conflict(f"schedule {schedule.name!r} already exists")
-            conn.execute(sa.insert(schedules_t).values(schedule_values(schedule)))
+            conn.execute(sa.insert(schedules_t).values(values))
 
         try:
             self.database.run_write(work)

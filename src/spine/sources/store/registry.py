@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from spine.core.errors import Conflict
 from spine.core.events import Event, EventType, Listener, Publisher
 from spine.core.storage import Database
+from spine.core.storage.bounds import check_lengths
 from spine.core.storage.dialect_sql import insert_if_absent
 from spine.core.storage.schema.sources import (
     core_database_connections,
@@ -94,8 +95,10 @@ class SourceStore:
         """Insert a source row; with ``if_absent`` keep an existing one of that name.
 
         Raises:
+            InvalidInput: If a text field is longer than its column (nothing is written).
             Conflict: If the name is taken (and ``if_absent`` is off).
         """
+        check_lengths(core_sources, values, what="source")
 
         def work(conn: sa.Connection) -> Source:
             inserted = insert_if_absent(conn, core_sources, values, key=("name",))
@@ -267,8 +270,10 @@ class SourceStore:
         """Insert a connection row.
 
         Raises:
+            InvalidInput: If a text field is longer than its column (nothing is written).
             Conflict: If the name is taken.
         """
+        check_lengths(core_database_connections, values, what="connection")
 
         def work(conn: sa.Connection) -> None:
             if not insert_if_absent(conn, core_database_connections, values, key=("name",)):

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from spine.core.storage.bounds import check_lengths
+from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.orchestration.history.types import (
     StepRun,
     StepStatus,
@@ -46,6 +48,7 @@ STEP_FINISH_COLUMNS = (
     "quality_passed",
     "quality_metrics",
 )
+_RUN_LABELS = {"workflow_name": "workflow name"}
 
 
 def _duration_ms(start: datetime | None, end: datetime | None) -> int | None:
@@ -55,11 +58,16 @@ def _duration_ms(start: datetime | None, end: datetime | None) -> int | None:
 
 
 def run_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
-    """The column values of a run row."""
+    """The column values of a run row.
+
+    Raises:
+        InvalidInput: If a text field is longer than its column: every writer of run
+            rows builds them here, before it writes anything.
+    """
     duration = run.duration_ms
     if duration is None:
         duration = _duration_ms(run.started_at, run.completed_at)
-    return {
+    values = {
         "run_id": run.run_id,
         "workflow_name": run.workflow_name,
         "workflow_version": run.workflow_version,
@@ -87,6 +95,8 @@ def run_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
         "capture_id": run.capture_id,
         "updated_at": now,
     }
+    check_lengths(runs_t, values, what="run", labels=_RUN_LABELS)
+    return values
 
 
 def step_values(step: StepRun) -> dict[str, Any]:
