@@ -57,6 +57,7 @@ def run_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
         "created_at": run.created_at,
         "created_by": run.created_by,
         "capture_id": run.capture_id,
+        "idempotency_key": run.idempotency_key,
         "updated_at": now,
     }
 
@@ -118,6 +119,7 @@ def row_to_run(row: Mapping[Any, Any]) -> WorkflowRun:
         schedule_id=row["schedule_id"],
         created_by=row["created_by"],
         capture_id=row["capture_id"],
+        idempotency_key=row["idempotency_key"],
     )
 
 
