@@ -1,13 +1,15 @@
-"""Idempotent starts: one run per workflow and idempotency key."""
+"""Idempotent starts: one run per workflow and idempotency key; steps' side-effect keys."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from spine import Step, Workflow
+from spine import RetryPolicy, Step, Workflow
 from spine.core.clock import FrozenClock
 from spine.core.errors import InvalidInput
 from spine.core.storage import Database, create_database
@@ -140,3 +142,80 @@ def test_a_255_character_key_is_stored(runner: WorkflowRunner, workflows: Workfl
     run = runner.submit("wf", idempotency_key="x" * 255)
 
     assert runner.store.run_row(run.run_id).idempotency_key == "x" * 255
+
+
+# ---------------------------------------------------------------- ctx.idempotency_key
+
+
+def recording(keys: dict[str, list[str]], fail_first: int = 0) -> Callable[[Any], None]:
+    def step(ctx: Any) -> None:
+        seen = keys.setdefault(ctx.step_name, [])
+        seen.append(ctx.idempotency_key)
+        if len(seen) <= fail_first:
+            raise ConnectionError("reset by peer")
+
+    return step
+
+
+def test_step_key_is_stable_across_retries_and_differs_between_steps_and_runs(
+    runner: WorkflowRunner, workflows: WorkflowRegistry
+) -> None:
+    keys: dict[str, list[str]] = {}
+    retry = RetryPolicy(max_attempts=3, backoff_seconds=0.1, jitter=0)
+    Workflow(
+        "wf",
+        [
+            Step.lambda_("charge", recording(keys, fail_first=2), retry=retry),
+            Step.lambda_("notify", recording(keys)),
+        ],
+        registry=workflows,
+    )
+
+    first = runner.run("wf")
+    first_keys = {name: list(seen) for name, seen in keys.items()}
+    keys.clear()
+    second = runner.run("wf")
+
+    assert first.status is second.status is WorkflowStatus.COMPLETED
+    assert first_keys["charge"] == [f"{first.run_id}:charge"] * 3
+    assert first_keys["notify"] == [f"{first.run_id}:notify"]
+    assert keys["charge"] == [f"{second.run_id}:charge"] * 3
+    assert keys["charge"][0] != first_keys["charge"][0]
+
+
+def test_step_key_is_stable_across_a_parked_retry(
+    runner: WorkflowRunner, workflows: WorkflowRegistry
+) -> None:
+    # A back-off longer than the inline limit parks the run: the retry is another claim.
+    keys: dict[str, list[str]] = {}
+    retry = RetryPolicy(max_attempts=2, backoff_seconds=60, jitter=0)
+    Workflow(
+        "wf",
+        [Step.lambda_("charge", recording(keys, fail_first=1), retry=retry)],
+        registry=workflows,
+    )
+
+    run = runner.run("wf")
+
+    assert run.status is WorkflowStatus.COMPLETED
+    assert keys["charge"] == [f"{run.run_id}:charge"] * 2
+
+
+def test_map_items_have_keys_of_their_own(
+    runner: WorkflowRunner, workflows: WorkflowRegistry
+) -> None:
+    keys: dict[str, list[str]] = {}
+    Workflow(
+        "wf",
+        [Step.map("send", lambda ctx: ["a", "b", "c"], Step.lambda_("one", recording(keys)))],
+        registry=workflows,
+    )
+
+    run = runner.run("wf")
+
+    assert run.status is WorkflowStatus.COMPLETED
+    assert sorted(k for seen in keys.values() for k in seen) == [
+        f"{run.run_id}:send[0]",
+        f"{run.run_id}:send[1]",
+        f"{run.run_id}:send[2]",
+    ]
