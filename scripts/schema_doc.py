@@ -129,6 +129,8 @@ ADDED_COLUMNS = {
     ("core_workflow_runs", "wake_at"): "when a parked run (wait, retry back-off) is due",
     ("core_workflow_runs", "cancel_requested_at"): "cancellation requested",
     ("core_workflow_runs", "updated_at"): "last change of the row",
+    ("core_workflow_runs", "idempotency_key"): "the caller's key for starting the run: one run "
+    "per workflow and key (`uq_workflow_runs_idempotency`)",
     ("core_workflow_steps", "quality_passed"): "spec 002's `StepRun.quality_passed`",
     ("core_workflow_steps", "quality_metrics"): "spec 002's `StepRun.quality_metrics`",
     ("core_schedules", "catchup"): "catch-up after downtime (docs/scheduling.md)",

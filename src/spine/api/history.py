@@ -97,6 +97,9 @@ class WorkflowRunDetail(BaseModel):
     schedule_id: str | None
     created_by: str | None
     capture_id: str | None
+    idempotency_key: str | None = Field(
+        default=None, description="The key the run was started with, if any."
+    )
 
 
 class StepRunResponse(BaseModel):

@@ -94,21 +94,42 @@ def run_command(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Only record the run; a worker executes it.")
     ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="Start the workflow once per key: if a run of it has this key, use that run.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a workflow: print its run id, execute it here, exit 0 if it COMPLETED."""
+    """Run a workflow: print its run id, execute it here, exit 0 if it COMPLETED.
+
+    With --idempotency-key, a run of the workflow that already has the key is used
+    instead of a new one: followed here if it is not finished, and the exit code is
+    its status's.
+    """
     params = parse_params(param)
     partition = parse_json_object(partition_key, "--partition-key")
     cli = state(ctx)
     cli.load_app()
     services = cli.services()
     runner = services.runner()
-    run = runner.submit(workflow, params, partition_key=partition)
+    run = runner.submit(workflow, params, partition_key=partition, idempotency_key=idempotency_key)
     if no_wait:
         if as_json:
-            print_json({"run_id": run.run_id, "status": run.status.value})
+            print_json(
+                {
+                    "run_id": run.run_id,
+                    "status": run.status.value,
+                    "idempotency_key": run.idempotency_key,
+                }
+            )
         else:
             typer.echo(run.run_id)
+        # A run found by its key may have finished already: exit by its outcome.
+        if run.is_terminal and run.status.value != "COMPLETED":
+            raise typer.Exit(1)
         return
     if not as_json:
         typer.echo(run.run_id)

@@ -143,6 +143,18 @@ class StepContext:
         )
 
     @property
+    def idempotency_key(self) -> str:
+        """The key for this step's side effects: ``"<run_id>:<step_name>"``.
+
+        The same for every attempt of the step in this run (a retry, or an attempt run
+        again after its worker died), different for another step, another map item
+        (``map[3]``) or another run. Pass it to what the step changes outside spine (an
+        API's ``Idempotency-Key`` header, a unique column of a table it writes), so that
+        an attempt repeated after a failure does not do it twice.
+        """
+        return f"{self.run_id}:{self.step_name}"
+
+    @property
     def sources(self) -> SourceFetcher:
         """The sources service (to register a source the step needs).
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spine.core.clock import Clock, SystemClock
+from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
 from spine.orchestration.context import StepServices
 from spine.orchestration.errors import LeaseLost
@@ -35,6 +36,9 @@ from spine.orchestration.store import RunStore
 __all__ = ["MAX_INTERRUPTIONS", "StepTimeout", "WorkflowRunner", "describe", "worker_identity"]
 
 log = logging.getLogger(__name__)
+
+# The width of ``core_workflow_runs.idempotency_key``.
+MAX_KEY_LENGTH = 255
 
 
 def worker_identity() -> str:
@@ -94,8 +98,14 @@ class WorkflowRunner:
         schedule_id: str | None = None,
         created_by: str | None = None,
         capture_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> WorkflowRun:
         """Record a PENDING run of a registered workflow and return it.
+
+        With ``idempotency_key``, a workflow's run is started once per key: if a run of
+        this workflow already has the key, that run is returned as it is now (whatever
+        its params and status) and no run is created. The same key with another
+        workflow is another run.
 
         Raises:
             WorkflowNotFound: If no workflow has that name.
@@ -110,9 +120,9 @@ class WorkflowRunner:
             schedule_id=schedule_id,
             created_by=created_by,
             capture_id=capture_id,
+            idempotency_key=idempotency_key,
         )
-        self.store.create_run(run)
-        return run
+        return self.store.create_run(run)
 
     def new_run(
         self,
@@ -125,14 +135,21 @@ class WorkflowRunner:
         schedule_id: str | None = None,
         created_by: str | None = None,
         capture_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> WorkflowRun:
         """Build (without storing) a PENDING run of a registered workflow.
 
         Raises:
             WorkflowNotFound: If no workflow has that name.
-            InvalidInput: If params are not JSON-serialisable.
+            InvalidInput: If params are not JSON-serialisable, or the idempotency key is
+                empty or longer than 255 characters.
         """
         workflow = self.workflows.get(workflow_name)
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
+            raise InvalidInput(
+                f"idempotency key must be 1 to {MAX_KEY_LENGTH} characters,"
+                f" not {len(idempotency_key)}"
+            )
         return WorkflowRun(
             run_id=new_id(),
             workflow_name=workflow.name,
@@ -147,12 +164,17 @@ class WorkflowRunner:
             schedule_id=schedule_id,
             created_by=created_by,
             capture_id=capture_id,
+            idempotency_key=idempotency_key,
         )
 
     def run(
         self, workflow_name: str, params: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> WorkflowRun:
-        """Submit a run and execute it in this process until it finishes."""
+        """Submit a run and execute it in this process until it finishes.
+
+        Takes :meth:`submit`'s arguments. A run found by its ``idempotency_key`` is
+        driven to its end too (or returned at once if it has finished).
+        """
         run = self.submit(workflow_name, params, **kwargs)
         return self.drive(run.run_id)
 

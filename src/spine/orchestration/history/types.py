@@ -100,6 +100,9 @@ class WorkflowRun:
     created_by: str | None = None
     capture_id: str | None = None
 
+    # Added by spine: the caller's key for this start (docs/orchestration.md).
+    idempotency_key: str | None = None
+
     @property
     def duration_seconds(self) -> float | None:
         """Execution duration, when the run has started and finished."""
@@ -113,7 +116,7 @@ class WorkflowRun:
         return WorkflowStatus(self.status).is_terminal
 
     def to_dict(self) -> dict[str, Any]:
-        """Serialise to a JSON-ready dict (spec 002's keys, then spec 000's)."""
+        """Serialise to a JSON-ready dict (spec 002's keys, then spec 000's, then spine's)."""
         return {
             "run_id": self.run_id,
             "workflow_name": self.workflow_name,
@@ -141,6 +144,7 @@ class WorkflowRun:
             "schedule_id": self.schedule_id,
             "created_by": self.created_by,
             "capture_id": self.capture_id,
+            "idempotency_key": self.idempotency_key,
         }
 
 
@@ -182,7 +186,7 @@ class StepRun:
         return _seconds(self.started_at, self.completed_at)
 
     def to_dict(self) -> dict[str, Any]:
-        """Serialise to a JSON-ready dict (spec 002's keys, then spec 000's)."""
+        """Serialise to a JSON-ready dict (spec 002's keys, then spec 000's, then spine's)."""
         return {
             "step_id": self.step_id,
             "run_id": self.run_id,

@@ -66,10 +66,18 @@ class RunStore(HistoryStore):
 
     # ------------------------------------------------------------- creation
 
-    def create_run(self, run: WorkflowRun) -> None:
-        """Insert a PENDING run and its ``run.created`` event."""
+    def create_run(self, run: WorkflowRun) -> WorkflowRun:
+        """Insert a PENDING run and its ``run.created`` event; return the run stored.
+
+        A run with an ``idempotency_key`` that a run of the same workflow already has is
+        not inserted: that run is returned instead, and nothing is written.
+        """
         now = self.clock.now()
-        self.db.run_write(lambda conn: runs.insert_run(conn, run, now))
+        if run.idempotency_key is None:
+            self.db.run_write(lambda conn: runs.insert_run(conn, run, now))
+            return run
+        # Keyed by the idempotency key: a second try after a lost COMMIT finds the run.
+        return self.db.run_write(lambda conn: runs.insert_run_once(conn, run, now), idempotent=True)
 
     # -------------------------------------------------------------- leasing
 

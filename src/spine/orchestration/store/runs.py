@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spine.core.events import EventType, Publisher
+from spine.core.storage.dialect_sql import dialect_insert
 from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.orchestration.events import run_finished
@@ -36,6 +37,51 @@ def insert_run(conn: sa.Connection, run: WorkflowRun, now: datetime) -> None:
     insert_runs(conn, [run], now)
 
 
+def insert_run_once(conn: sa.Connection, run: WorkflowRun, now: datetime) -> WorkflowRun:
+    """Insert ``run`` unless a run of its workflow has its idempotency key; return the run.
+
+    Without a key this is :func:`insert_run`. With one, the row goes in with
+    ``ON CONFLICT DO NOTHING`` on ``uq_workflow_runs_idempotency``, and only a row that
+    went in is counted and gets its ``run.created`` event; otherwise the run that holds
+    the key is read back and returned. A concurrent start with the same key waits on the
+    index (PostgreSQL) or the write lock (SQLite) until the first commits, so all of them
+    return the same run.
+    """
+    if run.idempotency_key is None:
+        insert_runs(conn, [run], now)
+        return run
+    values = _pending_values(run, now)
+    statement = (
+        dialect_insert(conn, runs_t)
+        .values(values)
+        .on_conflict_do_nothing(
+            index_elements=[runs_t.c.workflow_name, runs_t.c.idempotency_key],
+            index_where=runs_t.c.idempotency_key.is_not(None),
+        )
+        .returning(runs_t.c.run_id)
+    )
+    if conn.execute(statement).scalar_one_or_none() is None:
+        row = (
+            conn.execute(
+                sa.select(runs_t).where(
+                    runs_t.c.workflow_name == run.workflow_name,
+                    runs_t.c.idempotency_key == run.idempotency_key,
+                )
+            )
+            .mappings()
+            .one()
+        )
+        return row_to_run(row)
+    _count_and_announce(conn, [run], now)
+    return run
+
+
+def _pending_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
+    values = run_values(run, now)
+    values["status"] = WorkflowStatus.PENDING.value
+    return values
+
+
 def insert_runs(conn: sa.Connection, runs: Sequence[WorkflowRun], now: datetime) -> None:
     """:func:`insert_run` for many new runs, in three statements whatever their number.
 
@@ -45,19 +91,23 @@ def insert_runs(conn: sa.Connection, runs: Sequence[WorkflowRun], now: datetime)
     """
     if not runs:
         return
-    rows = []
+    conn.execute(_INSERT_RUN, [_pending_values(run, now) for run in runs])
+    _count_and_announce(conn, runs, now)
+
+
+def _count_and_announce(conn: sa.Connection, runs: Sequence[WorkflowRun], now: datetime) -> None:
+    """Count new runs in the run statistics and write their ``run.created`` events."""
     events = []
     per_day: dict[tuple[str, str], list[WorkflowRun]] = {}
     for run in runs:
-        values = run_values(run, now)
-        values["status"] = WorkflowStatus.PENDING.value
-        rows.append(values)
         payload: dict[str, Any] = {
             "workflow_name": run.workflow_name,
             "triggered_by": run.triggered_by,
         }
         if run.parent_run_id is not None:
             payload["parent_run_id"] = run.parent_run_id
+        if run.idempotency_key is not None:
+            payload["idempotency_key"] = run.idempotency_key
         events.append(
             {
                 "run_id": run.run_id,
@@ -70,7 +120,6 @@ def insert_runs(conn: sa.Connection, runs: Sequence[WorkflowRun], now: datetime)
         )
         day = run.created_at.astimezone(UTC).date().isoformat()
         per_day.setdefault((run.workflow_name, day), []).append(run)
-    conn.execute(_INSERT_RUN, rows)
     for (workflow_name, _), group in sorted(per_day.items()):
         count_run_change(
             conn,

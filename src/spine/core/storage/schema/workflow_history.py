@@ -58,6 +58,8 @@ core_workflow_runs = table(
     ts("wake_at"),
     ts("cancel_requested_at"),
     ts("updated_at"),
+    # The caller's key for this start: one run per workflow and key (docs/decisions.md).
+    sa.Column("idempotency_key", sa.String(255)),
     one_of("status", RUN_STATUSES, "status"),
     sa.Index("idx_workflow_runs_status", "status", "created_at"),
     sa.Index("idx_workflow_runs_name", "workflow_name", "created_at"),
@@ -79,6 +81,14 @@ core_workflow_runs = table(
         "wake_at",
         sqlite_where=sa.text("status IN ('PENDING', 'RUNNING')"),
         postgresql_where=sa.text("status IN ('PENDING', 'RUNNING')"),
+    ),
+    sa.Index(
+        "uq_workflow_runs_idempotency",
+        "workflow_name",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+        postgresql_where=sa.text("idempotency_key IS NOT NULL"),
     ),
     tier=Tier.INTERMEDIATE,
     spec=SPEC,

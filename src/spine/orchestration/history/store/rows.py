@@ -93,6 +93,7 @@ def run_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
         "created_at": run.created_at,
         "created_by": run.created_by,
         "capture_id": run.capture_id,
+        "idempotency_key": run.idempotency_key,
         "updated_at": now,
     }
     check_lengths(runs_t, values, what="run", labels=_RUN_LABELS)
@@ -156,6 +157,7 @@ def row_to_run(row: Mapping[Any, Any]) -> WorkflowRun:
         schedule_id=row["schedule_id"],
         created_by=row["created_by"],
         capture_id=row["capture_id"],
+        idempotency_key=row["idempotency_key"],
     )
 
 
