@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import partial
 
 from spine.alerting.backoff import backoff_seconds
+from spine.alerting.bounds import bounded_response, bounded_text
 from spine.alerting.channels import DeliveryError, Message, channel_type, http_sender
 from spine.alerting.models import DeliveryPolicy
 from spine.alerting.secrets import open_config
@@ -167,8 +168,9 @@ class DeliveryWorker:
                 f"{type(error).__name__}: {error}", category=ErrorCategory.INTERNAL, retryable=True
             )
         else:
-            return "sent" if self.store.record_sent(claim, sent) else None
-        text = redact_url_password(str(failure))
+            recorded = self.store.record_sent(claim, bounded_response(sent) or {})
+            return "sent" if recorded else None
+        text = bounded_text(redact_url_password(str(failure)))
         log.info(
             "delivery %s of alert %s to %s failed (attempt %s): %s",
             claim.delivery_id,
@@ -182,6 +184,6 @@ class DeliveryWorker:
             error=text,
             category=failure.category.value,
             retryable=failure.retryable,
-            response=response,
+            response=bounded_response(response),
             backoff=self._backoff,
         )

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spine.alerting.bounds import ERROR_STORED
 from spine.alerting.models import (
     DLQ_SOURCE_TYPE,
     Alert,
@@ -300,7 +301,7 @@ def _fail_attempt(
         .where(d.c.id == row.id)
         .values(
             status=DeliveryStatus.FAILED.value,
-            error=error[:4000],
+            error=error[:ERROR_STORED],
             response_json=response,
             next_retry_at=due if again else None,
         )
@@ -341,7 +342,7 @@ def _dead_letter(
             .where(dlq.c.dlq_id == existing.dlq_id)
             .values(
                 payload=payload,
-                error=error[:4000],
+                error=error[:ERROR_STORED],
                 error_category=category,
                 last_failed_at=now,
                 next_retry_at=None,
@@ -360,7 +361,7 @@ def _dead_letter(
             source_type=DLQ_SOURCE_TYPE,
             source_id=key,
             payload=payload,
-            error=error[:4000],
+            error=error[:ERROR_STORED],
             error_category=category,
             retry_count=0,
             max_retries=3,
