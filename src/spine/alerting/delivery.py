@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from functools import partial
 
-from spine.alerting.backoff import backoff_seconds
+from spine.alerting.backoff import retry_after_seconds, wait_seconds
 from spine.alerting.bounds import bounded_response, bounded_text
 from spine.alerting.channels import DeliveryError, Message, channel_type, http_sender
 from spine.alerting.models import DeliveryPolicy
@@ -63,8 +63,8 @@ class DeliveryWorker:
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
         self.http = http_sender()
-        self._backoff = partial(
-            backoff_seconds,
+        self._wait = partial(
+            wait_seconds,
             base=policy.backoff_base_seconds,
             cap=policy.backoff_max_seconds,
             rand=rand,
@@ -148,6 +148,7 @@ class DeliveryWorker:
             channel_name=claim.channel.name,
         )
         response = None
+        retry_after: str | None = None
         try:
             config = open_config(kind, claim.channel.config, self.policy.secret_key)
             sent = kind.send(
@@ -160,6 +161,7 @@ class DeliveryWorker:
         except DeliveryError as error:
             failure: SpineError = error
             response = error.response
+            retry_after = error.retry_after
         except SpineError as error:
             failure = error
         except Exception as error:  # a channel bug must not kill the worker
@@ -185,5 +187,7 @@ class DeliveryWorker:
             category=failure.category.value,
             retryable=failure.retryable,
             response=bounded_response(response),
-            backoff=self._backoff,
+            backoff=partial(
+                self._wait, retry_after=retry_after_seconds(retry_after, self.store.clock.now())
+            ),
         )

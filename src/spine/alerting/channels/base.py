@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 
 
 class DeliveryError(SpineError):
-    """A send failed; ``response`` is what the peer answered (never request credentials)."""
+    """A send failed; ``response`` is what the peer answered (never request credentials).
+
+    ``retry_after`` is the peer's ``Retry-After`` header, if it sent one.
+    """
 
     category = ErrorCategory.NETWORK
 
@@ -28,9 +31,12 @@ class DeliveryError(SpineError):
         response: dict[str, Any] | None = None,
         category: ErrorCategory | None = None,
         retryable: bool | None = None,
+        retry_after: str | None = None,
     ) -> None:
         super().__init__(message, category=category, retryable=retryable)
         self.response = response
+        #: The peer's ``Retry-After`` header, as sent (the worker reads it).
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from spine.alerting.backoff import RETRY_AFTER_MAX_CHARS
 from spine.alerting.bounds import BODY_LIMIT, head
 from spine.alerting.channels.base import DeliveryError
 from spine.core.errors import ErrorCategory
@@ -137,8 +138,10 @@ def _post(
         category = ErrorCategory.UNAVAILABLE
     else:
         category = ErrorCategory.VALIDATION
+    retry_after = response.headers.get("retry-after")
     raise DeliveryError(
         f"{shown} answered HTTP {status}",
         response=response_record(response),
         category=category,
+        retry_after=retry_after[: RETRY_AFTER_MAX_CHARS + 1] if retry_after else None,
     )
