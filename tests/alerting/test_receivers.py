@@ -89,3 +89,31 @@ def test_wait_honours_retry_after_within_the_cap_and_never_shortens_the_backoff(
     assert backoff <= wait <= 60
     if retry_after is not None:
         assert wait >= min(60, retry_after)
+
+
+def test_410_gone_disables_the_channel_and_raises_a_warning_alert(
+    service: AlertService, worker: DeliveryWorker, receiver: Receiver, db: Database
+) -> None:
+    gone = Receiver(status=410)
+    gone.start()
+    try:
+        service.add_channel("old", "webhook", {"url": gone.url(), "secret": "env:HOOK_SECRET"})
+        service.add_channel("ops", "webhook", {"url": receiver.url(), "secret": "env:HOOK_SECRET"})
+        alert_id = service.send("ERROR", "load failed", "boom", source="s")
+        worker.drain()
+    finally:
+        gone.stop()
+    assert {c.name: c.enabled for c in service.store.list_channels()} == {
+        "old": False,
+        "ops": True,
+    }
+    [to_old] = [r for r in _deliveries(db) if r.channel_name == "old"]
+    assert (to_old.alert_id, to_old.status, to_old.attempt) == (alert_id, "FAILED", 1)
+    [letter] = service.store.list_dead_letters()
+    assert letter["error_category"] == "VALIDATION"
+    warning = service.store.list_alerts(severity=None, since=None, limit=10)[0]
+    assert (warning["severity"], warning["source"]) == ("WARNING", "spine.alerting")
+    assert "old" in warning["title"] and "410" in warning["title"]
+    _, deliveries = service.store.show_alert(warning["id"])
+    assert [(d["channel_name"], d["status"]) for d in deliveries] == [("ops", "SENT")]
+    assert [r.json()["data"]["severity"] for r in receiver.requests] == ["ERROR", "WARNING"]

@@ -149,6 +149,7 @@ class DeliveryWorker:
         )
         response = None
         retry_after: str | None = None
+        gone = False
         try:
             config = open_config(kind, claim.channel.config, self.policy.secret_key)
             sent = kind.send(
@@ -162,6 +163,7 @@ class DeliveryWorker:
             failure: SpineError = error
             response = error.response
             retry_after = error.retry_after
+            gone = error.gone
         except SpineError as error:
             failure = error
         except Exception as error:  # a channel bug must not kill the worker
@@ -187,6 +189,7 @@ class DeliveryWorker:
             category=failure.category.value,
             retryable=failure.retryable,
             response=bounded_response(response),
+            gone=gone,
             backoff=partial(
                 self._wait, retry_after=retry_after_seconds(retry_after, self.store.clock.now())
             ),

@@ -144,4 +144,5 @@ def _post(
         response=response_record(response),
         category=category,
         retry_after=retry_after[: RETRY_AFTER_MAX_CHARS + 1] if retry_after else None,
+        gone=status == 410,
     )
