@@ -32,6 +32,8 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     #: Answer 503 to the first request of each ``webhook-id`` (forces one retry each).
     fail_first: bool = False
+    #: Extra headers of every answer (``Retry-After`` ...).
+    headers: dict[str, str] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -52,6 +54,7 @@ class Receiver:
                         )
                     )
                     status, reply = receiver.status, receiver.reply
+                    extra = dict(receiver.headers)
                     msg_id = self.headers.get("webhook-id")
                     if (
                         receiver.fail_first
@@ -64,6 +67,8 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -159,10 +159,14 @@ def test_dead_letter_list_and_retry(db_url: str, tmp_path: Path, receiver: Recei
     database.dispose()
 
 
+FILE_URL = json.dumps({"url": "file:///etc/passwd"})
+
+
 def test_bad_input_is_one_line_and_exit_2(db_url: str, tmp_path: Path) -> None:
     env = _env(db_url)
     cases = [
         ["alerts", "channels", "add", "x", "--type", "webhook", "--config", "[1]"],
+        ["alerts", "channels", "add", "f", "--type", "apprise", "--config", FILE_URL],
         ["alerts", "send", "--severity", "LOUD", "--title", "t", "--message", "m", "--source", "s"],
         ["alerts", "channels", "show", "nope"],
         ["dlq", "retry", "nope"],

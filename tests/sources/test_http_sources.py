@@ -197,8 +197,10 @@ def test_response_size_limit(sources: SourceService, server: Server) -> None:
 def test_private_addresses_are_refused_unless_allowed(
     make_service: Callable[..., SourceService], server: Server
 ) -> None:
+    # Saved where private addresses are allowed, fetched where they are not: the
+    # fetch checks again (saving is refused too: tests/sources/test_endpoints.py).
+    _add(make_service(), "local", f"{server.url}/data.csv")
     guarded = make_service(sources_allow_private_urls=False)
-    _add(guarded, "local", f"{server.url}/data.csv")
     result = guarded.fetch("local")
     assert (result.status, result.error_category) == (FetchStatus.FAILED, "PERMISSION")
     assert server.hits("/data.csv") == []

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 from functools import partial
 
-from spine.alerting.backoff import backoff_seconds
+from spine.alerting.backoff import retry_after_seconds, wait_seconds
+from spine.alerting.bounds import bounded_response, bounded_text
 from spine.alerting.channels import DeliveryError, Message, channel_type, http_sender
 from spine.alerting.models import DeliveryPolicy
 from spine.alerting.secrets import open_config
@@ -62,8 +63,8 @@ class DeliveryWorker:
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
         self.http = http_sender()
-        self._backoff = partial(
-            backoff_seconds,
+        self._wait = partial(
+            wait_seconds,
             base=policy.backoff_base_seconds,
             cap=policy.backoff_max_seconds,
             rand=rand,
@@ -147,6 +148,8 @@ class DeliveryWorker:
             channel_name=claim.channel.name,
         )
         response = None
+        retry_after: str | None = None
+        gone = False
         try:
             config = open_config(kind, claim.channel.config, self.policy.secret_key)
             sent = kind.send(
@@ -159,6 +162,8 @@ class DeliveryWorker:
         except DeliveryError as error:
             failure: SpineError = error
             response = error.response
+            retry_after = error.retry_after
+            gone = error.gone
         except SpineError as error:
             failure = error
         except Exception as error:  # a channel bug must not kill the worker
@@ -167,8 +172,9 @@ class DeliveryWorker:
                 f"{type(error).__name__}: {error}", category=ErrorCategory.INTERNAL, retryable=True
             )
         else:
-            return "sent" if self.store.record_sent(claim, sent) else None
-        text = redact_url_password(str(failure))
+            recorded = self.store.record_sent(claim, bounded_response(sent) or {})
+            return "sent" if recorded else None
+        text = bounded_text(redact_url_password(str(failure)))
         log.info(
             "delivery %s of alert %s to %s failed (attempt %s): %s",
             claim.delivery_id,
@@ -182,6 +188,9 @@ class DeliveryWorker:
             error=text,
             category=failure.category.value,
             retryable=failure.retryable,
-            response=response,
-            backoff=self._backoff,
+            response=bounded_response(response),
+            gone=gone,
+            backoff=partial(
+                self._wait, retry_after=retry_after_seconds(retry_after, self.store.clock.now())
+            ),
         )

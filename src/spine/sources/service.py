@@ -22,6 +22,7 @@ from spine.core.secrets import check_secret_ref, is_secret_key, is_secret_ref, r
 from spine.core.storage import Database
 from spine.sources.cache import ContentCache, cache_key
 from spine.sources.connections import ConnectionRegistry, check_name
+from spine.sources.endpoints import check_endpoint
 from spine.sources.errors import ContentNotFound, SourceDisabled
 from spine.sources.fetchers import Fetcher, FetchRequest, FetchSettings, fetcher_for
 from spine.sources.fetchers.base import AttemptsFailed
@@ -181,12 +182,15 @@ class SourceService:
         """Register a source; with ``if_absent``, keep an existing one of that name.
 
         Raises:
-            InvalidInput: Bad name, type or config.
+            InvalidInput: Bad name, type or config (a network source whose URL is not
+                http(s), or whose SFTP host is not a host).
+            UrlNotAllowed: If a network source's host is private and that is not allowed.
             Conflict: If the name is taken (and ``if_absent`` is off).
         """
         check_name(name, "source")
         parsed = kind if isinstance(kind, SourceType) else source_type(kind)
         check_config(parsed, config)
+        check_endpoint(parsed, config, allow_private=self.settings.allow_private_urls)
         now = self.clock.now()
         return self.store.add_source(
             {

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 
 class DeliveryError(SpineError):
-    """A send failed; ``response`` is what the peer answered (never request credentials)."""
+    """A send failed; ``response`` is what the peer answered (never request credentials).
+
+    ``retry_after`` is the peer's ``Retry-After`` header, if it sent one; ``gone``
+    says that the endpoint answered 410 Gone (the worker disables the channel).
+    """
 
     category = ErrorCategory.NETWORK
 
@@ -28,9 +32,15 @@ class DeliveryError(SpineError):
         response: dict[str, Any] | None = None,
         category: ErrorCategory | None = None,
         retryable: bool | None = None,
+        retry_after: str | None = None,
+        gone: bool = False,
     ) -> None:
         super().__init__(message, category=category, retryable=retryable)
         self.response = response
+        #: The peer's ``Retry-After`` header, as sent (the worker reads it).
+        self.retry_after = retry_after
+        #: The endpoint answered 410 Gone: it will never take a delivery again.
+        self.gone = gone
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

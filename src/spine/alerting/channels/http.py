@@ -13,20 +13,29 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from spine.alerting.backoff import RETRY_AFTER_MAX_CHARS
+from spine.alerting.bounds import BODY_LIMIT, head
 from spine.alerting.channels.base import DeliveryError
 from spine.core.errors import ErrorCategory
 from spine.core.net import check_outbound_url
 
-_BODY_KEPT = 2000
-
 
 def response_record(response: httpx.Response) -> dict[str, Any]:
-    """What ``response_json`` keeps of a response: status and the start of the body."""
+    """What ``response_json`` keeps of a response: status and the start of the body.
+
+    A body of up to :data:`~spine.alerting.bounds.BODY_LIMIT` bytes is kept whole (as
+    JSON when it is JSON); a longer one is cut to that many bytes of text, with
+    ``body_truncated: true`` and its size in ``body_bytes``.
+    """
     record: dict[str, Any] = {"status_code": response.status_code}
+    raw = response.content
+    if len(raw) > BODY_LIMIT:
+        record.update(body=head(raw), body_truncated=True, body_bytes=len(raw))
+        return record
     try:
         record["body"] = response.json()
     except ValueError:
-        record["body"] = response.text[:_BODY_KEPT]
+        record["body"] = head(raw)
     return record
 
 
@@ -129,8 +138,11 @@ def _post(
         category = ErrorCategory.UNAVAILABLE
     else:
         category = ErrorCategory.VALIDATION
+    retry_after = response.headers.get("retry-after")
     raise DeliveryError(
         f"{shown} answered HTTP {status}",
         response=response_record(response),
         category=category,
+        retry_after=retry_after[: RETRY_AFTER_MAX_CHARS + 1] if retry_after else None,
+        gone=status == 410,
     )

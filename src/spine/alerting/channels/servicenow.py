@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from spine.alerting.channels import http
 from spine.alerting.channels.base import HttpPoster, Message, has_secret, require
 from spine.core.errors import InvalidInput
 from spine.core.net import check_outbound_url
@@ -69,11 +68,14 @@ class ServiceNowChannel:
             timeout=timeout,
             allow_private=allow_private,
         )
-        record = http.response_record(response)
-        result = record.get("body", {})
-        result = result.get("result", {}) if isinstance(result, dict) else {}
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = {}
+        result = parsed.get("result", {}) if isinstance(parsed, dict) else {}
+        result = result if isinstance(result, dict) else {}
         return {
-            "status_code": record["status_code"],
+            "status_code": response.status_code,
             "sys_id": result.get("sys_id"),
             "number": result.get("number"),
         }

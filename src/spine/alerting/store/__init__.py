@@ -135,8 +135,13 @@ class AlertStore:
         retryable: bool,
         response: Mapping[str, Any] | None,
         backoff: Callable[[int], float],
+        gone: bool = False,
     ) -> str | None:
-        """Record a failed send; return ``retry``, ``dead_letter`` or None (claim lost)."""
+        """Record a failed send; return ``retry``, ``dead_letter`` or None (claim lost).
+
+        ``gone`` (the endpoint answered 410 Gone) also disables the channel and records
+        a WARNING alert saying so, in the same transaction.
+        """
         now = self.clock.now()
         return self.database.run_write(
             lambda conn: deliveries.record_failed(
@@ -149,6 +154,8 @@ class AlertStore:
                 response=dict(response) if response is not None else None,
                 policy=self.policy,
                 backoff=backoff,
+                gone=gone,
+                listeners=self.listeners,
             )
         )
 

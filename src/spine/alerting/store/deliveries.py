@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spine.alerting.bounds import ERROR_STORED
 from spine.alerting.models import (
     DLQ_SOURCE_TYPE,
     Alert,
@@ -32,9 +33,10 @@ from spine.alerting.models import (
     DlqStatus,
 )
 from spine.alerting.store import breakers
-from spine.alerting.store.alerts import alerts_by_id
+from spine.alerting.store.alerts import alerts_by_id, record_alert
 from spine.alerting.store.rows import channel_from_row
 from spine.core.errors import Conflict, NotFound
+from spine.core.events import Publisher
 from spine.core.ids import new_id
 from spine.core.storage.schema.alerting import core_alert_channels, core_alert_deliveries
 from spine.core.storage.schema.resilience import dead_letter_queue
@@ -43,6 +45,8 @@ d = core_alert_deliveries
 ch = core_alert_channels
 dlq = dead_letter_queue
 _ROWCOUNT = {"preserve_rowcount": True}
+#: ``source`` of the WARNING alert raised when a channel's endpoint answers 410 Gone.
+GONE_ALERT_SOURCE = "spine.alerting"
 LEASE_EXPIRED = "the delivery worker that claimed this attempt stopped before recording it"
 
 
@@ -254,8 +258,14 @@ def record_failed(
     response: dict[str, Any] | None,
     policy: DeliveryPolicy,
     backoff: Callable[[int], float],
+    gone: bool = False,
+    listeners: Publisher | None = None,
 ) -> str | None:
     """Mark the claimed attempt FAILED and schedule the next one or dead-letter it.
+
+    ``gone``: the endpoint answered 410 Gone; the channel is disabled and a WARNING
+    alert (source ``spine.alerting``) is recorded for the other channels, with the
+    failure, in the caller's transaction (``listeners`` get its ``alert.recorded``).
 
     Returns:
         ``"retry"``, ``"dead_letter"``, or ``None`` if the claim was lost.
@@ -273,10 +283,42 @@ def record_failed(
     next_attempt = _fail_attempt(
         conn, now, row, error, category, policy, due, retryable=retryable, response=response
     )
+    if gone:
+        _disable_gone_channel(conn, now, claim, listeners)
     if next_attempt is None:
         return "dead_letter"
     _insert_attempt(conn, row, next_attempt, due)
     return "retry"
+
+
+def _disable_gone_channel(
+    conn: sa.Connection, now: datetime, claim: Claim, listeners: Publisher | None
+) -> None:
+    """Disable a channel whose endpoint answered 410 Gone and say so in a WARNING alert."""
+    conn.execute(
+        sa.update(ch).where(ch.c.id == claim.channel.id).values(enabled=False, updated_at=now)
+    )
+    name = claim.channel.name
+    record_alert(
+        conn,
+        now,
+        severity="WARNING",
+        title=f"alert channel {name} disabled: its endpoint answered 410 Gone",
+        message=(
+            f"The endpoint of alert channel {name} answered HTTP 410 Gone to delivery "
+            f"{claim.delivery_id} (alert {claim.alert.id}): it no longer exists. The "
+            f"channel is disabled; its deliveries wait. Fix its config and run "
+            f"`spine alerts channels enable {name}`, or remove it."
+        ),
+        source=GONE_ALERT_SOURCE,
+        metadata={
+            "channel": name,
+            "channel_id": claim.channel.id,
+            "alert_id": claim.alert.id,
+            "delivery_id": claim.delivery_id,
+        },
+        listeners=listeners,
+    )
 
 
 def _fail_attempt(
@@ -300,7 +342,7 @@ def _fail_attempt(
         .where(d.c.id == row.id)
         .values(
             status=DeliveryStatus.FAILED.value,
-            error=error[:4000],
+            error=error[:ERROR_STORED],
             response_json=response,
             next_retry_at=due if again else None,
         )
@@ -341,7 +383,7 @@ def _dead_letter(
             .where(dlq.c.dlq_id == existing.dlq_id)
             .values(
                 payload=payload,
-                error=error[:4000],
+                error=error[:ERROR_STORED],
                 error_category=category,
                 last_failed_at=now,
                 next_retry_at=None,
@@ -360,7 +402,7 @@ def _dead_letter(
             source_type=DLQ_SOURCE_TYPE,
             source_id=key,
             payload=payload,
-            error=error[:4000],
+            error=error[:ERROR_STORED],
             error_category=category,
             retry_count=0,
             max_retries=3,
