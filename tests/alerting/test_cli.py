@@ -203,3 +203,53 @@ def test_webhook_without_secret_gets_one_shown_once_and_sealed(db_url: str, tmp_
         database.dispose()
     assert secret not in str(stored) and "fernet:" in str(stored)
     assert (tmp_path / ".spine" / "secret.key").exists()
+
+
+def test_channels_update_and_rotate_secret(db_url: str, tmp_path: Path, receiver: Receiver) -> None:
+    env = _env(db_url)  # no SPINE_SECRET_KEY: SQLite's local key file seals the new secret
+
+    def spine(*args: str) -> str:
+        done = run_spine(*args, cwd=tmp_path, env=env)
+        assert done.code == 0, done.stderr
+        return done.stdout
+
+    hook = json.dumps({"url": receiver.url(), "secret_ref": "env:HOOK_SECRET"})
+    spine("alerts", "channels", "add", "hook", "--type", "webhook", "--config", hook)
+    changes = "--min-severity ERROR --domains finra.* --throttle-minutes 5 --disable --json"
+    updated = json.loads(spine("alerts", "channels", "update", "hook", *changes.split()))
+    assert (updated["min_severity"], updated["domains"], updated["enabled"]) == (
+        "ERROR",
+        ["finra.*"],
+        False,
+    )
+    assert updated["throttle_minutes"] == 5
+    assert updated["config_json"] == {"url": receiver.url(), "secret_ref": "env:HOOK_SECRET"}
+
+    done = run_spine(
+        "alerts", "channels", "update", "hook", "--enable", "--rotate-secret",
+        "--overlap-hours", "1", "--json", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    new = done.stderr.strip().rsplit(" ", 1)[-1]
+    assert new.startswith("whsec_") and new not in done.stdout
+    rotated = json.loads(done.stdout)
+    assert rotated["enabled"] is True
+    assert rotated["config_json"]["secret"] == "********"
+    assert rotated["config_json"]["previous_secret"] == "env:HOOK_SECRET"
+    assert (
+        rotated["config_json"]
+        == json.loads(spine("alerts", "channels", "show", "hook", "--json"))["config_json"]
+    )
+
+    cases = [
+        ["alerts", "channels", "update", "nope", "--enable"],
+        ["alerts", "channels", "update", "hook"],
+        ["alerts", "channels", "update", "hook", "--min-severity", "LOUD"],
+        ["alerts", "channels", "update", "hook", "--config", "[1]"],
+        ["alerts", "channels", "update", "hook", "--config", FILE_URL, "--disable"],
+    ]
+    for args, failed in zip(cases, run_spines([(a, env, tmp_path) for a in cases]), strict=True):
+        assert failed.code == 2, (args, failed.stderr)
+        assert len(failed.stderr.strip().splitlines()) == 1, (args, failed.stderr)
+        assert "Traceback" not in failed.stderr
+    assert json.loads(spine("alerts", "channels", "show", "hook", "--json")) == rotated

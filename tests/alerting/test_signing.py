@@ -52,3 +52,13 @@ def test_missing_header_is_refused() -> None:
     del headers["webhook-timestamp"]
     with pytest.raises(WebhookVerificationError, match="webhook-timestamp"):
         verify_signature(SECRET, headers, BODY, now=TIMESTAMP)
+
+
+def test_headers_signed_with_two_secrets_verify_with_either() -> None:
+    other = generate_secret()
+    headers = signed_headers(other, MSG_ID, TIMESTAMP, BODY, also=(SECRET,))
+    assert headers["webhook-signature"].split() == [sign(other, MSG_ID, TIMESTAMP, BODY), EXPECTED]
+    for secret in (other, SECRET):
+        assert verify_signature(secret, headers, BODY, now=TIMESTAMP)
+    with pytest.raises(WebhookVerificationError):
+        verify_signature(generate_secret(), headers, BODY, now=TIMESTAMP)

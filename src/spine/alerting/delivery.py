@@ -151,7 +151,9 @@ class DeliveryWorker:
         retry_after: str | None = None
         gone = False
         try:
-            config = open_config(kind, claim.channel.config, self.policy.secret_key)
+            config = open_config(
+                kind, claim.channel.config, self.policy.secret_key, now=self.store.clock.now()
+            )
             sent = kind.send(
                 message,
                 config,

@@ -10,9 +10,11 @@ that may embed a token) is then kept as given, and masked on display.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from spine.alerting import rotation
 from spine.alerting.channels.base import ChannelType
 from spine.core.crypto import SecretBox
 from spine.core.errors import InvalidInput
@@ -53,17 +55,63 @@ def seal_config(
     return sealed
 
 
-def open_config(
+def merge_config(
+    kind: ChannelType, stored: dict[str, Any], given: dict[str, Any]
+) -> dict[str, Any]:
+    """``stored`` with the keys of ``given`` replaced (a ``null`` value removes the key).
+
+    A credential given as ``<field>`` replaces a stored ``<field>_ref`` and the other way
+    round, so that a channel never holds both. A new webhook secret ends an overlap.
+    """
+    merged = dict(stored)
+    for key, value in given.items():
+        for field in kind.secret_fields:
+            if key == field:
+                merged.pop(f"{field}_ref", None)
+            elif key == f"{field}_ref":
+                merged.pop(field, None)
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if "secret" in given or "secret_ref" in given:
+        merged = rotation.ended(merged)
+    return merged
+
+
+def unsealed_config(
     kind: ChannelType, config: dict[str, Any], secret_key: str | None
 ) -> dict[str, Any]:
+    """A copy of ``config`` with sealed credentials decrypted and references kept as given.
+
+    What a channel type validates when a stored config changes: the values it checked
+    when the channel was added, not their ciphertext.
+
+    Raises:
+        ConfigurationError: If a sealed value needs ``SPINE_SECRET_KEY`` and it is unset.
+        DecryptionFailed: If no configured key opens a sealed value.
+    """
+    opened = dict(config)
+    for field in kind.secret_fields:
+        value = opened.get(field)
+        if SecretBox.is_sealed(value):
+            opened[field] = SecretBox(secret_key).decrypt(str(value))
+    return opened
+
+
+def open_config(
+    kind: ChannelType, config: dict[str, Any], secret_key: str | None, *, now: datetime
+) -> dict[str, Any]:
     """A copy of ``config`` with credentials in clear, for one send only.
+
+    A webhook's previous secret is opened only while its overlap lasts at ``now``.
 
     Raises:
         SecretUnavailable: If a reference points at nothing.
         ConfigurationError: If a sealed value needs ``SPINE_SECRET_KEY`` and it is unset.
         DecryptionFailed: If no configured key opens a sealed value.
     """
-    opened = dict(config)
+    opened = dict(rotation.current(config, now))
     for field in kind.secret_fields:
         value = opened.get(field)
         ref = opened.pop(f"{field}_ref", None)

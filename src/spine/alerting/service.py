@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
+from spine.alerting import rotation
 from spine.alerting.channels import Message, channel_type, http_sender
 from spine.alerting.delivery import DeliveryWorker
 from spine.alerting.models import Alert, Channel, DeliveryPolicy, Severity, breaker_name
 from spine.alerting.routing import parse_domains
-from spine.alerting.secrets import display_config, open_config, seal_config
+from spine.alerting.secrets import (
+    display_config,
+    merge_config,
+    open_config,
+    seal_config,
+    unsealed_config,
+)
+from spine.alerting.signing import generate_secret
 from spine.alerting.store import AlertStore
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
@@ -51,6 +60,10 @@ class AlertService:
         if throttle_minutes < 0:
             raise InvalidInput("--throttle-minutes must be 0 or more")
         kind = channel_type(channel_type_name)
+        if set(config) & set(rotation.MANAGED):
+            raise InvalidInput(
+                f"config keys {', '.join(rotation.MANAGED)} are set by rotation only"
+            )
         level = Severity.parse(min_severity, "--min-severity")
         patterns = parse_domains(domains)
         checked = kind.validate(dict(config), allow_private=self.policy.allow_private_urls)
@@ -64,6 +77,87 @@ class AlertService:
             throttle_minutes=throttle_minutes,
             created_by=created_by,
         )
+
+    def update_channel(
+        self,
+        name: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        min_severity: str | None = None,
+        domains: str | Iterable[str] | None = None,
+        throttle_minutes: int | None = None,
+        enabled: bool | None = None,
+        rotate_secret: bool = False,
+        overlap_hours: float = 24.0,
+    ) -> tuple[Channel, str | None]:
+        """Change what is given of a channel, in one transaction; keep the rest.
+
+        ``config`` keys replace the stored keys (``null`` removes one); the result is
+        validated (outbound URL guard included) and sealed as :meth:`add_channel` does.
+        ``rotate_secret`` (webhook) makes a new signing secret and keeps the current one
+        signing for ``overlap_hours`` (:mod:`spine.alerting.rotation`).
+
+        Returns:
+            The channel as stored, and the new secret if one was made (shown once).
+
+        Raises:
+            ChannelNotFound: If there is no such channel.
+            InvalidInput: If nothing is to change, or a value is invalid.
+            UrlNotAllowed: If the target is private and not allowed in settings.
+            Conflict: If someone else changed the channel meanwhile (nothing is written).
+        """
+        given = dict(config) if config is not None else None
+        if (
+            given is None
+            and not rotate_secret
+            and all(value is None for value in (min_severity, domains, throttle_minutes, enabled))
+        ):
+            raise InvalidInput(
+                "nothing to update: give --config, --min-severity, --domains, "
+                "--throttle-minutes, --enable/--disable or --rotate-secret"
+            )
+        if throttle_minutes is not None and throttle_minutes < 0:
+            raise InvalidInput("--throttle-minutes must be 0 or more")
+        if not 0 <= overlap_hours <= 24 * 90:
+            raise InvalidInput("--overlap-hours must be between 0 and 2160 (90 days)")
+        level = Severity.parse(min_severity, "--min-severity") if min_severity else None
+        patterns = parse_domains(domains) if domains is not None else None
+        channel = self.store.get_channel(name)
+        kind = channel_type(channel.channel_type)
+        new_config = channel.config
+        if given is not None:
+            managed = sorted(set(given) & set(rotation.MANAGED))
+            if managed:
+                raise InvalidInput(
+                    f"config keys {', '.join(managed)} are set by --rotate-secret only"
+                )
+            merged = merge_config(kind, channel.config, given)
+            opened = unsealed_config(kind, merged, self.policy.secret_key)
+            checked = kind.validate(opened, allow_private=self.policy.allow_private_urls)
+            new_config = seal_config(kind, checked, self.policy.secret_key)
+        now = self.store.clock.now()
+        generated: str | None = None
+        if rotate_secret:
+            if channel.channel_type != "webhook":
+                raise InvalidInput("--rotate-secret is for webhook channels only")
+            if given is not None and ("secret" in given or "secret_ref" in given):
+                raise InvalidInput("give either --rotate-secret or a secret in --config")
+            generated = generate_secret()
+            new_config = rotation.rotated(
+                new_config, generated, now, timedelta(hours=overlap_hours)
+            )
+            new_config = seal_config(kind, new_config, self.policy.secret_key)
+        stored = self.store.update_channel(
+            expected=channel,
+            config=rotation.current(new_config, now),
+            min_severity=level or channel.min_severity,
+            domains=patterns if patterns is not None else channel.domains,
+            enabled=channel.enabled if enabled is None else enabled,
+            throttle_minutes=(
+                channel.throttle_minutes if throttle_minutes is None else throttle_minutes
+            ),
+        )
+        return stored, generated
 
     def channel_view(self, channel: Channel) -> dict[str, Any]:
         """A channel as the specification's columns, with credentials masked."""
@@ -140,7 +234,9 @@ class AlertService:
             attempt=1,
             channel_name=channel.name,
         )
-        config = open_config(kind, channel.config, self.policy.secret_key)
+        config = open_config(
+            kind, channel.config, self.policy.secret_key, now=self.store.clock.now()
+        )
         with http_sender() as sender:
             return kind.send(
                 message,

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from spine.core.errors import ErrorCategory, InvalidInput, SpineError
 
@@ -60,12 +60,25 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes | str) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes | str) -> dict[str, str]:
-    """The three Standard Webhooks headers for one message."""
+def signed_headers(
+    secret: str,
+    msg_id: str,
+    timestamp: int,
+    body: bytes | str,
+    *,
+    also: Sequence[str] = (),
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for one message.
+
+    Each secret of ``also`` (a previous secret during a rotation's overlap) adds its own
+    signature, space-separated after the one of ``secret``.
+    """
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, msg_id, timestamp, body),
+        "webhook-signature": " ".join(
+            sign(key, msg_id, timestamp, body) for key in (secret, *also)
+        ),
     }
 
 
@@ -88,6 +101,9 @@ def verify_signature(
 
     Raising (not returning ``False``) follows the Standard Webhooks reference libraries:
     a receiver cannot forget to look at the result.
+
+    The header may carry several space-separated signatures (spine sends two while a
+    rotated secret's overlap lasts); one that matches ``secret`` is enough.
 
     Args:
         secret: The channel's ``whsec_`` secret.

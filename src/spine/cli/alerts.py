@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Alert channels, alerts and the delivery worker.", no_args_is_help=True)
 channels_app = typer.Typer(
-    help="Add, inspect, test and remove alert channels.", no_args_is_help=True
+    help="Add, inspect, update, test and remove alert channels.", no_args_is_help=True
 )
 dlq_app = typer.Typer(help="Alert deliveries that ran out of attempts.", no_args_is_help=True)
 breakers_app = typer.Typer(help="Circuit breakers of alert channels.", no_args_is_help=True)
@@ -91,6 +91,67 @@ def add_channel(
         # On stderr, so that `--json` output stays one document; shown this once only.
         typer.echo(
             f"signing secret (give it to the receiver; it is not shown again): {generated}",
+            err=True,
+        )
+
+
+@channels_app.command("update")
+def update_channel(
+    ctx: typer.Context,
+    name: NameArg,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", help="Config keys to replace, as a JSON object (null removes)."),
+    ] = None,
+    min_severity: Annotated[
+        str | None, typer.Option("--min-severity", help="INFO, WARNING, ERROR or CRITICAL.")
+    ] = None,
+    domains: Annotated[
+        str | None,
+        typer.Option("--domains", help="Domain globs, comma-separated ('' for every domain)."),
+    ] = None,
+    throttle_minutes: Annotated[
+        int | None,
+        typer.Option("--throttle-minutes", help="Send one alert per dedup key per N minutes."),
+    ] = None,
+    enabled: Annotated[
+        bool | None, typer.Option("--enable/--disable", help="Enable or disable the channel.")
+    ] = None,
+    rotate_secret: Annotated[
+        bool,
+        typer.Option("--rotate-secret", help="Webhook: make a new signing secret (shown once)."),
+    ] = False,
+    overlap_hours: Annotated[
+        float,
+        typer.Option(
+            "--overlap-hours", help="With --rotate-secret: hours the old secret signs too."
+        ),
+    ] = 24.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a channel in place (one transaction); what is not given is kept."""
+    parsed = parse_json_object(config, "--config")
+    alerting = _alerting(ctx)
+    channel, generated = alerting.update_channel(
+        name,
+        config=parsed,
+        min_severity=min_severity,
+        domains=domains,
+        throttle_minutes=throttle_minutes,
+        enabled=enabled,
+        rotate_secret=rotate_secret,
+        overlap_hours=overlap_hours,
+    )
+    if as_json:
+        print_json(alerting.channel_view(channel))
+    else:
+        typer.echo(f"channel {channel.name} updated")
+    if generated is not None:
+        until = channel.config.get("overlap_until")
+        overlap = f"; the previous secret signs too until {until}" if until else ""
+        typer.echo(
+            f"new signing secret (give it to the receiver; it is not shown again{overlap}): "
+            f"{generated}",
             err=True,
         )
 

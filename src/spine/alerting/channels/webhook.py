@@ -1,7 +1,9 @@
 """Webhook channel: a JSON POST signed as the Standard Webhooks spec says.
 
 Config: ``url``; ``secret`` (``whsec_...``, sealed at rest) or ``secret_ref``
-(``env:VAR`` / ``file:PATH``); optional ``headers`` (non-secret extra headers).
+(``env:VAR`` / ``file:PATH``); optional ``headers`` (non-secret extra headers). After
+``--rotate-secret``, ``previous_secret`` and ``overlap_until`` (:mod:`spine.alerting.rotation`):
+until then the previous secret signs too.
 The body is ``{"type": "alert.<severity>", "timestamp": ..., "data": {...}}``.
 """
 
@@ -14,6 +16,7 @@ from typing import Any
 
 from spine.alerting.channels import http
 from spine.alerting.channels.base import HttpPoster, Message, has_secret, require
+from spine.alerting.rotation import PREVIOUS
 from spine.alerting.signing import secret_key, signed_headers
 from spine.core.errors import InvalidInput
 from spine.core.net import check_outbound_url
@@ -23,7 +26,7 @@ from spine.core.secrets import is_secret_key, is_secret_ref
 class WebhookChannel:
     """Signed JSON webhooks."""
 
-    secret_fields: tuple[str, ...] = ("secret",)
+    secret_fields: tuple[str, ...] = ("secret", PREVIOUS)
 
     def validate(self, config: dict[str, Any], *, allow_private: bool) -> dict[str, Any]:
         """Check the URL (outbound guard), the secret's form and the extra headers."""
@@ -36,9 +39,10 @@ class WebhookChannel:
                 "(env:VAR or file:PATH); make one with "
                 "`python -c 'from spine.alerting import generate_secret; print(generate_secret())'`"
             )
-        secret = config.get("secret")
-        if isinstance(secret, str) and not is_secret_ref(secret):
-            secret_key(secret)
+        for field in self.secret_fields:
+            secret = config.get(field)
+            if isinstance(secret, str) and not is_secret_ref(secret):
+                secret_key(secret)
         headers = config.get("headers") or {}
         if not isinstance(headers, dict) or any(is_secret_key(str(k)) for k in headers):
             raise InvalidInput(
@@ -66,7 +70,16 @@ class WebhookChannel:
             separators=(",", ":"),
         ).encode("utf-8")
         headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
-        headers.update(signed_headers(config["secret"], message.message_id, int(time.time()), body))
+        previous = config.get(PREVIOUS)
+        headers.update(
+            signed_headers(
+                config["secret"],
+                message.message_id,
+                int(time.time()),
+                body,
+                also=(previous,) if previous else (),
+            )
+        )
         headers["content-type"] = "application/json"
         response = sender.post(
             config["url"],

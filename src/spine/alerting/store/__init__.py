@@ -64,6 +64,11 @@ class AlertStore:
         """Every channel, by name."""
         return self.database.run_read(channels.list_channels)
 
+    def update_channel(self, **fields: Any) -> Channel:
+        """Change a channel in one transaction (see :func:`channels.update_channel`)."""
+        now = self.clock.now()
+        return self.database.run_write(lambda conn: channels.update_channel(conn, now, **fields))
+
     def set_enabled(self, name: str, enabled: bool) -> Channel:
         """Enable or disable channel ``name``."""
         now = self.clock.now()

@@ -1,4 +1,4 @@
-"""Channel rows: add, look up, enable/disable, remove, and their delivery counters."""
+"""Channel rows: add, look up, update, enable/disable, remove, and their delivery counters."""
 
 from __future__ import annotations
 
@@ -73,13 +73,14 @@ def add_channel(
     return get_channel(conn, name)
 
 
-def get_channel(conn: sa.Connection, name: str) -> Channel:
-    """The channel named ``name``.
+def get_channel(conn: sa.Connection, name: str, *, for_update: bool = False) -> Channel:
+    """The channel named ``name`` (its row locked until commit with ``for_update``).
 
     Raises:
         ChannelNotFound: If there is none.
     """
-    row = conn.execute(sa.select(ch).where(ch.c.name == name)).first()
+    query = sa.select(ch).where(ch.c.name == name)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
         raise ChannelNotFound(name)
     return channel_from_row(row)
@@ -88,6 +89,56 @@ def get_channel(conn: sa.Connection, name: str) -> Channel:
 def list_channels(conn: sa.Connection) -> list[Channel]:
     """Every channel, by name."""
     return [channel_from_row(r) for r in conn.execute(sa.select(ch).order_by(ch.c.name))]
+
+
+def _settings(channel: Channel) -> tuple[Any, ...]:
+    return (
+        channel.config,
+        channel.min_severity,
+        channel.domains,
+        channel.enabled,
+        channel.throttle_minutes,
+    )
+
+
+def update_channel(
+    conn: sa.Connection,
+    now: datetime,
+    *,
+    expected: Channel,
+    config: dict[str, Any],
+    min_severity: Severity,
+    domains: Sequence[str],
+    enabled: bool,
+    throttle_minutes: int,
+) -> Channel:
+    """Write a channel's new settings, if nobody changed them since ``expected`` was read.
+
+    The row keeps its id, so its waiting deliveries are sent with the new settings.
+
+    Raises:
+        ChannelNotFound: If the channel is gone.
+        Conflict: If its settings changed since ``expected`` was read (nothing is written).
+    """
+    current = get_channel(conn, expected.name, for_update=True)
+    if current.id != expected.id or _settings(current) != _settings(expected):
+        raise Conflict(
+            f"alert channel {expected.name!r} was changed by someone else meanwhile; "
+            "nothing was updated, try again"
+        )
+    conn.execute(
+        sa.update(ch)
+        .where(ch.c.id == expected.id)
+        .values(
+            config_json=config,
+            min_severity=min_severity.value,
+            domains=list(domains) or None,
+            enabled=enabled,
+            throttle_minutes=throttle_minutes,
+            updated_at=now,
+        )
+    )
+    return get_channel(conn, expected.name)
 
 
 def set_enabled(conn: sa.Connection, now: datetime, name: str, enabled: bool) -> Channel:
