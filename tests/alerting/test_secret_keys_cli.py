@@ -1,4 +1,4 @@
-"""Where the local key lives, through the real console script."""
+"""Where the local key lives and `spine secret-key rotate`, through the real console script."""
 
 from __future__ import annotations
 
@@ -113,3 +113,73 @@ def test_a_different_key_left_in_the_working_directory_is_kept_to_open(
 
     assert tested.code == 0, tested.stderr
     assert _sent_with_secret(receiver, WHSEC)
+
+
+def test_rotate_reseals_every_secret_so_the_old_key_can_go(
+    db_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    old_key, new_key = generate_key(), generate_key()
+    env = {"SPINE_DATABASE_URL": db_url, "SPINE_ALERTING_ALLOW_PRIVATE_URLS": "true"}
+    hook = json.dumps({"url": receiver.url(), "secret": WHSEC})
+    snow = json.dumps(
+        {"instance_url": "https://acme.service-now.com", "username": "u", "password": "pw"}
+    )
+    by_ref = json.dumps({"url": receiver.url(), "secret_ref": "env:NOTHING"})
+    for args in (
+        [*HOOK, hook],
+        ["alerts", "channels", "add", "snow", "--type", "servicenow", "--config", snow],
+        ["alerts", "channels", "add", "plain", "--type", "webhook", "--config", by_ref],
+    ):
+        done = run_spine(*args, cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": old_key})
+        assert done.code == 0, done.stderr
+    before = _stored_configs(db_url)
+
+    rotated = run_spine(
+        "secret-key",
+        "rotate",
+        cwd=tmp_path,
+        env={**env, "SPINE_SECRET_KEY": f"{new_key},{old_key}"},
+    )
+
+    assert rotated.code == 0, rotated.stderr
+    assert rotated.stdout.startswith("re-sealed 2 secrets in 2 alert channels"), rotated.stdout
+    after = _stored_configs(db_url)
+    hook_row, plain_row, snow_row = zip(before, after, strict=True)  # by name
+    assert plain_row[0] == plain_row[1]  # `plain` holds no secret
+    assert hook_row[0] != hook_row[1] and snow_row[0] != snow_row[1]
+    tested = run_spine(
+        "alerts", "channels", "test", "hook", cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": new_key}
+    )
+    assert tested.code == 0, tested.stderr
+    assert _sent_with_secret(receiver, WHSEC)
+    with_old = run_spine(
+        "alerts", "channels", "test", "hook", cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": old_key}
+    )
+    assert "cannot decrypt" in _one_line_exit_2(with_old)
+
+
+def test_rotate_refuses_bad_keys_in_one_line_and_changes_nothing(
+    db_url: str, tmp_path: Path, backend: str
+) -> None:
+    sealed_with = generate_key()
+    env = {"SPINE_DATABASE_URL": db_url}
+    hook = json.dumps({"url": "https://hooks.invalid/spine", "secret": WHSEC})
+    added = run_spine(*HOOK, hook, cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": sealed_with})
+    assert added.code == 0, added.stderr
+    before = _stored_configs(db_url)
+
+    unset = run_spine("secret-key", "rotate", cwd=tmp_path, env=env)
+    malformed = run_spine(
+        "secret-key", "rotate", cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": "not-a-key"}
+    )
+    foreign = run_spine(
+        "secret-key", "rotate", cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": generate_key()}
+    )
+
+    assert "SPINE_SECRET_KEY is not set" in _one_line_exit_2(unset)
+    if backend == "sqlite":  # says where the local key is and what to do with it
+        assert "spine.db.secret.key" in unset.stderr and "NEW," in unset.stderr
+    assert "must be Fernet keys" in _one_line_exit_2(malformed)
+    assert "none of the keys in SPINE_SECRET_KEY opens it" in _one_line_exit_2(foreign)
+    assert _stored_configs(db_url) == before
+    assert not list(tmp_path.glob("**/.spine"))

@@ -126,12 +126,47 @@ class SecretBox:
         return json.loads(data)
 
     def rotate(self, token: str) -> str:
-        """Re-encrypt ``token`` with the newest key."""
-        return PREFIX + self._fernet.rotate(token.removeprefix(PREFIX).encode("ascii")).decode(
-            "ascii"
-        )
+        """Re-encrypt ``token`` with the newest key.
+
+        Raises:
+            DecryptionFailed: If no configured key opens it.
+        """
+        from cryptography.fernet import InvalidToken
+
+        try:
+            rotated = self._fernet.rotate(token.removeprefix(PREFIX).encode("ascii"))
+        except InvalidToken:
+            raise DecryptionFailed(
+                "cannot re-seal a stored secret: none of the keys in SPINE_SECRET_KEY opens "
+                "it (put the key it was sealed with after the new one)"
+            ) from None
+        return PREFIX + rotated.decode("ascii")
 
     @staticmethod
     def is_sealed(value: object) -> bool:
         """Whether ``value`` is a token made by :meth:`encrypt`."""
         return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def reseal(value: Any, box: SecretBox) -> tuple[Any, int]:
+    """``value`` (a JSON document) with every sealed string re-sealed by ``box``'s first key.
+
+    Returns:
+        The new document and how many sealed values it holds.
+
+    Raises:
+        DecryptionFailed: If no key of ``box`` opens one of them.
+    """
+    if SecretBox.is_sealed(value):
+        return box.rotate(str(value)), 1
+    if isinstance(value, dict):
+        count = 0
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out[key], found = reseal(item, box)
+            count += found
+        return out, count
+    if isinstance(value, list):
+        items = [reseal(item, box) for item in value]
+        return [item for item, _ in items], sum(found for _, found in items)
+    return value, 0
