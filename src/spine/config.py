@@ -10,6 +10,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import Field, ValidationError
 from pydantic_settings import (
@@ -22,6 +23,22 @@ from pydantic_settings import (
 from spine.core.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///spine.db"
+# Where the local key lived before it moved beside the database (relative to the cwd).
+LEGACY_SECRET_KEY_FILE = ".spine/secret.key"
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The absolute path of a SQLite URL's database file; ``None`` if it is in memory.
+
+    ``sqlite:///relative.db`` is relative to the working directory, ``sqlite:////abs.db``
+    absolute (SQLAlchemy's reading); parsed here without importing SQLAlchemy.
+    """
+    rest = database_url.partition("://")[2]
+    name, _, query = rest.removeprefix("/").partition("?")
+    if name in ("", ":memory:") or "mode=memory" in query.split("&"):
+        return None
+    name = name.removeprefix("file:")  # a URI filename (uri=true)
+    return Path(unquote(name)).expanduser().absolute()
 
 
 class Settings(BaseSettings):
@@ -139,30 +156,51 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key(s), comma-separated, newest first, for encrypted configs.",
     )
-    secret_key_file: str = Field(
-        default=".spine/secret.key",
+    secret_key_file: str | None = Field(
+        default=None,
         description="With SQLite and no secret_key: a Fernet key kept in this file, "
-        "created on first use (mode 0600).",
+        "created on first use (mode 0600); by default beside the database file, "
+        "<database file>.secret.key.",
     )
+
+    def local_secret_key_path(self) -> Path | None:
+        """Where the SQLite set-up keeps its local key; ``None`` on other databases.
+
+        ``secret_key_file`` if set, else beside the database file (``<file>.secret.key``).
+        An in-memory database has no file to sit beside: its key is the legacy
+        ``.spine/secret.key`` of the working directory.
+        """
+        if not self.database_url.startswith("sqlite"):
+            return None
+        if self.secret_key_file:
+            return Path(self.secret_key_file).expanduser()
+        database = sqlite_file(self.database_url)
+        if database is None:
+            return Path(LEGACY_SECRET_KEY_FILE)
+        return database.with_name(database.name + ".secret.key")
 
     def effective_secret_key(self) -> str | None:
         """``secret_key``, else (SQLite only) the local key file, created if absent.
 
         A shared PostgreSQL database needs the same key in every process, so there the
         key must be configured; a key file made by one machine would not open on another.
+        A key left by an earlier version in the working directory (``.spine/secret.key``)
+        is adopted when the file beside the database is first made, and otherwise kept
+        after it to open what it sealed (see :func:`spine.core.crypto.local_key`).
         """
         if self.secret_key:
             return self.secret_key
-        if not self.database_url.startswith("sqlite"):
+        path = self.local_secret_key_path()
+        if path is None:
             return None
         from spine.core.crypto import local_key
 
-        path = Path(self.secret_key_file).expanduser()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError:
             return None  # a read-only place: literal secrets are refused, as without a key
-        return local_key(path)
+        legacy = None if self.secret_key_file else Path(LEGACY_SECRET_KEY_FILE)
+        return local_key(path, legacy=legacy)
 
     @classmethod
     def settings_customise_sources(

@@ -202,7 +202,7 @@ def test_webhook_without_secret_gets_one_shown_once_and_sealed(db_url: str, tmp_
     finally:
         database.dispose()
     assert secret not in str(stored) and "fernet:" in str(stored)
-    assert (tmp_path / ".spine" / "secret.key").exists()
+    assert (tmp_path / "spine.db.secret.key").exists()  # beside the database (db_url)
 
 
 def test_channels_update_and_rotate_secret(db_url: str, tmp_path: Path, receiver: Receiver) -> None:

@@ -21,6 +21,7 @@ from spine.alerting.secrets import (
 )
 from spine.alerting.signing import generate_secret
 from spine.alerting.store import AlertStore
+from spine.core.crypto import SecretBox, reseal
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
 
@@ -208,6 +209,21 @@ class AlertService:
             metadata=metadata,
             error_category=error_category,
         )
+
+    def reseal_secrets(self, secret_key: str) -> tuple[int, int]:
+        """Re-seal every channel's stored secrets with the first key of ``secret_key``.
+
+        One transaction: if a value opens with none of the keys, nothing is changed.
+
+        Returns:
+            How many secrets were re-sealed, and in how many channels.
+
+        Raises:
+            ConfigurationError: If ``secret_key`` is not Fernet keys.
+            DecryptionFailed: If no key opens a stored secret.
+        """
+        box = SecretBox(secret_key)
+        return self.store.reseal_secrets(lambda config: reseal(config, box))
 
     def test_channel(self, name: str) -> dict[str, Any]:
         """Send a test message to channel ``name`` now, outside the outbox.

@@ -36,6 +36,7 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "sources": ("sources", "app"),
     "connections": ("connections", "app"),
     "schedules": ("schedules", "app"),
+    "secret-key": ("keys", "app"),
 }
 # Single commands: name -> (module in spine.cli, its function), in the order `--help`
 # lists them (Typer lists single commands before groups).
@@ -44,18 +45,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("runs", "worker_command"),
     "scheduler": ("schedules", "scheduler_command"),
     "serve": ("serve", "serve_command"),
-    "secret-key": ("main", "secret_key_command"),
 }
 # Global options that take a value, skipped when looking for the command's name.
 _VALUE_OPTIONS = frozenset({"--database-url", "--app"})
 _registered: set[str] = set()
-
-
-def secret_key_command() -> None:
-    """Print a new Fernet key for SPINE_SECRET_KEY (encrypts stored credentials)."""
-    from spine.core.crypto import generate_key
-
-    typer.echo(generate_key())
 
 
 def command_named(args: Sequence[str]) -> str | None:

@@ -7,6 +7,7 @@ first and decrypts with any, so keys rotate with :meth:`SecretBox.rotate`.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -40,7 +41,7 @@ def generate_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
-def local_key(path: Path) -> str | None:
+def local_key(path: Path, *, legacy: Path | None = None) -> str | None:
     """The Fernet key kept in ``path``, created (mode 0600) on first use.
 
     For an embedded SQLite set-up without ``SPINE_SECRET_KEY``: a laptop user can store a
@@ -48,7 +49,14 @@ def local_key(path: Path) -> str | None:
     key on first start. Two processes creating it at once agree: the file is created
     exclusively and the loser reads the winner's key. Returns ``None`` (and logs why) if
     the file can be neither read nor created.
+
+    ``legacy`` is where an earlier version kept the key (``.spine/secret.key`` of the
+    working directory). When ``path`` is first made, a valid key found there is copied
+    into it rather than a new one generated, so what it sealed stays readable everywhere;
+    a different valid key found there later is returned after ``path``'s key (opens, never
+    seals), so that ``spine secret-key rotate`` can re-seal what it sealed.
     """
+    old = _read_key(legacy) if legacy is not None else None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -58,12 +66,27 @@ def local_key(path: Path) -> str | None:
         return None
     else:
         with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write(generate_key() + "\n")
+            file.write((old or generate_key()) + "\n")
+        if old:
+            log.info("local secret key %s adopted from %s", path, legacy)
     try:
-        return path.read_text(encoding="ascii").strip() or None
+        key = path.read_text(encoding="ascii").strip() or None
     except OSError as error:
         log.warning("cannot read the local secret key %s: %s", path, error.strerror)
         return None
+    if key and old and old != key:
+        return f"{key},{old}"
+    return key
+
+
+def _read_key(path: Path) -> str | None:
+    """The Fernet key in ``path`` if it holds one, else ``None`` (absent, unreadable, bad)."""
+    try:
+        key = path.read_text(encoding="ascii").strip()
+        valid = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+    except (OSError, ValueError):
+        return None
+    return key if valid else None
 
 
 class SecretBox:
@@ -103,12 +126,47 @@ class SecretBox:
         return json.loads(data)
 
     def rotate(self, token: str) -> str:
-        """Re-encrypt ``token`` with the newest key."""
-        return PREFIX + self._fernet.rotate(token.removeprefix(PREFIX).encode("ascii")).decode(
-            "ascii"
-        )
+        """Re-encrypt ``token`` with the newest key.
+
+        Raises:
+            DecryptionFailed: If no configured key opens it.
+        """
+        from cryptography.fernet import InvalidToken
+
+        try:
+            rotated = self._fernet.rotate(token.removeprefix(PREFIX).encode("ascii"))
+        except InvalidToken:
+            raise DecryptionFailed(
+                "cannot re-seal a stored secret: none of the keys in SPINE_SECRET_KEY opens "
+                "it (put the key it was sealed with after the new one)"
+            ) from None
+        return PREFIX + rotated.decode("ascii")
 
     @staticmethod
     def is_sealed(value: object) -> bool:
         """Whether ``value`` is a token made by :meth:`encrypt`."""
         return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def reseal(value: Any, box: SecretBox) -> tuple[Any, int]:
+    """``value`` (a JSON document) with every sealed string re-sealed by ``box``'s first key.
+
+    Returns:
+        The new document and how many sealed values it holds.
+
+    Raises:
+        DecryptionFailed: If no key of ``box`` opens one of them.
+    """
+    if SecretBox.is_sealed(value):
+        return box.rotate(str(value)), 1
+    if isinstance(value, dict):
+        count = 0
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out[key], found = reseal(item, box)
+            count += found
+        return out, count
+    if isinstance(value, list):
+        items = [reseal(item, box) for item in value]
+        return [item for item, _ in items], sum(found for _, found in items)
+    return value, 0

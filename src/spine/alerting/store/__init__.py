@@ -79,6 +79,15 @@ class AlertStore:
         now = self.clock.now()
         return self.database.run_write(lambda conn: channels.remove_channel(conn, now, name))
 
+    def reseal_secrets(self, reseal: Callable[[Any], tuple[Any, int]]) -> tuple[int, int]:
+        """Re-seal every channel's sealed values in one transaction (all or none).
+
+        Returns:
+            How many values were re-sealed, and in how many channels.
+        """
+        now = self.clock.now()
+        return self.database.run_write(lambda conn: channels.reseal_configs(conn, now, reseal))
+
     def record_alert(self, *, channels_only: Sequence[Channel] | None = None, **fields: Any) -> str:
         """Record an alert with its deliveries in one transaction; return its id."""
         now = self.clock.now()

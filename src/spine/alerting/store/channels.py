@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -178,6 +178,31 @@ def remove_channel(conn: sa.Connection, now: datetime, name: str) -> int:
     breakers.delete_breaker(conn, name)
     conn.execute(sa.delete(ch).where(ch.c.id == channel.id))
     return int(closed or 0)
+
+
+def reseal_configs(
+    conn: sa.Connection, now: datetime, reseal: Callable[[Any], tuple[Any, int]]
+) -> tuple[int, int]:
+    """Re-seal the sealed values of every channel's config with ``reseal``.
+
+    Rows are locked (``FOR UPDATE`` on PostgreSQL) so that no change is lost.
+
+    Returns:
+        How many sealed values were re-sealed, and in how many channels.
+    """
+    secrets = changed = 0
+    rows = conn.execute(sa.select(ch.c.id, ch.c.config_json).order_by(ch.c.id).with_for_update())
+    for channel_id, config in rows.all():
+        resealed, found = reseal(config)
+        if found:
+            conn.execute(
+                sa.update(ch)
+                .where(ch.c.id == channel_id)
+                .values(config_json=resealed, updated_at=now)
+            )
+            secrets += found
+            changed += 1
+    return secrets, changed
 
 
 def reset_channel_failures(conn: sa.Connection, name: str) -> None:
