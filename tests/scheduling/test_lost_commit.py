@@ -7,18 +7,17 @@ carries on, and its next tick reads the schedules back: one fire, never two.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
-from sqlalchemy import event, exc
+from sqlalchemy import event
 
 from spine.core.clock import FrozenClock
 from spine.core.storage import Database
 from spine.scheduling import Schedule, Scheduler, ScheduleStore
+from tests.core.storage.factories import commit_then_lose_reply
 
 
 def _lose_reply_of_first_commit_after(db: Database, fragment: str) -> list[str]:
@@ -33,16 +32,7 @@ def _lose_reply_of_first_commit_after(db: Database, fragment: str) -> list[str]:
         if state != ["armed"]:
             return
         state.append("lost")
-        driver = conn.connection.driver_connection
-        if db.is_sqlite:
-            assert isinstance(driver, sqlite3.Connection)
-            driver.execute("COMMIT")
-            orig: Exception = sqlite3.OperationalError("disk I/O error")
-        else:
-            assert isinstance(driver, psycopg.Connection)
-            driver.commit()
-            orig = psycopg.OperationalError("server closed the connection unexpectedly")
-        raise exc.OperationalError("COMMIT", None, orig, connection_invalidated=True)
+        commit_then_lose_reply(db, conn)
 
     event.listen(db.engine, "before_cursor_execute", seen)
     event.listen(db.engine, "commit", on_commit)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
+import psycopg
 import sqlalchemy as sa
+from sqlalchemy import exc
 
 from spine.core.ids import new_id
+from spine.core.storage import Database
 from spine.core.storage.schema import alerting, automation, dq_platform, scheduler, sources
 from spine.core.storage.schema import workflow_history as wh
 
@@ -235,3 +239,21 @@ def add_automation_alert(conn: sa.Connection) -> uuid.UUID:
         },
     )
     return alert
+
+
+def commit_then_lose_reply(db: Database, conn: sa.Connection) -> NoReturn:
+    """COMMIT on the server, then fail as if the connection dropped before the reply.
+
+    Called from a ``commit`` event listener: the write is in the database, and the caller
+    sees the error a lost connection gives (the ambiguous COMMIT).
+    """
+    driver = conn.connection.driver_connection
+    if db.is_sqlite:
+        assert isinstance(driver, sqlite3.Connection)
+        driver.execute("COMMIT")
+        orig: Exception = sqlite3.OperationalError("disk I/O error")
+    else:
+        assert isinstance(driver, psycopg.Connection)
+        driver.commit()
+        orig = psycopg.OperationalError("server closed the connection unexpectedly")
+    raise exc.OperationalError("COMMIT", None, orig, connection_invalidated=True)

@@ -13,13 +13,13 @@ import sqlite3
 import time
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
 from spine.core.errors import CommitOutcomeUnknown
 from spine.core.storage import Database
+from tests.core.storage.factories import commit_then_lose_reply
 
 PROBE = sa.table("probe", sa.column("id", sa.Integer), sa.column("note", sa.String))
 
@@ -45,16 +45,7 @@ def _commit_then_lose_reply(db: Database, times: int) -> None:
         if left[0] == 0:
             return
         left[0] -= 1
-        driver = conn.connection.driver_connection
-        if db.is_sqlite:
-            assert isinstance(driver, sqlite3.Connection)
-            driver.execute("COMMIT")
-            orig: Exception = sqlite3.OperationalError("disk I/O error")
-        else:
-            assert isinstance(driver, psycopg.Connection)
-            driver.commit()
-            orig = psycopg.OperationalError("server closed the connection unexpectedly")
-        raise exc.OperationalError("COMMIT", None, orig, connection_invalidated=True)
+        commit_then_lose_reply(db, conn)
 
     event.listen(db.engine, "commit", on_commit)
 

@@ -153,12 +153,7 @@ class Database:
         This does not retry: wrap the whole unit of work in :meth:`run_write` for that.
         Inside :meth:`pinned`, the thread's pinned connection is used.
         """
-        pinned: Connection | None = getattr(self._pinned, "conn", None)
-        if pinned is not None:
-            with pinned.begin():
-                yield pinned
-            return
-        with self._write_engine.connect() as conn, conn.begin():
+        with self._connect(self._write_engine, pin=True) as conn, conn.begin():
             yield conn
 
     @contextmanager
