@@ -231,7 +231,8 @@ def test_declared_param_types_are_applied_on_submit(
         ({"week": "2025-13-01"}, "param 'week' must be date, e.g. 2025-01-10"),
         ({"week": datetime(2025, 1, 10)}, "param 'week' must be date"),
         ({"full": "maybe"}, "param 'full' must be bool, e.g. true"),
-        ({"code": 7}, "param 'code' must be str; got 7"),
+        ({"code": None}, "param 'code' must be str; got None"),
+        ({"code": [7]}, "param 'code' must be str; got [7]"),
         ({"tiers": "T1"}, "param 'tiers' must be list, e.g. [1, 2]"),
     ],
 )
@@ -261,6 +262,21 @@ def test_a_param_that_does_not_fit_its_declared_type_is_refused(
 
     assert str(raised.value) == message or str(raised.value).startswith(message)
     assert store.list_workflow_runs() == []
+
+
+def test_a_number_for_a_text_param_becomes_its_json_text(
+    runner: WorkflowRunner, workflows: WorkflowRegistry, store: RunStore
+) -> None:
+    # A schedule's `--param code=10` is read as 10 before the workflow is known.
+    Workflow("wf", [Step.lambda_("a", lambda ctx: None)], registry=workflows, params={"code": str})
+
+    runs = [runner.submit("wf", {"code": value}) for value in (10, 2.5, True)]
+
+    assert [store.run_row(r.run_id).params for r in runs] == [
+        {"code": "10"},
+        {"code": "2.5"},
+        {"code": "true"},
+    ]
 
 
 def test_a_declaration_of_an_unknown_type_is_refused() -> None:

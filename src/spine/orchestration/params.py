@@ -2,10 +2,12 @@
 
 ``Workflow("finra.weekly", steps, params={"week_ending": date, "limit": int})`` declares
 two params. A declared param given as text (``--param limit=10``, a schedule's rendered
-template) is read as its type; given as a Python value, it must be of that type. Dates
-and times are stored as ISO-8601 text, since JSON has no date. Params a workflow does not
-declare pass unchanged (the command line reads them with
-:func:`spine.core.jsonsafe.text_value`), and a declared param may be left out.
+template) is read as its type; given as a Python value, it must be of that type, except
+that a number or boolean for a ``str`` param becomes its JSON text (a schedule's params
+were read from text before the workflow was known). Dates and times are stored as
+ISO-8601 text, since JSON has no date. Params a workflow does not declare pass unchanged
+(the command line reads them with :func:`spine.core.jsonsafe.text_value`), and a declared
+param may be left out.
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ def params_from_text(declared: Mapping[str, type], raw: Mapping[str, str]) -> di
 def _convert(name: str, value: Any, kind: type) -> Any:
     if isinstance(value, str) and kind is not str:
         return _from_text(name, value.strip(), kind)
+    if kind is str and isinstance(value, int | float) and math.isfinite(value):
+        # A number or boolean read from text before the declaration was known (a
+        # schedule's `--param code=10`): back to the JSON text it was read from.
+        return json.dumps(value)
     if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise _wrong(name, value, kind)
