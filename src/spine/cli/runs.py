@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from spine.cli.context import state
 from spine.cli.output import console, err_console, print_json, print_table
-from spine.cli.parsing import parse_json_object, parse_params, parse_time
+from spine.cli.parsing import parse_json_object, parse_param_text, parse_time
 
 if TYPE_CHECKING:
     from spine.orchestration.history import StepRun, WorkflowRun
@@ -86,7 +86,12 @@ def run_command(
     ctx: typer.Context,
     workflow: Annotated[str, typer.Argument(help="Name of a registered workflow.")],
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="A run parameter, key=value.")
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="A run parameter, key=value: read as the workflow declares it; else JSON"
+            " if it reads back as written (10, true, [1, 2]), else text (1.10).",
+        ),
     ] = None,
     partition_key: Annotated[
         str | None, typer.Option("--partition-key", help="JSON partition key of the run.")
@@ -109,12 +114,15 @@ def run_command(
     instead of a new one: followed here if it is not finished, and the exit code is
     its status's.
     """
-    params = parse_params(param)
+    from spine.orchestration.params import params_from_text
+
+    raw_params = parse_param_text(param)
     partition = parse_json_object(partition_key, "--partition-key")
     cli = state(ctx)
     cli.load_app()
     services = cli.services()
     runner = services.runner()
+    params = params_from_text(runner.workflows.get(workflow).params, raw_params)
     run = runner.submit(workflow, params, partition_key=partition, idempotency_key=idempotency_key)
     if no_wait:
         if as_json:

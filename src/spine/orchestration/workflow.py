@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from spine.core.errors import InvalidInput
 from spine.orchestration.errors import WorkflowNotFound
+from spine.orchestration.params import declared_types
 from spine.orchestration.steps import Step
 
 
@@ -20,17 +21,24 @@ class Workflow:
         steps: The steps, run in order (a choice step may jump forward).
         domain: The data domain its runs belong to.
         version: The definition's version, recorded on every run.
+        params: Types of run params, e.g. ``{"week_ending": date, "limit": int}``: a
+            declared param is read as its type when a run is made (``--param
+            limit=10`` is the int 10, ``--param limit=ten`` is refused). Optional, and
+            params not declared pass as given (``spine.orchestration.params``).
         registry: Where to register it (the default registry when ``None``);
             pass ``register=False`` to keep it out of every registry.
 
     Raises:
-        InvalidInput: If there are no steps or two steps share a name.
+        InvalidInput: If there are no steps, two steps share a name, or a param is
+            declared with a type other than str, int, float, bool, date, datetime,
+            list or dict.
     """
 
     name: str
     steps: tuple[Step, ...]
     domain: str | None = None
     version: int = 1
+    params: dict[str, type] = field(default_factory=dict)
     _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __init__(
@@ -40,6 +48,7 @@ class Workflow:
         domain: str | None = None,
         version: int = 1,
         *,
+        params: Mapping[str, type] | None = None,
         registry: WorkflowRegistry | None = None,
         register: bool = True,
     ) -> None:
@@ -58,6 +67,7 @@ class Workflow:
         object.__setattr__(self, "steps", tuple(steps))
         object.__setattr__(self, "domain", domain)
         object.__setattr__(self, "version", version)
+        object.__setattr__(self, "params", declared_types(name, params))
         object.__setattr__(self, "_index", index)
         if register:
             (registry or workflows).register(self)
