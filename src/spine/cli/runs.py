@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from spine.cli.confirm import YesOption, confirm, plural
 from spine.cli.context import state
-from spine.cli.output import console, err_console, print_json, print_table
+from spine.cli.output import console, err_console, print_json, print_table, when
 from spine.cli.parsing import parse_json_object, parse_params, parse_time
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def _duration(run: WorkflowRun | StepRun) -> str:
 
 
 def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    return when(value)
 
 
 def print_steps(steps: list[StepRun]) -> None:
@@ -296,9 +297,26 @@ def prune_runs(
         int, typer.Option("--older-than-days", min=0, help="Delete finished runs older than this.")
     ],
     as_json: JsonOption = False,
+    yes: YesOption = False,
 ) -> None:
-    """Delete finished runs (with steps and events) older than N days; active runs stay."""
-    deleted = state(ctx).services().runs.delete_old_runs(older_than_days)
+    """Delete finished runs (with steps and events) older than N days; active runs stay.
+
+    Prints what it would delete and asks first (--yes does not ask; without a terminal,
+    --yes is needed).
+    """
+    runs = state(ctx).services().runs
+    counts = runs.count_old_runs(older_than_days)
+    if counts["runs"]:
+        confirm(
+            f"runs prune --older-than-days {older_than_days}",
+            f"{plural(counts['runs'], 'finished run')} created more than "
+            f"{plural(older_than_days, 'day')} ago, with their "
+            f"{plural(counts['steps'], 'step attempt')} and {plural(counts['events'], 'event')}",
+            yes=yes,
+        )
+    # Nothing counted, nothing deleted: a run that qualifies a moment later waits for
+    # the next prune rather than going unannounced.
+    deleted = runs.delete_old_runs(older_than_days) if counts["runs"] else 0
     if as_json:
         print_json({"deleted": deleted})
     else:
