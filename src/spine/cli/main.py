@@ -30,6 +30,7 @@ app = typer.Typer(
 _GROUPS: dict[str, tuple[str, str]] = {
     "db": ("db", "app"),
     "runs": ("runs", "app"),
+    "workflows": ("workflows", "app"),
     "alerts": ("alerts", "app"),
     "dlq": ("alerts", "dlq_app"),
     "breakers": ("alerts", "breakers_app"),
