@@ -305,8 +305,11 @@ def prune_runs(
     --yes is needed).
     """
     runs = state(ctx).services().runs
-    counts = runs.count_old_runs(older_than_days)
-    if counts["runs"]:
+    # With --yes nothing is shown, so nothing is counted (a cron job's prune of a large
+    # history skips three counts). Otherwise nothing counted means nothing deleted: a run
+    # that qualifies a moment later waits for the next prune rather than going unannounced.
+    counts = None if yes else runs.count_old_runs(older_than_days)
+    if counts is not None and counts["runs"]:
         confirm(
             f"runs prune --older-than-days {older_than_days}",
             f"{plural(counts['runs'], 'finished run')} created more than "
@@ -314,9 +317,9 @@ def prune_runs(
             f"{plural(counts['steps'], 'step attempt')} and {plural(counts['events'], 'event')}",
             yes=yes,
         )
-    # Nothing counted, nothing deleted: a run that qualifies a moment later waits for
-    # the next prune rather than going unannounced.
-    deleted = runs.delete_old_runs(older_than_days) if counts["runs"] else 0
+    deleted = (
+        0 if counts is not None and not counts["runs"] else runs.delete_old_runs(older_than_days)
+    )
     if as_json:
         print_json({"deleted": deleted})
     else:
