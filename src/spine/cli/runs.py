@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from spine.cli.confirm import YesOption, confirm, plural
 from spine.cli.context import state
-from spine.cli.output import console, err_console, print_json, print_table
+from spine.cli.output import console, err_console, print_json, print_table, when
 from spine.cli.parsing import parse_json_object, parse_param_text, parse_time
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def _duration(run: WorkflowRun | StepRun) -> str:
 
 
 def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    return when(value)
 
 
 def print_steps(steps: list[StepRun]) -> None:
@@ -304,9 +305,29 @@ def prune_runs(
         int, typer.Option("--older-than-days", min=0, help="Delete finished runs older than this.")
     ],
     as_json: JsonOption = False,
+    yes: YesOption = False,
 ) -> None:
-    """Delete finished runs (with steps and events) older than N days; active runs stay."""
-    deleted = state(ctx).services().runs.delete_old_runs(older_than_days)
+    """Delete finished runs (with steps and events) older than N days; active runs stay.
+
+    Prints what it would delete and asks first (--yes does not ask; without a terminal,
+    --yes is needed).
+    """
+    runs = state(ctx).services().runs
+    # With --yes nothing is shown, so nothing is counted (a cron job's prune of a large
+    # history skips three counts). Otherwise nothing counted means nothing deleted: a run
+    # that qualifies a moment later waits for the next prune rather than going unannounced.
+    counts = None if yes else runs.count_old_runs(older_than_days)
+    if counts is not None and counts["runs"]:
+        confirm(
+            f"runs prune --older-than-days {older_than_days}",
+            f"{plural(counts['runs'], 'finished run')} created more than "
+            f"{plural(older_than_days, 'day')} ago, with their "
+            f"{plural(counts['steps'], 'step attempt')} and {plural(counts['events'], 'event')}",
+            yes=yes,
+        )
+    deleted = (
+        0 if counts is not None and not counts["runs"] else runs.delete_old_runs(older_than_days)
+    )
     if as_json:
         print_json({"deleted": deleted})
     else:
