@@ -79,11 +79,12 @@ class RunInterrupt:
                 run = store.request_cancel(self.run_id, self.reason)
             except RunFinished:
                 run = store.run_row(self.run_id)
-            line = f"run {self.run_id} {run.status.value}"
             if run.status.value == "CANCELLED":
-                line += f": {run.error}"
-            else:
-                line += " before it could be cancelled"
+                line = f"run {self.run_id} CANCELLED by {self.reason}"
+            elif run.is_terminal:
+                line = f"run {self.run_id} {run.status.value} before it could be cancelled"
+            else:  # followed by its idempotency key, and another worker holds it
+                line = f"run {self.run_id} will be cancelled at its next step"
         if as_json:
             print_json({"run": run.to_dict(), "interrupted_by": self.received.name})
         err_console.print(escape(line), highlight=False, soft_wrap=True)
