@@ -171,10 +171,14 @@ def worker_command(
         int | None, typer.Option("--concurrency", min=1, help="Runs executed at once.")
     ] = None,
     once: Annotated[
-        bool, typer.Option("--once", help="Execute what is due now, then exit.")
+        bool,
+        typer.Option(
+            "--once",
+            help="Execute what is due now (through parks of up to 10 s), say what is left, exit.",
+        ),
     ] = False,
 ) -> None:
-    """Execute PENDING and resumable runs until stopped (SIGTERM/SIGINT)."""
+    """Execute PENDING and resumable runs until stopped (SIGTERM/SIGINT; twice: at once)."""
     from spine.orchestration.worker import Worker
 
     cli = state(ctx)
