@@ -209,6 +209,37 @@ def test_ctrl_c_on_spine_run_cancels_the_run(app: Path, db_url: str, store: RunS
     assert_history_consistent(store, run_id)
 
 
+def test_a_second_ctrl_c_on_spine_run_exits_at_once_and_the_run_is_still_cancelled(
+    app: Path, db_url: str, store: RunStore, tmp_path: Path
+) -> None:
+    env = _env(db_url, SPINE_WORKER_STOP_GRACE_SECONDS="600", SPINE_WORKER_LEASE_SECONDS="2")
+    said = tmp_path / "run.err"
+    process = start_spine("run", "stop.slow", cwd=app, env=env, stderr=said)
+    _interrupt_when_in_slow_step(process, app)
+    wait_for(lambda: _said(said, "cancelling run"), "the first Ctrl-C's line", process)
+    process.send_signal(signal.SIGINT)
+    stdout, _ = stop(process)
+
+    assert process.returncode == 130, said.read_text()
+    run_id = stdout.split()[0]
+    # The cancellation was recorded at the first Ctrl-C: the worker that takes the run
+    # over when the dead process's lease runs out cancels it, with the reason.
+    (app / "release").touch()
+    worker = start_spine("worker", "--concurrency", "1", cwd=app, env=env)
+    try:
+        wait_for(lambda: store.run_row(run_id).is_terminal, "the run to end", worker)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        stop(worker)
+    run = store.run_row(run_id)
+    assert (run.status, run.error) == (
+        WorkflowStatus.CANCELLED,
+        "cancelled: Ctrl-C in spine run",
+    )
+    assert not (app / "last.log").exists()
+    assert_history_consistent(store, run_id)
+
+
 def test_sigterm_on_spine_run_cancels_the_run_too(app: Path, db_url: str, store: RunStore) -> None:
     env = _env(db_url)
     process = start_spine("run", "stop.slow", cwd=app, env=env)
