@@ -55,6 +55,12 @@ Workflow(
         Step.lambda_("last", last),
     ],
 )
+"""
+
+# Workflows that park; ``once_app`` has only these.
+PARKS = """
+from spine import Step, Workflow
+
 Workflow(
     "stop.parks",
     [
@@ -76,7 +82,8 @@ LONG_LEASE = "600"
 @pytest.fixture
 def app(tmp_path: Path) -> Path:
     """A working directory with the test workflows' module."""
-    (tmp_path / "stop_app.py").write_text(APP)
+    (tmp_path / "stop_app.py").write_text(APP + PARKS)
+    (tmp_path / "once_app.py").write_text(PARKS)
     return tmp_path
 
 
@@ -280,15 +287,21 @@ def test_worker_once_continues_a_run_through_a_short_park(
     env = _env(db_url)
     short = _submit(app, env, "stop.parks")
     long = _submit(app, env, "stop.long_wait")
+    unknown = _submit(app, env, "stop.slow")
 
-    done = run_spine("worker", "--once", cwd=app, env=env)
+    # A worker that knows only the workflows that park.
+    done = run_spine("worker", "--once", cwd=app, env={**env, "SPINE_APP": "once_app"})
 
     assert done.code == 0, done.stderr
     assert store.run_row(short).status is WorkflowStatus.COMPLETED
     assert store.run_row(long).status is WorkflowStatus.RUNNING
+    assert store.run_row(unknown).status is WorkflowStatus.PENDING
     wake = store.wake_at_of(long)
     assert wake is not None
-    assert f"left: 1 run parked until {wake:%Y-%m-%dT%H:%M:%SZ}" in done.stdout
+    assert (
+        f"left: 1 run parked until {wake:%Y-%m-%dT%H:%M:%SZ}, "
+        "1 run of workflows this worker does not know"
+    ) in done.stdout
 
 
 def test_a_long_running_command_in_its_loop_says_it_stops(app: Path, db_url: str) -> None:

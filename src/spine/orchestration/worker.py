@@ -103,7 +103,7 @@ class Worker:
         return self.executed - executed_before
 
     def left(self) -> str:
-        """What is left to do, in words: ``2 runs parked until ..., 1 PENDING for ...``."""
+        """What is left to do, in words: ``2 runs parked until ..., 1 run held by ...``."""
         kinds = self.runner.store.unfinished(self.runner.workflows.names())
         words = {
             "parked": "parked until {wake}",
