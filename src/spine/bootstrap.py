@@ -101,6 +101,7 @@ class Services:
             self.runs,
             clock=self.clock,
             lease_seconds=self.settings.worker_lease_seconds,
+            stop_grace_seconds=self.settings.worker_stop_grace_seconds,
             step_services=self.step_services(),
         )
 

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=1.0, gt=0, description="Longest sleep of an idle worker between looks for runs."
     )
+    worker_stop_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a step attempt in progress may go on after a worker (or "
+        "`spine run`) is told to stop; then it is recorded interrupted and its run handed back.",
+    )
     alerting_allow_private_urls: bool = Field(
         default=False,
         description="Allow alert channels to send to loopback, link-local or private hosts.",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,3 +58,86 @@ def run_spines(
             pool.submit(run_spine, *args, cwd=cwd, env=env) for args, env, cwd in invocations
         ]
         return [future.result() for future in futures]
+
+
+def spine_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without ``SPINE_*`` variables, plus ``env``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SPINE_")}
+    environment.update(env or {})
+    return environment
+
+
+def start_spine(
+    *args: str, cwd: Path, env: Mapping[str, str] | None = None, stderr: Path | None = None
+) -> subprocess.Popen[str]:
+    """Start ``spine ARGS`` (to be signalled); stderr to the file ``stderr`` if given.
+
+    A file, not a pipe, so that a test can read what the process said while it runs.
+    """
+    err = stderr.open("w") if stderr is not None else subprocess.PIPE
+    try:
+        return subprocess.Popen(
+            [str(SPINE), *args],
+            cwd=cwd,
+            env=spine_environment(env),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    finally:
+        if stderr is not None:
+            err.close()  # type: ignore[union-attr]
+
+
+def wait_for(
+    condition: Callable[[], bool], what: str, process: subprocess.Popen[str] | None = None
+) -> None:
+    """Poll ``condition`` (generous deadline); fail at once if ``process`` exited."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        if process is not None and process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(f"the process exited ({process.returncode}): {out}{err}")
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def catches(pid: int, sig: signal.Signals) -> bool:
+    """Whether process ``pid`` has a handler for ``sig`` (``SigCgt`` in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(
+        next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16
+    )
+    return bool(caught & (1 << (sig - 1)))
+
+
+def _sleeping(pid: int) -> bool:
+    # Field 3 of /proc/PID/stat, after the parenthesised command name.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "S"
+
+
+def in_its_loop(pid: int) -> Callable[[], bool]:
+    """A condition: the command installed its handlers and sleeps waiting for work.
+
+    The command installs its SIGTERM and SIGINT handlers together, then loops, sleeping
+    between looks for work: SIGTERM caught and asleep at two looks is in the loop.
+    """
+
+    def check() -> bool:
+        if not (catches(pid, signal.SIGTERM) and _sleeping(pid)):
+            return False
+        time.sleep(0.05)
+        return _sleeping(pid)
+
+    return check
+
+
+def stop(process: subprocess.Popen[str], timeout: float = 60) -> tuple[str, str]:
+    """Wait for ``process`` to exit (killing it if it does not); return stdout, stderr."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return out, err or ""

@@ -1,5 +1,7 @@
 """Every long-running command stops cleanly on SIGTERM and on SIGINT and exits 0.
 
+On SQLite and PostgreSQL. What a stop does to work in progress: ``test_stopping.py``.
+
 Real ``spine`` processes, real signals. A signal is sent once the process is in its loop:
 it has installed its own SIGTERM handler (``SigCgt`` in ``/proc/PID/status``) and sleeps
 waiting for work, or, for ``spine serve``, answers ``/health``.
@@ -11,55 +13,19 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.cli.spine_process import SPINE
+from tests.cli.spine_process import SPINE, in_its_loop, wait_for
 
 APP = """
 from spine import Step, Workflow
 
 Workflow("signals.one", [Step.lambda_("only", lambda ctx: {"ok": True})])
 """
-
-
-def _wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        if process.poll() is not None:
-            out, err = process.communicate()
-            raise AssertionError(f"the process exited ({process.returncode}): {out}{err}")
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
-
-
-def _catches(pid: int, sig: signal.Signals) -> bool:
-    status = Path(f"/proc/{pid}/status").read_text()
-    caught = int(
-        next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16
-    )
-    return bool(caught & (1 << (sig - 1)))
-
-
-def _sleeping(pid: int) -> bool:
-    # Field 3 of /proc/PID/stat, after the parenthesised command name.
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "S"
-
-
-def _in_its_loop(pid: int) -> Callable[[], bool]:
-    # The command installs its SIGTERM and SIGINT handlers together, then loops, sleeping
-    # between looks for work: SIGTERM caught and asleep at two looks is in the loop.
-    def check() -> bool:
-        if not (_catches(pid, signal.SIGTERM) and _sleeping(pid)):
-            return False
-        time.sleep(0.05)
-        return _sleeping(pid)
-
-    return check
 
 
 def _free_port() -> int:
@@ -89,7 +55,6 @@ COMMANDS = {
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("command", list(COMMANDS))
-@pytest.mark.parametrize("backend", ["sqlite"])
 def test_long_running_command_exits_0_after_a_clean_stop(
     command: str, sig: signal.Signals, db_url: str, tmp_path: Path
 ) -> None:
@@ -113,9 +78,9 @@ def test_long_running_command_exits_0_after_a_clean_stop(
     )
     try:
         if command == "serve":
-            _wait_for(_answers(f"http://127.0.0.1:{port}"), "/health to answer", process)
+            wait_for(_answers(f"http://127.0.0.1:{port}"), "/health to answer", process)
         else:
-            _wait_for(_in_its_loop(process.pid), "the command's loop", process)
+            wait_for(in_its_loop(process.pid), "the command's loop", process)
         process.send_signal(sig)
         stdout, stderr = process.communicate(timeout=60)
     finally:
@@ -126,3 +91,6 @@ def test_long_running_command_exits_0_after_a_clean_stop(
     assert "Traceback" not in stderr
     if command != "serve":
         assert "stopped after" in stdout
+        # One line says it is stopping, and how to stop at once.
+        (line,) = [line for line in stderr.splitlines() if line.startswith("stopping:")]
+        assert line.endswith("Ctrl-C again to stop now")

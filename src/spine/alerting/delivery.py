@@ -86,7 +86,12 @@ class DeliveryWorker:
     def run_once(self) -> int:
         """Claim and deliver one batch on this thread; return how many were attempted."""
         claims = self.store.claim(self.batch_size)
-        for claim in claims:
+        for index, claim in enumerate(claims):
+            if self.stopping.is_set():
+                # Told to stop: the claims not sent yet are due again at once, for
+                # another worker, instead of waiting for their lease to run out.
+                self.store.hand_back(claims[index:])
+                return index
             self.deliver(claim)
         return len(claims)
 

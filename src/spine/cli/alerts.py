@@ -10,6 +10,7 @@ import typer
 from spine.cli.context import state
 from spine.cli.output import console, print_json, print_table, when
 from spine.cli.parsing import parse_json_object, parse_time
+from spine.cli.stopping import StopSignals
 
 if TYPE_CHECKING:
     from spine.alerting import AlertService
@@ -340,9 +341,16 @@ def deliver_command(
 ) -> None:
     """Run the delivery worker until stopped (SIGTERM/SIGINT), or once with --once."""
     worker = _alerting(ctx).worker(concurrency=concurrency, poll_seconds=poll_seconds)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: worker.stop())
-    attempted = worker.run(once=once)
+
+    def stop(received: signal.Signals) -> str:
+        worker.stop()
+        return (
+            "stopping: finishing the sends in progress (unsent claims are handed back); "
+            "Ctrl-C again to stop now"
+        )
+
+    with StopSignals(stop):
+        attempted = worker.run(once=once)
     console.print(f"delivery worker stopped after {attempted} attempts", highlight=False)
 
 

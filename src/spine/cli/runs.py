@@ -12,6 +12,8 @@ from spine.cli.confirm import YesOption, confirm, plural
 from spine.cli.context import state
 from spine.cli.output import console, err_console, print_json, print_table, when
 from spine.cli.parsing import parse_json_object, parse_param_text, parse_time
+from spine.cli.run_interrupt import RunInterrupt
+from spine.cli.stopping import StopSignals
 
 if TYPE_CHECKING:
     from spine.orchestration.history import StepRun, WorkflowRun
@@ -107,13 +109,20 @@ def run_command(
             help="Start the workflow once per key: if a run of it has this key, use that run.",
         ),
     ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach", help="On Ctrl-C, hand the run back to the workers instead of cancelling it."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run a workflow: print its run id, execute it here, exit 0 if it COMPLETED.
 
     With --idempotency-key, a run of the workflow that already has the key is used
     instead of a new one: followed here if it is not finished, and the exit code is
-    its status's.
+    its status's. Ctrl-C (or SIGTERM) cancels the run, or with --detach hands it back to
+    the workers, and exits 130.
     """
     from spine.orchestration.params import params_from_text
 
@@ -142,12 +151,11 @@ def run_command(
         return
     if not as_json:
         typer.echo(run.run_id)
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, lambda *_: runner.stopping.set())
-    try:
+    interrupt = RunInterrupt(runner, run.run_id, detach=detach)
+    with StopSignals(interrupt.stop):
         final = runner.drive(run.run_id)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    if interrupt.received is not None:
+        interrupt.finish(as_json=as_json)
     steps = services.runs.get_step_runs(run.run_id)
     completed = final.status.value == "COMPLETED"
     if as_json:
@@ -172,10 +180,14 @@ def worker_command(
         int | None, typer.Option("--concurrency", min=1, help="Runs executed at once.")
     ] = None,
     once: Annotated[
-        bool, typer.Option("--once", help="Execute what is due now, then exit.")
+        bool,
+        typer.Option(
+            "--once",
+            help="Execute what is due now (through parks of up to 10 s), say what is left, exit.",
+        ),
     ] = False,
 ) -> None:
-    """Execute PENDING and resumable runs until stopped (SIGTERM/SIGINT)."""
+    """Execute PENDING and resumable runs until stopped (SIGTERM/SIGINT; twice: at once)."""
     from spine.orchestration.worker import Worker
 
     cli = state(ctx)
@@ -186,10 +198,21 @@ def worker_command(
         concurrency=concurrency or services.settings.worker_concurrency,
         poll_seconds=services.settings.worker_poll_seconds,
     )
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: worker.stop())
-    executed = worker.run(once=once)
+    grace = services.settings.worker_stop_grace_seconds
+
+    def stop(received: signal.Signals) -> str:
+        worker.stop()
+        runs = "run" if worker.in_progress == 1 else "runs"
+        return (
+            f"stopping: finishing {worker.in_progress} {runs} in progress (a step gets up to "
+            f"{grace:g} s); Ctrl-C again to stop now"
+        )
+
+    with StopSignals(stop):
+        executed = worker.run(once=once)
     console.print(f"worker stopped after {executed} run executions", highlight=False)
+    if once:
+        console.print(f"left: {worker.left()}", highlight=False, soft_wrap=True)
 
 
 @app.command("list")

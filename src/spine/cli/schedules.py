@@ -12,6 +12,7 @@ from spine.cli.context import state
 from spine.cli.output import console, print_json, print_table
 from spine.cli.output import when as zoned_time
 from spine.cli.parsing import parse_params, parse_time
+from spine.cli.stopping import StopSignals
 
 if TYPE_CHECKING:
     from spine.scheduling import Schedule
@@ -269,7 +270,11 @@ def scheduler_command(
             "no workflow is registered: pass --app MODULE or set SPINE_APP so that the "
             "scheduler knows what it may fire"
         )
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: scheduler.stop())
-    fired = scheduler.run(once=once)
+
+    def stop(received: signal.Signals) -> str:
+        scheduler.stop()
+        return "stopping: finishing this pass over the due schedules; Ctrl-C again to stop now"
+
+    with StopSignals(stop):
+        fired = scheduler.run(once=once)
     console.print(f"scheduler stopped after {fired} fires", highlight=False)

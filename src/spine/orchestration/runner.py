@@ -60,6 +60,8 @@ class WorkflowRunner:
         inline_backoff_seconds: Retry delays up to this long are slept through while
             holding the run; longer ones park the run.
         worker_id: Identity written into leases (default ``host:pid``).
+        stop_grace_seconds: Once :attr:`stopping` is set, how long a step attempt in
+            progress may go on; then it is recorded interrupted and its run handed back.
         step_services: What steps may use (alerts, sources, spine's database); built
             by ``spine.bootstrap``.
     """
@@ -75,6 +77,7 @@ class WorkflowRunner:
         inline_backoff_seconds: float = 2.0,
         worker_id: str | None = None,
         step_services: StepServices | None = None,
+        stop_grace_seconds: float = 10.0,
     ) -> None:
         self.store = store
         self.step_services = step_services or StepServices()
@@ -84,6 +87,9 @@ class WorkflowRunner:
         self.lease_seconds = lease_seconds
         self.inline_backoff_seconds = inline_backoff_seconds
         self.worker_id = worker_id or worker_identity()
+        self.stop_grace_seconds = stop_grace_seconds
+        #: Set to stop: no step starts after it, and an attempt in progress gets
+        #: ``stop_grace_seconds`` to end; the runs held are handed back.
         self.stopping = threading.Event()
 
     # ------------------------------------------------------------ submitting
@@ -185,11 +191,13 @@ class WorkflowRunner:
     def drive(self, run_id: str, poll_seconds: float = 0.5) -> WorkflowRun:
         """Execute ``run_id`` here until it finishes, sleeping through its waits.
 
-        If another worker holds the run, this polls until that worker finishes it.
+        If another worker holds the run, this polls until that worker finishes it. Once
+        :attr:`stopping` is set it returns the run as it is then (handed back, not
+        finished), also from a wait.
         """
         while True:
             run = self.store.run_row(run_id)
-            if run.is_terminal:
+            if run.is_terminal or self.stopping.is_set():
                 return run
             claim = self.claim(run_id=run_id)
             if claim is not None:
@@ -201,7 +209,16 @@ class WorkflowRunner:
             wake = self.store.wake_at_of(run_id)
             now = self.clock.now()
             delay = (wake - now).total_seconds() if wake else poll_seconds
-            self.clock.sleep(max(0.0, min(delay, 3600.0)) if wake else poll_seconds)
+            self.pause(max(0.0, min(delay, 3600.0)) if wake else poll_seconds)
+
+    def pause(self, seconds: float) -> None:
+        """Sleep through the clock in short slices, so that :attr:`stopping` ends it."""
+        ends = self.clock.monotonic() + seconds
+        while not self.stopping.is_set():
+            left = ends - self.clock.monotonic()
+            if left <= 0:
+                return
+            self.clock.sleep(min(left, 0.25))
 
     # ------------------------------------------------------------- claiming
 
@@ -228,6 +245,7 @@ class WorkflowRunner:
             inline_backoff_seconds=self.inline_backoff_seconds,
             stopping=self.stopping,
             services=self.step_services,
+            stop_grace_seconds=self.stop_grace_seconds,
         )
         with (
             LeaseKeeper(self.store, claim.lease, self.lease_seconds),

@@ -3,8 +3,10 @@
 Runs are claimed from the database (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write
 lock on SQLite), so any number of worker processes can share one database. When nothing
 is due the worker sleeps until the next parked run wakes or the poll interval ends,
-whichever is first. On SIGTERM or SIGINT it stops claiming, and each run it holds is
-released at its next step boundary for another worker to continue.
+whichever is first. Told to stop (:meth:`Worker.stop`), it stops claiming; each run it
+holds is released at its next step boundary for another worker to continue, and a step
+attempt in progress gets the runner's stop grace to end before it is recorded interrupted
+and its run released.
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 
 from spine.orchestration.history.types import WorkflowRun
 from spine.orchestration.runner import WorkflowRunner
 
 log = logging.getLogger(__name__)
+
+#: ``run(once=True)`` waits for a run it executed that parked (a retry's back-off, a
+#: short wait step) when the park ends within this many seconds; longer parks are left.
+ONCE_PATIENCE_SECONDS = 10.0
 
 
 class Worker:
@@ -39,18 +46,28 @@ class Worker:
         self.stop_event = threading.Event()
         self.executed = 0
         self.finished: list[WorkflowRun] = []
+        self.in_progress = 0
+        self._parked: set[str] = set()
 
     def stop(self) -> None:
-        """Stop claiming; runs in progress are released at their next step."""
+        """Stop claiming; runs in progress are released at their next step.
+
+        Only sets events, so a signal handler may call it.
+        """
         self.stop_event.set()
         self.runner.stopping.set()
 
     def run(self, *, once: bool = False) -> int:
         """Work until stopped (or, with ``once``, until nothing is due).
 
+        With ``once``, a run this call executed that parked until within
+        :data:`ONCE_PATIENCE_SECONDS` is waited for and continued, so a retry's back-off
+        or a short wait does not leave it half done.
+
         Returns the number of run executions (to the end or to a park) of this call.
         """
         executed_before = self.executed
+        self._parked.clear()
         names = self.runner.workflows.names()
         if not names:
             log.warning("no workflow is registered (pass --app or set SPINE_APP): nothing to run")
@@ -64,18 +81,65 @@ class Worker:
                     if claim is None:
                         break
                     log.info("claimed run %s (%s)", claim.run.run_id, claim.run.workflow_name)
-                    active.add(pool.submit(self.runner.execute, claim))
+                    future = pool.submit(self.runner.execute, claim)
+                    future.add_done_callback(partial(self._note, claim.run.run_id))
+                    active.add(future)
+                self.in_progress = len(active)
                 if not active:
-                    if once:
+                    if not once:
+                        self.stop_event.wait(self._idle_seconds())
+                        continue
+                    pause = self._once_pause()
+                    if pause is None:
                         break
-                    self.stop_event.wait(self._idle_seconds())
+                    self.runner.pause(pause)  # through the clock: a test's clock advances
                     continue
                 done, active = wait(active, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._collect(future)
             for future in active:
                 self._collect(future)
+            self.in_progress = 0
         return self.executed - executed_before
+
+    def left(self) -> str:
+        """What is left to do, in words: ``2 runs parked until ..., 1 run held by ...``."""
+        kinds = self.runner.store.unfinished(self.runner.workflows.names())
+        words = {
+            "parked": "parked until {wake}",
+            "due": "due now",
+            "held": "held by other workers",
+            "other": "of workflows this worker does not know",
+        }
+        parts = []
+        for kind, text in words.items():
+            count, wake = kinds.get(kind, (0, None))
+            if count:
+                stamp = wake.strftime("%Y-%m-%dT%H:%M:%SZ") if wake is not None else "?"
+                noun = "run" if count == 1 else "runs"
+                parts.append(f"{count} {noun} " + text.format(wake=stamp))
+        return ", ".join(parts) if parts else "nothing"
+
+    def _note(self, run_id: str, future: Future[WorkflowRun | None]) -> None:
+        """Remember the runs this worker parked, for ``once`` to wait for a short park."""
+        if not future.cancelled() and future.exception() is None and future.result() is None:
+            self._parked.add(run_id)
+        else:
+            self._parked.discard(run_id)
+
+    def _once_pause(self) -> float | None:
+        """With ``once`` and nothing due: how long to wait for a run it parked, or None."""
+        now = self.runner.clock.now()
+        soonest: float | None = None
+        for run_id in list(self._parked):
+            wake = self.runner.store.wake_at_of(run_id)
+            if wake is None:  # finished, or another worker holds it
+                self._parked.discard(run_id)
+                continue
+            delay = (wake - now).total_seconds()
+            if delay <= ONCE_PATIENCE_SECONDS:
+                soonest = delay if soonest is None else min(soonest, delay)
+        return None if soonest is None else max(0.01, soonest)
 
     def _collect(self, future: Future[WorkflowRun | None]) -> None:
         self.executed += 1

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spine.alerting.models import Channel, DeliveryPolicy, Severity
+from spine.alerting.models import Channel, DeliveryPolicy, DeliveryStatus, Severity
 from spine.alerting.store import breakers, channels, deliveries
 from spine.alerting.store.alerts import get_alert, list_alerts, record_alert
 from spine.alerting.store.channels import ChannelNotFound
@@ -22,6 +22,7 @@ from spine.core.clock import Clock
 from spine.core.errors import NotFound
 from spine.core.events import Listener, Publisher
 from spine.core.storage import Database
+from spine.core.storage.schema.alerting import core_alert_deliveries
 
 __all__ = ["AlertStore", "ChannelNotFound", "Claim", "record_alert"]
 
@@ -132,6 +133,32 @@ class AlertStore:
         return self.database.run_write(
             lambda conn: deliveries.claim_due(conn, now, self.policy, limit)
         )
+
+    def hand_back(self, claims: Sequence[Claim]) -> None:
+        """Give back claimed deliveries that were not sent (a worker stopping): due at once.
+
+        Only a claim still held is given back (its attempt is not counted); a probe given
+        back lets the channel's breaker probe again at once.
+        """
+        d = core_alert_deliveries
+
+        def work(conn: sa.Connection) -> None:
+            for claim in claims:
+                given = conn.execute(
+                    sa.update(d)
+                    .where(
+                        d.c.id == claim.delivery_id,
+                        d.c.status == DeliveryStatus.PENDING.value,
+                        d.c.attempted_at == claim.claimed_at,
+                    )
+                    .values(attempted_at=None, next_retry_at=claim.claimed_at),
+                    execution_options={"preserve_rowcount": True},
+                ).rowcount
+                if given and claim.probe:
+                    breakers.end_probe_unsent(conn, claim.channel.name, claim.claimed_at)
+
+        if claims:
+            self.database.run_write(work)
 
     def record_sent(self, claim: Claim, response: Mapping[str, Any]) -> bool:
         """Record a successful send; False if the claim had been lost."""

@@ -110,6 +110,19 @@ def start_probe(
     return result.rowcount == 1
 
 
+def end_probe_unsent(conn: sa.Connection, channel_name: str, started_at: datetime) -> None:
+    """Let another probe go at once: the probe started at ``started_at`` was never sent."""
+    conn.execute(
+        sa.update(cb)
+        .where(
+            cb.c.name == breaker_name(channel_name),
+            cb.c.state == BreakerState.HALF_OPEN.value,
+            cb.c.half_opened_at == started_at,
+        )
+        .values(half_opened_at=None, updated_at=started_at)
+    )
+
+
 _CLOSE = (
     sa.update(cb)
     .where(cb.c.name == sa.bindparam("breaker"))

@@ -31,6 +31,32 @@ class StepTimeout(SpineError):
         self.attempt = attempt
 
 
+class AttemptInterrupted(SpineError):
+    """The worker was told to stop and the attempt did not end within the stop grace.
+
+    Like :class:`StepTimeout`, the attempt's thread is abandoned, not killed; the attempt
+    is recorded FAILED with the :data:`INTERRUPTED` prefix, so the worker that resumes the
+    run runs it again whatever the step's retry policy (see :func:`retry_interruption`).
+    """
+
+    category = ErrorCategory.UNAVAILABLE
+
+    def __init__(self, step_name: str, grace_seconds: float) -> None:
+        super().__init__(
+            f"step {step_name!r} was still running {grace_seconds:g} s after the worker "
+            "was told to stop"
+        )
+
+
+def interrupted_failure(owner: str, error: AttemptInterrupted) -> StepFailure:
+    """How an attempt abandoned by a stopping worker is recorded (as a dead worker's is)."""
+    return StepFailure(
+        error=f"{INTERRUPTED} worker {owner} stopped: {error}",
+        category=ErrorCategory.UNAVAILABLE.value,
+        retryable=True,
+    )
+
+
 def describe(error: BaseException) -> StepFailure:
     """The recorded form of an exception: message, category, retryable."""
     category = categorize(error)

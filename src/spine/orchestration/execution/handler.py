@@ -64,6 +64,7 @@ class RunScope(Protocol):
     children: ChildRuns
     inline_backoff_seconds: float
     stopping: threading.Event
+    stop_grace_seconds: float
 
     @property
     def outputs(self) -> Mapping[str, Mapping[str, Any]]:

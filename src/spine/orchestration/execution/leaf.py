@@ -9,7 +9,6 @@ holding the run, a longer one parks it. An attempt that timed out is abandoned, 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -18,9 +17,12 @@ from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
 from spine.orchestration.context import StepContext
 from spine.orchestration.errors import StepOutputError
+from spine.orchestration.execution.calling import call_attempt
 from spine.orchestration.execution.failures import (
+    AttemptInterrupted,
     StepTimeout,
     describe,
+    interrupted_failure,
     recorded_failure,
     recorded_retry,
     retry_interruption,
@@ -99,6 +101,19 @@ def run_attempts(
             outputs = _outputs(name, step, _call(scope, step, ctx))
             if check is not None:
                 check(outputs)
+        except AttemptInterrupted as error:
+            # The worker is stopping: the attempt is handed on, not failed. Recorded as a
+            # dead worker's attempt is, and the run is due at once for another worker.
+            scope.recorder.finish(
+                FinishedStep(
+                    step=record,
+                    status=StepStatus.FAILED,
+                    failure=interrupted_failure(scope.lease.owner, error),
+                    counts_for_run=False,
+                    metrics={"interrupted": True},
+                )
+            )
+            return Outcome.park(scope.clock.now(), "worker stopping: attempt interrupted")
         except Exception as error:  # every failure of user code is recorded
             failure = describe(error)
             retry = policy.should_retry(error, number) and not isinstance(error, StepOutputError)
@@ -148,28 +163,14 @@ def _call(scope: RunScope, step: Step, ctx: StepContext) -> Any:
         assert step.pipeline_name is not None
         fn = scope.pipelines.get(step.pipeline_name)
     assert fn is not None
-    if step.timeout_seconds is None:
-        return fn(ctx)
-    return _call_with_timeout(fn, ctx, step.name, step.timeout_seconds)
-
-
-def _call_with_timeout(fn: Any, ctx: StepContext, name: str, seconds: float) -> Any:
-    result: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            result["value"] = fn(ctx)
-        except BaseException as error:  # handed to the waiting thread
-            result["error"] = error
-
-    thread = threading.Thread(target=target, name=f"step-{name}", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise StepTimeout(name, seconds, attempt=thread)
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
+    return call_attempt(
+        fn,
+        ctx,
+        step.name,
+        timeout_seconds=step.timeout_seconds,
+        stopping=scope.stopping,
+        grace_seconds=scope.stop_grace_seconds,
+    )
 
 
 def _wait_for_abandoned_attempt(scope: RunScope, timeout: StepTimeout) -> Outcome | None:

@@ -66,6 +66,7 @@ class RunExecution:
         inline_backoff_seconds: float,
         stopping: threading.Event,
         services: StepServices,
+        stop_grace_seconds: float = 10.0,
     ) -> None:
         self.run: WorkflowRun = claim.run
         self.lease = claim.lease
@@ -76,6 +77,7 @@ class RunExecution:
         self.children = children
         self.inline_backoff_seconds = inline_backoff_seconds
         self.stopping = stopping
+        self.stop_grace_seconds = stop_grace_seconds
         self.services = services
         self.recorder = StepRecorder(store, claim.lease)
         self.outputs: dict[str, Mapping[str, Any]] = {}

@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from spine.core.events import Publisher
+from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.orchestration.history.store import add_event
 from spine.orchestration.history.types import WorkflowRun, WorkflowStatus
@@ -17,8 +18,18 @@ from spine.orchestration.store.steps import fail_open_attempts
 CANCELLED = StepFailure(error="cancelled", category="CANCELLED", retryable=False)
 
 
-def cancel_tree(conn: sa.Connection, run_id: str, now: datetime, listeners: Publisher) -> None:
-    """Ask the run and its active children to stop; end at once those no worker holds."""
+def cancel_tree(
+    conn: sa.Connection,
+    run_id: str,
+    now: datetime,
+    listeners: Publisher,
+    reason: str | None = None,
+) -> None:
+    """Ask the run and its active children to stop; end at once those no worker holds.
+
+    ``reason`` goes on the ``run.cancel_requested`` event and, when the run ends, into
+    its error (``cancelled: <reason>``), whoever ends it.
+    """
     row = (
         conn.execute(
             sa.select(
@@ -48,6 +59,7 @@ def cancel_tree(conn: sa.Connection, run_id: str, now: datetime, listeners: Publ
             event_type="run.cancel_requested",
             key=f"run:{run_id}:cancel_requested",
             now=now,
+            payload={"reason": reason} if reason else None,
         )
     if not held:
         cancel_now(conn, run_id, now, listeners)
@@ -67,8 +79,23 @@ def cancel_tree(conn: sa.Connection, run_id: str, now: datetime, listeners: Publ
 def cancel_now(
     conn: sa.Connection, run_id: str, now: datetime, listeners: Publisher
 ) -> WorkflowRun:
-    """Close the run's open attempts and record it CANCELLED."""
+    """Close the run's open attempts and record it CANCELLED (with the reason asked)."""
+    reason = _reason(conn, run_id)
+    failure = CANCELLED
+    if reason:
+        failure = StepFailure(error=f"cancelled: {reason}", category="CANCELLED", retryable=False)
     fail_open_attempts(
-        conn, run_id, now, error="cancelled", category="CANCELLED", execution_status="CANCELLED"
+        conn, run_id, now, error=failure.error, category="CANCELLED", execution_status="CANCELLED"
     )
-    return finish(conn, run_id, WorkflowStatus.CANCELLED, now, None, CANCELLED, listeners)
+    return finish(conn, run_id, WorkflowStatus.CANCELLED, now, None, failure, listeners)
+
+
+def _reason(conn: sa.Connection, run_id: str) -> str | None:
+    """The reason given when the run's cancellation was asked, if any."""
+    payload = conn.execute(
+        sa.select(events_t.c.payload).where(
+            events_t.c.run_id == run_id, events_t.c.event_type == "run.cancel_requested"
+        )
+    ).scalar_one_or_none()
+    reason = (payload or {}).get("reason")
+    return reason if isinstance(reason, str) and reason else None

@@ -284,11 +284,12 @@ class RunStore(HistoryStore):
 
         return self.db.run_write(work)
 
-    def request_cancel(self, run_id: str) -> WorkflowRun:
+    def request_cancel(self, run_id: str, reason: str | None = None) -> WorkflowRun:
         """Cancel a run and its active child runs.
 
         A run no worker holds (PENDING, or parked in a wait) is CANCELLED at once; a run
         being executed is marked, and its worker stops it before the next step or item.
+        ``reason`` is recorded on the request and in the run's error when it ends.
 
         Raises:
             RunNotFound: If there is no such run.
@@ -304,7 +305,7 @@ class RunStore(HistoryStore):
                 raise RunNotFound(run_id)
             if status not in runs.ACTIVE:
                 raise RunFinished(run_id, status)
-            cancellation.cancel_tree(conn, run_id, now, self.listeners)
+            cancellation.cancel_tree(conn, run_id, now, self.listeners, reason)
             return runs.read_run(conn, run_id)
 
         return self.db.run_write(work)
@@ -331,6 +332,29 @@ class RunStore(HistoryStore):
             runs_t.c.status.in_(runs.ACTIVE), runs_t.c.wake_at.is_not(None)
         )
         return self.db.run_read(lambda conn: conn.execute(query).scalar_one_or_none())
+
+    def unfinished(self, workflows: Sequence[str]) -> dict[str, tuple[int, datetime | None]]:
+        """What is left to do, as ``{kind: (runs, earliest wake)}`` (``spine worker --once``).
+
+        Kinds: ``parked`` (of ``workflows``, waiting for a time to come), ``held`` (by a
+        live worker), ``due`` (claimable now), ``other`` (of workflows not in
+        ``workflows``).
+        """
+        now = self.clock.now()
+        held = sa.and_(runs_t.c.lease_owner.is_not(None), runs_t.c.lease_expires_at >= now)
+        kind = sa.case(
+            (runs_t.c.workflow_name.not_in(list(workflows) or [""]), "other"),
+            (held, "held"),
+            (sa.and_(runs_t.c.wake_at.is_not(None), runs_t.c.wake_at > now), "parked"),
+            else_="due",
+        )
+        query = (
+            sa.select(kind, sa.func.count(), sa.func.min(runs_t.c.wake_at))
+            .where(runs_t.c.status.in_(runs.ACTIVE))
+            .group_by(kind)
+        )
+        rows = self.db.run_read(lambda conn: conn.execute(query).all())
+        return {row[0]: (int(row[1]), row[2]) for row in rows}
 
     def run_row(self, run_id: str) -> WorkflowRun:
         """The run with ``run_id``.
