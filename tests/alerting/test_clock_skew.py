@@ -63,30 +63,40 @@ def processes(db_url: str) -> Iterator[Processes]:
     made.close()
 
 
+def test_an_alert_recorded_on_a_host_an_hour_ahead_is_delivered_at_once(
+    processes: Processes, receiver: Receiver
+) -> None:
+    ahead = processes.service(HOUR)
+    ahead.add_channel("hook", "webhook", {"url": receiver.url(), "secret": "env:HOOK_SECRET"})
+    ahead.send("ERROR", "t", "m", source="s")
+
+    # Due when it was recorded, on the database's time: not an hour later.
+    assert processes.worker(0.0).drain() == 1
+    assert len(receiver.requests) == 1
+
+
 def test_a_120_s_delivery_back_off_is_kept_by_skewed_workers(
     processes: Processes, receiver: Receiver
 ) -> None:
-    # An alert recorded on a host an hour ahead is due at once, on the database's time ...
-    ahead = processes.service(HOUR)
-    ahead.add_channel("hook", "webhook", {"url": receiver.url(), "secret": "env:HOOK_SECRET"})
+    honest = processes.service(0.0)
+    honest.add_channel("hook", "webhook", {"url": receiver.url(), "secret": "env:HOOK_SECRET"})
     receiver.status = 503
-    ahead.send("ERROR", "t", "m", source="s")
+    honest.send("ERROR", "t", "m", source="s")
 
-    # ... so a worker an hour behind sends it now, and records when to try again.
-    behind = processes.worker(-HOUR)
-    assert behind.drain() == 1
-    failed_at = database_time(ahead.store.database)
+    # The first attempt fails; the worker records when to try again.
+    assert processes.worker(0.0).drain() == 1
+    failed_at = database_time(honest.store.database)
     assert len(receiver.requests) == 1
 
-    with ahead.store.database.read() as conn:
+    # No worker, an hour ahead, behind or right, tries again before the 120 s are over.
+    receiver.status = 200
+    for skew in (HOUR, -HOUR, 0.0):
+        assert processes.worker(skew).drain() == 0, f"retried early by a worker {skew} s off"
+    assert len(receiver.requests) == 1
+
+    with honest.store.database.read() as conn:
         [due] = conn.execute(
             sa.select(deliveries_t.c.next_retry_at).where(deliveries_t.c.status == "PENDING")
         ).scalars()
     expected = failed_at + timedelta(seconds=120)
     assert abs(ensure_utc(due) - expected) < timedelta(seconds=5)
-
-    # No worker, an hour ahead, behind or right, tries again before the 120 s are over.
-    receiver.status = 200
-    for skew in (HOUR, -HOUR, 0.0):
-        assert processes.worker(skew).drain() == 0, skew
-    assert len(receiver.requests) == 1
