@@ -27,6 +27,7 @@ from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ConfigurationError
 from spine.core.events import EventType, Listener
 from spine.core.storage import Database, EngineOptions, create_database
+from spine.core.storage.clock import DatabaseClock
 from spine.orchestration.context import StepServices
 from spine.orchestration.registry import workflows
 from spine.orchestration.runner import WorkflowRunner
@@ -221,12 +222,23 @@ class _SourcesOnDemand:
 
 
 def build(
-    settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    host_clock: Clock | None = None,
+    **overrides: Any,
 ) -> Services:
     """Build the services for ``settings``.
 
     Without ``settings``, they are read from the environment and ``spine.toml``, with
     ``overrides`` on top (``None`` ones are dropped: a command's options not given).
+
+    Every service reads the time from one clock: the database's
+    (:class:`~spine.core.storage.clock.DatabaseClock`, carried forward on ``host_clock``'s
+    monotonic time), because leases, locks, due times and back-offs are stamped by one
+    process and compared by another. ``clock`` replaces it whole (tests pass a
+    :class:`~spine.core.clock.FrozenClock`); ``host_clock`` stands for this machine's
+    clock (tests pass a skewed one to show that it changes nothing).
 
     Raises:
         ConfigurationError: If the database URL is malformed or its driver is missing.
@@ -243,7 +255,7 @@ def build(
         connect_timeout_seconds=settings.connect_timeout_seconds,
     )
     database = create_database(settings.database_url, options)
-    clock = clock or SystemClock()
+    clock = clock or DatabaseClock(database, host=host_clock or SystemClock())
     return Services(
         settings=settings, database=database, clock=clock, listeners=event_listeners(clock)
     )

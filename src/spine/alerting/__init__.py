@@ -26,9 +26,10 @@ from spine.alerting.service import AlertService
 from spine.alerting.signing import WebhookVerificationError, generate_secret, verify_signature
 from spine.alerting.store import AlertStore, record_alert
 from spine.config import Settings
-from spine.core.clock import Clock, SystemClock
+from spine.core.clock import Clock
 from spine.core.errors import ConfigurationError
 from spine.core.storage import Database
+from spine.core.storage.clock import DatabaseClock
 
 __all__ = [
     "Alert",
@@ -103,7 +104,8 @@ def send_alert(
             "ctx.send_alert(severity, title, message); elsewhere use "
             "spine.bootstrap.build(settings).alerting().send(...)"
         )
-    now = (clock or SystemClock()).now()
+    # The database's time: deliveries are due from it, whatever this host's clock says.
+    now = (clock or DatabaseClock(database)).now()
     return database.run_write(
         lambda conn: record_alert(
             conn,

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from spine.core.clock import Clock, SystemClock
+from spine.core.clock import Clock
 from spine.core.errors import ErrorCategory, SpineError, TierNotInstalled
 from spine.core.ids import new_id
 from spine.orchestration.history.types import WorkflowRun
@@ -45,7 +45,7 @@ class Scheduler:
         store: Schedules, fires and locks.
         runner: Builds the workflow runs of fires (its registry says which workflows
             exist); workers execute them.
-        clock: Time source.
+        clock: Time source (default: the store's, the database's clock in production).
         lock_seconds: How long an acquired schedule stays locked; a dead scheduler's
             schedules are taken over after this long.
         max_sleep_seconds: Longest sleep between looks at the database.
@@ -68,7 +68,7 @@ class Scheduler:
     ) -> None:
         self.store = store
         self.runner = runner
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or store.clock
         self.lock_seconds = lock_seconds
         self.max_sleep_seconds = max_sleep_seconds
         self.batch_size = batch_size

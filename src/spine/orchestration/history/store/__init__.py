@@ -18,10 +18,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spine.core.clock import Clock, SystemClock
+from spine.core.clock import Clock
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
 from spine.core.storage import Database, DatabaseAdapter
+from spine.core.storage.clock import DatabaseClock
 from spine.core.storage.dialect_sql import insert_if_absent
 from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
@@ -128,12 +129,13 @@ class HistoryStore:
 
     Args:
         db: The specification's :class:`DatabaseAdapter`, or a :class:`Database`.
-        clock: Where "now" comes from (retention cut-offs, event times).
+        clock: Where "now" comes from (retention cut-offs, event times); by default
+            the database's clock, which every process sharing the database agrees on.
     """
 
     def __init__(self, db: Database | DatabaseAdapter, clock: Clock | None = None) -> None:
         self.db = _database(db)
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or DatabaseClock(self.db)
 
     # ----------------------------------------------------------------- runs
 
