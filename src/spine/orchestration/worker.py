@@ -5,6 +5,11 @@ lock on SQLite), so any number of worker processes can share one database. When 
 is due the worker sleeps until the next parked run wakes or the poll interval ends,
 whichever is first. On SIGTERM or SIGINT it stops claiming, and each run it holds is
 released at its next step boundary for another worker to continue.
+
+When the database is unavailable or locked (:func:`~spine.core.storage.outage.is_outage`)
+the worker does not exit: it backs off and looks again, logging the outage once when it
+starts and once when it ends (:class:`~spine.core.storage.outage.DatabaseWait`, shared
+with the runner's executions and lease keepers).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from spine.core.storage.outage import is_outage
 from spine.orchestration.history.types import WorkflowRun
 from spine.orchestration.runner import WorkflowRunner
 
@@ -60,7 +66,14 @@ class Worker:
             active: set[Future[WorkflowRun | None]] = set()
             while not self.stop_event.is_set():
                 while len(active) < self.concurrency and not self.stop_event.is_set():
-                    claim = self.runner.claim(workflow_names=names)
+                    try:
+                        claim = self.runner.claim(workflow_names=names)
+                    except Exception as error:
+                        if not is_outage(error) or once:
+                            raise
+                        self.runner.database_wait.pause(error, self.stop_event)
+                        break
+                    self.runner.database_wait.succeeded()
                     if claim is None:
                         break
                     log.info("claimed run %s (%s)", claim.run.run_id, claim.run.workflow_name)
@@ -68,7 +81,8 @@ class Worker:
                 if not active:
                     if once:
                         break
-                    self.stop_event.wait(self._idle_seconds())
+                    if not self.runner.database_wait.down:
+                        self.stop_event.wait(self._idle_seconds())
                     continue
                 done, active = wait(active, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -88,7 +102,12 @@ class Worker:
             self.finished.append(result)
 
     def _idle_seconds(self) -> float:
-        wake = self.runner.store.next_wake()
+        try:
+            wake = self.runner.store.next_wake()
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            return self.runner.database_wait.failed(error)
         if wake is None:
             return self.poll_seconds
         delay = (wake - self.runner.clock.now()).total_seconds()
