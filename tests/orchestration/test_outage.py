@@ -1,0 +1,93 @@
+"""A run whose write fails because the database went away is handed back, not lost.
+
+PostgreSQL behind a loopback proxy that the run's first step cuts (the shared server is
+never stopped) and a timer restores a few seconds later, longer than
+``Database.run_write`` retries on its own. The execution stops, waits for the database,
+releases the run, and logs the outage once and its end once; a second execution finishes
+it from its committed steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from spine import Step, Workflow
+from spine.core.clock import SystemClock
+from spine.core.storage import create_database
+from spine.core.storage.schema.workflow_history import core_workflow_runs
+from spine.orchestration.history.types import StepStatus, WorkflowStatus
+from spine.orchestration.registry import WorkflowRegistry
+from spine.orchestration.runner import WorkflowRunner
+from spine.orchestration.store import RunStore
+from tests.cli.tcp_proxy import TcpProxy
+
+OUTAGE_SECONDS = 4.0  # past run_write's own retries (about 2 s)
+
+
+@pytest.fixture
+def proxy(db_url: str) -> Iterator[TcpProxy]:
+    url = sa.make_url(db_url)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.restore()
+    yield proxy
+    proxy.cut()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_run_cut_off_from_the_database_is_handed_back_and_resumed(
+    db_url: str, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    direct = create_database(db_url)
+    database = create_database(proxy.url(db_url))
+    registry = WorkflowRegistry()
+    cuts: list[threading.Timer] = []
+
+    def cut(ctx: Any) -> dict[str, Any]:
+        if not cuts:  # the first attempt only
+            proxy.cut()
+            cuts.append(threading.Timer(OUTAGE_SECONDS, proxy.restore))
+            cuts[0].start()
+        return {"cut": True}
+
+    Workflow(
+        "outage.cut",
+        [Step.lambda_("cut", cut), Step.lambda_("after", lambda ctx: {"ok": True})],
+        registry=registry,
+    )
+    runner = WorkflowRunner(RunStore(database, SystemClock()), workflow_registry=registry)
+    caplog.set_level(logging.INFO, logger="spine.orchestration.runner")
+    try:
+        run_id = runner.submit("outage.cut").run_id
+        claim = runner.claim(run_id=run_id)
+        assert claim is not None
+
+        assert runner.execute(claim) is None  # handed back, not raised
+        with direct.read() as conn:
+            owner = conn.execute(
+                sa.select(core_workflow_runs.c.lease_owner).where(
+                    core_workflow_runs.c.run_id == run_id
+                )
+            ).scalar()
+        assert owner is None  # released as soon as the database answered
+
+        again = runner.claim(run_id=run_id)
+        assert again is not None
+        finished = runner.execute(again)
+    finally:
+        for timer in cuts:
+            timer.join()
+        database.dispose()
+    assert finished is not None and finished.status is WorkflowStatus.COMPLETED
+    steps = RunStore(direct, SystemClock()).get_step_runs(run_id)
+    direct.dispose()
+    done = sorted(s.step_name for s in steps if s.status is StepStatus.COMPLETED)
+    assert done == ["after", "cut"]
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sum("the database is unavailable" in m for m in messages) == 1, messages
+    assert sum("the database is back after" in m for m in messages) == 1, messages
