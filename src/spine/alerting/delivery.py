@@ -138,7 +138,9 @@ class DeliveryWorker:
                     if not isinstance(error, SpineError):
                         raise
                     log.warning("delivery worker: %s", error)
-                elif not once:
+                elif once:
+                    self.database_wait.failed(error)  # logged; --once gives up
+                else:
                     self.database_wait.pause(error, self.stopping)
                     continue
                 done = 0
