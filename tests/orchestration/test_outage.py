@@ -2,9 +2,10 @@
 
 PostgreSQL behind a loopback proxy that the run's first step cuts (the shared server is
 never stopped) and a timer restores a few seconds later, longer than
-``Database.run_write`` retries on its own. The execution stops, waits for the database,
-releases the run, and logs the outage once and its end once; a second execution finishes
-it from its committed steps.
+``Database.run_write`` retries on its own. The worker's execution stops, waits for the
+database, releases the run (its lease of 5 minutes would outlast the test), and logs the
+outage once and its end once; the worker claims the run again and finishes it from its
+committed steps.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import sqlalchemy as sa
 from spine import Step, Workflow
 from spine.core.clock import SystemClock
 from spine.core.storage import create_database
-from spine.core.storage.schema.workflow_history import core_workflow_runs
 from spine.orchestration.history.types import StepStatus, WorkflowStatus
 from spine.orchestration.registry import WorkflowRegistry
 from spine.orchestration.runner import WorkflowRunner
 from spine.orchestration.store import RunStore
+from spine.orchestration.worker import Worker
 from tests.cli.tcp_proxy import TcpProxy
 
 OUTAGE_SECONDS = 4.0  # past run_write's own retries (about 2 s)
@@ -60,30 +61,20 @@ def test_a_run_cut_off_from_the_database_is_handed_back_and_resumed(
         [Step.lambda_("cut", cut), Step.lambda_("after", lambda ctx: {"ok": True})],
         registry=registry,
     )
-    runner = WorkflowRunner(RunStore(database, SystemClock()), workflow_registry=registry)
-    caplog.set_level(logging.INFO, logger="spine.orchestration.runner")
+    runner = WorkflowRunner(
+        RunStore(database, SystemClock()), workflow_registry=registry, lease_seconds=300
+    )
+    worker = Worker(runner, concurrency=1, poll_seconds=0.1)
+    caplog.set_level(logging.INFO, logger="spine.orchestration")
     try:
         run_id = runner.submit("outage.cut").run_id
-        claim = runner.claim(run_id=run_id)
-        assert claim is not None
-
-        assert runner.execute(claim) is None  # handed back, not raised
-        with direct.read() as conn:
-            owner = conn.execute(
-                sa.select(core_workflow_runs.c.lease_owner).where(
-                    core_workflow_runs.c.run_id == run_id
-                )
-            ).scalar()
-        assert owner is None  # released as soon as the database answered
-
-        again = runner.claim(run_id=run_id)
-        assert again is not None
-        finished = runner.execute(again)
+        assert worker.run(once=True) == 2  # handed back, then claimed again and finished
     finally:
         for timer in cuts:
             timer.join()
         database.dispose()
-    assert finished is not None and finished.status is WorkflowStatus.COMPLETED
+    (finished,) = worker.finished
+    assert finished.run_id == run_id and finished.status is WorkflowStatus.COMPLETED
     steps = RunStore(direct, SystemClock()).get_step_runs(run_id)
     direct.dispose()
     done = sorted(s.step_name for s in steps if s.status is StepStatus.COMPLETED)

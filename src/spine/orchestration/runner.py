@@ -17,7 +17,7 @@ from typing import Any
 from spine.core.clock import Clock, SystemClock
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
-from spine.core.storage.outage import DatabaseWait, is_outage
+from spine.core.storage.outage import DatabaseWait
 from spine.orchestration.context import StepServices
 from spine.orchestration.errors import LeaseLost
 from spine.orchestration.execution.failures import MAX_INTERRUPTIONS, StepTimeout, describe
@@ -238,20 +238,3 @@ class WorkflowRunner:
             except LeaseLost:
                 log.warning("run %s was taken over by another worker", claim.run.run_id)
                 return None
-            except Exception as error:
-                if not is_outage(error):
-                    raise
-                self.database_wait.failed(error)
-        self._hand_back(claim)
-        return None
-
-    def _hand_back(self, claim: Claim) -> None:
-        """Release a run whose execution the database dropped, once the database is back.
-
-        What the run did is its step rows: an attempt whose end was not written is run
-        again by whoever claims it next (at least once, as after a crash). Releasing it,
-        rather than waiting for the lease to expire, lets it go on as soon as the database
-        answers. If this worker is stopped first, the lease expires instead.
-        """
-        log.info("run %s: the database is unavailable; handing it back", claim.run.run_id)
-        self.database_wait.call(lambda: self.store.release(claim.lease), self.stopping)

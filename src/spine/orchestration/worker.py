@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 
 from spine.core.storage.outage import is_outage
 from spine.orchestration.history.types import WorkflowRun
+from spine.orchestration.models import Claim
 from spine.orchestration.runner import WorkflowRunner
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ class Worker:
                     if claim is None:
                         break
                     log.info("claimed run %s (%s)", claim.run.run_id, claim.run.workflow_name)
-                    active.add(pool.submit(self.runner.execute, claim))
+                    active.add(pool.submit(self._execute, claim))
                 if not active:
                     if once:
                         break
@@ -90,6 +92,25 @@ class Worker:
             for future in active:
                 self._collect(future)
         return self.executed - executed_before
+
+    def _execute(self, claim: Claim) -> WorkflowRun | None:
+        """Execute a claimed run; if the database drops it, hand it back once it answers.
+
+        What the run did is its step rows: an attempt whose end was not written is run
+        again by whoever claims the run next (at least once, as after a crash). Releasing
+        the run, rather than waiting for its lease to expire, lets it go on as soon as the
+        database answers. If the worker is stopped first, the lease expires instead.
+        """
+        try:
+            return self.runner.execute(claim)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            self.runner.database_wait.failed(error)
+        log.info("run %s: the database is unavailable; handing it back", claim.run.run_id)
+        release = partial(self.runner.store.release, claim.lease)
+        self.runner.database_wait.call(release, self.stop_event)
+        return None
 
     def _collect(self, future: Future[WorkflowRun | None]) -> None:
         self.executed += 1
