@@ -64,6 +64,7 @@ def _stopped_cleanly(fleet: Fleet, processes: list[Process]) -> None:
     assert codes == {p.name: 0 for p in fleet.processes}, [p.output for p in processes]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_sqlite_write_lock_held_45_s_kills_no_process(fleet: Fleet, db_url: str) -> None:
     processes = fleet.start(db_url)
@@ -97,6 +98,7 @@ def test_sqlite_write_lock_held_45_s_kills_no_process(fleet: Fleet, db_url: str)
     fleet.check_fires()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_postgres_processes_started_while_the_database_is_down_wait_for_it(
     fleet: Fleet, db_url: str
@@ -130,6 +132,7 @@ def test_postgres_processes_started_while_the_database_is_down_wait_for_it(
     fleet.check_fires()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_postgres_outage_of_30_s_mid_run_stops_no_process(
     fleet: Fleet, db_url: str, tmp_path: Path

@@ -40,6 +40,7 @@ def proxy(db_url: str) -> Iterator[TcpProxy]:
     proxy.cut()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_a_run_cut_off_from_the_database_is_handed_back_and_resumed(
     db_url: str, proxy: TcpProxy, caplog: pytest.LogCaptureFixture

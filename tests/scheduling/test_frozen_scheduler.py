@@ -70,6 +70,7 @@ def _wait_for(predicate: object, what: str, timeout: float = 120.0) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_frozen_scheduler_holding_row_locks_is_taken_over(db_url: str, tmp_path: Path) -> None:
     (tmp_path / "sched_app.py").write_text(APP)

@@ -43,6 +43,7 @@ def _wal(path: str) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_the_wal_shrinks_after_a_long_reader_ends(db_url: str, tmp_path: Path) -> None:
     path = sa.make_url(db_url).database
