@@ -3,9 +3,9 @@
 PostgreSQL behind a loopback proxy that the run's first step cuts (the shared server is
 never stopped) and a timer restores a few seconds later, longer than
 ``Database.run_write`` retries on its own. The worker's execution stops, waits for the
-database, releases the run (its lease of 5 minutes would outlast the test), and logs the
-outage once and its end once; the worker claims the run again and finishes it from its
-committed steps.
+database, ends the run's lease at once (5 minutes would outlast the test), and logs the
+outage once and its end once; the worker claims the run again, records the attempt that
+was under way as interrupted, and finishes the run from its committed steps.
 """
 
 from __future__ import annotations
@@ -80,6 +80,10 @@ def test_a_run_cut_off_from_the_database_is_handed_back_and_resumed(
     direct.dispose()
     done = sorted(s.step_name for s in steps if s.status is StepStatus.COMPLETED)
     assert done == ["after", "cut"]
+    for step in steps:  # nothing left RUNNING: the cut attempt is recorded interrupted
+        assert step.status is StepStatus.COMPLETED or (
+            step.status is StepStatus.FAILED and (step.error or "").startswith("interrupted:")
+        ), step
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert sum("the database is unavailable" in m for m in messages) == 1, messages
     assert sum("the database is back after" in m for m in messages) == 1, messages

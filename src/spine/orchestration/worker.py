@@ -96,10 +96,11 @@ class Worker:
     def _execute(self, claim: Claim) -> WorkflowRun | None:
         """Execute a claimed run; if the database drops it, hand it back once it answers.
 
-        What the run did is its step rows: an attempt whose end was not written is run
-        again by whoever claims the run next (at least once, as after a crash). Releasing
-        the run, rather than waiting for its lease to expire, lets it go on as soon as the
-        database answers. If the worker is stopped first, the lease expires instead.
+        What the run did is its step rows: the run is resumed by replay. Its lease is
+        ended at once (renewed for 0 s) rather than left to expire, so that it goes on as
+        soon as the database answers, and rather than released, so that the next claim
+        records the attempt that was under way as interrupted (and runs it again, as
+        after a crash). If the worker is stopped first, the lease expires instead.
         """
         try:
             return self.runner.execute(claim)
@@ -108,8 +109,8 @@ class Worker:
                 raise
             self.runner.database_wait.failed(error)
         log.info("run %s: the database is unavailable; handing it back", claim.run.run_id)
-        release = partial(self.runner.store.release, claim.lease)
-        self.runner.database_wait.call(release, self.stop_event)
+        expire_now = partial(self.runner.store.renew_lease, claim.lease, 0.0)
+        self.runner.database_wait.call(expire_now, self.stop_event)
         return None
 
     def _collect(self, future: Future[WorkflowRun | None]) -> None:
