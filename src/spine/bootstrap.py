@@ -253,6 +253,9 @@ def build(
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         connect_timeout_seconds=settings.connect_timeout_seconds,
+        lock_timeout_ms=settings.postgres_lock_timeout_ms,
+        idle_in_transaction_timeout_ms=settings.postgres_idle_in_transaction_timeout_ms,
+        checkpoint_seconds=settings.sqlite_checkpoint_seconds,
     )
     database = create_database(settings.database_url, options)
     clock = clock or DatabaseClock(database, host=host_clock or SystemClock())

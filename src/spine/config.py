@@ -59,6 +59,25 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a SQLite connection waits for a lock before retrying.",
     )
+    sqlite_checkpoint_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often a long-running process truncates SQLite's WAL file (a "
+        "checkpoint that never waits for readers); 0 never does.",
+    )
+    postgres_lock_timeout_ms: int = Field(
+        default=10_000,
+        ge=0,
+        description="PostgreSQL lock_timeout of spine's sessions: a statement waiting this "
+        "long for a lock fails and is retried instead of queueing for ever; 0 waits for ever.",
+    )
+    postgres_idle_in_transaction_timeout_ms: int = Field(
+        default=60_000,
+        ge=0,
+        description="PostgreSQL idle_in_transaction_session_timeout of spine's sessions: "
+        "the server ends a session frozen inside a transaction after this long, releasing "
+        "its locks; 0 never does.",
+    )
     pool_size: int = Field(default=5, ge=1, description="Connections kept per process.")
     max_overflow: int = Field(default=10, ge=0, description="Extra connections allowed.")
     connect_timeout_seconds: int = Field(

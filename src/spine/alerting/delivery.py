@@ -3,6 +3,11 @@
 Several workers (threads of one process, or processes on several machines) share the
 work through the database: a claim is committed before the send, so a delivery attempt
 is sent by one worker only (see :mod:`spine.alerting.store.deliveries`).
+
+While the database is unavailable or locked the worker backs off and tries again
+(:class:`~spine.core.storage.outage.DatabaseWait`, one per worker, shared by its
+threads), logging the outage once when it starts and once when it ends. The outcome of a
+send made just before an outage is kept and recorded once the database is back.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import random
 import threading
 from collections.abc import Callable
 from functools import partial
+from typing import TypeVar
 
 from spine.alerting.backoff import retry_after_seconds, wait_seconds
 from spine.alerting.bounds import bounded_response, bounded_text
@@ -21,8 +27,11 @@ from spine.alerting.secrets import open_config
 from spine.alerting.store import AlertStore, Claim
 from spine.core.errors import ErrorCategory, SpineError
 from spine.core.secrets import redact_url_password
+from spine.core.storage.outage import DatabaseWait, is_outage
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def message_id(claim: Claim) -> str:
@@ -71,6 +80,7 @@ class DeliveryWorker:
         )
         self._count = 0
         self._lock = threading.Lock()
+        self.database_wait = DatabaseWait("delivery worker", logger=log)
 
     def stop(self) -> None:
         """Ask every thread to finish its current delivery and return.
@@ -128,9 +138,19 @@ class DeliveryWorker:
         while not self.stopping.is_set():
             try:
                 done = self.run_once()
-            except SpineError as error:
-                log.warning("delivery worker: %s", error)
+            except Exception as error:
+                if not is_outage(error):
+                    if not isinstance(error, SpineError):
+                        raise
+                    log.warning("delivery worker: %s", error)
+                elif once:
+                    self.database_wait.failed(error)  # logged; --once gives up
+                else:
+                    self.database_wait.pause(error, self.stopping)
+                    continue
                 done = 0
+            else:
+                self.database_wait.succeeded()
             with self._lock:
                 self._count += done
             if not done:
@@ -179,7 +199,9 @@ class DeliveryWorker:
                 f"{type(error).__name__}: {error}", category=ErrorCategory.INTERNAL, retryable=True
             )
         else:
-            recorded = self.store.record_sent(claim, bounded_response(sent) or {})
+            recorded = self._record(
+                lambda: self.store.record_sent(claim, bounded_response(sent) or {})
+            )
             return "sent" if recorded else None
         text = bounded_text(redact_url_password(str(failure)))
         log.info(
@@ -190,14 +212,26 @@ class DeliveryWorker:
             claim.attempt,
             text,
         )
-        return self.store.record_failed(
-            claim,
-            error=text,
-            category=failure.category.value,
-            retryable=failure.retryable,
-            response=bounded_response(response),
-            gone=gone,
-            backoff=partial(
-                self._wait, retry_after=retry_after_seconds(retry_after, self.store.clock.now())
-            ),
+        return self._record(
+            lambda: self.store.record_failed(
+                claim,
+                error=text,
+                category=failure.category.value,
+                retryable=failure.retryable,
+                response=bounded_response(response),
+                gone=gone,
+                backoff=partial(
+                    self._wait,
+                    retry_after=retry_after_seconds(retry_after, self.store.clock.now()),
+                ),
+            )
         )
+
+    def _record(self, write: Callable[[], T]) -> T | None:
+        """Record a send's outcome, waiting out an outage (``None`` if stopped first).
+
+        The send happened: recording it later beats sending it again when its claim
+        expires. A write that was in fact committed before the connection dropped finds
+        the claim gone on the retry and records nothing twice.
+        """
+        return self.database_wait.call(write, self.stopping)

@@ -17,6 +17,7 @@ from typing import Any
 from spine.core.clock import Clock, SystemClock
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
+from spine.core.storage.outage import DatabaseWait
 from spine.orchestration.context import StepServices
 from spine.orchestration.errors import LeaseLost
 from spine.orchestration.execution.failures import MAX_INTERRUPTIONS, StepTimeout, describe
@@ -91,6 +92,9 @@ class WorkflowRunner:
         #: Set to stop: no step starts after it, and an attempt in progress gets
         #: ``stop_grace_seconds`` to end; the runs held are handed back.
         self.stopping = threading.Event()
+        #: Shared by the worker loop, the executions and their lease keepers: an outage
+        #: of the database is logged once, however many threads run into it.
+        self.database_wait = DatabaseWait("worker", logger=log)
 
     # ------------------------------------------------------------ submitting
 
@@ -248,7 +252,7 @@ class WorkflowRunner:
             stop_grace_seconds=self.stop_grace_seconds,
         )
         with (
-            LeaseKeeper(self.store, claim.lease, self.lease_seconds),
+            LeaseKeeper(self.store, claim.lease, self.lease_seconds, self.database_wait),
             self.store.db.pinned(),
         ):
             try:

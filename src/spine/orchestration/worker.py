@@ -7,6 +7,11 @@ whichever is first. Told to stop (:meth:`Worker.stop`), it stops claiming; each 
 holds is released at its next step boundary for another worker to continue, and a step
 attempt in progress gets the runner's stop grace to end before it is recorded interrupted
 and its run released.
+
+When the database is unavailable or locked (:func:`~spine.core.storage.outage.is_outage`)
+the worker does not exit: it backs off and looks again, logging the outage once when it
+starts and once when it ends (:class:`~spine.core.storage.outage.DatabaseWait`, shared
+with the runner's executions and lease keepers).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
 
+from spine.core.storage.outage import is_outage
 from spine.orchestration.history.types import WorkflowRun
+from spine.orchestration.models import Claim
 from spine.orchestration.runner import WorkflowRunner
 
 log = logging.getLogger(__name__)
@@ -77,17 +84,25 @@ class Worker:
             active: set[Future[WorkflowRun | None]] = set()
             while not self.stop_event.is_set():
                 while len(active) < self.concurrency and not self.stop_event.is_set():
-                    claim = self.runner.claim(workflow_names=names)
+                    try:
+                        claim = self.runner.claim(workflow_names=names)
+                    except Exception as error:
+                        if not is_outage(error) or once:
+                            raise
+                        self.runner.database_wait.pause(error, self.stop_event)
+                        break
+                    self.runner.database_wait.succeeded()
                     if claim is None:
                         break
                     log.info("claimed run %s (%s)", claim.run.run_id, claim.run.workflow_name)
-                    future = pool.submit(self.runner.execute, claim)
+                    future = pool.submit(self._execute, claim)
                     future.add_done_callback(partial(self._note, claim.run.run_id))
                     active.add(future)
                 self.in_progress = len(active)
                 if not active:
                     if not once:
-                        self.stop_event.wait(self._idle_seconds())
+                        if not self.runner.database_wait.down:  # an outage waited already
+                            self.stop_event.wait(self._idle_seconds())
                         continue
                     pause = self._once_pause()
                     if pause is None:
@@ -141,6 +156,26 @@ class Worker:
                 soonest = delay if soonest is None else min(soonest, delay)
         return None if soonest is None else max(0.01, soonest)
 
+    def _execute(self, claim: Claim) -> WorkflowRun | None:
+        """Execute a claimed run; if the database drops it, hand it back once it answers.
+
+        What the run did is its step rows: the run is resumed by replay. Its lease is
+        ended at once (renewed for 0 s) rather than left to expire, so that it goes on as
+        soon as the database answers, and rather than released, so that the next claim
+        records the attempt that was under way as interrupted (and runs it again, as
+        after a crash). If the worker is stopped first, the lease expires instead.
+        """
+        try:
+            return self.runner.execute(claim)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            self.runner.database_wait.failed(error)
+        log.info("run %s: the database is unavailable; handing it back", claim.run.run_id)
+        expire_now = partial(self.runner.store.renew_lease, claim.lease, 0.0)
+        self.runner.database_wait.call(expire_now, self.stop_event)
+        return None
+
     def _collect(self, future: Future[WorkflowRun | None]) -> None:
         self.executed += 1
         try:
@@ -152,7 +187,12 @@ class Worker:
             self.finished.append(result)
 
     def _idle_seconds(self) -> float:
-        wake = self.runner.store.next_wake()
+        try:
+            wake = self.runner.store.next_wake()
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            return self.runner.database_wait.failed(error)
         if wake is None:
             return self.poll_seconds
         delay = (wake - self.runner.clock.now()).total_seconds()

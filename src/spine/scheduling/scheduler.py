@@ -5,7 +5,9 @@ The scheduler only dispatches: each fire creates a PENDING workflow run
 schedulers may share a database (see :mod:`spine.scheduling.store` for why none fires a
 schedule twice). Between ticks it sleeps until the earliest ``next_run_at``, but never
 longer than ``max_sleep_seconds``, so that a schedule added or changed by another
-process is noticed within that time.
+process is noticed within that time. While the database is unavailable or locked it
+backs off and tries again (:class:`~spine.core.storage.outage.DatabaseWait`), logging
+the outage once when it starts and once when it ends.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from spine.core.clock import Clock
-from spine.core.errors import ErrorCategory, SpineError, TierNotInstalled
+from spine.core.errors import TierNotInstalled
 from spine.core.ids import new_id
+from spine.core.storage.outage import DatabaseWait, is_outage
 from spine.orchestration.history.types import WorkflowRun
 from spine.orchestration.runner import WorkflowRunner
 from spine.scheduling.cron import FireOrderError
@@ -29,8 +32,6 @@ from spine.scheduling.store import FirePlan, PlannedFire, ScheduleStore
 from spine.scheduling.triggers import trigger_for
 
 log = logging.getLogger(__name__)
-
-_DATABASE_TROUBLE = frozenset({ErrorCategory.DATABASE, ErrorCategory.UNAVAILABLE})
 
 
 def scheduler_identity() -> str:
@@ -75,6 +76,7 @@ class Scheduler:
         self.catchup_limit = catchup_limit
         self.scheduler_id = scheduler_id or scheduler_identity()
         self.stop_event = threading.Event()
+        self.database_wait = DatabaseWait("scheduler", logger=log)
 
     def stop(self) -> None:
         """Stop after the current tick."""
@@ -106,7 +108,14 @@ class Scheduler:
         Raises:
             TierNotInstalled: If ``core_schedule_locks`` (advanced tier) is missing.
         """
-        if not self.store.locks_installed():
+        installed = (
+            self.store.locks_installed()
+            if once
+            else self.database_wait.call(self.store.locks_installed, self.stop_event)
+        )
+        if installed is None:  # stopped while waiting for the database
+            return 0
+        if not installed:
             raise TierNotInstalled("the scheduler", "advanced")
         targets = self.runner.workflows.names()
         if not targets:
@@ -118,16 +127,17 @@ class Scheduler:
                 if once:
                     break
                 wait = self.sleep_seconds(targets)
-            except SpineError as error:
-                # The database was unreachable, or a COMMIT's outcome is unknown: the next
-                # tick reads the schedules back, so a fire that was committed is not fired
-                # again and one that was not is fired then.
-                if error.category not in _DATABASE_TROUBLE:
+            except Exception as error:
+                # The database is unreachable or locked, or a COMMIT's outcome is unknown:
+                # the next tick reads the schedules back, so a fire that was committed is
+                # not fired again and one that was not is fired then.
+                if not is_outage(error):
                     raise
-                log.warning("scheduler: %s; trying again", error)
+                wait = self.database_wait.failed(error)
                 if once:
                     break
-                wait = self.max_sleep_seconds
+            else:
+                self.database_wait.succeeded()
             self.stop_event.wait(wait)
         return fired
 

@@ -34,6 +34,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from spine.core.errors import CommitOutcomeUnknown, ConfigurationError, DatabaseUnavailable
 from spine.core.events import Connection as EventConnection
 from spine.core.jsonsafe import dumps
+from spine.core.storage.sessions import JOURNAL_SIZE_LIMIT, checkpoint_wal, set_session_limits
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,15 @@ class EngineOptions:
     max_overflow: int = 10
     connect_timeout_seconds: int = 10
     echo: bool = False
+    #: PostgreSQL: a statement waiting longer than this for a lock fails (and is retried)
+    #: instead of queueing behind a stalled session for ever; 0 waits for ever.
+    lock_timeout_ms: int = 10_000
+    #: PostgreSQL: the server ends a session of spine's left idle inside a transaction
+    #: this long (a frozen or stalled process), releasing its locks; 0 never does.
+    idle_in_transaction_timeout_ms: int = 60_000
+    #: SQLite: how often a process that writes truncates the WAL (``PRAGMA
+    #: wal_checkpoint(TRUNCATE)``, which never waits for a reader); 0 never does.
+    checkpoint_seconds: float = 60.0
 
 
 def normalize_url(raw: str) -> URL:
@@ -127,7 +137,7 @@ class Database:
         engine: A SQLAlchemy engine made by :func:`create_database`.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, checkpoint_seconds: float = 0.0) -> None:
         self.engine = engine
         self.dialect: str = engine.dialect.name
         # Two option views of one engine (one pool): made once, so that a transaction
@@ -136,6 +146,10 @@ class Database:
         self._read_engine = engine.execution_options(**{_WRITE_OPTION: False})
         # The write connection a thread keeps for a while (see `pinned`).
         self._pinned = threading.local()
+        # A SQLite WAL file grows while a long reader pins it and never shrinks by itself:
+        # writers truncate it now and then (see `checkpoint`). Short commands never do.
+        self.checkpoint_seconds = checkpoint_seconds if self.dialect == "sqlite" else 0.0
+        self._next_checkpoint = time.monotonic() + self.checkpoint_seconds
 
     @property
     def url(self) -> URL:
@@ -233,6 +247,8 @@ class Database:
                     result = work(conn)
                     # Leaving the block commits: an error from here on is raised by COMMIT.
                     committing = True
+                if pin and self.checkpoint_seconds:
+                    self._checkpoint_now_and_then()
                 return result
             except exc.DBAPIError as error:
                 if committing and not idempotent and commit_outcome_unknown(error):
@@ -259,6 +275,25 @@ class Database:
             return
         with engine.connect() as conn:
             yield conn
+
+    def _checkpoint_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now < self._next_checkpoint:
+            return
+        self._next_checkpoint = now + self.checkpoint_seconds
+        try:
+            self.checkpoint()
+        except (exc.DBAPIError, sqlite3.Error) as error:  # the next one will do
+            log.debug("WAL checkpoint failed: %s", error)
+
+    def checkpoint(self) -> bool:
+        """Copy SQLite's WAL into the database and truncate it, if no reader needs it.
+
+        Never waits (the busy timeout is 0 for it): with a reader still on an old
+        snapshot it does what it can and returns ``False``; a later one finishes the job.
+        Returns ``True`` when the WAL was emptied (and always on other databases).
+        """
+        return checkpoint_wal(self.engine) if self.is_sqlite else True
 
     def ping(self) -> None:
         """Open a connection and run ``SELECT 1``.
@@ -302,12 +337,17 @@ def create_database(url: str | URL, options: EngineOptions | None = None) -> Dat
                 echo=options.echo,
                 json_serializer=dumps,
             )
+            set_session_limits(
+                engine,
+                lock_timeout_ms=options.lock_timeout_ms,
+                idle_in_transaction_timeout_ms=options.idle_in_transaction_timeout_ms,
+            )
     except (exc.NoSuchModuleError, ModuleNotFoundError) as error:
         extra = "postgres" if backend == "postgresql" else backend
         raise ConfigurationError(
             f"no driver for {parsed.drivername!r}: install spine-core[{extra}] ({error})"
         ) from None
-    return Database(engine)
+    return Database(engine, checkpoint_seconds=options.checkpoint_seconds)
 
 
 def _sqlite_engine(url: URL, options: EngineOptions) -> Engine:
@@ -339,6 +379,8 @@ def _sqlite_engine(url: URL, options: EngineOptions) -> Engine:
             # NORMAL is durable across application crashes in WAL mode; only an OS crash
             # can lose the last transactions, which is SQLite's documented trade-off.
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # A WAL emptied by a checkpoint is cut back to this size when it restarts.
+            cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -350,7 +392,13 @@ def _sqlite_engine(url: URL, options: EngineOptions) -> Engine:
         # statement path costs several times more than the BEGIN itself.
         driver = conn.connection.driver_connection
         assert driver is not None
-        driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if write else "BEGIN"
+        try:
+            driver.execute(statement)
+        except sqlite3.OperationalError as error:
+            # Raised by the driver outside SQLAlchemy's statement path, so unwrapped: wrap
+            # it, so that a lock held past the busy timeout is retried like any other.
+            raise exc.OperationalError(statement, None, error) from error
 
     return engine
 

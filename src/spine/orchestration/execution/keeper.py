@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from spine.core.storage.outage import DatabaseWait, is_outage
 from spine.orchestration.models import Lease
 from spine.orchestration.store import RunStore
 
@@ -18,10 +19,22 @@ class LeaseKeeper:
     the run over), :attr:`lost` becomes true; the runner's next write then fails with
     ``LeaseLost`` and it stops, leaving the run to its new holder. A cancellation request
     seen by a renewal is signalled on the lease.
+
+    While the database is unavailable a renewal cannot be made: the failure goes to
+    ``database_wait`` (logged once for the whole worker) and the next tick tries again. If
+    the outage outlasted the lease and another worker claimed the run meanwhile, the first
+    renewal after it finds the lease gone, as above.
     """
 
-    def __init__(self, store: RunStore, lease: Lease, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        lease: Lease,
+        lease_seconds: float,
+        database_wait: DatabaseWait | None = None,
+    ) -> None:
         self.store = store
+        self.database_wait = database_wait or DatabaseWait("lease keeper", logger=log)
         self.lease = lease
         self.lease_seconds = lease_seconds
         self.lost = False
@@ -50,5 +63,10 @@ class LeaseKeeper:
                     if holder is not None:
                         log.warning("lost the lease on run %s to %s", self.lease.run_id, holder)
                     return
-            except Exception:  # a failed renewal is retried at the next tick
-                log.exception("could not renew the lease on run %s", self.lease.run_id)
+            except Exception as error:  # a failed renewal is retried at the next tick
+                if self.lost:
+                    return
+                if is_outage(error):
+                    self.database_wait.failed(error)
+                else:
+                    log.exception("could not renew the lease on run %s", self.lease.run_id)
