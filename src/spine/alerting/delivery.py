@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable
 from functools import partial
 
@@ -36,8 +37,11 @@ class DeliveryWorker:
     Args:
         store: Where deliveries are claimed and recorded.
         policy: Attempts, backoff, lease, breaker and network settings.
-        concurrency: Threads sending at once (each claims its own deliveries).
-        batch_size: Deliveries a thread claims at a time.
+        concurrency: Threads sending at once (each claims its own deliveries);
+            ``policy.concurrency`` if not given.
+        batch_size: Deliveries a thread claims at a time. 1 by default: a thread sends
+            its batch one after the other, so with more, a delivery to a hung endpoint
+            would hold up the rest of its batch, however fair the claim.
         poll_seconds: Longest idle wait between looks for due deliveries.
         rand: Source of jitter (``random.random``; tests pass a fixed one).
 
@@ -51,14 +55,14 @@ class DeliveryWorker:
         store: AlertStore,
         policy: DeliveryPolicy,
         *,
-        concurrency: int = 1,
-        batch_size: int = 5,
+        concurrency: int | None = None,
+        batch_size: int = 1,
         poll_seconds: float = 1.0,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.store = store
         self.policy = policy
-        self.concurrency = max(1, concurrency)
+        self.concurrency = max(1, policy.concurrency if concurrency is None else concurrency)
         self.batch_size = max(1, batch_size)
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
@@ -71,6 +75,9 @@ class DeliveryWorker:
         )
         self._count = 0
         self._lock = threading.Lock()
+        #: What the attempts made through :meth:`run_once` came to since the worker was
+        #: made: ``sent``, ``retry``, ``dead_letter``, ``lost`` (claim lost).
+        self.outcomes: Counter[str] = Counter()
 
     def stop(self) -> None:
         """Ask every thread to finish its current delivery and return.
@@ -87,7 +94,9 @@ class DeliveryWorker:
         """Claim and deliver one batch on this thread; return how many were attempted."""
         claims = self.store.claim(self.batch_size)
         for claim in claims:
-            self.deliver(claim)
+            outcome = self.deliver(claim) or "lost"
+            with self._lock:
+                self.outcomes[outcome] += 1
         return len(claims)
 
     def drain(self) -> int:
