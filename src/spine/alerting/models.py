@@ -72,6 +72,9 @@ class BreakerState(StrEnum):
 
 
 CHANNEL_TYPES = ("webhook", "email", "slack", "servicenow", "apprise")
+#: The setting (``spine.config.Settings`` field) that lets channels reach private
+#: addresses; named by every refusal (:func:`spine.core.net.refusal_message`).
+ALLOW_PRIVATE_SETTING = "alerting_allow_private_urls"
 #: ``dead_letter_queue.source_type`` of an alert delivery.
 DLQ_SOURCE_TYPE = "alert_delivery"
 #: Prefix of a channel's circuit breaker name in ``circuit_breakers``.
