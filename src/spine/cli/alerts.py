@@ -337,7 +337,7 @@ def deliver_command(
             "--concurrency",
             min=1,
             max=64,
-            help="Deliveries sent at once [default: SPINE_ALERTING_DELIVERY_CONCURRENCY, 4].",
+            help="Deliveries sent at once (default: SPINE_ALERTING_DELIVERY_CONCURRENCY, 4).",
             show_default=False,
         ),
     ] = None,
