@@ -15,7 +15,14 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 
-from spine.alerting import AlertService, AlertStore, DeliveryPolicy, DeliveryWorker
+from spine.alerting import (
+    AlertService,
+    AlertStore,
+    DeliveryPolicy,
+    DeliveryWorker,
+    policy_from_settings,
+)
+from spine.config import load_settings
 from spine.core.clock import FrozenClock
 from spine.core.storage import Database
 from spine.core.storage.schema.alerting import core_alert_deliveries
@@ -68,14 +75,16 @@ def test_a_channel_that_never_answers_does_not_delay_the_others(
     runner = threading.Thread(target=worker.run)
     runner.start()
     try:
-        delivered = _wait_for(lambda: _statuses(db, "ok") == Counter(SENT=8))
+        delivered = _wait_for(
+            lambda: _statuses(db, "ok") == Counter(SENT=8) and silent.accepted >= 1
+        )
         stuck = _statuses(db, "stuck")
         accepted = silent.accepted
     finally:
         worker.stop()
         silent.stop()  # the hung sends end now
         runner.join()
-    assert delivered, f"deliveries to the healthy channel: {_statuses(db, 'ok')}"
+    assert delivered, f"healthy channel: {_statuses(db, 'ok')}, hung sends: {silent.accepted}"
     assert sorted(r.json()["data"]["alert_id"] for r in receiver.requests) == sorted(ids)
     # Meanwhile every delivery to the silent endpoint was still waiting or in flight,
     # and at most the per-channel cap of them was in flight.
@@ -127,3 +136,15 @@ def test_claims_racing_on_many_threads_keep_the_per_channel_cap(
     for thread in threads:
         thread.join()
     assert len(taken) == len(set(taken)) == 2
+
+
+def test_the_concurrency_settings_reach_the_worker(
+    service: AlertService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPINE_ALERTING_DELIVERY_CONCURRENCY", "6")
+    monkeypatch.setenv("SPINE_ALERTING_CHANNEL_CONCURRENCY", "3")
+    policy = policy_from_settings(load_settings(secret_key="unused"))
+    assert (policy.concurrency, policy.channel_concurrency) == (6, 3)
+    assert DeliveryWorker(service.store, policy).concurrency == 6
+    assert DeliveryWorker(service.store, policy, concurrency=2).concurrency == 2  # --concurrency
+    assert (DeliveryPolicy().concurrency, DeliveryPolicy().channel_concurrency) == (4, 2)
