@@ -128,6 +128,18 @@ class Settings(BaseSettings):
     alerting_send_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Network timeout of one delivery attempt."
     )
+    alerting_delivery_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Deliveries a delivery worker sends at once (`alerts deliver --concurrency`).",
+    )
+    alerting_channel_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Deliveries of one channel in flight at once, over all workers: a "
+        "channel whose endpoint hangs holds at most this many of the workers' threads.",
+    )
     sources_allow_private_urls: bool = Field(
         default=False,
         description="Allow HTTP, S3 and SFTP sources to reach loopback, link-local or "

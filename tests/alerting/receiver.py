@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,3 +88,56 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+@dataclass
+class Silent:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers a byte.
+
+    What a hung endpoint looks like to a sender: the connection succeeds and the reply
+    never comes, so the send lasts until its timeout. :meth:`stop` closes every accepted
+    connection, which ends such sends at once (the sender sees the peer hang up).
+    """
+
+    port: int = 0
+    accepted: int = 0
+    _listener: socket.socket | None = None
+    _open: list[socket.socket] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        listener.settimeout(0.05)  # so that the accepting thread sees stop()
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self._listener is listener:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed by stop()
+            with self._lock:
+                if self._listener is not listener:  # stop() came meanwhile
+                    conn.close()
+                    return
+                self._open.append(conn)
+                self.accepted += 1
+
+    def stop(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            conns, self._open = self._open, []
+        if listener is not None:
+            listener.close()
+        for conn in conns:
+            conn.close()

@@ -211,11 +211,17 @@ def test_private_targets_are_refused_at_send_time_too(
     assert receiver.requests == []
     rows = [r for r in _delivered(db) if r.attempt == 1]
     assert {r.status for r in rows} == {"FAILED"}
-    assert all("private" in r.error for r in rows)
-    with pytest.raises(UrlNotAllowed):
+    assert all("SPINE_ALERTING_ALLOW_PRIVATE_URLS=true" in r.error for r in rows)
+    with pytest.raises(UrlNotAllowed) as refused:
         AlertService(service.store, strict).add_channel(
             "other", "apprise", {"url": "json://127.0.0.1:1/x"}
         )
+    assert str(refused.value) == (
+        "host '127.0.0.1' is a loopback address: spine does not call loopback, link-local "
+        "or private addresses unless allowed; to allow them set "
+        "SPINE_ALERTING_ALLOW_PRIVATE_URLS=true (or alerting_allow_private_urls = true in "
+        "spine.toml)"
+    )
 
 
 def test_channel_test_sends_directly_and_records_nothing(

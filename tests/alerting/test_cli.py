@@ -159,6 +159,59 @@ def test_dead_letter_list_and_retry(db_url: str, tmp_path: Path, receiver: Recei
     database.dispose()
 
 
+def test_deliver_once_exits_1_when_every_attempt_failed(
+    db_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    env = _env(db_url)
+    policy = DeliveryPolicy(allow_private_urls=True)
+    database = create_database(db_url)
+    service = AlertService(AlertStore(database, SystemClock(), policy), policy)
+    service.add_channel("ops", "webhook", {"url": receiver.url(), "secret_ref": "env:HOOK_SECRET"})
+    nothing = run_spine("alerts", "deliver", "--once", cwd=tmp_path, env=env)
+    assert (nothing.code, nothing.stderr) == (0, "")  # nothing was due
+    receiver.status = 500
+    for i in range(2):
+        service.send("ERROR", f"t{i}", "m", source="s")
+    failed = run_spine("alerts", "deliver", "--once", cwd=tmp_path, env=env)
+    assert failed.code == 1
+    assert failed.stderr.splitlines() == [
+        "error: all 2 delivery attempts failed; see `spine dlq list` and `spine breakers list`"
+    ]
+    receiver.status = 200
+    service.send("ERROR", "t2", "m", source="s")  # the two failed ones wait for their backoff
+    sent = run_spine("alerts", "deliver", "--once", cwd=tmp_path, env=env)
+    assert (sent.code, sent.stderr) == (0, ""), sent.stderr
+    assert "after 1 attempts" in sent.stdout
+    assert len(receiver.requests) == 3
+    database.dispose()
+
+
+def test_dlq_retry_says_when_the_breaker_is_open_and_how_to_reset_it(
+    db_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    env = _env(db_url)
+    policy = DeliveryPolicy(max_attempts=1, breaker_threshold=1, allow_private_urls=True)
+    database = create_database(db_url)
+    service = AlertService(AlertStore(database, SystemClock(), policy), policy)
+    service.add_channel("ops", "webhook", {"url": receiver.url(), "secret_ref": "env:HOOK_SECRET"})
+    service.send("ERROR", "t", "m", source="s")
+    receiver.status = 500
+    DeliveryWorker(service.store, policy).drain()  # one failure: dead letter, breaker open
+    [letter] = service.store.list_dead_letters()
+    retried = run_spine("dlq", "retry", letter["dlq_id"], cwd=tmp_path, env=env)
+    assert retried.code == 0, retried.stderr
+    queued, note = retried.stdout.splitlines()
+    assert queued.startswith(f"dead letter {letter['dlq_id']} queued again as delivery ")
+    assert note.startswith("note: the circuit breaker of channel ops is open")
+    assert note.endswith("to send it now, run `spine breakers reset ops`")
+    reset = run_spine("breakers", "reset", "ops", cwd=tmp_path, env=env)
+    assert reset.code == 0, reset.stderr
+    receiver.status = 200
+    assert DeliveryWorker(service.store, policy).drain() == 1
+    assert [r["status"] for r in service.store.list_dead_letters()] == ["resolved"]
+    database.dispose()
+
+
 FILE_URL = json.dumps({"url": "file:///etc/passwd"})
 
 

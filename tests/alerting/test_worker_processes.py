@@ -42,7 +42,10 @@ def test_two_worker_processes_never_send_one_attempt_twice(
     database.dispose()
     worker = (["alerts", "deliver", "--once", "--concurrency", "2"], env, tmp_path)
     for done in run_spines([worker, worker]):
-        assert done.code == 0, done.stderr
+        # Exit 1 says every attempt of that process failed: with one channel (at most
+        # two of its deliveries in flight) a process may get only first attempts, which
+        # the receiver fails on purpose.
+        assert done.code == 0 or "delivery attempts failed" in done.stderr, done.stderr
     final = run_spine(*worker[0], cwd=tmp_path, env=env)  # retries that came due after they left
     assert final.code == 0, final.stderr
     sent = Counter(

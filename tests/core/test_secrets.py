@@ -11,6 +11,8 @@ from spine.core.errors import ConfigurationError, InvalidInput
 from spine.core.net import UrlNotAllowed, check_outbound_url
 from spine.core.secrets import SecretUnavailable, redact, resolve_secret
 
+SETTING = "alerting_allow_private_urls"
+
 
 def test_env_and_file_references_resolve_at_use(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
@@ -84,18 +86,18 @@ def test_secret_box_needs_a_valid_key(key: str | None) -> None:
 )
 def test_private_urls_are_refused_unless_allowed(url: str) -> None:
     with pytest.raises(UrlNotAllowed):
-        check_outbound_url(url, allow_private=False)
-    assert check_outbound_url(url, allow_private=True) == url
+        check_outbound_url(url, allow_private=False, setting=SETTING)
+    assert check_outbound_url(url, allow_private=True, setting=SETTING) == url
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "/relative", "http://"])
 def test_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(InvalidInput):
-        check_outbound_url(url, allow_private=True)
+        check_outbound_url(url, allow_private=True, setting=SETTING)
 
 
 def test_public_ip_literal_is_allowed() -> None:
-    assert check_outbound_url("https://93.184.215.14/x", allow_private=False)
+    assert check_outbound_url("https://93.184.215.14/x", allow_private=False, setting=SETTING)
 
 
 def test_sqlite_setups_get_a_local_key_file_made_once(tmp_path: Path) -> None:
@@ -129,9 +131,11 @@ def test_unresolvable_host_passes_only_when_saving_a_config() -> None:
     from spine.core.errors import ErrorCategory, SpineError
 
     url = "https://hooks.invalid/x"  # .invalid never resolves (RFC 6761)
-    assert check_outbound_url(url, allow_private=False, unresolved_ok=True) == url
+    assert check_outbound_url(url, allow_private=False, setting=SETTING, unresolved_ok=True) == url
     with pytest.raises(SpineError) as caught:
-        check_outbound_url(url, allow_private=False)
+        check_outbound_url(url, allow_private=False, setting=SETTING)
     assert caught.value.category is ErrorCategory.NETWORK
     with pytest.raises(UrlNotAllowed):
-        check_outbound_url("http://127.0.0.1/", allow_private=False, unresolved_ok=True)
+        check_outbound_url(
+            "http://127.0.0.1/", allow_private=False, setting=SETTING, unresolved_ok=True
+        )

@@ -52,8 +52,12 @@ def test_network_sources_refuse_private_addresses_when_saved(
     make_service: Callable[..., SourceService], kind: str, config: dict[str, Any]
 ) -> None:
     sources = make_service(**STRICT)
-    with pytest.raises(UrlNotAllowed):
+    with pytest.raises(UrlNotAllowed) as refused:
         sources.add("x", kind, config)
+    assert str(refused.value).endswith(
+        "to allow them set SPINE_SOURCES_ALLOW_PRIVATE_URLS=true "
+        "(or sources_allow_private_urls = true in spine.toml)"
+    )
     assert sources.list_sources() == []
 
 

@@ -203,6 +203,7 @@ def test_private_addresses_are_refused_unless_allowed(
     guarded = make_service(sources_allow_private_urls=False)
     result = guarded.fetch("local")
     assert (result.status, result.error_category) == (FetchStatus.FAILED, "PERMISSION")
+    assert "set SPINE_SOURCES_ALLOW_PRIVATE_URLS=true" in (result.error or "")
     assert server.hits("/data.csv") == []
 
 

@@ -64,6 +64,8 @@ def policy_from_settings(settings: Settings) -> DeliveryPolicy:
         breaker_threshold=settings.alerting_breaker_threshold,
         breaker_cooldown_seconds=settings.alerting_breaker_cooldown_seconds,
         send_timeout_seconds=settings.alerting_send_timeout_seconds,
+        concurrency=settings.alerting_delivery_concurrency,
+        channel_concurrency=settings.alerting_channel_concurrency,
         allow_private_urls=settings.alerting_allow_private_urls,
         secret_key=settings.effective_secret_key(),
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from typing import TypeVar
@@ -45,8 +46,11 @@ class DeliveryWorker:
     Args:
         store: Where deliveries are claimed and recorded.
         policy: Attempts, backoff, lease, breaker and network settings.
-        concurrency: Threads sending at once (each claims its own deliveries).
-        batch_size: Deliveries a thread claims at a time.
+        concurrency: Threads sending at once (each claims its own deliveries);
+            ``policy.concurrency`` if not given.
+        batch_size: Deliveries a thread claims at a time. 1 by default: a thread sends
+            its batch one after the other, so with more, a delivery to a hung endpoint
+            would hold up the rest of its batch, however fair the claim.
         poll_seconds: Longest idle wait between looks for due deliveries.
         rand: Source of jitter (``random.random``; tests pass a fixed one).
 
@@ -60,14 +64,14 @@ class DeliveryWorker:
         store: AlertStore,
         policy: DeliveryPolicy,
         *,
-        concurrency: int = 1,
-        batch_size: int = 5,
+        concurrency: int | None = None,
+        batch_size: int = 1,
         poll_seconds: float = 1.0,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.store = store
         self.policy = policy
-        self.concurrency = max(1, concurrency)
+        self.concurrency = max(1, policy.concurrency if concurrency is None else concurrency)
         self.batch_size = max(1, batch_size)
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
@@ -81,6 +85,9 @@ class DeliveryWorker:
         self._count = 0
         self._lock = threading.Lock()
         self.database_wait = DatabaseWait("delivery worker", logger=log)
+        #: What the attempts made through :meth:`run_once` came to since the worker was
+        #: made: ``sent``, ``retry``, ``dead_letter``, ``lost`` (claim lost).
+        self.outcomes: Counter[str] = Counter()
 
     def stop(self) -> None:
         """Ask every thread to finish its current delivery and return.
@@ -102,7 +109,9 @@ class DeliveryWorker:
                 # another worker, instead of waiting for their lease to run out.
                 self.store.hand_back(claims[index:])
                 return index
-            self.deliver(claim)
+            outcome = self.deliver(claim) or "lost"
+            with self._lock:
+                self.outcomes[outcome] += 1
         return len(claims)
 
     def drain(self) -> int:

@@ -72,6 +72,9 @@ class BreakerState(StrEnum):
 
 
 CHANNEL_TYPES = ("webhook", "email", "slack", "servicenow", "apprise")
+#: The setting (``spine.config.Settings`` field) that lets channels reach private
+#: addresses; named by every refusal (:func:`spine.core.net.refusal_message`).
+ALLOW_PRIVATE_SETTING = "alerting_allow_private_urls"
 #: ``dead_letter_queue.source_type`` of an alert delivery.
 DLQ_SOURCE_TYPE = "alert_delivery"
 #: Prefix of a channel's circuit breaker name in ``circuit_breakers``.
@@ -141,7 +144,12 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryPolicy:
-    """How the delivery worker retries, leases and trips breakers (from settings)."""
+    """How the delivery worker retries, leases and trips breakers (from settings).
+
+    ``concurrency``: deliveries a worker sends at once (its threads).
+    ``channel_concurrency``: deliveries of one channel in flight at once, over every
+    worker: what one channel whose endpoint hangs can hold of the workers' threads.
+    """
 
     max_attempts: int = 5
     backoff_base_seconds: float = 30.0
@@ -150,5 +158,22 @@ class DeliveryPolicy:
     breaker_threshold: int = 5
     breaker_cooldown_seconds: float = 300.0
     send_timeout_seconds: float = 10.0
+    concurrency: int = 4
+    channel_concurrency: int = 2
     allow_private_urls: bool = False
     secret_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Requeued:
+    """A dead letter queued again (``spine dlq retry``), and what may hold it back.
+
+    ``breaker``: the state of the channel's circuit breaker; unless it is closed the new
+    attempt waits for a probe (``probe_from``: when the cool-down of an open breaker
+    ends) or for ``spine breakers reset``.
+    """
+
+    delivery_id: str
+    channel_name: str
+    breaker: BreakerState
+    probe_from: datetime | None = None

@@ -262,8 +262,10 @@ class AlertService:
                 sender=sender,
             )
 
-    def worker(self, *, concurrency: int = 1, poll_seconds: float = 1.0) -> DeliveryWorker:
-        """A delivery worker over this database."""
+    def worker(
+        self, *, concurrency: int | None = None, poll_seconds: float = 1.0
+    ) -> DeliveryWorker:
+        """A delivery worker over this database (``concurrency``: the policy's if None)."""
         return DeliveryWorker(
             self.store, self.policy, concurrency=concurrency, poll_seconds=poll_seconds
         )

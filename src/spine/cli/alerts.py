@@ -333,13 +333,23 @@ def deliver_command(
         bool, typer.Option("--once", help="Deliver what is due now, then exit.")
     ] = False,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=64, help="Deliveries sent at once.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=64,
+            help="Deliveries sent at once (default: SPINE_ALERTING_DELIVERY_CONCURRENCY, 4).",
+            show_default=False,
+        ),
+    ] = None,
     poll_seconds: Annotated[
         float, typer.Option("--poll-seconds", min=0.05, help="Idle wait between looks.")
     ] = 1.0,
 ) -> None:
-    """Run the delivery worker until stopped (SIGTERM/SIGINT), or once with --once."""
+    """Run the delivery worker until stopped (SIGTERM/SIGINT), or once with --once.
+
+    With --once, exit 1 if deliveries were attempted and every attempt failed.
+    """
     worker = _alerting(ctx).worker(concurrency=concurrency, poll_seconds=poll_seconds)
 
     def stop(received: signal.Signals) -> str:
@@ -352,6 +362,13 @@ def deliver_command(
     with StopSignals(stop):
         attempted = worker.run(once=once)
     console.print(f"delivery worker stopped after {attempted} attempts", highlight=False)
+    if once and attempted and not worker.outcomes["sent"]:
+        typer.echo(
+            f"error: all {attempted} delivery attempts failed; "
+            "see `spine dlq list` and `spine breakers list`",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 @dlq_app.command("list")
@@ -388,8 +405,20 @@ def dlq_list(
 @dlq_app.command("retry")
 def dlq_retry(ctx: typer.Context, dlq_id: Annotated[str, typer.Argument(help="dlq_id.")]) -> None:
     """Queue a dead-lettered delivery again (a new round of attempts, due now)."""
-    delivery_id = _alerting(ctx).store.retry_dead_letter(dlq_id)
-    typer.echo(f"dead letter {dlq_id} queued again as delivery {delivery_id}")
+    requeued = _alerting(ctx).store.retry_dead_letter(dlq_id)
+    typer.echo(f"dead letter {dlq_id} queued again as delivery {requeued.delivery_id}")
+    if requeued.breaker != "closed":
+        name = requeued.channel_name
+        when = (
+            f" (a probe may go from {_when(requeued.probe_from)} UTC)"
+            if requeued.probe_from
+            else ""
+        )
+        typer.echo(
+            f"note: the circuit breaker of channel {name} is {requeued.breaker}: the delivery "
+            f"waits until a probe gets through{when}; to send it now, run "
+            f"`spine breakers reset {name}`"
+        )
 
 
 @dlq_app.command("resolve")

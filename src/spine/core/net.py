@@ -24,7 +24,48 @@ class UrlNotAllowed(SpineError):
     category = ErrorCategory.PERMISSION
 
 
-def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _kind(address: Address) -> str:
+    """What kind of non-public address ``address`` is, in words."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return _kind(address.ipv4_mapped)
+    for kind, flag in (
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("unspecified", address.is_unspecified),
+        ("multicast", address.is_multicast),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+    ):
+        if flag:
+            return kind
+    return "non-public"
+
+
+def refusal_message(host: str, address: str, *, setting: str) -> str:
+    """The one text of every refusal of a private address, naming the setting that allows it.
+
+    ``setting`` is the field of ``spine.config.Settings`` that allows private addresses for
+    the caller (``alerting_allow_private_urls``, ``sources_allow_private_urls``): its
+    environment variable is ``SPINE_`` and the name in capitals, its ``spine.toml`` key
+    the name itself. The user who meets the refusal learns what to set, and where.
+    """
+    kind = _kind(ipaddress.ip_address(address.split("%", 1)[0]))
+    what = (
+        f"host {host!r} is a {kind} address"
+        if host.strip("[]") == address
+        else f"host {host!r} resolves to {address}, a {kind} address"
+    )
+    return (
+        f"{what}: spine does not call loopback, link-local or private addresses unless "
+        f"allowed; to allow them set SPINE_{setting.upper()}=true (or {setting} = true "
+        "in spine.toml)"
+    )
+
+
+def _is_private(address: Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return _is_private(address.ipv4_mapped)
     return (
@@ -61,6 +102,7 @@ def check_outbound_url(
     url: str,
     *,
     allow_private: bool,
+    setting: str,
     schemes: tuple[str, ...] = ("http", "https"),
     unresolved_ok: bool = False,
 ) -> str:
@@ -68,7 +110,8 @@ def check_outbound_url(
 
     ``unresolved_ok`` accepts a name that does not resolve (yet): for a config being
     saved, whose host may resolve only where the sender runs. The check is made again,
-    strictly, when the URL is called.
+    strictly, when the URL is called. ``setting`` names the setting that allows private
+    addresses to this caller (see :func:`refusal_message`).
 
     Raises:
         InvalidInput: If it is not an absolute URL with one of ``schemes`` and a host.
@@ -78,11 +121,15 @@ def check_outbound_url(
     parts = urlsplit(url)
     if parts.scheme.lower() not in schemes or not parts.hostname:
         raise InvalidInput(f"URL must be absolute with scheme {' or '.join(schemes)}: {url!r}")
-    check_outbound_host(parts.hostname, allow_private=allow_private, unresolved_ok=unresolved_ok)
+    check_outbound_host(
+        parts.hostname, allow_private=allow_private, setting=setting, unresolved_ok=unresolved_ok
+    )
     return url
 
 
-def check_outbound_host(host: str, *, allow_private: bool, unresolved_ok: bool = False) -> None:
+def check_outbound_host(
+    host: str, *, allow_private: bool, setting: str, unresolved_ok: bool = False
+) -> None:
     """Refuse ``host`` unless it resolves only to public addresses (or private is allowed).
 
     ``unresolved_ok``: a name that does not resolve passes (see :func:`check_outbound_url`).
@@ -101,7 +148,4 @@ def check_outbound_host(host: str, *, allow_private: bool, unresolved_ok: bool =
         raise
     for text in addresses:
         if _is_private(ipaddress.ip_address(text.split("%", 1)[0])):
-            raise UrlNotAllowed(
-                f"host {host!r} resolves to {text}, a loopback, link-local or private address; "
-                "allow it in settings if this is intended"
-            )
+            raise UrlNotAllowed(refusal_message(host, text, setting=setting))

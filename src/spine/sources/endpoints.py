@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from spine.core.errors import InvalidInput
 from spine.core.net import check_outbound_host
-from spine.sources.models import SourceType
+from spine.sources.models import ALLOW_PRIVATE_SETTING, SourceType
 
 _HOST = re.compile(r"[A-Za-z0-9._:\[\]%{}-]+")
 
@@ -25,7 +25,9 @@ _HOST = re.compile(r"[A-Za-z0-9._:\[\]%{}-]+")
 def _check_host(host: str, allow_private: bool) -> None:
     if "{" in host:
         return  # filled from params at fetch time, and checked then
-    check_outbound_host(host, allow_private=allow_private, unresolved_ok=True)
+    check_outbound_host(
+        host, allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING, unresolved_ok=True
+    )
 
 
 def _check_url(url: str, key: str, kind: SourceType, allow_private: bool) -> None:

@@ -9,6 +9,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+#: The setting (``spine.config.Settings`` field) that lets sources reach private
+#: addresses; named by every refusal (:func:`spine.core.net.refusal_message`).
+ALLOW_PRIVATE_SETTING = "sources_allow_private_urls"
+
 
 class SourceType(StrEnum):
     """The kinds of source (``core_sources.source_type``)."""

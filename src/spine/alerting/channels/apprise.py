@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import apprise
 
 from spine.alerting.channels.base import DeliveryError, HttpPoster, Message, has_secret
+from spine.alerting.models import ALLOW_PRIVATE_SETTING
 from spine.core.errors import ErrorCategory, InvalidInput
 from spine.core.net import check_outbound_host
 from spine.core.secrets import MASK, is_secret_ref, redact_url_password
@@ -70,7 +71,12 @@ def check_url(url: str, *, allow_private: bool) -> str:
     if parts.hostname:
         # A name that does not resolve is a service token (slack://T000/...), sent to
         # the service's fixed public endpoint.
-        check_outbound_host(parts.hostname, allow_private=allow_private, unresolved_ok=True)
+        check_outbound_host(
+            parts.hostname,
+            allow_private=allow_private,
+            setting=ALLOW_PRIVATE_SETTING,
+            unresolved_ok=True,
+        )
     return scheme
 
 

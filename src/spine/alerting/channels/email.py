@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from spine.alerting.channels.base import DeliveryError, HttpPoster, Message, require
+from spine.alerting.models import ALLOW_PRIVATE_SETTING
 from spine.core.errors import ErrorCategory, InvalidInput
 from spine.core.net import check_outbound_host
 
@@ -34,7 +35,9 @@ class EmailChannel:
     def validate(self, config: dict[str, Any], *, allow_private: bool) -> dict[str, Any]:
         """Check host (outbound guard), port, sender and recipients."""
         host = str(require(config, "smtp_host", "email"))
-        check_outbound_host(host, allow_private=allow_private, unresolved_ok=True)
+        check_outbound_host(
+            host, allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING, unresolved_ok=True
+        )
         require(config, "from", "email")
         recipients = require(config, "recipients", "email")
         if isinstance(recipients, str):
@@ -60,7 +63,7 @@ class EmailChannel:
     ) -> dict[str, Any]:
         """Send one mail to every recipient; return the refused recipients (if any)."""
         host = str(config["smtp_host"])
-        check_outbound_host(host, allow_private=allow_private)
+        check_outbound_host(host, allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING)
         mail = EmailMessage()
         mail["Subject"] = message.summary()
         mail["From"] = str(config["from"])

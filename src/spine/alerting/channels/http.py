@@ -16,6 +16,7 @@ import httpx
 from spine.alerting.backoff import RETRY_AFTER_MAX_CHARS
 from spine.alerting.bounds import BODY_LIMIT, head
 from spine.alerting.channels.base import DeliveryError
+from spine.alerting.models import ALLOW_PRIVATE_SETTING
 from spine.core.errors import ErrorCategory
 from spine.core.net import check_outbound_url
 
@@ -107,7 +108,7 @@ def _post(
     headers: dict[str, str] | None,
     auth: tuple[str, str] | None,
 ) -> httpx.Response:
-    check_outbound_url(url, allow_private=allow_private)
+    check_outbound_url(url, allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING)
     # Only the origin is named in errors (stored and logged): a path or query may be the
     # credential itself (a Slack webhook's path is its token).
     parts = urlsplit(url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from spine.alerting.channels.base import HttpPoster, Message, has_secret, require
+from spine.alerting.models import ALLOW_PRIVATE_SETTING
 from spine.core.errors import InvalidInput
 from spine.core.net import check_outbound_url
 
@@ -25,7 +26,9 @@ class ServiceNowChannel:
     def validate(self, config: dict[str, Any], *, allow_private: bool) -> dict[str, Any]:
         """Check the instance URL and that credentials are given."""
         url = str(require(config, "instance_url", "servicenow")).rstrip("/")
-        check_outbound_url(url, allow_private=allow_private, unresolved_ok=True)
+        check_outbound_url(
+            url, allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING, unresolved_ok=True
+        )
         require(config, "username", "servicenow")
         if not has_secret(config, "password"):
             raise InvalidInput(

@@ -10,6 +10,7 @@ from typing import Any
 
 from spine.alerting.channels import http
 from spine.alerting.channels.base import HttpPoster, Message, has_secret
+from spine.alerting.models import ALLOW_PRIVATE_SETTING
 from spine.core.errors import InvalidInput
 from spine.core.net import check_outbound_url
 from spine.core.secrets import is_secret_ref
@@ -29,7 +30,11 @@ class SlackChannel:
         url = config.get("webhook_url")
         if isinstance(url, str) and not is_secret_ref(url):
             check_outbound_url(
-                url, allow_private=allow_private, schemes=("https", "http"), unresolved_ok=True
+                url,
+                allow_private=allow_private,
+                setting=ALLOW_PRIVATE_SETTING,
+                schemes=("https", "http"),
+                unresolved_ok=True,
             )
         return config
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from spine.alerting.channels import http
 from spine.alerting.channels.base import HttpPoster, Message, has_secret, require
+from spine.alerting.models import ALLOW_PRIVATE_SETTING
 from spine.alerting.rotation import PREVIOUS
 from spine.alerting.signing import secret_key, signed_headers
 from spine.core.errors import InvalidInput
@@ -31,7 +32,10 @@ class WebhookChannel:
     def validate(self, config: dict[str, Any], *, allow_private: bool) -> dict[str, Any]:
         """Check the URL (outbound guard), the secret's form and the extra headers."""
         check_outbound_url(
-            str(require(config, "url", "webhook")), allow_private=allow_private, unresolved_ok=True
+            str(require(config, "url", "webhook")),
+            allow_private=allow_private,
+            setting=ALLOW_PRIVATE_SETTING,
+            unresolved_ok=True,
         )
         if not has_secret(config, "secret"):
             raise InvalidInput(

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spine.alerting.models import Channel, DeliveryPolicy, DeliveryStatus, Severity
+from spine.alerting.models import Channel, DeliveryPolicy, DeliveryStatus, Requeued, Severity
 from spine.alerting.store import breakers, channels, deliveries
 from spine.alerting.store.alerts import get_alert, list_alerts, record_alert
 from spine.alerting.store.channels import ChannelNotFound
@@ -206,10 +206,22 @@ class AlertStore:
             lambda conn: deliveries.list_dead_letters(conn, status=status)
         )
 
-    def retry_dead_letter(self, dlq_id: str) -> str:
-        """Queue a dead letter again; return the new delivery's id."""
+    def retry_dead_letter(self, dlq_id: str) -> Requeued:
+        """Queue a dead letter again; return the new delivery and its channel's breaker."""
         now = self.clock.now()
-        return self.database.run_write(lambda conn: deliveries.retry_dead_letter(conn, now, dlq_id))
+
+        def work(conn: sa.Connection) -> Requeued:
+            delivery_id = deliveries.retry_dead_letter(conn, now, dlq_id)
+            channel_name = deliveries.channel_name_of(conn, delivery_id)
+            state, probe_from = breakers.state_of(conn, channel_name, self.policy)
+            return Requeued(
+                delivery_id=delivery_id,
+                channel_name=channel_name,
+                breaker=state,
+                probe_from=probe_from,
+            )
+
+        return self.database.run_write(work)
 
     def resolve_dead_letter(self, dlq_id: str) -> None:
         """Mark a dead letter resolved."""

@@ -169,6 +169,24 @@ def record_failure(
     return str(values.get("state", row.state))
 
 
+def state_of(
+    conn: sa.Connection, channel_name: str, policy: DeliveryPolicy
+) -> tuple[BreakerState, datetime | None]:
+    """A channel's breaker state, and when an open one lets a probe through (else None).
+
+    A channel without a breaker row counts as closed.
+    """
+    row = conn.execute(
+        sa.select(cb.c.state, cb.c.opened_at).where(cb.c.name == breaker_name(channel_name))
+    ).first()
+    if row is None:
+        return BreakerState.CLOSED, None
+    state = BreakerState(row.state)
+    if state != BreakerState.OPEN or row.opened_at is None:
+        return state, None
+    return state, row.opened_at + timedelta(seconds=policy.breaker_cooldown_seconds)
+
+
 def list_breakers(conn: sa.Connection) -> list[dict[str, Any]]:
     """Every breaker, by name, as rows keyed by column name."""
     return [dict(r._mapping) for r in conn.execute(sa.select(cb).order_by(cb.c.name))]

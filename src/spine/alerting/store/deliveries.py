@@ -32,7 +32,7 @@ from spine.alerting.models import (
     DeliveryStatus,
     DlqStatus,
 )
-from spine.alerting.store import breakers
+from spine.alerting.store import breakers, claiming
 from spine.alerting.store.alerts import alerts_by_id, record_alert
 from spine.alerting.store.rows import channel_from_row
 from spine.core.errors import Conflict, NotFound
@@ -111,25 +111,15 @@ def claim_due(
     """Claim up to ``limit`` due deliveries of enabled channels whose breaker lets them.
 
     Deliveries of a channel whose breaker is open wait (they are neither failed nor
-    counted); a channel whose breaker may probe gets one delivery.
+    counted); a channel whose breaker may probe gets one delivery. A channel gets at
+    most ``policy.channel_concurrency`` in flight, and channels take turns
+    (:mod:`spine.alerting.store.claiming`).
     """
     lease = timedelta(seconds=policy.lease_seconds)
     gate = breakers.gate(conn, now, policy)
-    query = (
-        sa.select(d)
-        .join(ch, ch.c.id == d.c.channel_id)
-        .where(
-            d.c.status == DeliveryStatus.PENDING.value,
-            d.c.next_retry_at <= now,
-            ch.c.enabled.is_(True),
-        )
-        .order_by(d.c.next_retry_at, d.c.id)
-        .limit(limit)
-        .with_for_update(of=d, skip_locked=True)
+    rows = claiming.fair_due_rows(
+        conn, now, limit=limit, per_channel=policy.channel_concurrency, blocked=gate.blocked
     )
-    if gate.blocked:
-        query = query.where(ch.c.name.not_in(sorted(gate.blocked)))
-    rows = conn.execute(query).all()
     probing: set[str] = set()
     claims: list[tuple[Any, str, int, bool]] = []
     fresh: list[str] = []
@@ -453,6 +443,11 @@ def retry_dead_letter(conn: sa.Connection, now: datetime, dlq_id: str) -> str:
         )
     )
     return delivery_id
+
+
+def channel_name_of(conn: sa.Connection, delivery_id: str) -> str:
+    """The channel name of delivery ``delivery_id`` (which exists)."""
+    return str(conn.execute(sa.select(d.c.channel_name).where(d.c.id == delivery_id)).scalar_one())
 
 
 def resolve_dead_letter(conn: sa.Connection, now: datetime, dlq_id: str) -> None:

@@ -33,7 +33,7 @@ from spine.sources.fetchers.base import (
     require,
 )
 from spine.sources.formats import format_of
-from spine.sources.models import Fetched, FetchStatus
+from spine.sources.models import ALLOW_PRIVATE_SETTING, Fetched, FetchStatus
 
 _STATUS_CATEGORY = {
     401: ErrorCategory.AUTHENTICATION,
@@ -89,7 +89,9 @@ class HttpFetcher:
         config = request.config
         settings = request.settings
         allow_private = settings.allow_private_urls
-        check_outbound_url(request.locator, allow_private=allow_private)
+        check_outbound_url(
+            request.locator, allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING
+        )
         headers = {str(k): str(v) for k, v in dict(config.get("headers") or {}).items()}
         headers.update(_auth_headers(config.get("auth"), request))
         etag, last_modified = self._validators(request)
@@ -103,7 +105,9 @@ class HttpFetcher:
         backoff = float(config.get("retry_backoff_seconds", 1.0))
 
         def guard(outgoing: httpx.Request) -> None:
-            check_outbound_url(str(outgoing.url), allow_private=allow_private)
+            check_outbound_url(
+                str(outgoing.url), allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING
+            )
 
         retries = 0
         with httpx.Client(

@@ -17,7 +17,7 @@ from spine.core.net import check_outbound_url
 from spine.sources.errors import ContentNotFound
 from spine.sources.fetchers.base import DownloadSink, FetchRequest, render, require
 from spine.sources.formats import format_of
-from spine.sources.models import Fetched, FetchStatus
+from spine.sources.models import ALLOW_PRIVATE_SETTING, Fetched, FetchStatus
 
 _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"}
 _MISSING_CODES = {"NoSuchKey", "NoSuchBucket", "404"}
@@ -31,7 +31,11 @@ def _client(config: Mapping[str, Any], request: FetchRequest) -> Any:
         raise ConfigurationError("s3 sources need boto3: install spine-core[s3]") from None
     endpoint = config.get("endpoint_url")
     if endpoint:
-        check_outbound_url(str(endpoint), allow_private=request.settings.allow_private_urls)
+        check_outbound_url(
+            str(endpoint),
+            allow_private=request.settings.allow_private_urls,
+            setting=ALLOW_PRIVATE_SETTING,
+        )
     options: dict[str, Any] = {
         "endpoint_url": endpoint,
         "region_name": config.get("region", "us-east-1"),

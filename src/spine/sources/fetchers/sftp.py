@@ -21,7 +21,7 @@ from spine.core.net import check_outbound_host
 from spine.sources.errors import ContentNotFound
 from spine.sources.fetchers.base import DownloadSink, FetchRequest, render, require
 from spine.sources.formats import format_of
-from spine.sources.models import Fetched, FetchStatus
+from spine.sources.models import ALLOW_PRIVATE_SETTING, Fetched, FetchStatus
 
 
 class SftpFetcher:
@@ -43,7 +43,9 @@ class SftpFetcher:
                 "sftp sources need asyncssh: install spine-core[sftp]"
             ) from None
         check_outbound_host(
-            str(request.config["host"]), allow_private=request.settings.allow_private_urls
+            str(request.config["host"]),
+            allow_private=request.settings.allow_private_urls,
+            setting=ALLOW_PRIVATE_SETTING,
         )
         return asyncio.run(self._fetch(request))
 
