@@ -81,7 +81,7 @@ FILTERS: dict[str, _Filter] = {
 _ARGUMENTS = {
     (): "no arguments",
     (int,): "one whole number, e.g. (7)",
-    (str,): "one quoted format, e.g. (\"%Y%m%d\")",
+    (str,): 'one quoted format, e.g. ("%Y%m%d")',
 }
 
 

@@ -84,19 +84,22 @@ def runs_with_keys(
     Public so that a part creating keyed runs in its own transaction (the scheduler's
     fires) can tell beforehand which keys are taken, instead of failing on the index.
     """
-    wanted = set(keys)
+    by_workflow: dict[str, set[str]] = {}
+    for workflow_name, key in keys:
+        by_workflow.setdefault(workflow_name, set()).add(key)
     found: dict[tuple[str, str], WorkflowRun] = {}
-    ordered = sorted({key for _, key in wanted})
-    for start in range(0, len(ordered), _KEY_CHUNK):
-        rows = conn.execute(
-            sa.select(runs_t).where(
-                runs_t.c.idempotency_key.in_(ordered[start : start + _KEY_CHUNK])
-            )
-        ).mappings()
-        for row in rows:
-            pair = (row["workflow_name"], row["idempotency_key"])
-            if pair in wanted:
-                found[pair] = row_to_run(row)
+    for workflow_name, wanted in sorted(by_workflow.items()):
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), _KEY_CHUNK):
+            # Both columns of uq_workflow_runs_idempotency: an index lookup per key.
+            rows = conn.execute(
+                sa.select(runs_t).where(
+                    runs_t.c.workflow_name == workflow_name,
+                    runs_t.c.idempotency_key.in_(ordered[start : start + _KEY_CHUNK]),
+                )
+            ).mappings()
+            for row in rows:
+                found[(workflow_name, row["idempotency_key"])] = row_to_run(row)
     return found
 
 
