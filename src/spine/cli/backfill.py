@@ -84,12 +84,14 @@ def backfill_command(
         _dry_run(plans, existing, as_json)
         return
     schedule_id = services.schedules.get(schedule_name).id if schedule_name else None
-    made = [
-        _make(runner, workflow, plan, schedule_id, as_json, existing.get(plan.key))
-        for plan in plans
-    ]
+    made: list[WorkflowRun] = []
+    created: list[bool] = []
+    for plan in plans:
+        run, new = _make(runner, workflow, plan, schedule_id, as_json, existing.get(plan.key))
+        made.append(run)
+        created.append(new)
     finals = made if no_wait else _execute(runner, made, concurrency, as_json)
-    _report(plans, made, finals, existing, as_json, executed=not no_wait)
+    _report(plans, finals, created, as_json, executed=not no_wait)
     if not no_wait and any(run.status.value != "COMPLETED" for run in finals):
         raise typer.Exit(1)
 
@@ -181,7 +183,8 @@ def _make(
     schedule_id: str | None,
     as_json: bool,
     existing: WorkflowRun | None,
-) -> WorkflowRun:
+) -> tuple[WorkflowRun, bool]:
+    """Make ``plan``'s run unless ``existing`` covers it; return the run and if it is new."""
     new = runner.new_run(
         workflow,
         plan.params,
@@ -195,7 +198,7 @@ def _make(
     if not as_json:
         what = "created" if run.run_id == new.run_id else f"exists ({run.status.value})"
         typer.echo(f"{_span(plan.to_dict())}  {what}  {run.run_id}")
-    return run
+    return run, run.run_id == new.run_id
 
 
 def _execute(
@@ -228,14 +231,13 @@ def _execute(
 
 def _report(
     plans: list[PlannedRun],
-    made: list[WorkflowRun],
     finals: list[WorkflowRun],
-    existing: dict[str, WorkflowRun],
+    made_here: list[bool],
     as_json: bool,
     *,
     executed: bool,
 ) -> None:
-    created = sum(1 for plan in plans if plan.key not in existing)
+    created = sum(made_here)
     if as_json:
         print_json(
             {
@@ -246,9 +248,9 @@ def _report(
                         **plan.to_dict(),
                         "run_id": run.run_id,
                         "status": run.status.value,
-                        "created": plan.key not in existing,
+                        "created": new,
                     }
-                    for plan, run in zip(plans, finals, strict=True)
+                    for plan, run, new in zip(plans, finals, made_here, strict=True)
                 ],
             }
         )
@@ -259,7 +261,7 @@ def _report(
     states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
     verb = "" if executed else " (PENDING runs are for spine worker)"
     typer.echo(
-        f"backfill: {len(made)} logical times, {created} runs created, "
+        f"backfill: {len(plans)} logical times, {created} runs created, "
         f"{len(plans) - created} existed; {states}{verb}"
     )
 
