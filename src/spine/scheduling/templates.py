@@ -25,6 +25,7 @@ A rendered value is text: a date or time that a template ends with is written IS
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -114,8 +115,11 @@ class Template:
         return "".join(p if isinstance(p, str) else p.evaluate(values) for p in self.parts)
 
 
+@functools.lru_cache(maxsize=1024)
 def compile_template(source: str, *, what: str = "template") -> Template:
     """Compile ``source``, checking every variable, filter and argument.
+
+    Remembered: a tick renders the same few templates for many fires.
 
     Raises:
         InvalidInput: Naming ``what`` and the problem, with the names that are known.
