@@ -45,6 +45,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("runs", "run_command"),
     "worker": ("runs", "worker_command"),
     "scheduler": ("schedules", "scheduler_command"),
+    "backfill": ("backfill", "backfill_command"),
     "serve": ("serve", "serve_command"),
 }
 # Global options that take a value, skipped when looking for the command's name.

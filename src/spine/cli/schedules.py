@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from spine.cli.context import state
-from spine.cli.output import console, print_json, print_table
+from spine.cli.output import console, err_console, print_json, print_table
 from spine.cli.output import when as zoned_time
 from spine.cli.parsing import parse_params, parse_time
 from spine.cli.stopping import StopSignals
@@ -252,6 +252,55 @@ def preview(
     parts = [f"gap={dst_gap}" if dst_gap else "", f"fold={dst_fold}" if dst_fold else ""]
     policy = ",".join(p for p in parts if p) or None
     _print_times(next_fire_times(cron, tz, start, count, dst_policy=policy), as_json)
+
+
+@app.command("trigger")
+def trigger_schedule(
+    ctx: typer.Context,
+    name: NameArgument,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Logical time (ISO; no offset: the schedule's zone)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fire a schedule now, or for the logical time --at; print the run's id.
+
+    The run gets the data interval of that logical time and the params rendered for it,
+    PENDING for a worker. A run of this schedule for the same logical time (made by the
+    scheduler, a backfill or an earlier trigger --at) is reused, not made twice.
+    """
+    from spine.scheduling.data_runs import for_schedule
+
+    cli = state(ctx)
+    cli.load_app()
+    services = cli.services()
+    schedule = services.schedules.get(name)
+    logical_time = _local_time(at, schedule.timezone, "--at") or services.clock.now()
+    planned = for_schedule(schedule, logical_time)
+    runner = services.runner()
+    new = runner.new_run(
+        schedule.target_name,
+        planned.params,
+        partition_key=planned.interval.partition_key(),
+        idempotency_key=planned.key,
+        triggered_by="manual",
+        schedule_id=schedule.id,
+        created_by=f"trigger:{schedule.name}",
+    )
+    run = runner.store.create_run(new)
+    created = run.run_id == new.run_id
+    if as_json:
+        print_json({**run.to_dict(), **planned.interval.to_dict(), "created": created})
+    elif created:
+        typer.echo(run.run_id)
+    else:
+        typer.echo(run.run_id)
+        err_console.print(
+            f"run {run.run_id} ({run.status.value}) already covers this logical time",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def scheduler_command(

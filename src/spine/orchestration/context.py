@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
 from spine.core.jsonsafe import json_object
 from spine.core.storage import Database
+from spine.orchestration.data_interval import DataInterval, interval_of
 from spine.orchestration.errors import StepServiceMissing
 
 _log = logging.getLogger("spine.step")
@@ -111,7 +113,9 @@ class StepContext:
         attempt: 1 for the first attempt, 2 for the first retry ...
         item: The item, inside a map; ``None`` elsewhere.
         item_index: The item's position, inside a map.
-        partition_key: The run's partition key, if any.
+        partition_key: The run's partition key, if any (for a run made by a schedule,
+            ``schedules trigger`` or ``backfill``: its data interval, see
+            :attr:`logical_time`).
         domain: The workflow's domain, if any.
         execution_id: The attempt's ``core_executions`` id, for a pipeline step.
         services: What the step may use; reach them through :meth:`fetch`,
@@ -142,6 +146,34 @@ class StepContext:
             "log",
             logging.LoggerAdapter(_log, {"run_id": self.run_id, "step_name": self.step_name}),
         )
+
+    @property
+    def data_interval(self) -> DataInterval | None:
+        """The run's logical time and data interval, or ``None`` for a run without one.
+
+        A run made by a schedule's fire, ``spine schedules trigger`` or ``spine
+        backfill`` has one (``spine.orchestration.data_interval``); a run started by
+        hand has none unless its ``--partition-key`` holds the three times.
+        """
+        return interval_of(self.partition_key)
+
+    @property
+    def logical_time(self) -> datetime | None:
+        """The time the run is for (a fire's scheduled time), aware UTC, or ``None``."""
+        interval = self.data_interval
+        return interval.logical_time if interval else None
+
+    @property
+    def data_interval_start(self) -> datetime | None:
+        """Start (inclusive) of the data the run covers, aware UTC, or ``None``."""
+        interval = self.data_interval
+        return interval.start if interval else None
+
+    @property
+    def data_interval_end(self) -> datetime | None:
+        """End (exclusive) of the data the run covers, aware UTC, or ``None``."""
+        interval = self.data_interval
+        return interval.end if interval else None
 
     @property
     def idempotency_key(self) -> str:

@@ -19,6 +19,7 @@ from spine.core.ids import new_id
 from spine.orchestration.registry import WorkflowRegistry
 from spine.scheduling.cron import CronExpression, DstPolicy, zone
 from spine.scheduling.models import CatchUp, Schedule, ScheduleType
+from spine.scheduling.templates import compile_params
 from spine.scheduling.triggers import trigger_for
 
 
@@ -43,9 +44,12 @@ def new_schedule(
 
     Exactly one of ``cron``, ``every`` (seconds) and ``at`` (a one-off time) is given.
 
+    String params may be templates of the fire's logical time
+    (``spine.scheduling.templates``), rendered for each fire.
+
     Raises:
         InvalidInput: If a value is malformed, the expression can never fire, the zone
-            is unknown, or ``at`` is not in the future.
+            is unknown, ``at`` is not in the future, or a param template is malformed.
         WorkflowNotFound: If ``workflow`` is not in ``registry``.
     """
     name = name.strip()
@@ -64,6 +68,7 @@ def new_schedule(
         raise InvalidInput(
             f"unknown --catchup {catchup!r}: expected coalesce, all or none"
         ) from None
+    compile_params(params or {})
     now = ensure_utc(now)
     kind = ScheduleType.CRON
     if cron is not None:

@@ -39,6 +39,10 @@ finra_otc_weekly = sa.Table(
 )
 
 
+# The advisory lock key that serialises creating the example's tables (any constant).
+_DDL_LOCK = 0x46494E5241
+
+
 class FinraStore:
     """Writes the example's rows, manifests, load records and quality checks."""
 
@@ -46,8 +50,20 @@ class FinraStore:
         self.db = database
 
     def create_tables(self) -> None:
-        """Create the example's tables where they are missing."""
-        domain_metadata.create_all(self.db.engine, checkfirst=True)
+        """Create the example's tables where they are missing.
+
+        In one write transaction, under a PostgreSQL advisory lock: runs of several weeks
+        started at once (``spine backfill --concurrency``) would otherwise both find a
+        table missing and both create it, and the second fails. SQLite's write
+        transaction is already exclusive.
+        """
+
+        def work(conn: sa.Connection) -> None:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
+            domain_metadata.create_all(conn, checkfirst=True)
+
+        self.db.run_write(work)
 
     def capture_loaded(self, capture_id: str) -> bool:
         """Whether this capture (same week, same bytes) was loaded already."""

@@ -7,7 +7,7 @@ the statements every step runs are prepared in ``statements.py``.
 """
 
 from spine.orchestration.store.run_store import INTERRUPTIBLE_TYPES, RunStore
-from spine.orchestration.store.runs import ACTIVE, insert_run, insert_runs
+from spine.orchestration.store.runs import ACTIVE, insert_run, insert_runs, runs_with_keys
 from spine.orchestration.store.steps import INTERRUPTED
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "RunStore",
     "insert_run",
     "insert_runs",
+    "runs_with_keys",
 ]

@@ -367,6 +367,21 @@ class RunStore(HistoryStore):
             raise RunNotFound(run_id)
         return run
 
+    def runs_with_keys(self, workflow_name: str, keys: Sequence[str]) -> dict[str, WorkflowRun]:
+        """The runs of ``workflow_name`` holding any of the idempotency ``keys``, by key."""
+        found = self.db.run_read(
+            lambda conn: runs.runs_with_keys(conn, [(workflow_name, k) for k in keys])
+        )
+        return {key: run for (_, key), run in found.items()}
+
+    def runs_with_partitions(
+        self, workflow_name: str, partition_keys: Sequence[str]
+    ) -> list[WorkflowRun]:
+        """The runs of ``workflow_name`` whose partition key is one of ``partition_keys``."""
+        return self.db.run_read(
+            lambda conn: runs.runs_with_partitions(conn, workflow_name, partition_keys)
+        )
+
     def lease_owner(self, run_id: str) -> str | None:
         """Who holds the run's lease now (``None`` if nobody does)."""
         query = sa.select(runs_t.c.lease_owner).where(runs_t.c.run_id == run_id)

@@ -7,7 +7,7 @@ runs together with rows of their own (the scheduler's fire and its run).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,6 +74,56 @@ def insert_run_once(conn: sa.Connection, run: WorkflowRun, now: datetime) -> Wor
         return row_to_run(row)
     _count_and_announce(conn, [run], now)
     return run
+
+
+def runs_with_keys(
+    conn: sa.Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], WorkflowRun]:
+    """The runs that hold any of ``keys`` (``(workflow_name, idempotency_key)`` pairs).
+
+    Public so that a part creating keyed runs in its own transaction (the scheduler's
+    fires) can tell beforehand which keys are taken, instead of failing on the index.
+    """
+    by_workflow: dict[str, set[str]] = {}
+    for workflow_name, key in keys:
+        by_workflow.setdefault(workflow_name, set()).add(key)
+    found: dict[tuple[str, str], WorkflowRun] = {}
+    for workflow_name, wanted in sorted(by_workflow.items()):
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), _KEY_CHUNK):
+            # Both columns of uq_workflow_runs_idempotency: an index lookup per key.
+            rows = conn.execute(
+                sa.select(runs_t).where(
+                    runs_t.c.workflow_name == workflow_name,
+                    runs_t.c.idempotency_key.in_(ordered[start : start + _KEY_CHUNK]),
+                )
+            ).mappings()
+            for row in rows:
+                found[(workflow_name, row["idempotency_key"])] = row_to_run(row)
+    return found
+
+
+def runs_with_partitions(
+    conn: sa.Connection, workflow_name: str, partition_keys: Iterable[str]
+) -> list[WorkflowRun]:
+    """The runs of ``workflow_name`` whose partition key is one of ``partition_keys``."""
+    ordered = sorted(set(partition_keys))
+    found: list[WorkflowRun] = []
+    for start in range(0, len(ordered), _KEY_CHUNK):
+        rows = conn.execute(
+            sa.select(runs_t)
+            .where(
+                runs_t.c.workflow_name == workflow_name,
+                runs_t.c.partition_key.in_(ordered[start : start + _KEY_CHUNK]),
+            )
+            .order_by(runs_t.c.created_at)
+        ).mappings()
+        found.extend(row_to_run(row) for row in rows)
+    return found
+
+
+# Keys per IN list: well under SQLite's limit on bound parameters.
+_KEY_CHUNK = 500
 
 
 def _pending_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:

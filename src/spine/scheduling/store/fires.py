@@ -21,7 +21,7 @@ from spine.core.storage.schema.scheduler import core_schedule_runs as runs_t
 from spine.core.storage.schema.scheduler import core_schedules as schedules_t
 from spine.core.storage.types import UtcDateTime
 from spine.orchestration.history.types import WorkflowRun
-from spine.orchestration.store import insert_runs
+from spine.orchestration.store import insert_runs, runs_with_keys
 from spine.scheduling.events import PUBLISHED, fire_event
 from spine.scheduling.models import Schedule, ScheduleRunOutcome, ScheduleRunStatus
 from spine.scheduling.store.rows import ACTIVE, lock_join
@@ -56,6 +56,9 @@ class FirePlan:
 #: ``triggered_by="schedule"``).
 RunFactory = Callable[[Schedule, datetime], WorkflowRun]
 
+#: The runs built for a batch's fires (or why one could not be), by schedule and time.
+_Built = dict[tuple[str, datetime], WorkflowRun | Exception]
+
 
 def write_fires(
     conn: sa.Connection,
@@ -86,14 +89,13 @@ def write_fires(
     rows: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
     new_runs: list[WorkflowRun] = []
+    plans = [p for p in plans if _unchanged(p, current)]
+    built, taken = _build_runs(conn, plans, make_run)
     for plan in plans:
         schedule = plan.schedule
-        if current.get(schedule.id) != schedule.next_run_at:
-            log.info("schedule %s changed since it was acquired; not fired", schedule.name)
-            continue
         count = int(active.get(schedule.id, 0))
         if not isolate:
-            done, fire_rows, move = _fire(conn, plan, clock, count, make_run, new_runs)
+            done, fire_rows, move = _fire(plan, clock, count, built, taken, new_runs)
             rows.extend(fire_rows)
             moves.append(move)
             outcomes.extend(done)
@@ -101,7 +103,7 @@ def write_fires(
         try:
             with conn.begin_nested():
                 plan_runs: list[WorkflowRun] = []
-                done, fire_rows, move = _fire(conn, plan, clock, count, make_run, plan_runs)
+                done, fire_rows, move = _fire(plan, clock, count, built, taken, plan_runs)
                 insert_runs(conn, plan_runs, clock.now())
                 if fire_rows:
                     conn.execute(_INSERT_FIRE, fire_rows)
@@ -177,6 +179,42 @@ def finish_for_run(
     )
 
 
+def _unchanged(plan: FirePlan, current: dict[str, datetime | None]) -> bool:
+    if current.get(plan.schedule.id) != plan.schedule.next_run_at:
+        log.info("schedule %s changed since it was acquired; not fired", plan.schedule.name)
+        return False
+    return True
+
+
+def _build_runs(
+    conn: sa.Connection, plans: Sequence[FirePlan], make_run: RunFactory
+) -> tuple[_Built, dict[tuple[str, str], str]]:
+    """Build the run of every fire that may run, and find which of their keys are taken.
+
+    A run's idempotency key is the schedule's name and the fire's logical time, so a
+    key already held means ``schedules trigger --at`` or ``backfill`` made that run; the
+    fire is then SKIPPED instead of failing on the unique index (one query per batch).
+    """
+    built: _Built = {}
+    for plan in plans:
+        for fire in plan.fires:
+            if fire.missed is not None:
+                continue
+            try:
+                built[(plan.schedule.id, fire.scheduled_at)] = make_run(
+                    plan.schedule, fire.scheduled_at
+                )
+            except Exception as error:  # e.g. the workflow was unregistered meanwhile
+                built[(plan.schedule.id, fire.scheduled_at)] = error
+    keys = [
+        (run.workflow_name, run.idempotency_key)
+        for run in built.values()
+        if isinstance(run, WorkflowRun) and run.idempotency_key is not None
+    ]
+    found = runs_with_keys(conn, keys) if keys else {}
+    return built, {pair: run.run_id for pair, run in found.items()}
+
+
 def _current(conn: sa.Connection, owner: str, ids: list[str]) -> dict[str, datetime | None]:
     """``next_run_at`` of the enabled schedules among ``ids`` that ``owner`` holds."""
     query = (
@@ -217,14 +255,14 @@ _MOVE_ON = (
 
 
 def _fire(
-    conn: sa.Connection,
     plan: FirePlan,
     clock: Clock,
     active: int,
-    make_run: RunFactory,
+    built: _Built,
+    taken: dict[tuple[str, str], str],
     new_runs: list[WorkflowRun],
 ) -> tuple[list[ScheduleRunOutcome], list[dict[str, Any]], dict[str, Any]]:
-    """Build the runs of ``plan``'s fires into ``new_runs``.
+    """Put the runs of ``plan``'s fires (from ``built``) into ``new_runs``.
 
     Returns the outcomes, the fire rows and the schedule's update; the caller writes the
     runs (:func:`insert_runs`, before the fire rows that refer to them), the rows and the
@@ -256,11 +294,19 @@ def _fire(
             )
             values.update(skip_reason=reason)
         else:
-            try:
-                run = make_run(schedule, fire.scheduled_at)
-            except Exception as error:  # e.g. the workflow was unregistered meanwhile
-                status, reason = ScheduleRunStatus.FAILED, str(error) or type(error).__name__
+            run = built[(schedule.id, fire.scheduled_at)]
+            holder = (
+                taken.get((run.workflow_name, run.idempotency_key))
+                if isinstance(run, WorkflowRun) and run.idempotency_key is not None
+                else None
+            )
+            if isinstance(run, Exception):
+                status, reason = ScheduleRunStatus.FAILED, str(run) or type(run).__name__
                 values.update(error=reason, started_at=now, completed_at=now)
+            elif holder is not None:
+                status = ScheduleRunStatus.SKIPPED
+                reason = f"run {holder} already covers this logical time"
+                values.update(skip_reason=reason)
             else:
                 new_runs.append(run)
                 run_id = run.run_id
