@@ -17,6 +17,7 @@ class CliState:
 
     database_url: str | None = None
     app: str | None = None
+    log_format: str | None = None
     _services: Services | None = field(default=None, repr=False)
 
     def services(self) -> Services:
@@ -29,7 +30,9 @@ class CliState:
         if self._services is None:
             from spine.bootstrap import build
 
-            self._services = build(database_url=self.database_url, app=self.app)
+            self._services = build(
+                database_url=self.database_url, app=self.app, log_format=self.log_format
+            )
         return self._services
 
     def load_app(self) -> None:

@@ -14,6 +14,7 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from spine.orchestration.history.types import WorkflowRun
+from spine.orchestration.models import Claim
 from spine.orchestration.runner import WorkflowRunner
 
 log = logging.getLogger(__name__)
@@ -57,35 +58,61 @@ class Worker:
         with ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="spine-worker"
         ) as pool:
-            active: set[Future[WorkflowRun | None]] = set()
+            active: dict[Future[WorkflowRun | None], Claim] = {}
             while not self.stop_event.is_set():
                 while len(active) < self.concurrency and not self.stop_event.is_set():
                     claim = self.runner.claim(workflow_names=names)
                     if claim is None:
                         break
-                    log.info("claimed run %s (%s)", claim.run.run_id, claim.run.workflow_name)
-                    active.add(pool.submit(self.runner.execute, claim))
+                    log.info(
+                        "claimed run %s (%s)",
+                        claim.run.run_id,
+                        claim.run.workflow_name,
+                        extra={"run_id": claim.run.run_id},
+                    )
+                    active[pool.submit(self.runner.execute, claim)] = claim
                 if not active:
                     if once:
                         break
                     self.stop_event.wait(self._idle_seconds())
                     continue
-                done, active = wait(active, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
+                done, _ = wait(active, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
                 for future in done:
-                    self._collect(future)
-            for future in active:
-                self._collect(future)
+                    self._collect(future, active.pop(future))
+            for future, claim in active.items():
+                self._collect(future, claim)
         return self.executed - executed_before
 
-    def _collect(self, future: Future[WorkflowRun | None]) -> None:
+    def _collect(self, future: Future[WorkflowRun | None], claim: Claim) -> None:
         self.executed += 1
+        run_id = claim.run.run_id
         try:
             result = future.result()
         except Exception:  # the run stays leased, expires, and is resumed elsewhere
-            log.exception("a run failed inside the worker; its lease will expire")
+            log.exception(
+                "run %s failed inside the worker; its lease will expire",
+                run_id,
+                extra={"run_id": run_id},
+            )
             return
-        if result is not None:
-            self.finished.append(result)
+        if result is None:
+            log.info(
+                "run %s (%s) parked or released",
+                run_id,
+                claim.run.workflow_name,
+                extra={"run_id": run_id},
+            )
+            return
+        self.finished.append(result)
+        seconds = result.duration_seconds
+        log.info(
+            "run %s (%s) %s in %s",
+            run_id,
+            result.workflow_name,
+            result.status.value,
+            "?" if seconds is None else f"{seconds:.3f}s",
+            extra={"run_id": run_id},
+        )
 
     def _idle_seconds(self) -> float:
         wake = self.runner.store.next_wake()

@@ -16,6 +16,7 @@ from typing import Any
 
 from spine.core.errors import ErrorCategory, InvalidInput
 from spine.core.ids import new_id
+from spine.orchestration import logs
 from spine.orchestration.context import StepContext
 from spine.orchestration.errors import StepOutputError
 from spine.orchestration.execution.failures import (
@@ -104,9 +105,10 @@ def run_attempts(
         scope.recorder.start(record, pipeline_name=step.pipeline_name, item=item_index is not None)
         ctx = scope.context(name, number, step.params, item, item_index, record.execution_id)
         try:
-            outputs = _outputs(name, step, _call(scope, step, ctx))
-            if check is not None:
-                check(outputs)
+            with logs.capture(scope.run.run_id, name, number) as captured:
+                outputs = _outputs(name, step, _call(scope, step, ctx))
+                if check is not None:
+                    check(outputs)
         except Exception as error:  # every failure of user code is recorded
             failure = describe(error)
             retry = policy.should_retry(error, number) and not isinstance(error, StepOutputError)
@@ -119,6 +121,7 @@ def run_attempts(
                     counts_for_run=counts_for_run and not retry,
                     metrics={"will_retry": retry},
                     retry_in=delay,
+                    logs=captured,
                     **_quality(ctx),
                 )
             )
@@ -139,6 +142,7 @@ def run_attempts(
             status=StepStatus.COMPLETED,
             outputs=outputs,
             counts_for_run=counts_for_run,
+            logs=captured,
             **_quality(ctx),
         )
         if item_index is not None:
