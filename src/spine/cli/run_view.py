@@ -92,17 +92,37 @@ def print_summary(steps: Sequence[StepRun]) -> None:
     console.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
 
 
-def print_events(events: Sequence[WorkflowEvent], steps: Sequence[StepRun]) -> None:
-    """Print a run's events, naming each step (and its attempt) instead of its id."""
+# The events a long run's summary leaves out: two per attempt, and nothing went wrong.
+_ROUTINE_EVENTS = frozenset({"step.started", "step.completed"})
+
+
+def print_events(
+    events: Sequence[WorkflowEvent], steps: Sequence[StepRun], *, all_steps: bool = False
+) -> None:
+    """Print a run's events, naming each step (and its attempt) instead of its id.
+
+    For a long run (one that :func:`print_steps` summarises) the routine events of its
+    steps are counted, not drawn, unless ``all_steps``.
+    """
     names = {s.step_id: f"{s.step_name} #{s.attempt}" for s in steps}
+    shown = list(events)
+    if len(steps) > SUMMARY_ABOVE and not all_steps:
+        shown = [e for e in events if e.event_type not in _ROUTINE_EVENTS]
     print_table(
         "Events",
         ["id", "time", "event", "step"],
         [
             (e.id, e.timestamp.isoformat(), e.event_type, names.get(e.step_id or "", e.step_id))
-            for e in events
+            for e in shown
         ],
     )
+    if len(shown) < len(events):
+        console.print(
+            f"({len(events) - len(shown)} step.started and step.completed events not shown; "
+            "--all-steps prints them)",
+            highlight=False,
+            markup=False,
+        )
 
 
 def print_tracebacks(steps: Sequence[StepRun], out: TextIO | None = None) -> None:

@@ -248,7 +248,7 @@ def show_run(
     print_run(run)
     print_steps(steps, all_steps=all_steps)
     print_tracebacks(steps)
-    print_events(events, steps)
+    print_events(events, steps, all_steps=all_steps)
 
 
 @app.command("logs")
