@@ -149,18 +149,27 @@ def print_logs(logs: Sequence[StepLog], out: TextIO | None = None) -> None:
 
 
 class _StderrLines(logging.Handler):
-    """Writes ``ctx.log`` records to stderr as ``runs logs`` prints them."""
+    """Writes ``ctx.log`` records to stderr as ``runs logs`` prints them, or as JSON."""
+
+    def __init__(self, as_json: bool) -> None:
+        from spine.core.log_format import JsonFormatter
+
+        super().__init__()
+        self.json = JsonFormatter() if as_json else None
 
     def emit(self, record: logging.LogRecord) -> None:
         from spine.orchestration.logs import format_record, record_time
 
-        line = log_line(
-            record_time(record),
-            record.levelname,
-            str(getattr(record, "step_name", "?")),
-            int(getattr(record, "attempt", 0)),
-            format_record(record),
-        )
+        if self.json is not None:
+            line = self.json.format(record)
+        else:
+            line = log_line(
+                record_time(record),
+                record.levelname,
+                str(getattr(record, "step_name", "?")),
+                int(getattr(record, "attempt", 0)),
+                format_record(record),
+            )
         try:
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
@@ -169,16 +178,18 @@ class _StderrLines(logging.Handler):
 
 
 @contextmanager
-def streamed_step_logs() -> Iterator[None]:
+def streamed_step_logs(log_format: str = "text") -> Iterator[None]:
     """Print the steps' ``ctx.log`` lines on stderr while the block runs a workflow.
 
-    The records do not also reach the root logger's handler meanwhile, so that a line is
-    printed once whatever ``SPINE_LOG_LEVEL`` is; stdout (``--json``) is left alone.
+    Lines look like ``runs logs`` prints them, or like every other log record with
+    ``--log-format json``. The records do not also reach the root logger's handler
+    meanwhile, so that a line is printed once whatever ``SPINE_LOG_LEVEL`` is; stdout
+    (``--json``) is left alone.
     """
     from spine.orchestration.logs import STEP_LOGGER
 
     logger = logging.getLogger(STEP_LOGGER)
-    handler = _StderrLines()
+    handler = _StderrLines(as_json=log_format == "json")
     propagate = logger.propagate
     logger.addHandler(handler)
     logger.propagate = False

@@ -131,7 +131,7 @@ def run_command(
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: runner.stopping.set())
     try:
-        with streamed_step_logs():
+        with streamed_step_logs(services.settings.log_format):
             final = runner.drive(run.run_id)
     finally:
         signal.signal(signal.SIGTERM, previous)
