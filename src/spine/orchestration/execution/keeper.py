@@ -48,7 +48,16 @@ class LeaseKeeper:
                     # this keeper is stopped: only another holder means a loss.
                     holder = self.store.lease_owner(self.lease.run_id)
                     if holder is not None:
-                        log.warning("lost the lease on run %s to %s", self.lease.run_id, holder)
+                        log.warning(
+                            "lost the lease on run %s to %s",
+                            self.lease.run_id,
+                            holder,
+                            extra={"run_id": self.lease.run_id},
+                        )
                     return
             except Exception:  # a failed renewal is retried at the next tick
-                log.exception("could not renew the lease on run %s", self.lease.run_id)
+                log.exception(
+                    "could not renew the lease on run %s",
+                    self.lease.run_id,
+                    extra={"run_id": self.lease.run_id},
+                )

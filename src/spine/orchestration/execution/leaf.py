@@ -197,6 +197,7 @@ def _wait_for_abandoned_attempt(scope: RunScope, timeout: StepTimeout) -> Outcom
         "run %s: %s; the retry waits until the abandoned attempt ends",
         scope.run.run_id,
         timeout,
+        extra={"run_id": scope.run.run_id},
     )
     while thread.is_alive():
         if scope.lease.cancel_requested:
