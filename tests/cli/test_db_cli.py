@@ -79,12 +79,12 @@ def test_tiers_go_up_and_down_and_status_says_where_they_are(
     assert all(entry["up_to_date"] and entry["pending"] == [] for entry in statuses.values())
     assert table_names(empty_db_url) == expected_tables(Tier.ADVANCED)
 
-    down = spine(*url, "db", "downgrade", "--tier", "intermediate", "--json")
+    down = spine(*url, "db", "downgrade", "--tier", "intermediate", "--json", "--yes")
     assert down.code == 0, down.stderr
     assert applied(status_by_tier(down.stdout)) == ["basic"]
     assert table_names(empty_db_url) == expected_tables(Tier.BASIC)
 
-    base = spine(*url, "db", "downgrade", "--tier", "base", "--json")
+    base = spine(*url, "db", "downgrade", "--tier", "base", "--json", "--yes")
     assert base.code == 0, base.stderr
     assert applied(status_by_tier(base.stdout)) == []
     assert table_names(empty_db_url) == set()

@@ -310,7 +310,7 @@ def test_runs_list_show_stats_cancel_and_prune(
         "stats-since": [url, "runs", "stats", "--since", "2025-06-01T00:00:00Z", "--json"],
         "cancel-finished": [url, "runs", "cancel", ids["new"]],
         "cancel": [write_url, "runs", "cancel", write_ids["pending"]],
-        "prune": [write_url, "runs", "prune", "--older-than-days", "30"],
+        "prune": [write_url, "runs", "prune", "--older-than-days", "30", "--yes"],
     }
 
     done = dict(

@@ -237,7 +237,7 @@ def test_a_step_that_logs_100k_lines_keeps_the_bound_and_is_pruned_with_its_run(
     stored = sum(len(m) for m in messages)
     assert stored < 64 * 1024
 
-    pruned = spine("runs", "prune", "--older-than-days", "0")
+    pruned = spine("runs", "prune", "--older-than-days", "0", "--yes")
 
     assert pruned.code == 0, pruned.stderr
     query = sa.select(sa.func.count()).select_from(core_workflow_step_logs)

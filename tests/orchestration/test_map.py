@@ -105,7 +105,8 @@ UNRESOLVABLE: dict[str, Any] = {
     "dict": (lambda ctx: {"a": 1}, "items must be a list, got dict"),
     "str": (lambda ctx: "abc", "items must be a list, got str"),
     "raises": (lambda ctx: ctx.params["missing"], "KeyError: 'missing'"),
-    "not-json": (lambda ctx: [object()], "items are not JSON-serialisable"),
+    "not-json": (lambda ctx: [object()], "map.items[0]: object is not valid JSON"),
+    "nan": (lambda ctx: [1.0, float("nan")], "map.items[1]: NaN is not valid JSON"),
 }
 
 

@@ -82,14 +82,20 @@ def test_retrying_builds_a_policy_limited_to_categories() -> None:
     [
         (ConnectionError("reset"), None, True),
         (TimeoutError("slow"), None, True),
-        (ValueError("bad"), None, False),
-        (KeyError("k"), None, False),
-        (RuntimeError("bug"), None, False),
+        # Any exception retries unless marked not retryable (issue 11): a plain
+        # ValueError, KeyError or RuntimeError too, though their categories are final.
+        (ValueError("bad"), None, True),
+        (KeyError("k"), None, True),
+        (RuntimeError("bug"), None, True),
+        (FileNotFoundError("gone"), None, True),
+        (InvalidInput("week_ending is not a date"), None, False),
+        (SpineError("bug"), None, False),
         (SpineError("says yes", category=ErrorCategory.VALIDATION, retryable=True), None, True),
         (SpineError("says no", category=ErrorCategory.NETWORK, retryable=False), None, False),
         (ConnectionError("reset"), {ErrorCategory.TIMEOUT}, False),
         (TimeoutError("slow"), {ErrorCategory.TIMEOUT}, True),
         (ValueError("bad"), {ErrorCategory.VALIDATION}, True),
+        (ValueError("bad"), {ErrorCategory.NETWORK}, False),
         # retry_on limits even an error that asks to be retried ...
         (SpineError("yes", category=ErrorCategory.NETWORK, retryable=True), set(), False),
         # ... and an error that refuses to be retried is not, whatever retry_on says.
@@ -102,6 +108,33 @@ def test_which_errors_retry(error: Exception, retry_on: set[str] | None, retries
 
     assert policy.should_retry(error, 1) is retries
     assert policy.should_retry(error, 3) is False
+
+
+@pytest.mark.parametrize(
+    ("error", "no_retry_on", "retries"),
+    [
+        (ValueError("bad"), (ValueError,), False),
+        (UnicodeDecodeError("utf-8", b"", 0, 1, "x"), (ValueError,), False),  # a subclass
+        (KeyError("k"), (ValueError,), True),
+        (ConnectionError("reset"), (ConnectionError, KeyError), False),
+        (SpineError("yes", category=ErrorCategory.NETWORK), (SpineError,), False),
+    ],
+)
+def test_no_retry_on_names_types_that_never_retry(
+    error: Exception, no_retry_on: tuple[type[BaseException], ...], retries: bool
+) -> None:
+    policy = RetryPolicy(max_attempts=3, no_retry_on=no_retry_on)
+
+    assert policy.should_retry(error, 1) is retries
+
+
+def test_no_retry_on_takes_one_type_or_a_list_and_refuses_others() -> None:
+    assert RetryPolicy(no_retry_on=KeyError).no_retry_on == (KeyError,)  # type: ignore[arg-type]
+    listed = RetryPolicy(no_retry_on=[KeyError, ValueError])  # type: ignore[arg-type]
+    assert listed.no_retry_on == (KeyError, ValueError)
+    assert RetryPolicy.retrying(2, never_on=[KeyError]).no_retry_on == (KeyError,)
+    with pytest.raises(InvalidInput, match="no_retry_on takes exception types"):
+        RetryPolicy(no_retry_on=("KeyError",))  # type: ignore[arg-type]
 
 
 policies = st.builds(
@@ -182,6 +215,8 @@ def test_should_retry_never_exceeds_max_attempts_and_respects_retry_on(
         assert categorize(error) in retry_on
     if isinstance(error, SpineError) and not error.retryable:
         assert not retries
+    elif attempt < max_attempts and retry_on is None:
+        assert retries  # any exception not marked final retries while attempts remain
 
 
 # ------------------------------------------------------------ applied by the runner
@@ -235,10 +270,10 @@ def test_connection_error_is_retried_until_it_succeeds(
     assert_history_consistent(store, run.run_id)
 
 
-def test_value_error_is_not_retried(
+def test_value_error_is_retried_to_success(
     runner: WorkflowRunner, workflows: WorkflowRegistry, store: RunStore
 ) -> None:
-    flaky = Flaky(5, ValueError("week_ending is not a date"))
+    flaky = Flaky(2, ValueError("week_ending is not a date"))
     Workflow(
         "wf",
         [Step.lambda_("parse", flaky, retry=no_jitter(3)), Step.lambda_("next", lambda c: None)],
@@ -247,9 +282,61 @@ def test_value_error_is_not_retried(
 
     run = runner.run("wf")
 
+    assert run.status is WorkflowStatus.COMPLETED
+    assert flaky.calls == [1, 2, 3]
+    rows = attempts(store, run.run_id)["parse"]
+    assert [(r.attempt, r.status) for r in rows] == [
+        (1, StepStatus.FAILED),
+        (2, StepStatus.FAILED),
+        (3, StepStatus.COMPLETED),
+    ]
+    # The category recorded is still the one its type suggests.
+    assert [r.error_category for r in rows] == ["VALIDATION", "VALIDATION", None]
+    assert (run.completed_steps, run.failed_steps, run.total_steps) == (2, 0, 2)
+    assert_history_consistent(store, run.run_id)
+
+
+@pytest.mark.parametrize(
+    ("error", "policy", "message"),
+    [
+        (
+            InvalidInput("week_ending is not a date"),
+            no_jitter(3),
+            "week_ending is not a date",
+        ),
+        (
+            ValueError("week_ending is not a date"),
+            no_jitter(3, no_retry_on=(ValueError,)),
+            "ValueError: week_ending is not a date",
+        ),
+        (
+            ValueError("week_ending is not a date"),
+            no_jitter(3, retry_on=frozenset({ErrorCategory.NETWORK})),
+            "ValueError: week_ending is not a date",
+        ),
+    ],
+    ids=["invalid-input", "no-retry-on", "retry-on-narrows"],
+)
+def test_errors_marked_final_are_not_retried(
+    runner: WorkflowRunner,
+    workflows: WorkflowRegistry,
+    store: RunStore,
+    error: Exception,
+    policy: RetryPolicy,
+    message: str,
+) -> None:
+    flaky = Flaky(5, error)
+    Workflow(
+        "wf",
+        [Step.lambda_("parse", flaky, retry=policy), Step.lambda_("next", lambda c: None)],
+        registry=workflows,
+    )
+
+    run = runner.run("wf")
+
     assert run.status is WorkflowStatus.FAILED
     assert flaky.calls == [1]
-    assert run.error == "step 'parse' failed: ValueError: week_ending is not a date"
+    assert run.error == f"step 'parse' failed: {message}"
     assert (run.error_category, run.error_retryable) == ("VALIDATION", False)
     assert (run.completed_steps, run.failed_steps, run.total_steps) == (0, 1, 2)
     assert "next" not in attempts(store, run.run_id)

@@ -123,7 +123,9 @@ def test_durations_follow_the_clock(
 BAD_RETURNS = {
     "int": (42, "step 'bad' returned int; a step returns a dict or None"),
     "list": (["a"], "step 'bad' returned list; a step returns a dict or None"),
-    "not-json": ({"when": object()}, "outputs of step 'bad' are not JSON-serialisable"),
+    "not-json": ({"when": object()}, "outputs.when: object is not valid JSON"),
+    "nan": ({"rows": [{"price": 1.5}, {"price": float("nan")}]}, "outputs.rows[1].price: NaN"),
+    "bytes": ({"blob": b"\x00"}, "outputs.blob: bytes are not valid JSON"),
 }
 
 

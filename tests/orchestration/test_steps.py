@@ -104,8 +104,8 @@ def test_pipeline_decorator_registers_and_returns_the_function() -> None:
         (lambda S, W: S.wait("w", seconds=-1), "cannot be negative"),
         (lambda S, W: S.map("m", "a", S.lambda_("i", noop), concurrency=0), "at least 1"),
         (lambda S, W: S.map("m", "a", S.wait("i", seconds=1)), "lambda or pipeline"),
-        (lambda S, W: S.pipeline("p", "x", params={"bad": object()}), "not JSON-serialisable"),
-        (lambda S, W: S.workflow("c", "x", params={"bad": {1, 2}}), "not JSON-serialisable"),
+        (lambda S, W: S.pipeline("p", "x", params={"bad": object()}), "params.bad: object is not"),
+        (lambda S, W: S.workflow("c", "x", params={"bad": {1, 2}}), "params.bad: set is not"),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )

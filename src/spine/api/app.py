@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from spine import __version__
 from spine.api import health, history
+from spine.api.docs import install_docs
 from spine.api.problems import PROBLEM_MEDIA_TYPE, install_handlers
 from spine.bootstrap import Services
 
@@ -50,9 +51,13 @@ def create_app(services: Services) -> FastAPI:
     Returns:
         An ASGI application; its OpenAPI document is at ``/openapi.json``.
     """
-    app = SpineAPI(title="spine", version=__version__, description=DESCRIPTION)
+    # `/docs` is served from the package's own Swagger UI files (spine.api.docs).
+    app = SpineAPI(
+        title="spine", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
     app.state.services = services
     install_handlers(app)
+    install_docs(app)
     app.include_router(health.router)
     app.include_router(history.router)
     return app

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from spine.cli.context import state
-from spine.cli.output import console, print_json, print_table
+from spine.cli.output import console, print_json, print_table, when
 from spine.cli.parsing import parse_json_object, parse_time
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def _alerting(ctx: typer.Context) -> AlertService:
 
 
 def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    return when(value)
 
 
 @channels_app.command("add")

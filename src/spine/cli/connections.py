@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from spine.cli.context import state
-from spine.cli.output import print_json, print_table
+from spine.cli.output import print_json, print_table, when
 
 if TYPE_CHECKING:
     from spine.sources import Connection, ConnectionRegistry
@@ -27,7 +27,7 @@ def _registry(ctx: typer.Context) -> ConnectionRegistry:
 
 
 def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    return when(value)
 
 
 def _rows(connections: list[Connection]) -> list[tuple[Any, ...]]:

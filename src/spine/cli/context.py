@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,8 @@ import typer
 
 if TYPE_CHECKING:
     from spine.bootstrap import Services
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -18,6 +21,9 @@ class CliState:
     database_url: str | None = None
     app: str | None = None
     log_format: str | None = None
+    #: Create or upgrade an embedded SQLite database's schema on first use (every
+    #: command but ``spine db``, which manages the schema by hand).
+    upgrade_sqlite: bool = True
     _services: Services | None = field(default=None, repr=False)
 
     def services(self) -> Services:
@@ -30,9 +36,16 @@ class CliState:
         if self._services is None:
             from spine.bootstrap import build
 
-            self._services = build(
+            services = build(
                 database_url=self.database_url, app=self.app, log_format=self.log_format
             )
+            if self.upgrade_sqlite:
+                try:
+                    _upgrade_embedded(services)
+                except BaseException:
+                    services.close()
+                    raise
+            self._services = services
         return self._services
 
     def load_app(self) -> None:
@@ -46,6 +59,39 @@ class CliState:
         if self._services is not None:
             self._services.close()
             self._services = None
+
+
+def _upgrade_embedded(services: Services) -> None:
+    """Bring a SQLite file's schema to the head of the tiers it has (all, when new).
+
+    The embedded default needs no set-up step: the first command creates the database
+    and its tables, and a later spine's first command applies its new revisions. Only
+    SQLite files: a PostgreSQL database is shared and migrated on purpose (`spine db
+    upgrade`); a command against it without the schema says so. The check is one query
+    and a folder listing; Alembic is imported only when there is something to apply.
+    """
+    from spine.config import sqlite_file
+    from spine.core.storage.schema_head import schema_behind
+
+    database = services.database
+    path = sqlite_file(services.settings.database_url)
+    if not database.is_sqlite or path is None:
+        return
+    behind = schema_behind(database)
+    if behind is None:
+        return
+    try:
+        if behind.empty:
+            services.migrator.upgrade()
+        for tier in behind.tiers:
+            services.migrator.upgrade(tier)
+    except Exception:
+        # Another process starting at the same moment may have applied it first.
+        if schema_behind(database) is not None:
+            raise
+        return
+    # Logged, not printed: a command's output (and its one error line) stays its own.
+    log.info("%s spine's schema in %s", "created" if behind.empty else "upgraded", path)
 
 
 def state(ctx: typer.Context) -> CliState:

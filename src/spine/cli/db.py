@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from spine.cli.confirm import YesOption, confirm, plural
 from spine.cli.context import state
 from spine.cli.output import console, print_json, print_table
 
@@ -62,12 +63,27 @@ def downgrade(
         typer.Option("--tier", help="The tier to remove, with the tiers above it, or 'base'."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    yes: YesOption = False,
 ) -> None:
-    """Remove a tier and every tier that depends on it ('base' removes everything)."""
+    """Remove a tier and every tier that depends on it ('base' removes everything).
+
+    Drops tables and their rows: prints the migrations it would revert and asks first
+    (--yes does not ask; without a terminal, --yes is needed).
+    """
     from spine.core.storage.migrator import parse_tier
 
     target = None if tier.strip().lower() == "base" else parse_tier(tier)
-    statuses = state(ctx).services().migrator.downgrade(target)
+    migrator = state(ctx).services().migrator
+    plan = migrator.downgrade_plan(target)
+    if plan:
+        revisions = [revision for revision, _ in plan]
+        confirm(
+            f"db downgrade --tier {target.value if target else 'base'}",
+            f"the tables and rows of {plural(len(plan), 'migration')} ({', '.join(revisions)})",
+            [f"{revision}: {doc.strip()}" if doc.strip() else revision for revision, doc in plan],
+            yes=yes,
+        )
+    statuses = migrator.downgrade(target)
     _print_status(list(statuses), as_json)
 
 

@@ -30,6 +30,7 @@ app = typer.Typer(
 _GROUPS: dict[str, tuple[str, str]] = {
     "db": ("db", "app"),
     "runs": ("runs", "app"),
+    "workflows": ("workflows", "app"),
     "alerts": ("alerts", "app"),
     "dlq": ("alerts", "dlq_app"),
     "breakers": ("alerts", "breakers_app"),
@@ -124,7 +125,13 @@ def root(
     ] = False,
 ) -> None:
     """Spine's command line."""
-    ctx.obj = CliState(database_url=database_url, app=app_module, log_format=log_format)
+    # `spine db` manages the schema by hand: no automatic upgrade under it.
+    ctx.obj = CliState(
+        database_url=database_url,
+        app=app_module,
+        log_format=log_format,
+        upgrade_sqlite=ctx.invoked_subcommand != "db",
+    )
     ctx.call_on_close(ctx.obj.close)
 
 

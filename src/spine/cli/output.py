@@ -6,7 +6,7 @@ import json
 import shutil
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -42,6 +42,24 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+def when(value: datetime | str | None, zone: tzinfo | None = None) -> str:
+    """A time for a table cell, always with its zone: ``2026-12-02 07:01:00Z``.
+
+    The one place tables format times, so a reader never guesses the zone. UTC is
+    written ``Z``; with ``zone`` (a schedule's own time zone) the time is shown on that
+    zone's wall clock with its offset, ``2026-12-02 02:01:00-05:00``. A naive value,
+    which spine never stores, is taken as UTC. ``None`` is an empty cell.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):  # an ISO time kept in JSON (a view's field)
+        value = datetime.fromisoformat(value)
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    local = aware.astimezone(zone or UTC)
+    text = local.isoformat(sep=" ", timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") and zone is None else text
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
-from spine.cli.output import console, print_table
+from spine.cli.output import console, print_table, when
 
 if TYPE_CHECKING:
     from spine.orchestration.history import StepRun, WorkflowEvent, WorkflowRun
@@ -112,7 +112,7 @@ def print_events(
         "Events",
         ["id", "time", "event", "step"],
         [
-            (e.id, e.timestamp.isoformat(), e.event_type, names.get(e.step_id or "", e.step_id))
+            (e.id, when(e.timestamp), e.event_type, names.get(e.step_id or "", e.step_id))
             for e in shown
         ],
     )
@@ -143,8 +143,8 @@ def print_logs(logs: Sequence[StepLog], out: TextIO | None = None) -> None:
     """Print the kept lines of attempts, one per line."""
     out = out or sys.stdout
     for log in logs:
-        for when, level, message in log.lines:
-            out.write(log_line(when, level, log.step_name, log.attempt, message) + "\n")
+        for logged, level, message in log.lines:
+            out.write(log_line(logged, level, log.step_name, log.attempt, message) + "\n")
     out.flush()
 
 

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from spine.cli.confirm import YesOption, confirm, plural
 from spine.cli.context import state
-from spine.cli.output import console, err_console, print_json, print_table
-from spine.cli.parsing import parse_json_object, parse_params, parse_time
+from spine.cli.output import console, err_console, print_json, print_table, when
+from spine.cli.parsing import parse_json_object, parse_param_text, parse_time
 from spine.cli.run_view import (
     duration,
     print_events,
@@ -52,7 +53,7 @@ def _status(value: str | None) -> str | None:
 
 
 def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    return when(value)
 
 
 def print_run(run: WorkflowRun) -> None:
@@ -78,7 +79,12 @@ def run_command(
     ctx: typer.Context,
     workflow: Annotated[str, typer.Argument(help="Name of a registered workflow.")],
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="A run parameter, key=value.")
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="A run parameter, key=value: read as the workflow declares it; else JSON"
+            " if it reads back as written (10, true, [1, 2]), else text (1.10).",
+        ),
     ] = None,
     partition_key: Annotated[
         str | None, typer.Option("--partition-key", help="JSON partition key of the run.")
@@ -104,12 +110,15 @@ def run_command(
     instead of a new one: followed here if it is not finished, and the exit code is
     its status's.
     """
-    params = parse_params(param)
+    from spine.orchestration.params import params_from_text
+
+    raw_params = parse_param_text(param)
     partition = parse_json_object(partition_key, "--partition-key")
     cli = state(ctx)
     cli.load_app()
     services = cli.services()
     runner = services.runner()
+    params = params_from_text(runner.workflows.get(workflow).params, raw_params)
     run = runner.submit(workflow, params, partition_key=partition, idempotency_key=idempotency_key)
     if no_wait:
         if as_json:
@@ -329,9 +338,29 @@ def prune_runs(
         int, typer.Option("--older-than-days", min=0, help="Delete finished runs older than this.")
     ],
     as_json: JsonOption = False,
+    yes: YesOption = False,
 ) -> None:
-    """Delete finished runs (with steps and events) older than N days; active runs stay."""
-    deleted = state(ctx).services().runs.delete_old_runs(older_than_days)
+    """Delete finished runs (with steps and events) older than N days; active runs stay.
+
+    Prints what it would delete and asks first (--yes does not ask; without a terminal,
+    --yes is needed).
+    """
+    runs = state(ctx).services().runs
+    # With --yes nothing is shown, so nothing is counted (a cron job's prune of a large
+    # history skips three counts). Otherwise nothing counted means nothing deleted: a run
+    # that qualifies a moment later waits for the next prune rather than going unannounced.
+    counts = None if yes else runs.count_old_runs(older_than_days)
+    if counts is not None and counts["runs"]:
+        confirm(
+            f"runs prune --older-than-days {older_than_days}",
+            f"{plural(counts['runs'], 'finished run')} created more than "
+            f"{plural(older_than_days, 'day')} ago, with their "
+            f"{plural(counts['steps'], 'step attempt')} and {plural(counts['events'], 'event')}",
+            yes=yes,
+        )
+    deleted = (
+        0 if counts is not None and not counts["runs"] else runs.delete_old_runs(older_than_days)
+    )
     if as_json:
         print_json({"deleted": deleted})
     else:

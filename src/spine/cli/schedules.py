@@ -10,6 +10,7 @@ import typer
 
 from spine.cli.context import state
 from spine.cli.output import console, print_json, print_table
+from spine.cli.output import when as zoned_time
 from spine.cli.parsing import parse_params, parse_time
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ NameArgument = Annotated[str, typer.Argument(help="The schedule's name.")]
 def _when(value: datetime | None, tz: str = "UTC") -> str:
     from spine.scheduling.cron import zone
 
-    return value.astimezone(zone(tz)).isoformat() if value else ""
+    return zoned_time(value, zone(tz))
 
 
 def _trigger_text(schedule: Schedule) -> str:

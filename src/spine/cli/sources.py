@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from spine.cli.context import state
-from spine.cli.output import print_json, print_table
+from spine.cli.output import print_json, print_table, when
 from spine.cli.parsing import parse_params
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def _config(raw: str) -> dict[str, Any]:
 
 
 def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    return when(value)
 
 
 @app.command("add")

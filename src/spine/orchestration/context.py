@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from spine.core.jsonsafe import json_object
 from spine.core.storage import Database
 from spine.orchestration.errors import StepServiceMissing
 
@@ -242,7 +243,11 @@ class StepContext:
 
         ``passed`` and ``metrics`` are saved in the step row's ``quality_passed`` and
         ``quality_metrics`` when the attempt ends, whether it completes or fails.
+
+        Raises:
+            InvalidInput: If a metric is a value JSON cannot hold (NaN, bytes ...),
+                naming it; checked here, in the step, so the attempt fails with it.
         """
+        checked = json_object(metrics or {}, "quality_metrics")
         self.quality.passed = bool(passed)
-        if metrics:
-            self.quality.metrics.update(metrics)
+        self.quality.metrics.update(checked)

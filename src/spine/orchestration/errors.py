@@ -22,6 +22,17 @@ class WorkflowNotFound(NotFound):
         self.name = name
 
 
+class WorkflowDefinedTwice(InvalidInput):
+    """Two different definitions claim one workflow name in one registry."""
+
+    def __init__(self, name: str, first: str | None, second: str | None) -> None:
+        places = f" (at {first} and at {second})" if first and second else ""
+        super().__init__(
+            f"workflow {name!r} is defined twice{places}: give each workflow its own name"
+        )
+        self.name = name
+
+
 class PipelineNotFound(NotFound):
     """No pipeline is registered under this name."""
 

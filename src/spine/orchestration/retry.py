@@ -6,6 +6,7 @@ import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from spine.core.errors import ErrorCategory, InvalidInput, SpineError, categorize
 
@@ -24,9 +25,15 @@ class RetryPolicy:
         multiplier: Growth of the delay per attempt.
         max_backoff_seconds: Cap on one delay.
         jitter: Fraction of random spread around each delay, from 0 to 1.
-        retry_on: Categories that retry; ``None`` means every category whose
-            ``retryable`` flag is set (network, timeout, database, rate limit,
-            unavailable). An error raised with ``retryable=True/False`` decides itself.
+        retry_on: Categories that retry; ``None`` means every category. Narrows the
+            rule below, never widens it.
+        no_retry_on: Exception types that never retry (subclasses included).
+
+    Which failures retry, while attempts remain: every exception except those marked not
+    retryable, that is a :class:`SpineError` with ``retryable=False`` (an
+    :class:`~spine.core.errors.InvalidInput`, say) or an instance of a type in
+    ``no_retry_on``; and, when ``retry_on`` is set, only errors whose category is in it.
+    The category (``categorize``) is what is recorded on the attempt either way.
     """
 
     max_attempts: int = 1
@@ -35,8 +42,14 @@ class RetryPolicy:
     max_backoff_seconds: float = 300.0
     jitter: float = 0.2
     retry_on: frozenset[ErrorCategory] | None = field(default=None)
+    no_retry_on: tuple[type[BaseException], ...] = ()
 
     def __post_init__(self) -> None:
+        types: Any = self.no_retry_on
+        types = (types,) if isinstance(types, type) else tuple(types)  # one type, or a list
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
+            raise InvalidInput("no_retry_on takes exception types, e.g. (KeyError, ValueError)")
+        object.__setattr__(self, "no_retry_on", types)
         if self.max_attempts < 1:
             raise InvalidInput("max_attempts must be at least 1")
         if self.backoff_seconds < 0 or self.max_backoff_seconds < 0:
@@ -48,28 +61,32 @@ class RetryPolicy:
 
     @classmethod
     def retrying(
-        cls, max_attempts: int, *, on: Iterable[ErrorCategory] | None = None, **kwargs: float
+        cls,
+        max_attempts: int,
+        *,
+        on: Iterable[ErrorCategory] | None = None,
+        never_on: Iterable[type[BaseException]] = (),
+        **kwargs: float,
     ) -> RetryPolicy:
-        """A policy of ``max_attempts`` attempts, optionally limited to categories ``on``."""
+        """``max_attempts`` attempts, retrying only categories ``on``, never types ``never_on``."""
         categories = frozenset(on) if on is not None else None
-        return cls(max_attempts=max_attempts, retry_on=categories, **kwargs)
+        return cls(
+            max_attempts=max_attempts, retry_on=categories, no_retry_on=tuple(never_on), **kwargs
+        )
 
     def should_retry(self, error: BaseException, attempt: int) -> bool:
         """Whether attempt number ``attempt`` failing with ``error`` gets another attempt.
 
-        A :class:`SpineError` decides itself through its ``retryable`` flag, and
-        ``retry_on`` (when set) limits it to those categories; any other exception
-        retries when its category is in ``retry_on``, or, without ``retry_on``, when its
-        category is retryable.
+        Any exception retries, except a :class:`SpineError` with ``retryable=False`` and
+        an instance of a type in ``no_retry_on``; ``retry_on`` (when set) limits retries
+        to errors of those categories. The category of an exception spine did not raise
+        is a guess from its type: it is recorded, and narrows through ``retry_on``, but
+        does not on its own stop a retry (a ``ValueError`` from a flaky parser retries).
         """
-        if isinstance(error, SpineError):
-            return self.should_retry_category(error.category, error.retryable, attempt)
-        if attempt >= self.max_attempts:
+        if isinstance(error, self.no_retry_on):
             return False
-        category = categorize(error)
-        if self.retry_on is not None:
-            return category in self.retry_on
-        return category.retryable
+        marked_final = isinstance(error, SpineError) and not error.retryable
+        return self.should_retry_category(categorize(error), not marked_final, attempt)
 
     def should_retry_category(self, category: ErrorCategory, retryable: bool, attempt: int) -> bool:
         """Like :meth:`should_retry`, for a failure known by its category and flag."""

@@ -25,6 +25,7 @@ from spine.orchestration.execution.run import RunExecution
 from spine.orchestration.execution.values import json_dict, partition_text
 from spine.orchestration.history.types import WorkflowRun
 from spine.orchestration.models import Claim
+from spine.orchestration.params import typed_params
 from spine.orchestration.registry import (
     PipelineRegistry,
     WorkflowRegistry,
@@ -109,7 +110,8 @@ class WorkflowRunner:
 
         Raises:
             WorkflowNotFound: If no workflow has that name.
-            InvalidInput: If params are not JSON-serialisable.
+            InvalidInput: If params are not JSON values or do not fit the workflow's
+                declaration (see :meth:`new_run`); nothing is written.
         """
         run = self.new_run(
             workflow_name,
@@ -141,8 +143,10 @@ class WorkflowRunner:
 
         Raises:
             WorkflowNotFound: If no workflow has that name.
-            InvalidInput: If params are not JSON-serialisable, or the idempotency key is
-                empty or longer than 255 characters.
+            InvalidInput: If params or the partition key hold a value JSON cannot hold
+                (the message names it), a param the workflow declares cannot be read
+                as its type, or the idempotency key is empty or longer than 255
+                characters.
         """
         workflow = self.workflows.get(workflow_name)
         if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
@@ -156,7 +160,7 @@ class WorkflowRunner:
             workflow_version=workflow.version,
             domain=workflow.domain,
             partition_key=partition_text(partition_key),
-            params=json_dict(params or {}, "params"),
+            params=json_dict(typed_params(workflow.params, params or {}), "params"),
             triggered_by=triggered_by,
             created_at=self.clock.now(),
             total_steps=len(workflow.steps),

@@ -6,7 +6,6 @@ Build steps with the factories (``Step.lambda_``, ``Step.pipeline``, ``Step.choi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from spine.core.errors import InvalidInput
+from spine.core.jsonsafe import json_object
 from spine.orchestration.retry import NO_RETRY, RetryPolicy
 
 if TYPE_CHECKING:
@@ -182,14 +182,5 @@ class Step:
 def _json_params(name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """A step's params, checked now: they are saved as JSON on every attempt's row."""
     value = dict(params or {})
-    try:
-        json.dumps(value, default=_iso)
-    except (TypeError, ValueError) as error:
-        raise InvalidInput(f"step {name!r}: params are not JSON-serialisable: {error}") from None
+    json_object(value, f"step {name!r} params")
     return value
-
-
-def _iso(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")

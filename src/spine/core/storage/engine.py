@@ -33,6 +33,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from spine.core.errors import CommitOutcomeUnknown, ConfigurationError, DatabaseUnavailable
 from spine.core.events import Connection as EventConnection
+from spine.core.jsonsafe import dumps
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +300,7 @@ def create_database(url: str | URL, options: EngineOptions | None = None) -> Dat
                 pool_pre_ping=True,
                 connect_args={"connect_timeout": options.connect_timeout_seconds},
                 echo=options.echo,
+                json_serializer=dumps,
             )
     except (exc.NoSuchModuleError, ModuleNotFoundError) as error:
         extra = "postgres" if backend == "postgresql" else backend
@@ -320,6 +322,7 @@ def _sqlite_engine(url: URL, options: EngineOptions) -> Engine:
     engine = sa.create_engine(
         url,
         echo=options.echo,
+        json_serializer=dumps,
         connect_args={"check_same_thread": False, "timeout": options.busy_timeout_ms / 1000},
         **pool_args,
     ).execution_options(schema_translate_map=_FLAT_SCHEMAS)

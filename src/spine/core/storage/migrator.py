@@ -117,6 +117,25 @@ class Migrator:
         self._run(lambda cfg: command.downgrade(cfg, target))
         return self.status()
 
+    def downgrade_plan(self, tier: Tier | None) -> list[tuple[str, str]]:
+        """Return what :meth:`downgrade` with ``tier`` would revert, last applied first.
+
+        Each entry is a revision id and its message: the applied revisions of ``tier``
+        and the tiers above it (of every tier when ``None``). Empty when nothing is
+        applied there.
+        """
+        script = _script()
+        by_tier = _tier_revisions()
+        plan: list[tuple[str, str]] = []
+        for status in reversed(self.status()):
+            if tier is not None and status.tier.rank < tier.rank:
+                continue
+            applied = [r for r in by_tier[status.tier] if r not in status.pending]
+            for revision in reversed(applied):
+                found = script.get_revision(revision)
+                plan.append((revision, (found.doc if found else "") or ""))
+        return plan
+
     def status(self) -> list[TierStatus]:
         """Return, per tier, whether it is applied and what is pending."""
 

@@ -19,6 +19,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from spine.core.jsonsafe import dumps
+
 _DB2_DIALECTS = frozenset({"ibm_db_sa", "db2"})
 SQLITE_TIMESTAMP_WIDTH = 32
 
@@ -40,7 +42,7 @@ class JSONType(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         """Serialise by hand where the dialect stores plain text (DB2)."""
         if dialect.name in _DB2_DIALECTS and value is not None:
-            return json.dumps(value)
+            return dumps(value)
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:

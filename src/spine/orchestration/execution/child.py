@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from spine.core.errors import ErrorCategory, SpineError
 from spine.core.ids import new_id
-from spine.orchestration.execution.failures import describe, recorded_failure
+from spine.orchestration.execution.failures import describe, recorded_failure, recorded_retry
 from spine.orchestration.execution.handler import RunScope
 from spine.orchestration.execution.outcome import Outcome
 from spine.orchestration.history.types import StepRun, StepStatus, WorkflowStatus
@@ -41,10 +41,12 @@ class ChildHandler:
         """The RUNNING attempt to follow: the latest, or a new one if the policy allows."""
         if latest is not None and latest.status is StepStatus.RUNNING:
             return latest
-        if latest is not None and latest.status is StepStatus.FAILED:
-            category = ErrorCategory(latest.error_category or "INTERNAL")
-            if not step.retry.should_retry_category(category, category.retryable, latest.attempt):
-                return Outcome.fail(recorded_failure(latest))
+        if (
+            latest is not None
+            and latest.status is StepStatus.FAILED
+            and not recorded_retry(step.retry, latest)
+        ):
+            return Outcome.fail(recorded_failure(latest))
         record = StepRun(
             step_id=new_id(),
             run_id=scope.run.run_id,

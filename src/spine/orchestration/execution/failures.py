@@ -10,6 +10,7 @@ from pathlib import Path
 from spine.core.errors import ErrorCategory, SpineError, categorize
 from spine.orchestration.history.types import StepRun
 from spine.orchestration.models import StepFailure
+from spine.orchestration.retry import RetryPolicy
 from spine.orchestration.store import INTERRUPTED
 
 #: How many times an attempt that died with its worker is run again, whatever the policy.
@@ -96,6 +97,19 @@ def recorded_failure(attempt: StepRun, default: str = "failed") -> StepFailure:
         retryable=category.retryable,
         traceback=attempt.error_traceback,
     )
+
+
+def recorded_retry(policy: RetryPolicy, attempt: StepRun) -> bool:
+    """Whether a FAILED attempt read back from history gets another attempt.
+
+    As decided when it was recorded (``will_retry`` in its metrics), within the policy's
+    attempts; an attempt recorded without that decision falls back on its category.
+    """
+    will_retry = attempt.metrics.get("will_retry")
+    if will_retry is not None:
+        return bool(will_retry) and attempt.attempt < policy.max_attempts
+    category = ErrorCategory(attempt.error_category or ErrorCategory.INTERNAL.value)
+    return policy.should_retry_category(category, category.retryable, attempt.attempt)
 
 
 def retry_interruption(attempts: Sequence[StepRun]) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from spine.core.errors import ErrorCategory, InvalidInput
+from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
 from spine.orchestration import logs
 from spine.orchestration.context import StepContext
@@ -23,6 +23,7 @@ from spine.orchestration.execution.failures import (
     StepTimeout,
     describe,
     recorded_failure,
+    recorded_retry,
     retry_interruption,
 )
 from spine.orchestration.execution.handler import RunScope
@@ -71,19 +72,10 @@ def run_attempts(
         if latest.status is StepStatus.COMPLETED:
             return Outcome.done(latest.output_data)
         if latest.status is StepStatus.FAILED:
-            category = ErrorCategory(latest.error_category or "INTERNAL")
-            will_retry = latest.metrics.get("will_retry")
-            retry = (
-                (bool(will_retry) and latest.attempt < policy.max_attempts)
-                or (
-                    will_retry is None
-                    and policy.should_retry_category(category, category.retryable, latest.attempt)
-                )
-                or retry_interruption(attempts)
-            )
+            retry = recorded_retry(policy, latest) or retry_interruption(attempts)
             if not retry:
                 # Counted when recorded only if it was known then not to retry.
-                uncounted = counts_for_run and will_retry is not False
+                uncounted = counts_for_run and latest.metrics.get("will_retry") is not False
                 return Outcome.fail(recorded_failure(latest), uncounted=uncounted)
         number = latest.attempt + 1
     params: dict[str, Any] = {}
@@ -219,7 +211,7 @@ def _outputs(name: str, step: Step, value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, Mapping):
         raise StepOutputError(name, value)
-    return json_dict(value, f"outputs of step {name!r}")
+    return json_dict(value, "outputs")
 
 
 def _quality(ctx: StepContext) -> dict[str, Any]:

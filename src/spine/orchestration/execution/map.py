@@ -51,7 +51,7 @@ class MapHandler:
             )
             try:
                 items = resolve_items(step, scope)
-                record.input_params = json_dict({"items": items, "count": len(items)}, "items")
+                record.input_params = json_dict({"items": items, "count": len(items)}, "map")
                 # Items as saved, so a first run sees what a resumed one reads back.
                 items = list(record.input_params["items"])
             except Exception as error:  # the user's items callable, or items not JSON

@@ -4,34 +4,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from spine.core.errors import InvalidInput
+from spine.core.jsonsafe import json_object
 
 
 def json_dict(value: Mapping[str, Any], what: str) -> dict[str, Any]:
-    """``value`` as it will read back from a JSON column.
+    """``value`` as it will read back from a JSON column; ``what`` names it in errors.
 
     Raises:
-        InvalidInput: If it cannot be saved as JSON.
+        InvalidInput: If some part of it cannot be saved as JSON (NaN, bytes, an
+            object JSON has no form for); the message names that part, e.g.
+            ``outputs.rows[3].price: NaN is not valid JSON``.
     """
     if not value:
         return {}
-    try:
-        return dict(json.loads(json.dumps(dict(value), default=_iso_default)))
-    except (TypeError, ValueError) as error:
-        raise InvalidInput(f"{what} are not JSON-serialisable: {error}") from None
+    return json_object(value, what)
 
 
 def partition_text(key: str | Mapping[str, Any] | None) -> str | None:
-    """A partition key as stored: text as given, a mapping as canonical JSON."""
+    """A partition key as stored: text as given, a mapping as canonical JSON.
+
+    Raises:
+        InvalidInput: If a mapping holds a value JSON cannot hold.
+    """
     if key is None or isinstance(key, str):
         return key
-    return json.dumps(dict(key), sort_keys=True, separators=(",", ":"))
-
-
-def _iso_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+    checked = json_object(key, "partition_key")
+    return json.dumps(checked, sort_keys=True, separators=(",", ":"), allow_nan=False)

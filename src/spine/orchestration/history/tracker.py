@@ -12,6 +12,7 @@ from typing import Any
 
 from spine.core.errors import SpineError, categorize
 from spine.core.ids import new_id
+from spine.core.jsonsafe import json_object, json_value
 from spine.orchestration.history.store import HistoryStore
 from spine.orchestration.history.types import StepRun, StepStatus, WorkflowRun, WorkflowStatus
 
@@ -45,7 +46,7 @@ class HistoryTracker:
             domain=domain,
             partition_key=partition_key,
             status=WorkflowStatus.PENDING,
-            params=params or {},
+            params=json_object(params or {}, "params"),
             triggered_by=triggered_by,
             created_at=self.store.clock.now(),
         )
@@ -110,7 +111,7 @@ class WorkflowTracker:
             step_name=step_name,
             step_type=step_type,
             step_order=self._step_order,
-            input_params=input_params or {},
+            input_params=json_object(input_params or {}, "input_params"),
             attempt=attempt,
             max_attempts=attempt,
         )
@@ -119,12 +120,20 @@ class WorkflowTracker:
         return StepTracker(step, self)
 
     def record_output(self, key: str, value: Any) -> None:
-        """Record an output of the run (saved when the run ends)."""
-        self.run.outputs[key] = value
+        """Record an output of the run (saved when the run ends).
+
+        Raises:
+            InvalidInput: If ``value`` is not a JSON value (NaN, bytes ...), naming it.
+        """
+        self.run.outputs[key] = json_value(value, f"outputs[{key!r}]")
 
     def record_metric(self, key: str, value: Any) -> None:
-        """Record a metric of the run (saved when the run ends)."""
-        self.run.metrics[key] = value
+        """Record a metric of the run (saved when the run ends).
+
+        Raises:
+            InvalidInput: If ``value`` is not a JSON value (NaN, bytes ...), naming it.
+        """
+        self.run.metrics[key] = json_value(value, f"metrics[{key!r}]")
 
     def cancel(self) -> None:
         """Mark the run CANCELLED now."""
@@ -172,18 +181,26 @@ class StepTracker:
         self.workflow._step_finished(self.step.status)
 
     def record_output(self, output: dict[str, Any]) -> None:
-        """Merge ``output`` into the step's outputs."""
-        self.step.output_data.update(output)
+        """Merge ``output`` into the step's outputs.
+
+        Raises:
+            InvalidInput: If a value is not a JSON value (NaN, bytes ...), naming it.
+        """
+        self.step.output_data.update(json_object(output, "outputs"))
 
     def record_records(self, count: int) -> None:
         """Record how many records the step processed."""
         self.step.records_processed = count
 
     def record_quality(self, passed: bool, metrics: dict[str, Any] | None = None) -> None:
-        """Record the result of the step's quality checks."""
+        """Record the result of the step's quality checks.
+
+        Raises:
+            InvalidInput: If a metric is not a JSON value (NaN, bytes ...), naming it.
+        """
+        checked = json_object(metrics or {}, "quality_metrics")
         self.step.quality_passed = passed
-        if metrics:
-            self.step.quality_metrics.update(metrics)
+        self.step.quality_metrics.update(checked)
 
     def skip(self, reason: str) -> None:
         """Mark the step SKIPPED; it stays so when the ``with`` block ends."""

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.schema import CreateView, DropView
 
-VERSION_TABLE = "spine_schema_version"
+# Defined beside the cheap head check, which must not import Alembic to read it.
+from spine.core.storage.schema_head import VERSION_TABLE as VERSION_TABLE
 
 # Indexes that exist only on PostgreSQL (GIN over JSONB); the metadata does not declare
 # them, so comparing the schema must not report them as extra.

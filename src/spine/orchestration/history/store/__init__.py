@@ -354,14 +354,10 @@ class HistoryStore:
         Raises:
             InvalidInput: If ``days`` is negative or ``batch_size`` is not positive.
         """
-        if days < 0:
-            raise InvalidInput("days must be 0 or more")
         if batch_size < 1:
             # A batch of 0 would select nothing and loop for ever.
             raise InvalidInput("batch_size must be 1 or more")
-        cutoff = self.clock.now() - timedelta(days=days)
-        terminal = [s.value for s in TERMINAL_RUN_STATUSES]
-        old_and_finished = (runs_t.c.created_at < cutoff, runs_t.c.status.in_(terminal))
+        old_and_finished = self._prunable(days)
 
         def batch(conn: sa.Connection) -> tuple[int, int]:
             rows = conn.execute(
@@ -408,6 +404,40 @@ class HistoryStore:
                 break
         log.info("deleted %d workflow runs older than %d days", total, days)
         return total
+
+    def count_old_runs(self, days: int) -> dict[str, int]:
+        """Count what :meth:`delete_old_runs` with ``days`` would delete now.
+
+        Returns ``runs``, ``steps`` and ``events``: what ``spine runs prune`` shows before
+        it asks. A run that finishes or ages between the count and the delete changes the
+        figure; the delete's own count is the one that happened.
+
+        Raises:
+            InvalidInput: If ``days`` is negative.
+        """
+        prunable = self._prunable(days)
+
+        def work(conn: sa.Connection) -> dict[str, int]:
+            ids = sa.select(runs_t.c.run_id).where(*prunable).scalar_subquery()
+            counts = {}
+            for name, table, condition in (
+                ("runs", runs_t, sa.and_(*prunable)),
+                ("steps", steps_t, steps_t.c.run_id.in_(ids)),
+                ("events", events_t, events_t.c.run_id.in_(ids)),
+            ):
+                query = sa.select(sa.func.count()).select_from(table).where(condition)
+                counts[name] = int(conn.scalar(query) or 0)
+            return counts
+
+        return self.db.run_read(work)
+
+    def _prunable(self, days: int) -> tuple[sa.ColumnElement[bool], ...]:
+        """The condition on runs that retention deletes: finished, created ``days`` ago."""
+        if days < 0:
+            raise InvalidInput("days must be 0 or more")
+        cutoff = self.clock.now() - timedelta(days=days)
+        terminal = [s.value for s in TERMINAL_RUN_STATUSES]
+        return (runs_t.c.created_at < cutoff, runs_t.c.status.in_(terminal))
 
     # ----------------------------------------------------------- statistics
 
