@@ -50,6 +50,8 @@ PURPOSES = {
     "core_workflow_events": "Append-only log of state changes of runs and steps.",
     "core_workflow_run_stats": "Run counts and summed durations per workflow, UTC day of "
     "creation and status, kept with every status change; `spine runs stats` reads it.",
+    "core_workflow_step_logs": "The `ctx.log` lines of one step attempt, bounded, written "
+    "with the attempt's end; `spine runs logs` reads it.",
     "core_schedules": "A cron, interval or one-off schedule that starts a workflow or pipeline.",
     "core_schedule_runs": "One fire of a schedule: when it was due and what it started.",
     "core_schedule_locks": "Lock with expiry, so that one scheduler fires a schedule at a time.",
@@ -118,6 +120,9 @@ TABLE_NOTES = {
     "core_workflow_run_stats": "Added by spine (not in the specification): it makes "
     "statistics over millions of runs cheap. `HistoryStore.rebuild_run_statistics()` "
     "recounts it after rows were written by hand.",
+    "core_workflow_step_logs": "Added by spine (not in the specification): one row per "
+    "attempt that logged anything; at most 64 KiB of messages, the first and last halves, "
+    "with one marker line counting the lines dropped (`dropped_lines`).",
     "jobs": "`result_id` refers to `check_results.id` without a foreign key, because "
     "`check_results` is partitioned on PostgreSQL.",
 }
@@ -133,6 +138,8 @@ ADDED_COLUMNS = {
     "per workflow and key (`uq_workflow_runs_idempotency`)",
     ("core_workflow_steps", "quality_passed"): "spec 002's `StepRun.quality_passed`",
     ("core_workflow_steps", "quality_metrics"): "spec 002's `StepRun.quality_metrics`",
+    ("core_workflow_steps", "error_traceback"): "a failed attempt's traceback, spine's own "
+    "frames trimmed, at most 16 KiB",
     ("core_schedules", "catchup"): "catch-up after downtime (docs/scheduling.md)",
     ("core_schedules", "dst_policy"): "per-schedule DST gap/fold policy",
 }

@@ -7,7 +7,6 @@ below this module reads the environment or a global configuration.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 import threading
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from spine.config import Settings, load_settings
 from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ConfigurationError
 from spine.core.events import EventType, Listener
+from spine.core.log_format import configure_logging
 from spine.core.storage import Database, EngineOptions, create_database
 from spine.core.storage.clock import DatabaseClock
 from spine.orchestration.context import StepServices
@@ -245,9 +245,7 @@ def build(
     """
     if settings is None:
         settings = load_settings(**overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     options = EngineOptions(
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         pool_size=settings.pool_size,

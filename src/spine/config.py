@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -84,6 +84,20 @@ class Settings(BaseSettings):
         default=10, ge=1, description="How long to wait for a database server to answer."
     )
     log_level: str = Field(default="WARNING", description="Python logging level name.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="How log lines look: text, or one JSON object per line (run_id, step).",
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        """Refuse a level name logging does not know, before it fails at start-up."""
+        names = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        if value.strip().upper() not in names:
+            raise ValueError(f"expected one of {', '.join(names)}")
+        return value.strip().upper()
+
     worker_lease_seconds: float = Field(
         default=30.0,
         gt=0,

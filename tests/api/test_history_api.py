@@ -8,8 +8,12 @@ from typing import Any
 
 import httpx
 
+from spine import Step, Workflow
 from spine.api.history import MAX_OFFSET, MAX_PAGE, MAX_RETENTION_DAYS
 from spine.orchestration.history import WorkflowRun, WorkflowStatus
+from spine.orchestration.registry import WorkflowRegistry
+from spine.orchestration.runner import WorkflowRunner
+from spine.orchestration.store import RunStore
 from tests.api.conftest import LiveApi
 from tests.orchestration.history.factories import START
 
@@ -291,3 +295,22 @@ def test_retention_days_out_of_range_are_422_problems_never_500(api: LiveApi) ->
         assert [e["loc"] for e in body["errors"]] == [["query", "days"]], (days, body)
     kept = api.client.delete("/history/runs/old", params={"days": MAX_RETENTION_DAYS})
     assert kept.json() == {"deleted": 0}
+
+
+def test_a_failed_step_object_carries_its_trimmed_traceback(api: LiveApi) -> None:
+    registry = WorkflowRegistry()
+
+    def read_rows(ctx: object) -> None:
+        raise KeyError("week_ending")
+
+    Workflow("api.boom", [Step.lambda_("read", read_rows)], registry=registry)
+    runner = WorkflowRunner(RunStore(api.services.database), workflow_registry=registry)
+    run = runner.run("api.boom")
+
+    body = api.client.get(f"/history/runs/{run.run_id}").json()
+
+    [step] = body["steps"]
+    assert step["status"] == "FAILED"
+    assert "in read_rows" in step["error_traceback"]
+    assert "KeyError: 'week_ending'" in step["error_traceback"]
+    assert "spine/orchestration" not in step["error_traceback"]

@@ -125,6 +125,11 @@ class StepRunResponse(BaseModel):
     max_attempts: int
     duration_ms: int | None
     execution_id: str | None
+    error_traceback: str | None = Field(
+        default=None,
+        description="A failed attempt's traceback, spine's own frames trimmed (at most "
+        "16 KiB; a longer one keeps its head and tail around a marker).",
+    )
 
 
 class WorkflowEventResponse(BaseModel):

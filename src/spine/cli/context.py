@@ -20,6 +20,7 @@ class CliState:
 
     database_url: str | None = None
     app: str | None = None
+    log_format: str | None = None
     #: Create or upgrade an embedded SQLite database's schema on first use (every
     #: command but ``spine db``, which manages the schema by hand).
     upgrade_sqlite: bool = True
@@ -35,7 +36,9 @@ class CliState:
         if self._services is None:
             from spine.bootstrap import build
 
-            services = build(database_url=self.database_url, app=self.app)
+            services = build(
+                database_url=self.database_url, app=self.app, log_format=self.log_format
+            )
             if self.upgrade_sqlite:
                 try:
                     _upgrade_embedded(services)

@@ -49,7 +49,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "serve_command"),
 }
 # Global options that take a value, skipped when looking for the command's name.
-_VALUE_OPTIONS = frozenset({"--database-url", "--app"})
+_VALUE_OPTIONS = frozenset({"--database-url", "--app", "--log-format"})
 _registered: set[str] = set()
 
 
@@ -112,6 +112,15 @@ def root(
             show_default=False,
         ),
     ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Log lines as text or json, one per line (default: $SPINE_LOG_FORMAT or "
+            "text); the level is $SPINE_LOG_LEVEL (default WARNING).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -119,7 +128,10 @@ def root(
     """Spine's command line."""
     # `spine db` manages the schema by hand: no automatic upgrade under it.
     ctx.obj = CliState(
-        database_url=database_url, app=app_module, upgrade_sqlite=ctx.invoked_subcommand != "db"
+        database_url=database_url,
+        app=app_module,
+        log_format=log_format,
+        upgrade_sqlite=ctx.invoked_subcommand != "db",
     )
     ctx.call_on_close(ctx.obj.close)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import sys
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,14 +16,29 @@ from spine.cli.context import state
 from spine.cli.output import console, err_console, print_json, print_table, when
 from spine.cli.parsing import parse_json_object, parse_param_text, parse_time
 from spine.cli.run_interrupt import RunInterrupt
+from spine.cli.run_view import (
+    duration,
+    print_events,
+    print_logs,
+    print_steps,
+    print_tracebacks,
+    streamed_step_logs,
+)
 from spine.cli.stopping import StopSignals
 
 if TYPE_CHECKING:
-    from spine.orchestration.history import StepRun, WorkflowRun
+    from spine.orchestration.history import WorkflowRun
 
 app = typer.Typer(help="Inspect, cancel and prune workflow runs.", no_args_is_help=True)
 
+# How often `runs logs --follow` looks for the lines of attempts that ended.
+_FOLLOW_POLL_SECONDS = 0.5
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+AllStepsOption = Annotated[
+    bool,
+    typer.Option("--all-steps", help="Print every step attempt, not a summary of a long run."),
+]
 
 
 def _status(value: str | None) -> str | None:
@@ -36,34 +54,8 @@ def _status(value: str | None) -> str | None:
         raise InvalidInput(f"unknown status {value!r}: expected one of {names}") from None
 
 
-def _duration(run: WorkflowRun | StepRun) -> str:
-    seconds = run.duration_seconds
-    return "" if seconds is None else f"{seconds:.3f}s"
-
-
 def _when(value: Any) -> str:
     return when(value)
-
-
-def print_steps(steps: list[StepRun]) -> None:
-    """Print a run's step attempts as a table."""
-    print_table(
-        None,
-        ["order", "step", "type", "status", "attempt", "duration", "rows", "error"],
-        [
-            (
-                s.step_order,
-                s.step_name,
-                s.step_type,
-                s.status.value,
-                f"{s.attempt}/{s.max_attempts}",
-                _duration(s),
-                s.records_processed,
-                (s.error or "")[:80],
-            )
-            for s in steps
-        ],
-    )
 
 
 def print_run(run: WorkflowRun) -> None:
@@ -76,7 +68,7 @@ def print_run(run: WorkflowRun) -> None:
                 run.workflow_name,
                 run.status.value,
                 _when(run.started_at),
-                _duration(run),
+                duration(run),
                 f"{run.completed_steps} done, {run.failed_steps} failed, {run.skipped_steps} "
                 f"skipped of {run.total_steps}",
                 (run.error or "")[:100],
@@ -116,8 +108,11 @@ def run_command(
         ),
     ] = False,
     as_json: JsonOption = False,
+    all_steps: AllStepsOption = False,
 ) -> None:
     """Run a workflow: print its run id, execute it here, exit 0 if it COMPLETED.
+
+    The steps' ctx.log lines are printed on stderr as they are logged.
 
     With --idempotency-key, a run of the workflow that already has the key is used
     instead of a new one: followed here if it is not finished, and the exit code is
@@ -152,7 +147,7 @@ def run_command(
     if not as_json:
         typer.echo(run.run_id)
     interrupt = RunInterrupt(runner, run.run_id, detach=detach)
-    with StopSignals(interrupt.stop):
+    with StopSignals(interrupt.stop), streamed_step_logs(services.settings.log_format):
         final = runner.drive(run.run_id)
     if interrupt.received is not None:
         interrupt.finish(as_json=as_json)
@@ -162,10 +157,10 @@ def run_command(
         print_json({"run": final.to_dict(), "steps": [s.to_dict() for s in steps]})
     else:
         print_run(final)
-        print_steps(steps)
+        print_steps(steps, all_steps=all_steps)
         summary = f"run {final.run_id} {final.status.value}"
         if completed:
-            typer.echo(f"{summary} in {_duration(final)}")
+            typer.echo(f"{summary} in {duration(final)}")
         else:
             # One line, whatever the terminal's width, naming what went wrong.
             reason = f": {final.error}" if final.error else ""
@@ -251,7 +246,7 @@ def list_runs(
                 r.workflow_name,
                 r.status.value,
                 _when(r.created_at),
-                _duration(r),
+                duration(r),
                 f"{r.completed_steps}/{r.total_steps}",
                 (r.error or "")[:60],
             )
@@ -265,8 +260,9 @@ def show_run(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="The run's id.")],
     as_json: JsonOption = False,
+    all_steps: AllStepsOption = False,
 ) -> None:
-    """Show a run with its steps and events."""
+    """Show a run with its steps, the tracebacks of failed attempts, and its events."""
     store = state(ctx).services().runs
     run = store.run_row(run_id)
     steps = store.get_step_runs(run_id)
@@ -281,12 +277,48 @@ def show_run(
         )
         return
     print_run(run)
-    print_steps(steps)
-    print_table(
-        "Events",
-        ["id", "time", "event", "step"],
-        [(e.id, e.timestamp.isoformat(), e.event_type, e.step_id or "") for e in events],
-    )
+    print_steps(steps, all_steps=all_steps)
+    print_tracebacks(steps)
+    print_events(events, steps, all_steps=all_steps)
+
+
+@app.command("logs")
+def run_logs(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run's id.")],
+    step: Annotated[
+        str | None, typer.Option("--step", help="Only this step's attempts (and map items).")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the run has finished.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (one object per attempt and line).")
+    ] = False,
+) -> None:
+    """Print the ctx.log lines of a run's step attempts: time level step[attempt] message.
+
+    An attempt's lines are stored when it ends; --follow polls for them until the run is
+    COMPLETED, FAILED or CANCELLED.
+    """
+    store = state(ctx).services().runs
+    printed: set[str] = set()
+    while True:
+        # The status first: once it is terminal, every attempt's lines are stored.
+        finished = store.run_row(run_id).is_terminal
+        fresh = [log for log in store.get_step_logs(run_id, step) if log.step_id not in printed]
+        printed.update(log.step_id for log in fresh)
+        if as_json and not follow:
+            print_json([log.to_dict() for log in fresh])
+        elif as_json:
+            for log in fresh:
+                sys.stdout.write(json.dumps(log.to_dict()) + "\n")
+            sys.stdout.flush()
+        else:
+            print_logs(fresh)
+        if finished or not follow:
+            return
+        time.sleep(_FOLLOW_POLL_SECONDS)
 
 
 @app.command("cancel")

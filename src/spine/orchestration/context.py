@@ -120,7 +120,8 @@ class StepContext:
         execution_id: The attempt's ``core_executions`` id, for a pipeline step.
         services: What the step may use; reach them through :meth:`fetch`,
             :meth:`send_alert` and :attr:`database`.
-        log: A logger whose records carry the run id and step name.
+        log: A logger whose records carry the run id, step name and attempt; its lines
+            are kept with the attempt (see :mod:`spine.orchestration.logs`).
         quality: What :meth:`record_quality` recorded; written on the attempt's row.
     """
 
@@ -144,7 +145,10 @@ class StepContext:
         object.__setattr__(
             self,
             "log",
-            logging.LoggerAdapter(_log, {"run_id": self.run_id, "step_name": self.step_name}),
+            logging.LoggerAdapter(
+                _log,
+                {"run_id": self.run_id, "step_name": self.step_name, "attempt": self.attempt},
+            ),
         )
 
     @property

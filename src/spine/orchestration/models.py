@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spine.orchestration.history.types import StepRun, StepStatus, WorkflowRun
+from spine.orchestration.logs import CapturedLog
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,11 +58,17 @@ class Claim:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepFailure:
-    """How a step attempt failed."""
+    """How a step attempt failed.
+
+    Attributes:
+        traceback: The exception's traceback, spine's own frames trimmed, when the
+            attempt raised (not when its worker died or it was cancelled).
+    """
 
     error: str
     category: str
     retryable: bool
+    traceback: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +86,7 @@ class FinishedStep:
         retry_in: Seconds until the next attempt, when one follows.
         quality_passed: Spec 002's quality verdict, when the step reported one.
         quality_metrics: Spec 002's quality metrics, when the step reported them.
+        logs: The ``ctx.log`` lines of the attempt, written with its end.
     """
 
     step: StepRun
@@ -90,3 +98,4 @@ class FinishedStep:
     retry_in: float | None = None
     quality_passed: bool | None = None
     quality_metrics: Mapping[str, Any] | None = None
+    logs: CapturedLog | None = None

@@ -258,5 +258,9 @@ class WorkflowRunner:
             try:
                 return execution.execute()
             except LeaseLost:
-                log.warning("run %s was taken over by another worker", claim.run.run_id)
+                log.warning(
+                    "run %s was taken over by another worker",
+                    claim.run.run_id,
+                    extra={"run_id": claim.run.run_id},
+                )
                 return None

@@ -81,7 +81,7 @@ class Worker:
         with ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="spine-worker"
         ) as pool:
-            active: set[Future[WorkflowRun | None]] = set()
+            active: dict[Future[WorkflowRun | None], Claim] = {}
             while not self.stop_event.is_set():
                 while len(active) < self.concurrency and not self.stop_event.is_set():
                     try:
@@ -94,10 +94,15 @@ class Worker:
                     self.runner.database_wait.succeeded()
                     if claim is None:
                         break
-                    log.info("claimed run %s (%s)", claim.run.run_id, claim.run.workflow_name)
+                    log.info(
+                        "claimed run %s (%s)",
+                        claim.run.run_id,
+                        claim.run.workflow_name,
+                        extra={"run_id": claim.run.run_id},
+                    )
                     future = pool.submit(self._execute, claim)
                     future.add_done_callback(partial(self._note, claim.run.run_id))
-                    active.add(future)
+                    active[future] = claim
                 self.in_progress = len(active)
                 if not active:
                     if not once:
@@ -109,11 +114,11 @@ class Worker:
                         break
                     self.runner.pause(pause)  # through the clock: a test's clock advances
                     continue
-                done, active = wait(active, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
+                done, _ = wait(active, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
                 for future in done:
-                    self._collect(future)
-            for future in active:
-                self._collect(future)
+                    self._collect(future, active.pop(future))
+            for future, claim in active.items():
+                self._collect(future, claim)
             self.in_progress = 0
         return self.executed - executed_before
 
@@ -176,15 +181,36 @@ class Worker:
         self.runner.database_wait.call(expire_now, self.stop_event)
         return None
 
-    def _collect(self, future: Future[WorkflowRun | None]) -> None:
+    def _collect(self, future: Future[WorkflowRun | None], claim: Claim) -> None:
         self.executed += 1
+        run_id = claim.run.run_id
         try:
             result = future.result()
         except Exception:  # the run stays leased, expires, and is resumed elsewhere
-            log.exception("a run failed inside the worker; its lease will expire")
+            log.exception(
+                "run %s failed inside the worker; its lease will expire",
+                run_id,
+                extra={"run_id": run_id},
+            )
             return
-        if result is not None:
-            self.finished.append(result)
+        if result is None:
+            log.info(
+                "run %s (%s) parked or released",
+                run_id,
+                claim.run.workflow_name,
+                extra={"run_id": run_id},
+            )
+            return
+        self.finished.append(result)
+        seconds = result.duration_seconds
+        log.info(
+            "run %s (%s) %s in %s",
+            run_id,
+            result.workflow_name,
+            result.status.value,
+            "?" if seconds is None else f"{seconds:.3f}s",
+            extra={"run_id": run_id},
+        )
 
     def _idle_seconds(self) -> float:
         try:

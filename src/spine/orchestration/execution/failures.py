@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from spine.core.errors import ErrorCategory, SpineError, categorize
 from spine.orchestration.history.types import StepRun
@@ -13,6 +15,14 @@ from spine.orchestration.store import INTERRUPTED
 
 #: How many times an attempt that died with its worker is run again, whatever the policy.
 MAX_INTERRUPTIONS = 3
+
+#: Longest traceback kept per attempt; a longer one keeps its head and its tail.
+MAX_TRACEBACK_CHARS = 16 * 1024
+_TRACEBACK_HEAD_CHARS = 4 * 1024
+
+# The engine's own frames (runner, handlers, context), trimmed from recorded tracebacks:
+# they are the same in every failure and hide the user's frames.
+_ENGINE_DIR = str(Path(__file__).resolve().parent.parent) + "/"
 
 
 class StepTimeout(SpineError):
@@ -64,14 +74,54 @@ def describe(error: BaseException) -> StepFailure:
     message = str(error) or type(error).__name__
     if not isinstance(error, SpineError):
         message = f"{type(error).__name__}: {message}"
-    return StepFailure(error=message, category=category.value, retryable=retryable)
+    return StepFailure(
+        error=message,
+        category=category.value,
+        retryable=retryable,
+        traceback=trimmed_traceback(error),
+    )
+
+
+def trimmed_traceback(error: BaseException) -> str:
+    """``error``'s traceback, its chain included, without the engine's frames, bounded.
+
+    Frames in ``spine/orchestration/`` are dropped from every exception of the chain, so
+    what is left is the user's code (and the spine services it called); a traceback
+    longer than :data:`MAX_TRACEBACK_CHARS` keeps its head and its tail (where the
+    exception that failed the attempt is) around a marker saying how much was cut.
+    """
+    details = traceback.TracebackException.from_exception(error)
+    seen: set[int] = set()
+    pending = [details]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        frames = [f for f in current.stack if not f.filename.startswith(_ENGINE_DIR)]
+        current.stack = traceback.StackSummary.from_list(frames)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return bounded("".join(details.format()), MAX_TRACEBACK_CHARS, _TRACEBACK_HEAD_CHARS)
+
+
+def bounded(text: str, limit: int, head: int) -> str:
+    """``text`` if it fits in ``limit`` characters, else its head and tail with a marker."""
+    if len(text) <= limit:
+        return text
+    marker_room = 64
+    tail = limit - head - marker_room
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n... [{cut} characters truncated] ...\n{text[-tail:]}"
 
 
 def recorded_failure(attempt: StepRun, default: str = "failed") -> StepFailure:
     """The failure of an attempt read back from history."""
     category = ErrorCategory(attempt.error_category or ErrorCategory.INTERNAL.value)
     return StepFailure(
-        error=attempt.error or default, category=category.value, retryable=category.retryable
+        error=attempt.error or default,
+        category=category.value,
+        retryable=category.retryable,
+        traceback=attempt.error_traceback,
     )
 
 

@@ -61,7 +61,12 @@ class LeaseKeeper:
                     # this keeper is stopped: only another holder means a loss.
                     holder = self.store.lease_owner(self.lease.run_id)
                     if holder is not None:
-                        log.warning("lost the lease on run %s to %s", self.lease.run_id, holder)
+                        log.warning(
+                            "lost the lease on run %s to %s",
+                            self.lease.run_id,
+                            holder,
+                            extra={"run_id": self.lease.run_id},
+                        )
                     return
             except Exception as error:  # a failed renewal is retried at the next tick
                 if self.lost:
@@ -69,4 +74,8 @@ class LeaseKeeper:
                 if is_outage(error):
                     self.database_wait.failed(error)
                 else:
-                    log.exception("could not renew the lease on run %s", self.lease.run_id)
+                    log.exception(
+                        "could not renew the lease on run %s",
+                        self.lease.run_id,
+                        extra={"run_id": self.lease.run_id},
+                    )

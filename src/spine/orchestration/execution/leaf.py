@@ -15,6 +15,7 @@ from typing import Any
 
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
+from spine.orchestration import logs
 from spine.orchestration.context import StepContext
 from spine.orchestration.errors import StepOutputError
 from spine.orchestration.execution.calling import call_attempt
@@ -98,9 +99,10 @@ def run_attempts(
         scope.recorder.start(record, pipeline_name=step.pipeline_name, item=item_index is not None)
         ctx = scope.context(name, number, step.params, item, item_index, record.execution_id)
         try:
-            outputs = _outputs(name, step, _call(scope, step, ctx))
-            if check is not None:
-                check(outputs)
+            with logs.capture(scope.run.run_id, name, number) as captured:
+                outputs = _outputs(name, step, _call(scope, step, ctx))
+                if check is not None:
+                    check(outputs)
         except AttemptInterrupted as error:
             # The worker is stopping: the attempt is handed on, not failed. Recorded as a
             # dead worker's attempt is, and the run is due at once for another worker.
@@ -111,6 +113,7 @@ def run_attempts(
                     failure=interrupted_failure(scope.lease.owner, error),
                     counts_for_run=False,
                     metrics={"interrupted": True},
+                    logs=captured,
                 )
             )
             return Outcome.park(scope.clock.now(), "worker stopping: attempt interrupted")
@@ -126,6 +129,7 @@ def run_attempts(
                     counts_for_run=counts_for_run and not retry,
                     metrics={"will_retry": retry},
                     retry_in=delay,
+                    logs=captured,
                     **_quality(ctx),
                 )
             )
@@ -146,6 +150,7 @@ def run_attempts(
             status=StepStatus.COMPLETED,
             outputs=outputs,
             counts_for_run=counts_for_run,
+            logs=captured,
             **_quality(ctx),
         )
         if item_index is not None:
@@ -186,6 +191,7 @@ def _wait_for_abandoned_attempt(scope: RunScope, timeout: StepTimeout) -> Outcom
         "run %s: %s; the retry waits until the abandoned attempt ends",
         scope.run.run_id,
         timeout,
+        extra={"run_id": scope.run.run_id},
     )
     while thread.is_alive():
         if scope.lease.cancel_requested:

@@ -178,6 +178,9 @@ class StepRun:
     metrics: dict[str, Any] = field(default_factory=dict)
     execution_id: str | None = None
 
+    # Added by spine: a failed attempt's traceback, spine's own frames trimmed.
+    error_traceback: str | None = None
+
     @property
     def duration_seconds(self) -> float | None:
         """Step duration, when it has started and finished."""
@@ -208,6 +211,39 @@ class StepRun:
             "max_attempts": self.max_attempts,
             "duration_ms": self.duration_ms,
             "execution_id": self.execution_id,
+            "error_traceback": self.error_traceback,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepLog:
+    """The ``ctx.log`` lines one step attempt kept (``core_workflow_step_logs``).
+
+    Attributes:
+        lines: ``(time, level, message)`` tuples; where lines were dropped, one line of
+            level ``-`` says how many.
+        dropped_lines: How many lines the bound dropped.
+    """
+
+    run_id: str
+    step_id: str
+    step_name: str
+    attempt: int
+    lines: list[tuple[str, str, str]]
+    dropped_lines: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise to a JSON-ready dict."""
+        return {
+            "run_id": self.run_id,
+            "step_id": self.step_id,
+            "step_name": self.step_name,
+            "attempt": self.attempt,
+            "lines": [
+                {"time": when, "level": level, "message": message}
+                for when, level, message in self.lines
+            ],
+            "dropped_lines": self.dropped_lines,
         }
 
 

@@ -14,8 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from spine.core.ids import new_id
+from spine.core.storage.dialect_sql import insert_if_absent
 from spine.core.storage.schema.baseline import core_executions as executions_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
+from spine.core.storage.schema.workflow_history import core_workflow_step_logs as logs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.history.store import add_event, step_values
 from spine.orchestration.history.store.rows import STEP_FINISH_COLUMNS, STEP_START_COLUMNS
@@ -44,6 +46,7 @@ def prepare_finish(finished: FinishedStep, now: datetime) -> str | None:
             step.records_processed = rows
     if finished.failure is not None:
         step.error, step.error_category = finished.failure.error, finished.failure.category
+        step.error_traceback = finished.failure.traceback
     if finished.metrics is not None:
         step.metrics = dict(finished.metrics)
     if finished.quality_passed is not None:
@@ -106,6 +109,20 @@ def write_finish(
             step.error_category,
             now,
             step.records_processed,
+        )
+    if finished.logs:
+        insert_if_absent(
+            conn,
+            logs_t,
+            {
+                "step_id": step.step_id,
+                "run_id": step.run_id,
+                "step_name": step.step_name,
+                "attempt": step.attempt,
+                "lines": [list(line) for line in finished.logs.lines()],
+                "dropped_lines": finished.logs.dropped,
+            },
+            key=["step_id"],
         )
     payload: dict[str, Any] = {"step_name": step.step_name, "attempt": step.attempt}
     failure = finished.failure

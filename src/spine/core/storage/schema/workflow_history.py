@@ -3,7 +3,9 @@
 Columns beyond spec 000 (see ``docs/decisions.md``): spec 002's ``metrics`` on runs and
 ``quality_passed`` / ``quality_metrics`` on steps; the durable runner's lease
 (``lease_owner``, ``lease_expires_at``), wake-up time (``wake_at``, for waits and retry
-back-off), cancellation request and ``updated_at`` on runs.
+back-off), cancellation request and ``updated_at`` on runs; a failed attempt's
+``error_traceback`` on steps, and the ``ctx.log`` lines of each attempt in
+``core_workflow_step_logs``.
 """
 
 from __future__ import annotations
@@ -124,6 +126,8 @@ core_workflow_steps = table(
     # Spec 002's StepRun fields (docs/decisions.md).
     sa.Column("quality_passed", sa.Boolean),
     json_col("quality_metrics"),
+    # A failed attempt's traceback, spine's own frames trimmed (docs/decisions.md).
+    sa.Column("error_traceback", sa.Text),
     one_of("status", STEP_STATUSES, "status"),
     sa.UniqueConstraint("run_id", "step_name", "attempt", name="uq_workflow_steps_attempt"),
     sa.Index("idx_workflow_steps_run", "run_id", "step_order"),
@@ -182,6 +186,33 @@ core_workflow_run_stats = table(
     sa.Column("duration_ms_sum", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("duration_count", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("idx_workflow_run_stats_day", "day"),
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+# Added by spine (docs/decisions.md): the `ctx.log` lines of one step attempt, bounded,
+# written in the transaction that records the attempt's end (one row per attempt that
+# logged anything), and deleted with its run.
+core_workflow_step_logs = table(
+    "core_workflow_step_logs",
+    sa.Column(
+        "step_id",
+        sa.String(26),
+        sa.ForeignKey("core_workflow_steps.step_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "run_id",
+        sa.String(26),
+        sa.ForeignKey("core_workflow_runs.run_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("step_name", sa.String(200), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    # [[time ISO, level name, message], ...]: the first and the last lines kept.
+    json_col("lines", nullable=False),
+    counter("dropped_lines"),
+    sa.Index("idx_workflow_step_logs_run", "run_id", "step_name", "attempt"),
     tier=Tier.INTERMEDIATE,
     spec=SPEC,
 )

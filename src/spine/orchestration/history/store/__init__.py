@@ -26,6 +26,7 @@ from spine.core.storage.clock import DatabaseClock
 from spine.core.storage.dialect_sql import insert_if_absent
 from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
+from spine.core.storage.schema.workflow_history import core_workflow_step_logs as logs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.errors import RunNotFound
 from spine.orchestration.history.store.events import add_event, transition_key
@@ -34,6 +35,7 @@ from spine.orchestration.history.store.rows import (
     row_to_event,
     row_to_run,
     row_to_step,
+    row_to_step_log,
     run_values,
     step_values,
 )
@@ -45,6 +47,7 @@ from spine.orchestration.history.store.statistics import (
 from spine.orchestration.history.types import (
     TERMINAL_RUN_STATUSES,
     RunStatistics,
+    StepLog,
     StepRun,
     WorkflowEvent,
     WorkflowRun,
@@ -287,6 +290,22 @@ class HistoryStore:
         rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
         return [row_to_step(row) for row in rows]
 
+    def get_step_logs(self, run_id: str, step_name: str | None = None) -> list[StepLog]:
+        """The ``ctx.log`` lines of a run's attempts, in the order the attempts started.
+
+        ``step_name`` keeps one step's attempts (and, for a map, its items' ``name[i]``).
+        """
+        query = sa.select(logs_t).where(logs_t.c.run_id == run_id).order_by(logs_t.c.step_id)
+        if step_name is not None:
+            query = query.where(
+                sa.or_(
+                    logs_t.c.step_name == step_name,
+                    logs_t.c.step_name.startswith(f"{step_name}[", autoescape=True),
+                )
+            )
+        rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
+        return [row_to_step_log(row) for row in rows]
+
     # --------------------------------------------------------------- events
 
     def record_event(
@@ -328,7 +347,7 @@ class HistoryStore:
     # ------------------------------------------------------------ retention
 
     def delete_old_runs(self, days: int, *, batch_size: int = 500) -> int:
-        """Delete terminal runs created more than ``days`` ago, with their steps and events.
+        """Delete terminal runs created more than ``days`` ago, with steps, events and logs.
 
         Runs still PENDING or RUNNING are kept whatever their age. Deletes go in batches
         of ``batch_size`` runs, each its own short transaction, so workers writing at the
@@ -372,6 +391,7 @@ class HistoryStore:
             # Children first: explicit deletes are cheaper than relying on cascades
             # row by row, and work the same with foreign keys off.
             conn.execute(sa.delete(events_t).where(events_t.c.run_id.in_(ids)))
+            conn.execute(sa.delete(logs_t).where(logs_t.c.run_id.in_(ids)))
             conn.execute(sa.delete(steps_t).where(steps_t.c.run_id.in_(ids)))
             deleted = conn.execute(
                 sa.delete(runs_t).where(runs_t.c.run_id.in_(ids), *old_and_finished)

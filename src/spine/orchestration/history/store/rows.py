@@ -14,6 +14,7 @@ from typing import Any
 from spine.core.storage.bounds import check_lengths
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.orchestration.history.types import (
+    StepLog,
     StepRun,
     StepStatus,
     WorkflowEvent,
@@ -47,6 +48,7 @@ STEP_FINISH_COLUMNS = (
     "metrics",
     "quality_passed",
     "quality_metrics",
+    "error_traceback",
 )
 _RUN_LABELS = {"workflow_name": "workflow name"}
 
@@ -126,6 +128,7 @@ def step_values(step: StepRun) -> dict[str, Any]:
         "execution_id": step.execution_id,
         "quality_passed": step.quality_passed,
         "quality_metrics": step.quality_metrics,
+        "error_traceback": step.error_traceback,
     }
 
 
@@ -184,6 +187,7 @@ def row_to_step(row: Mapping[Any, Any]) -> StepRun:
         duration_ms=row["duration_ms"],
         metrics=row["metrics"] or {},
         execution_id=row["execution_id"],
+        error_traceback=row["error_traceback"],
     )
 
 
@@ -197,4 +201,16 @@ def row_to_event(row: Mapping[Any, Any]) -> WorkflowEvent:
         timestamp=row["timestamp"],
         payload=row["payload"] or {},
         idempotency_key=row["idempotency_key"],
+    )
+
+
+def row_to_step_log(row: Mapping[Any, Any]) -> StepLog:
+    """Build a :class:`StepLog` from a ``core_workflow_step_logs`` row."""
+    return StepLog(
+        run_id=row["run_id"],
+        step_id=row["step_id"],
+        step_name=row["step_name"],
+        attempt=row["attempt"],
+        lines=[(str(w), str(lv), str(m)) for w, lv, m in row["lines"] or []],
+        dropped_lines=row["dropped_lines"],
     )
