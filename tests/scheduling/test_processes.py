@@ -70,11 +70,13 @@ def _kill_while_holding_locks(process: subprocess.Popen[str], database: Database
     """SIGKILL ``process`` at a moment it holds schedule locks; return how many it held.
 
     The process is frozen (SIGSTOP) and its locks counted; if it holds none it is thawed
-    and tried again a little later.
+    and tried again a little later. A scheduler holds locks only inside its passes, about
+    2 % of the time with these settings, so it may take a few hundred tries: up to 2,000
+    (about 50 s) before giving up.
     """
     owner = f"{socket.gethostname()}:{process.pid}:%"
     query = sa.select(sa.func.count()).where(core_schedule_locks.c.locked_by.like(owner))
-    for _ in range(300):
+    for _ in range(2000):
         process.send_signal(signal.SIGSTOP)
         with database.read() as conn:
             held = int(conn.execute(query).scalar() or 0)
