@@ -18,9 +18,9 @@ import sqlalchemy as sa
 
 from spine.core.storage import Database, create_database
 from spine.core.storage.clock import DatabaseClock
+from tests.cli.tcp_proxy import TcpProxy
 from tests.clocks import SkewedClock, database_time
 from tests.conftest import require_postgres
-from tests.core.storage.cuttable_proxy import CuttableProxy
 
 HOUR = timedelta(hours=1)
 # Two readings of one clock a few statements apart, on a busy machine.
@@ -114,18 +114,19 @@ def test_on_sqlite_the_time_does_not_wait_for_the_write_lock(tmp_path: Path) -> 
 
 
 @pytest.fixture
-def proxied() -> Iterator[tuple[Database, CuttableProxy]]:
+def proxied() -> Iterator[tuple[Database, TcpProxy]]:
     """Spine's database on PostgreSQL reached through a proxy the test can cut."""
     url = sa.make_url(require_postgres())
-    proxy = CuttableProxy((url.host or "127.0.0.1", url.port or 5432))
-    db = create_database(proxy.url_for(str(url.render_as_string(hide_password=False))))
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.restore()
+    db = create_database(proxy.url(url.render_as_string(hide_password=False)))
     yield db, proxy
-    proxy.close()
+    proxy.cut()
     db.dispose()
 
 
 def test_a_failed_resync_keeps_the_last_reading_and_logs_once(
-    proxied: tuple[Database, CuttableProxy], caplog: pytest.LogCaptureFixture
+    proxied: tuple[Database, TcpProxy], caplog: pytest.LogCaptureFixture
 ) -> None:
     db, proxy = proxied
     host = SkewedClock(HOUR)
@@ -152,7 +153,7 @@ def test_a_failed_resync_keeps_the_last_reading_and_logs_once(
 
 
 def test_before_the_database_answers_the_hosts_clock_stands_in(
-    proxied: tuple[Database, CuttableProxy],
+    proxied: tuple[Database, TcpProxy],
 ) -> None:
     db, proxy = proxied
     host = SkewedClock(HOUR)
