@@ -270,24 +270,15 @@ def trigger_schedule(
     PENDING for a worker. A run of this schedule for the same logical time (made by the
     scheduler, a backfill or an earlier trigger --at) is reused, not made twice.
     """
-    from spine.scheduling.data_runs import for_schedule
+    from spine.scheduling.data_runs import new_schedule_run
 
     cli = state(ctx)
     cli.load_app()
     services = cli.services()
     schedule = services.schedules.get(name)
     logical_time = _local_time(at, schedule.timezone, "--at") or services.clock.now()
-    planned = for_schedule(schedule, logical_time)
     runner = services.runner()
-    new = runner.new_run(
-        schedule.target_name,
-        planned.params,
-        partition_key=planned.interval.partition_key(),
-        idempotency_key=planned.key,
-        triggered_by="manual",
-        schedule_id=schedule.id,
-        created_by=f"trigger:{schedule.name}",
-    )
+    new, planned = new_schedule_run(runner, schedule, logical_time, manual=True)
     run = runner.store.create_run(new)
     created = run.run_id == new.run_id
     if as_json:

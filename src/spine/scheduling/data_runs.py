@@ -17,6 +17,8 @@ from typing import Any
 
 from spine.core.errors import InvalidInput
 from spine.orchestration.data_interval import DataInterval
+from spine.orchestration.history.types import WorkflowRun
+from spine.orchestration.runner import WorkflowRunner
 from spine.scheduling.cron import zone
 from spine.scheduling.intervals import (
     data_interval,
@@ -56,6 +58,28 @@ def for_schedule(schedule: Schedule, logical_time: datetime) -> PlannedRun:
     interval = data_interval(schedule, logical_time)
     params = render_params(schedule.params, interval, zone(schedule.timezone))
     return PlannedRun(interval, params, fire_key(schedule.name, interval.logical_time))
+
+
+def new_schedule_run(
+    runner: WorkflowRunner, schedule: Schedule, logical_time: datetime, *, manual: bool = False
+) -> tuple[WorkflowRun, PlannedRun]:
+    """The run (not yet written) of ``schedule`` for ``logical_time``, and its plan.
+
+    It carries the logical time's data interval, the params rendered for it, and the key
+    that makes one run per schedule and logical time, whoever asks for it: the scheduler
+    (``manual=False``) or ``spine schedules trigger``.
+    """
+    planned = for_schedule(schedule, logical_time)
+    run = runner.new_run(
+        schedule.target_name,
+        planned.params,
+        partition_key=planned.interval.partition_key(),
+        idempotency_key=planned.key,
+        triggered_by="manual" if manual else "schedule",
+        schedule_id=schedule.id,
+        created_by=f"{'trigger' if manual else 'schedule'}:{schedule.name}",
+    )
+    return run, planned
 
 
 def schedule_backfill(

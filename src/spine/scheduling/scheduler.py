@@ -26,7 +26,7 @@ from spine.core.storage.outage import DatabaseWait, is_outage
 from spine.orchestration.history.types import WorkflowRun
 from spine.orchestration.runner import WorkflowRunner
 from spine.scheduling.cron import FireOrderError
-from spine.scheduling.data_runs import for_schedule
+from spine.scheduling.data_runs import new_schedule_run
 from spine.scheduling.models import Schedule, ScheduleRunOutcome
 from spine.scheduling.planning import plan_fires
 from spine.scheduling.store import FirePlan, PlannedFire, ScheduleStore
@@ -166,13 +166,4 @@ class Scheduler:
     def _make_run(self, schedule: Schedule, scheduled_at: datetime) -> WorkflowRun:
         # The run is for the fire's logical time: its data interval, the params rendered
         # for it, and the key that makes one run per schedule and logical time.
-        planned = for_schedule(schedule, scheduled_at)
-        return self.runner.new_run(
-            schedule.target_name,
-            planned.params,
-            partition_key=planned.interval.partition_key(),
-            idempotency_key=planned.key,
-            triggered_by="schedule",
-            schedule_id=schedule.id,
-            created_by=f"schedule:{schedule.name}",
-        )
+        return new_schedule_run(self.runner, schedule, scheduled_at)[0]
