@@ -140,13 +140,20 @@ def test_map_runs_at_most_concurrency_items_at_once(
     lock = threading.Lock()
     running = 0
     peak = 0
+    # The first items wait until three run at once, so that a loaded machine (where
+    # recording one item may outlast another's sleep) cannot hide the concurrency; a
+    # map that ran fewer at once never sets it, and the peak below says so.
+    three_at_once = threading.Event()
 
     def item(ctx: Any) -> None:
         nonlocal running, peak
         with lock:
             running += 1
             peak = max(peak, running)
-        time.sleep(0.03)
+            if running >= 3:
+                three_at_once.set()
+        three_at_once.wait(30)
+        time.sleep(0.03)  # room for a fourth to start, if the map allowed one
         with lock:
             running -= 1
 
