@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,10 +29,6 @@ NameArg = Annotated[str, typer.Argument(help="Channel name.")]
 
 def _alerting(ctx: typer.Context) -> AlertService:
     return state(ctx).services().alerting()
-
-
-def _when(value: Any) -> str:
-    return when(value)
 
 
 @channels_app.command("add")
@@ -186,7 +182,7 @@ def list_channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 ",".join(v["domains"]) or "*",
                 f"{v['throttle_minutes']}m" if v["throttle_minutes"] else "",
                 v["consecutive_failures"],
-                _when(v["last_success_at"]),
+                when(v["last_success_at"]),
             )
             for v in views
         ],
@@ -204,7 +200,7 @@ def show_channel(ctx: typer.Context, name: NameArg, as_json: JsonOption = False)
     print_table(
         f"Channel {name}",
         ["field", "value"],
-        [(k, _when(v) if k.endswith("_at") else v) for k, v in view.items()],
+        [(k, when(v) if k.endswith("_at") else v) for k, v in view.items()],
     )
 
 
@@ -286,7 +282,7 @@ def list_alerts(
         "Alerts",
         ["id", "created", "severity", "source", "domain", "title"],
         [
-            (r["id"], _when(r["created_at"]), r["severity"], r["source"], r["domain"], r["title"])
+            (r["id"], when(r["created_at"]), r["severity"], r["source"], r["domain"], r["title"])
             for r in rows
         ],
     )
@@ -306,7 +302,7 @@ def show_alert(
     print_table(
         f"Alert {alert_id}",
         ["field", "value"],
-        [(k, _when(v) if k.endswith("_at") else v) for k, v in alert.items()],
+        [(k, when(v) if k.endswith("_at") else v) for k, v in alert.items()],
     )
     print_table(
         "Deliveries",
@@ -316,9 +312,9 @@ def show_alert(
                 d["channel_name"],
                 d["attempt"],
                 d["status"],
-                _when(d["attempted_at"]),
-                _when(d["delivered_at"]),
-                _when(d["next_retry_at"]),
+                when(d["attempted_at"]),
+                when(d["delivered_at"]),
+                when(d["next_retry_at"]),
                 (d["error"] or "")[:80],
             )
             for d in deliveries
@@ -394,7 +390,7 @@ def dlq_list(
                 (r["payload"] or {}).get("channel_name"),
                 (r["payload"] or {}).get("alert_id"),
                 r["retry_count"],
-                _when(r["last_failed_at"]),
+                when(r["last_failed_at"]),
                 (r["error"] or "")[:60],
             )
             for r in rows
@@ -409,14 +405,10 @@ def dlq_retry(ctx: typer.Context, dlq_id: Annotated[str, typer.Argument(help="dl
     typer.echo(f"dead letter {dlq_id} queued again as delivery {requeued.delivery_id}")
     if requeued.breaker != "closed":
         name = requeued.channel_name
-        when = (
-            f" (a probe may go from {_when(requeued.probe_from)} UTC)"
-            if requeued.probe_from
-            else ""
-        )
+        probe = f" (a probe may go from {when(requeued.probe_from)})" if requeued.probe_from else ""
         typer.echo(
             f"note: the circuit breaker of channel {name} is {requeued.breaker}: the delivery "
-            f"waits until a probe gets through{when}; to send it now, run "
+            f"waits until a probe gets through{probe}; to send it now, run "
             f"`spine breakers reset {name}`"
         )
 
@@ -443,9 +435,9 @@ def breakers_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 r["name"],
                 r["state"],
                 r["failure_count"],
-                _when(r["last_failure_at"]),
-                _when(r["opened_at"]),
-                _when(r["half_opened_at"]),
+                when(r["last_failure_at"]),
+                when(r["opened_at"]),
+                when(r["half_opened_at"]),
             )
             for r in rows
         ],

@@ -26,10 +26,6 @@ def _registry(ctx: typer.Context) -> ConnectionRegistry:
     return state(ctx).services().sources.connections
 
 
-def _when(value: Any) -> str:
-    return when(value)
-
-
 def _rows(connections: list[Connection]) -> list[tuple[Any, ...]]:
     return [
         (
@@ -41,7 +37,7 @@ def _rows(connections: list[Connection]) -> list[tuple[Any, ...]]:
             c.username,
             c.password_ref,
             f"{c.pool_size}+{c.max_overflow}",
-            _when(c.last_connected_at),
+            when(c.last_connected_at),
             (c.last_error or "")[:60],
         )
         for c in connections
@@ -132,7 +128,7 @@ def test_command(ctx: typer.Context, name: NameArgument, as_json: JsonOption = F
     if as_json:
         print_json(connection.to_dict())
     else:
-        typer.echo(f"connection {name} OK at {_when(connection.last_connected_at)}")
+        typer.echo(f"connection {name} OK at {when(connection.last_connected_at)}")
 
 
 @app.command("remove")

@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -54,10 +54,6 @@ def _status(value: str | None) -> str | None:
         raise InvalidInput(f"unknown status {value!r}: expected one of {names}") from None
 
 
-def _when(value: Any) -> str:
-    return when(value)
-
-
 def print_run(run: WorkflowRun) -> None:
     """Print one run as a short table of its fields."""
     print_table(
@@ -67,7 +63,7 @@ def print_run(run: WorkflowRun) -> None:
             (
                 run.workflow_name,
                 run.status.value,
-                _when(run.started_at),
+                when(run.started_at),
                 duration(run),
                 f"{run.completed_steps} done, {run.failed_steps} failed, {run.skipped_steps} "
                 f"skipped of {run.total_steps}",
@@ -245,7 +241,7 @@ def list_runs(
                 r.run_id,
                 r.workflow_name,
                 r.status.value,
-                _when(r.created_at),
+                when(r.created_at),
                 duration(r),
                 f"{r.completed_steps}/{r.total_steps}",
                 (r.error or "")[:60],

@@ -38,10 +38,6 @@ def _config(raw: str) -> dict[str, Any]:
     return value
 
 
-def _when(value: Any) -> str:
-    return when(value)
-
-
 @app.command("add")
 def add_command(
     ctx: typer.Context,
@@ -100,7 +96,7 @@ def show_command(ctx: typer.Context, name: NameArgument, as_json: JsonOption = F
                 data["source_type"],
                 source.domain,
                 source.enabled,
-                _when(source.created_at),
+                when(source.created_at),
                 json.dumps(data["config_json"]),
             )
         ],
@@ -187,7 +183,7 @@ def _print_fetches(fetches: list[dict[str, Any]]) -> None:
         ["started", "status", "records", "bytes", "hash", "ms", "retries", "run", "error"],
         [
             (
-                _when(f["started_at"]),
+                when(f["started_at"]),
                 f["status"],
                 f["record_count"],
                 f["byte_count"],
@@ -219,9 +215,9 @@ def cache_list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 e.source_locator,
                 e.content_size,
                 "inline" if e.content_blob is not None else e.content_path,
-                _when(e.fetched_at),
-                _when(e.expires_at),
-                _when(e.last_accessed_at),
+                when(e.fetched_at),
+                when(e.expires_at),
+                when(e.last_accessed_at),
             )
             for e in entries
         ],
