@@ -90,10 +90,14 @@ def start_spine(
 
 
 def wait_for(
-    condition: Callable[[], bool], what: str, process: subprocess.Popen[str] | None = None
+    condition: Callable[[], object],
+    what: str,
+    process: subprocess.Popen[str] | None = None,
+    *,
+    seconds: float = 60.0,
 ) -> None:
-    """Poll ``condition`` (generous deadline); fail at once if ``process`` exited."""
-    deadline = time.monotonic() + 60
+    """Poll ``condition`` until ``seconds`` have passed; fail at once if ``process`` exited."""
+    deadline = time.monotonic() + seconds
     while not condition():
         if process is not None and process.poll() is not None:
             out, err = process.communicate()

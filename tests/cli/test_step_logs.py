@@ -10,7 +10,6 @@ import os
 import subprocess
 import textwrap
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from spine.core.storage import Database
 from spine.core.storage.schema.workflow_history import core_workflow_step_logs
 from spine.orchestration.history import WorkflowStatus
 from spine.orchestration.store import RunStore
-from tests.cli.spine_process import SPINE, Completed, run_spine, run_spines
+from tests.cli.spine_process import SPINE, Completed, run_spine, run_spines, wait_for
 
 APP = textwrap.dedent(
     """
@@ -113,13 +112,6 @@ def spines(tmp_path: Path, url: str, *commands: list[str]) -> list[Completed]:
 
 def run_id_of(done: Completed) -> str:
     return done.stdout.splitlines()[0]
-
-
-def wait_until(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def popen(tmp_path: Path, url: str, *args: str) -> subprocess.Popen[str]:
@@ -252,7 +244,9 @@ def test_spine_run_streams_step_logs_as_the_run_goes_and_json_stays_pure(
     process = popen(tmp_path, db_url, "run", "logs.wait", "--json")
     stdout, stderr = Lines(process.stdout), Lines(process.stderr)
     try:
-        wait_until(lambda: "wait[1] waiting for go" in stderr.text(), "the streamed line")
+        wait_for(
+            lambda: "wait[1] waiting for go" in stderr.text(), "the streamed line", seconds=120
+        )
         assert process.poll() is None  # printed while the step still runs
         assert "greet[1] hello from greet" in stderr.text()
         (tmp_path / "go").touch()
@@ -278,7 +272,9 @@ def test_logs_follow_prints_until_the_run_ends(tmp_path: Path, db_url: str, db: 
     store = RunStore(db)
     try:
         # The first step's lines are stored when it ends; the run goes on.
-        wait_until(lambda: "greet[1] hello from greet" in out.text(), "the first step's lines")
+        wait_for(
+            lambda: "greet[1] hello from greet" in out.text(), "the first step's lines", seconds=120
+        )
         assert store.run_row(run_id).status is WorkflowStatus.RUNNING
         assert follow.poll() is None
         (tmp_path / "go").touch()

@@ -28,7 +28,7 @@ from spine.core.storage import create_database
 from spine.core.storage.schema.scheduler import core_schedule_runs, core_schedules
 from spine.orchestration.registry import WorkflowRegistry
 from spine.scheduling import ScheduleStore, new_schedule
-from tests.cli.spine_process import SPINE
+from tests.cli.spine_process import SPINE, wait_for
 
 APP = """
 from spine import Step, Workflow
@@ -63,14 +63,6 @@ def _start(cwd: Path, url: str, name: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def _wait_for(predicate: object, what: str, timeout: float = 120.0) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.mark.slow
@@ -110,7 +102,7 @@ def test_frozen_scheduler_holding_row_locks_is_taken_over(
     frozen = _start(tmp_path, db_url, "frozen")
     other = _start(tmp_path, db_url, "other")
     try:
-        _wait_for(lambda: fires() >= 2 * SCHEDULES, "both schedulers to fire")
+        wait_for(lambda: fires() >= 2 * SCHEDULES, "both schedulers to fire", seconds=120)
         stops = 0
         while True:
             stops += 1
@@ -137,7 +129,7 @@ def test_frozen_scheduler_holding_row_locks_is_taken_over(
                 ).scalar()
             return pending == 0
 
-        _wait_for(everything_fired_since, "the other scheduler to fire every schedule")
+        wait_for(everything_fired_since, "the other scheduler to fire every schedule", seconds=120)
         takeover = time.monotonic() - frozen_at
         print(
             f"caught inside its transaction after {stops} stops; every schedule fired again "
@@ -146,7 +138,7 @@ def test_frozen_scheduler_holding_row_locks_is_taken_over(
         )
         frozen.send_signal(signal.SIGCONT)
         seen = fires()
-        _wait_for(lambda: fires() >= seen + 2 * SCHEDULES, "fires after the thaw")
+        wait_for(lambda: fires() >= seen + 2 * SCHEDULES, "fires after the thaw", seconds=120)
         assert frozen.poll() is None, frozen.communicate()
     finally:
         for process in (frozen, other):
