@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 
-from spine.core.events import Event, EventType, Publisher
-from spine.core.storage import Database
+from spine.core.events import Connection, Event, EventType, Publisher
+from spine.core.storage import Database, sql_connection
 from tests.event_recorder import Abort, Aborter, Broken, Recorder, create_seen_table, seen
 
 AT = datetime(2025, 1, 10, tzinfo=UTC)
@@ -51,3 +53,22 @@ def test_an_event_payload_is_read_only() -> None:
     assert event.payload["status"] == "FAILED"
     with pytest.raises(TypeError):
         event.payload["status"] = "X"  # type: ignore[index]
+
+
+class _KillsItsConnection(Recorder):
+    """Loses the database connection mid-transaction, as a network cut would."""
+
+    def handle(self, conn: Connection, event: Event) -> None:
+        sql_connection(conn).execute(sa.text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+
+def test_a_lost_connection_in_a_listener_fails_the_whole_change(db: Database) -> None:
+    # Logging it as the listener's failure would let the publisher go on to a commit
+    # that can only fail, reported as something other than an outage.
+    if db.is_sqlite:
+        pytest.skip("a SQLite connection cannot be cut from the inside")
+    create_seen_table(db)
+    publisher = Publisher([_KillsItsConnection(EventType.RUN_FINISHED)])
+    with pytest.raises(DBAPIError) as raised, db.write() as conn:
+        publisher.publish(conn, _event())
+    assert raised.value.connection_invalidated

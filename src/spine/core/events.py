@@ -127,7 +127,9 @@ class Publisher:
         """Call each interested listener on ``conn``, each in its own savepoint.
 
         A listener that raises is logged and rolled back alone; the others still run
-        and the publisher's change still commits.
+        and the publisher's change still commits. Except when the connection itself was
+        lost: that is the whole transaction's failure, not the listener's, and is raised
+        so that the publisher's retry or outage handling sees it.
         """
         for listener in self._by_type.get(event.type, ()):
             if not listener.wants(event):
@@ -135,10 +137,28 @@ class Publisher:
             try:
                 with conn.begin_nested():
                     listener.handle(conn, event)
-            except Exception:
+            except Exception as error:
+                if _connection_lost(error):
+                    raise
                 log.exception(
                     "listener %s failed on %s of %s; the change is recorded without it",
                     type(listener).__name__,
                     event.type.value,
                     event.subject_id,
                 )
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the database connection is gone.
+
+    SQLAlchemy marks such errors ``connection_invalidated``; read by duck typing so
+    that core does not import SQLAlchemy.
+    """
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if getattr(seen, "connection_invalidated", False):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
