@@ -33,6 +33,8 @@ from spine.orchestration.registry import workflows
 from spine.orchestration.runner import WorkflowRunner
 from spine.orchestration.store import RunStore
 from spine.scheduling import Scheduler, ScheduleRunTracker, ScheduleStore
+from spine.tenancy import DEFAULT_NAME, DEFAULT_WORKSPACE_ID, OPERATOR, Actor, TenancyService
+from spine.tenancy.store import TenancyStore
 
 if TYPE_CHECKING:
     from spine.core.storage.migrator import Migrator
@@ -50,8 +52,51 @@ class Services:
     #: Every part's reactions to other parts' events (``spine.core.events``), handed to
     #: every store: a store publishes its events to those that name their type.
     listeners: tuple[Listener, ...] = ()
-    _sources: SourceService | None = field(default=None, init=False, repr=False)
-    _sources_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    #: Who acts, in which workspace: the stores these services build read and write
+    #: only that workspace's objects, and audit changes as this actor. The CLI is the
+    #: operator of ``--workspace``; an API request is its key (:meth:`for_actor`).
+    actor: Actor = OPERATOR
+    _shared: _Shared = field(default_factory=lambda: _Shared(), repr=False)
+
+    def for_actor(self, actor: Actor) -> Services:
+        """These services acting as ``actor``, sharing the database and every pool."""
+        return Services(
+            settings=self.settings,
+            database=self.database,
+            clock=self.clock,
+            listeners=self.listeners,
+            actor=actor,
+            _shared=self._shared,
+        )
+
+    def in_workspace(self, ref: str) -> Services:
+        """These services as the CLI operator of the workspace ``ref`` names.
+
+        ``default`` is the seeded default workspace without a query; any other
+        ``ref`` is an id, ``ORG/NAME`` or a ``NAME`` only one organization has.
+
+        Raises:
+            NotFound: If no workspace (or more than one) matches.
+        """
+        text = ref.strip()
+        if text in ("", DEFAULT_NAME):
+            workspace_id = DEFAULT_WORKSPACE_ID
+        else:
+            workspace_id = self.tenancy.workspace(text).id
+        return self.for_actor(Actor(workspace_id=workspace_id))
+
+    @property
+    def tenancy(self) -> TenancyService:
+        """Organizations, workspaces, users, API keys and the audit log.
+
+        One per process: it remembers when each key's ``last_used_at`` was last written.
+        """
+        with self._shared.lock:
+            if self._shared.tenancy is None:
+                self._shared.tenancy = TenancyService(
+                    TenancyStore(self.database, self.clock), self.clock
+                )
+            return self._shared.tenancy
 
     @property
     def run_listeners(self) -> tuple[Listener, ...]:
@@ -80,15 +125,15 @@ class Services:
         and closed by :meth:`close`.
         """
         # Worker threads may fetch for the first time at once: build one service only.
-        with self._sources_lock:
-            if self._sources is None:
+        with self._shared.lock:
+            if self._shared.sources is None:
                 # The sources part and its fetchers are imported only by commands that fetch.
                 from spine.sources.service import SourceService
 
-                self._sources = SourceService.build(
+                self._shared.sources = SourceService.build(
                     self.settings, self.database, self.clock, listeners=self.listeners
                 )
-            return self._sources
+            return self._shared.sources
 
     def step_services(self) -> StepServices:
         """What workflow steps may use: alerts, sources and spine's database."""
@@ -131,11 +176,20 @@ class Services:
 
     def close(self) -> None:
         """Release connections (spine's database and the registered connections')."""
-        with self._sources_lock:
-            if self._sources is not None:
-                self._sources.close()
-                self._sources = None
+        with self._shared.lock:
+            if self._shared.sources is not None:
+                self._shared.sources.close()
+                self._shared.sources = None
         self.database.dispose()
+
+
+class _Shared:
+    """What every :meth:`Services.for_actor` copy shares: built once per process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sources: SourceService | None = None
+        self.tenancy: TenancyService | None = None
 
 
 class _AlertsOnDemand:

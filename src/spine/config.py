@@ -78,6 +78,21 @@ class Settings(BaseSettings):
         "the server ends a session frozen inside a transaction after this long, releasing "
         "its locks; 0 never does.",
     )
+    workspace: str = Field(
+        default="default",
+        description="The workspace the CLI acts in: its name, ORG/NAME, or its id.",
+    )
+    api_auth_failures_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="Failed API authentications one client address may make in a minute "
+        "before getting 429 (per API process).",
+    )
+    api_max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="The largest API request body; larger ones get 413 before being read.",
+    )
     pool_size: int = Field(default=5, ge=1, description="Connections kept per process.")
     max_overflow: int = Field(default=10, ge=0, description="Extra connections allowed.")
     connect_timeout_seconds: int = Field(

@@ -14,11 +14,18 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 
 from spine.api import create_app
 from spine.bootstrap import Services, build
 from spine.config import Settings
 from spine.core.clock import FrozenClock
+from spine.core.errors import SpineError
+from spine.core.storage import create_database
+from spine.core.storage.migrator import Migrator
+from spine.tenancy import ALL_SCOPES, OPERATOR
+from spine.tenancy.keys import new_key
+from tests.api.tenants import Tenants, make_tenant
 from tests.orchestration.history.factories import START, History
 
 
@@ -60,9 +67,19 @@ def live_api(database_url: str) -> Iterator[LiveApi]:
     clock = FrozenClock(START)
     services = build(Settings(database_url=database_url), clock=clock)
     try:
+        # The client carries a key of the default workspace holding every scope, as a
+        # laptop user's own key would; tests of keys and tenants use their own. Without a
+        # schema (or a server) to keep one in, it carries a well-formed key that the API
+        # must look up, and fail to.
+        try:
+            key = services.tenancy.create_key(OPERATOR, name="tests", scopes=ALL_SCOPES).secret
+        except (SpineError, DBAPIError):
+            key = new_key()
         with (
             serving(create_app(services)) as url,
-            httpx.Client(base_url=url, timeout=10) as client,
+            httpx.Client(
+                base_url=url, timeout=10, headers={"Authorization": f"Bearer {key}"}
+            ) as client,
         ):
             yield LiveApi(client, History(services.database, clock), services)
     finally:
@@ -78,6 +95,19 @@ def api(db_url: str) -> Iterator[LiveApi]:
 
 @pytest.fixture
 def offline_api(tmp_path: Path) -> Iterator[LiveApi]:
-    """The API over an empty SQLite file, for requests refused before any query."""
-    with live_api(f"sqlite:///{tmp_path / 'unused.db'}") as live:
+    """The API over a SQLite file of its own, for requests refused after authentication."""
+    url = f"sqlite:///{tmp_path / 'spine.db'}"
+    database = create_database(url)
+    Migrator(database).upgrade()
+    database.dispose()
+    with live_api(url) as live:
         yield live
+
+
+@pytest.fixture
+def tenants(api: LiveApi) -> Tenants:
+    """Organizations ``acme`` and ``globex``, each with a workspace ``data`` and a key of
+    each scope (``read``, ``write``, ``admin``) and one with all three (``all``)."""
+    return Tenants(
+        a=make_tenant(api, "acme", "data"), b=make_tenant(api, "globex", "data"), live=api
+    )

@@ -13,9 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from spine.core.clock import SystemClock
 from spine.core.storage import create_database
 from spine.orchestration.history import HistoryTracker, WorkflowStatus
 from spine.orchestration.store import RunStore
+from spine.tenancy import OPERATOR, ApiScope, TenancyService
+from spine.tenancy.store import TenancyStore
 
 SPINE = Path(sys.executable).parent / "spine"
 
@@ -53,6 +56,9 @@ def test_spine_serve_serves_the_history_of_its_database(db_url: str, tmp_path: P
     try:
         with HistoryTracker(RunStore(database)).track_workflow("finra.weekly_ingest") as run:
             pass
+        clock = SystemClock()
+        tenancy = TenancyService(TenancyStore(database, clock), clock)
+        key = tenancy.create_key(OPERATOR, name="serve", scopes=frozenset({ApiScope.READ}))
     finally:
         database.dispose()
     port = _free_port()
@@ -67,11 +73,17 @@ def test_spine_serve_serves_the_history_of_its_database(db_url: str, tmp_path: P
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_until_up(process, url)
-        runs = httpx.get(f"{url}/history/runs", timeout=10).json()
+        refused = httpx.get(f"{url}/history/runs", timeout=10)
+        runs = httpx.get(
+            f"{url}/history/runs",
+            headers={"Authorization": f"Bearer {key.secret}"},
+            timeout=10,
+        ).json()
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=30)
 
+    assert refused.status_code == 401
     assert [(r["run_id"], r["status"]) for r in runs] == [
         (run.run_id, WorkflowStatus.COMPLETED.value)
     ]

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from spine import __version__
-from spine.api import health, history
+from spine.api import alerting, health, history, runs, schedules, sources, tenancy
+from spine.api.auth import FailedAuthLimiter
 from spine.api.docs import install_docs
 from spine.api.problems import PROBLEM_MEDIA_TYPE, install_handlers
 from spine.bootstrap import Services
@@ -56,8 +57,11 @@ def create_app(services: Services) -> FastAPI:
         title="spine", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None
     )
     app.state.services = services
+    app.state.auth_limiter = FailedAuthLimiter(services.settings.api_auth_failures_per_minute)
     install_handlers(app)
     install_docs(app)
     app.include_router(health.router)
     app.include_router(history.router)
+    for part in (runs, schedules, alerting, sources, tenancy):
+        app.include_router(part.router)
     return app

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from spine.bootstrap import Services
-from spine.orchestration.history import HistoryStore
 
 
 def get_services(request: Request) -> Services:
@@ -16,10 +15,4 @@ def get_services(request: Request) -> Services:
     return services
 
 
-def get_history_store(request: Request) -> HistoryStore:
-    """The workflow history store (spec 002's :class:`HistoryStore`)."""
-    return get_services(request).runs
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
-HistoryStoreDep = Annotated[HistoryStore, Depends(get_history_store)]

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from spine.api.dependencies import HistoryStoreDep
+from spine.api.auth import KeyReadAccess, KeyWriteAccess
 from spine.api.problems import problem_responses
 from spine.core.clock import ensure_utc
 from spine.core.errors import InvalidInput
@@ -188,7 +188,7 @@ class DeletedResponse(BaseModel):
     },
 )
 def list_runs(
-    store: HistoryStoreDep,
+    access: KeyReadAccess,
     response: Response,
     workflow_name: str | None = None,
     domain: str | None = None,
@@ -221,8 +221,8 @@ def list_runs(
         "since": since,
         "until": until,
     }
-    runs = store.list_workflow_runs(**filters, limit=limit, offset=offset)
-    response.headers[TOTAL_COUNT_HEADER] = str(store.count_workflow_runs(**filters))
+    runs = access.services.runs.list_workflow_runs(**filters, limit=limit, offset=offset)
+    response.headers[TOTAL_COUNT_HEADER] = str(access.services.runs.count_workflow_runs(**filters))
     return [WorkflowRunResponse.of(run) for run in runs]
 
 
@@ -231,20 +231,20 @@ def list_runs(
     description="The run, its step attempts in execution order, and its events oldest first.",
     responses=problem_responses(404, 503),
 )
-def get_run(run_id: str, store: HistoryStoreDep) -> RunDetailResponse:
+def get_run(run_id: str, access: KeyReadAccess) -> RunDetailResponse:
     """Show a run with its steps (in execution order) and its events (oldest first).
 
     Raises:
         RunNotFound: If no run has this id.
     """
-    run = store.get_workflow_run(run_id)
+    run = access.services.runs.get_workflow_run(run_id)
     if run is None:
         raise RunNotFound(run_id)
     return RunDetailResponse.model_validate(
         {
             "run": run.to_dict(),
-            "steps": [step.to_dict() for step in store.get_step_runs(run_id)],
-            "events": [event.to_dict() for event in store.get_events(run_id)],
+            "steps": [step.to_dict() for step in access.services.runs.get_step_runs(run_id)],
+            "events": [event.to_dict() for event in access.services.runs.get_events(run_id)],
         }
     )
 
@@ -256,13 +256,13 @@ def get_run(run_id: str, store: HistoryStoreDep) -> RunDetailResponse:
     responses=problem_responses(422, 503),
 )
 def get_statistics(
-    store: HistoryStoreDep,
+    access: KeyReadAccess,
     workflow_name: str | None = None,
     since: Annotated[datetime | None, Query(description="Started at or after.")] = None,
 ) -> StatisticsResponse:
     """Count runs per status, with the success rate and the mean duration."""
     return StatisticsResponse.model_validate(
-        store.get_run_statistics(workflow_name=workflow_name, since=since)
+        access.services.runs.get_run_statistics(workflow_name=workflow_name, since=since)
     )
 
 
@@ -273,7 +273,7 @@ def get_statistics(
     responses=problem_responses(422, 503),
 )
 def delete_old_runs(
-    store: HistoryStoreDep,
+    access: KeyWriteAccess,
     days: Annotated[
         int,
         Query(ge=1, le=MAX_RETENTION_DAYS, description="Delete runs created before this."),
@@ -283,4 +283,4 @@ def delete_old_runs(
 
     PENDING and RUNNING runs stay, whatever their age.
     """
-    return DeletedResponse(deleted=store.delete_old_runs(days))
+    return DeletedResponse(deleted=access.services.runs.delete_old_runs(days))

@@ -44,6 +44,8 @@ _UNAVAILABLE = frozenset(
     }
 )
 _STATUS_BY_CATEGORY = {
+    ErrorCategory.AUTHENTICATION: 401,
+    ErrorCategory.PERMISSION: 403,
     ErrorCategory.NOT_FOUND: 404,
     ErrorCategory.CONFLICT: 409,
     ErrorCategory.VALIDATION: 422,
@@ -144,6 +146,8 @@ def _spine_error(request: Request, error: Exception) -> ProblemResponse:
     else:
         detail = str(error)
     headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     return problem_response(request, status, detail, headers=headers, category=error.category.value)
 
 

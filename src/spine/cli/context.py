@@ -21,6 +21,8 @@ class CliState:
     database_url: str | None = None
     app: str | None = None
     log_format: str | None = None
+    #: ``--workspace``: the workspace every command acts in (``None``: the setting).
+    workspace: str | None = None
     #: Create or upgrade an embedded SQLite database's schema on first use (every
     #: command but ``spine db``, which manages the schema by hand).
     upgrade_sqlite: bool = True
@@ -39,12 +41,14 @@ class CliState:
             services = build(
                 database_url=self.database_url, app=self.app, log_format=self.log_format
             )
-            if self.upgrade_sqlite:
-                try:
+            try:
+                if self.upgrade_sqlite:
                     _upgrade_embedded(services)
-                except BaseException:
-                    services.close()
-                    raise
+                workspace = self.workspace or services.settings.workspace
+                services = services.in_workspace(workspace)
+            except BaseException:
+                services.close()
+                raise
             self._services = services
         return self._services
 

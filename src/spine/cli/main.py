@@ -49,7 +49,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "serve_command"),
 }
 # Global options that take a value, skipped when looking for the command's name.
-_VALUE_OPTIONS = frozenset({"--database-url", "--app", "--log-format"})
+_VALUE_OPTIONS = frozenset({"--database-url", "--app", "--log-format", "--workspace"})
 _registered: set[str] = set()
 
 
@@ -121,6 +121,15 @@ def root(
             show_default=False,
         ),
     ] = None,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            help="Workspace to act in: NAME, ORG/NAME or id (default: $SPINE_WORKSPACE or "
+            "default).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -131,6 +140,7 @@ def root(
         database_url=database_url,
         app=app_module,
         log_format=log_format,
+        workspace=workspace,
         upgrade_sqlite=ctx.invoked_subcommand != "db",
     )
     ctx.call_on_close(ctx.obj.close)

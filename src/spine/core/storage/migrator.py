@@ -221,8 +221,24 @@ class Migrator:
         # Migrations manage their own transactions per revision.
         try:
             with self.database.engine.connect() as conn:
-                work(conn)
-                conn.commit()
+                if conn.dialect.name != "sqlite":
+                    work(conn)
+                    conn.commit()
+                    return
+                # SQLite alters a table by copying it and dropping the old one; with
+                # foreign keys on, that DROP would cascade to the rows referring to it.
+                # The pragmas work only outside a transaction, so they are set on the
+                # driver's connection before the first statement begins one.
+                _sqlite_foreign_keys(conn, on=False)
+                try:
+                    work(conn)
+                    conn.commit()
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    conn.rollback()
+                    if broken:
+                        raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+                finally:
+                    _sqlite_foreign_keys(conn, on=True)
         except sa.exc.DBAPIError as error:
             translated = translate_error(error, self.database.url)
             if translated is error:
@@ -231,6 +247,15 @@ class Migrator:
 
     def _has_table(self, name: str) -> bool:
         return self.database.run_read(lambda conn: sa.inspect(conn).has_table(name))
+
+
+def _sqlite_foreign_keys(conn: sa.Connection, *, on: bool) -> None:
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    # The copy is renamed to the table's name: without the legacy rule SQLite checks
+    # every view on the way and refuses while a view names the table being replaced.
+    driver.execute(f"PRAGMA legacy_alter_table={'OFF' if on else 'ON'}")
 
 
 def offline_sql(dialect: str, tier: Tier | None = None) -> str:

@@ -55,7 +55,11 @@ def insert_run_once(conn: sa.Connection, run: WorkflowRun, now: datetime) -> Wor
         dialect_insert(conn, runs_t)
         .values(values)
         .on_conflict_do_nothing(
-            index_elements=[runs_t.c.workflow_name, runs_t.c.idempotency_key],
+            index_elements=[
+                runs_t.c.workspace_id,
+                runs_t.c.workflow_name,
+                runs_t.c.idempotency_key,
+            ],
             index_where=runs_t.c.idempotency_key.is_not(None),
         )
         .returning(runs_t.c.run_id)

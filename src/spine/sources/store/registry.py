@@ -101,7 +101,7 @@ class SourceStore:
         check_lengths(core_sources, values, what="source")
 
         def work(conn: sa.Connection) -> Source:
-            inserted = insert_if_absent(conn, core_sources, values, key=("name",))
+            inserted = insert_if_absent(conn, core_sources, values, key=("workspace_id", "name"))
             if not inserted and not if_absent:
                 raise Conflict(f"a source named {values['name']!r} exists already")
             row = conn.execute(
@@ -276,7 +276,7 @@ class SourceStore:
         check_lengths(core_database_connections, values, what="connection")
 
         def work(conn: sa.Connection) -> None:
-            if not insert_if_absent(conn, core_database_connections, values, key=("name",)):
+            if not insert_if_absent(conn, core_database_connections, values, key=("workspace_id", "name")):
                 raise Conflict(f"a connection named {values['name']!r} exists already")
 
         self.db.run_write(work)

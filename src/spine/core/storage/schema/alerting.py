@@ -13,6 +13,7 @@ from spine.core.storage.schema._base import (
     table,
     ts,
     ulid_pk,
+    workspace_ref,
 )
 
 SPEC = "000"
@@ -36,7 +37,8 @@ core_alert_channels = table(
     ts("created_at", nullable=False),
     ts("updated_at", nullable=False),
     sa.Column("created_by", sa.String(200)),
-    sa.UniqueConstraint("name", name="uq_alert_channels_name"),
+    workspace_ref(),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_alert_channels_workspace_name"),
     one_of("min_severity", SEVERITIES, "min_severity"),
     tier=Tier.INTERMEDIATE,
     spec=SPEC,
@@ -61,6 +63,7 @@ core_alerts = table(
     ts("created_at", nullable=False),
     sa.Column("dedup_key", sa.String(128)),
     sa.Column("capture_id", sa.String(100)),
+    workspace_ref(),
     one_of("severity", SEVERITIES, "severity"),
     sa.Index("idx_core_alerts_severity", "severity", "created_at"),
     sa.Index("idx_core_alerts_created", "created_at"),

@@ -92,6 +92,8 @@ api_keys = table(
     ts("last_used_at"),
     ts("expires_at"),
     ts("created_at", nullable=False),
+    # Added by spine (docs/decisions.md): a revoked key stays listed and audited.
+    ts("revoked_at"),
     sa.Index("idx_api_keys_workspace", "workspace_id"),
     sa.Index("idx_api_keys_prefix", "key_prefix"),
     tier=Tier.INTERMEDIATE,

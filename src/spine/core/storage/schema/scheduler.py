@@ -17,6 +17,7 @@ from spine.core.storage.schema._base import (
     table,
     ts,
     ulid_pk,
+    workspace_ref,
 )
 
 SPEC = "000"
@@ -49,7 +50,8 @@ core_schedules = table(
     # Added by spine (docs/decisions.md).
     sa.Column("catchup", sa.String(20), nullable=False, server_default="coalesce"),
     sa.Column("dst_policy", sa.String(50)),
-    sa.UniqueConstraint("name", name="uq_schedules_name"),
+    workspace_ref(),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_schedules_workspace_name"),
     one_of("schedule_type", SCHEDULE_TYPES, "schedule_type"),
     one_of("target_type", ("pipeline", "workflow"), "target_type"),
     sa.Index(

@@ -13,6 +13,7 @@ from spine.core.storage.schema._base import (
     table,
     ts,
     ulid_pk,
+    workspace_ref,
 )
 
 SPEC = "000"
@@ -31,7 +32,8 @@ core_sources = table(
     ts("created_at", nullable=False),
     ts("updated_at", nullable=False),
     sa.Column("created_by", sa.String(200)),
-    sa.UniqueConstraint("name", name="uq_sources_name"),
+    workspace_ref(),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_sources_workspace_name"),
     one_of("source_type", SOURCE_TYPES, "source_type"),
     sa.Index("idx_sources_type", "source_type"),
     sa.Index("idx_sources_domain", "domain"),
@@ -128,7 +130,8 @@ core_database_connections = table(
     ts("created_at", nullable=False),
     ts("updated_at", nullable=False),
     sa.Column("created_by", sa.String(200)),
-    sa.UniqueConstraint("name", name="uq_database_connections_name"),
+    workspace_ref(),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_database_connections_workspace_name"),
     one_of("dialect", CONNECTION_DIALECTS, "dialect"),
     tier=Tier.INTERMEDIATE,
     spec=SPEC,

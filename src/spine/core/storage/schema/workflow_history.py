@@ -12,8 +12,18 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from spine.core.storage.schema._base import Tier, counter, json_col, one_of, table, ts, ulid_pk
+from spine.core.storage.schema._base import (
+    Tier,
+    counter,
+    json_col,
+    one_of,
+    table,
+    ts,
+    ulid_pk,
+    workspace_ref,
+)
 from spine.core.storage.types import keyed_text
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 
 SPEC = "000"
 
@@ -62,7 +72,9 @@ core_workflow_runs = table(
     ts("updated_at"),
     # The caller's key for this start: one run per workflow and key (docs/decisions.md).
     sa.Column("idempotency_key", sa.String(255)),
+    workspace_ref(),
     one_of("status", RUN_STATUSES, "status"),
+    sa.Index("idx_workflow_runs_workspace", "workspace_id", "created_at"),
     sa.Index("idx_workflow_runs_status", "status", "created_at"),
     sa.Index("idx_workflow_runs_name", "workflow_name", "created_at"),
     sa.Index("idx_workflow_runs_domain", "domain", "created_at"),
@@ -86,6 +98,7 @@ core_workflow_runs = table(
     ),
     sa.Index(
         "uq_workflow_runs_idempotency",
+        "workspace_id",
         "workflow_name",
         "idempotency_key",
         unique=True,
@@ -179,6 +192,13 @@ core_workflow_events = table(
 # `runs stats` reads a few thousand rows instead of scanning every run.
 core_workflow_run_stats = table(
     "core_workflow_run_stats",
+    sa.Column(
+        "workspace_id",
+        sa.Uuid,
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        primary_key=True,
+        server_default=sa.text(f"'{DEFAULT_WORKSPACE_ID.hex}'"),
+    ),
     sa.Column("workflow_name", sa.String(200), primary_key=True),
     sa.Column("day", sa.String(10), primary_key=True),
     sa.Column("status", sa.String(20), primary_key=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 from spine.core.storage.dialect_sql import dialect_insert
 from spine.core.storage.schema.workflow_history import core_workflow_run_stats as stats_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 from spine.orchestration.history.types import RunStatistics
 
 
@@ -20,6 +22,7 @@ def count_run_change(
     old: tuple[str, int | None] | None,
     new: tuple[str, int | None] | None,
     runs: int = 1,
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
 ) -> None:
     """Move a run from ``old`` to ``new`` (status, duration) in ``core_workflow_run_stats``.
 
@@ -46,6 +49,7 @@ def count_run_change(
         if not (moved or duration_sum or timed):
             continue
         statement = dialect_insert(conn, stats_t).values(
+            workspace_id=workspace_id,
             workflow_name=workflow_name,
             day=day,
             status=status,
@@ -55,7 +59,7 @@ def count_run_change(
         )
         conn.execute(
             statement.on_conflict_do_update(
-                index_elements=["workflow_name", "day", "status"],
+                index_elements=["workspace_id", "workflow_name", "day", "status"],
                 set_={
                     "run_count": stats_t.c.run_count + statement.excluded.run_count,
                     "duration_ms_sum": stats_t.c.duration_ms_sum
@@ -123,16 +127,18 @@ def rebuild_run_statistics(conn: sa.Connection) -> None:
         else sa.func.substr(runs_t.c.created_at, 1, 10)
     )
     grouped = sa.select(
+        runs_t.c.workspace_id,
         runs_t.c.workflow_name,
         day,
         runs_t.c.status,
         sa.func.count(),
         sa.func.coalesce(sa.func.sum(runs_t.c.duration_ms), 0),
         sa.func.count(runs_t.c.duration_ms),
-    ).group_by(runs_t.c.workflow_name, day, runs_t.c.status)
+    ).group_by(runs_t.c.workspace_id, runs_t.c.workflow_name, day, runs_t.c.status)
     conn.execute(
         sa.insert(stats_t).from_select(
             [
+                "workspace_id",
                 "workflow_name",
                 "day",
                 "status",
