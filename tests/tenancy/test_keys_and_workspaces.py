@@ -46,9 +46,7 @@ def test_a_key_authenticates_as_itself_and_nothing_close_does(tenancy: TenancySe
             tenancy.authenticate(wrong)
 
 
-def test_revoked_and_expired_keys_are_refused(
-    tenancy: TenancyService, clock: FrozenClock
-) -> None:
+def test_revoked_and_expired_keys_are_refused(tenancy: TenancyService, clock: FrozenClock) -> None:
     revoked = tenancy.create_key(OPERATOR, name="old", scopes=READ)
     expiring = tenancy.create_key(OPERATOR, name="short", scopes=READ, expires_in_days=1)
     tenancy.revoke_key(OPERATOR, revoked.key.id)

@@ -276,7 +276,9 @@ class SourceStore:
         check_lengths(core_database_connections, values, what="connection")
 
         def work(conn: sa.Connection) -> None:
-            if not insert_if_absent(conn, core_database_connections, values, key=("workspace_id", "name")):
+            if not insert_if_absent(
+                conn, core_database_connections, values, key=("workspace_id", "name")
+            ):
                 raise Conflict(f"a connection named {values['name']!r} exists already")
 
         self.db.run_write(work)
