@@ -93,6 +93,9 @@ def test_tiers_go_up_and_down_and_status_says_where_they_are(
 # --- offline DDL ----------------------------------------------------------------------
 
 
+BATCH_COPY = "_alembic_tmp_"
+
+
 def created_tables(ddl: str) -> set[str]:
     """Table names in CREATE TABLE statements, without schema prefixes."""
     return set(re.findall(r"^CREATE TABLE (?:\w+\.)?(\w+)", ddl, flags=re.MULTILINE))
@@ -121,7 +124,11 @@ def test_sql_prints_create_table_for_every_table_of_the_tiers_asked(
 ) -> None:
     ddl = offline_ddl(dialect, None if tier is Tier.ADVANCED else tier.value)
 
-    assert created_tables(ddl) == expected_tables(tier) | extra_tables(dialect, tier)
+    # SQLite alters a table by building a copy and renaming it over the original.
+    copies = {t for t in created_tables(ddl) if t.startswith(BATCH_COPY)}
+    for copy in copies:
+        assert f"ALTER TABLE {copy} RENAME TO {copy.removeprefix(BATCH_COPY)};" in ddl
+    assert created_tables(ddl) - copies == expected_tables(tier) | extra_tables(dialect, tier)
 
 
 def test_sql_for_the_basic_tier_leaves_out_workflow_tables(
