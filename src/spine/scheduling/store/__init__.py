@@ -177,6 +177,8 @@ class ScheduleStore:
     def _find(
         self, conn: sa.Connection, ref: str, *, by_id: bool, lock: bool = False
     ) -> Schedule | None:
+        if "\x00" in ref:  # no stored name holds NUL, and PostgreSQL refuses it in SQL
+            return None
         keys = [schedules_t.c.id, schedules_t.c.name] if by_id else [schedules_t.c.name]
         for key in keys:
             query = sa.select(schedules_t).where(self._mine(), key == ref)
