@@ -213,6 +213,13 @@ def test_preview_lists_bounded_fire_times(tenants: Tenants) -> None:
     assert len(times) == 3 and times[0] == "2025-03-09T03:00:00-04:00"
     every = a.post("/schedules/preview", "read", json={"interval_seconds": 60, "count": 2})
     assert every.status_code == 200 and len(every.json()["times"]) == 2
+    late = {"after": "9999-12-31T23:00:00+00:00", "count": 1000}
+    for far in ({"cron_expression": "* * * * *"}, {"interval_seconds": 2**31 - 1}):
+        answer = a.post("/schedules/preview", "read", json={**far, **late})
+        assert answer.status_code in (200, 422), answer.text
+    too_late = {"name": "x", "target_name": WF, "timezone": "America/New_York"}
+    answer = a.post("/schedules", "write", json={**too_late, "run_at": "9999-12-31T23:59:59"})
+    assert answer.status_code == 422, answer.text
     for count in (0, 5000):
         assert (
             a.post("/schedules/preview", "read", json={**body, "count": count}).status_code == 422

@@ -258,4 +258,7 @@ def preview_times(
         updated_at=after,
         dst_policy=str(DstPolicy.parse(dst_policy) or "") or None,
     )
-    return upcoming(draft, after, count)
+    try:
+        return upcoming(draft, after, count)
+    except OverflowError:
+        raise InvalidInput("the fire times run past the year 9999") from None
