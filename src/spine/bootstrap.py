@@ -159,8 +159,11 @@ class Services:
 
     @property
     def schedules(self) -> ScheduleStore:
-        """Schedules, their fires and locks."""
-        return ScheduleStore(self.database, self.clock, listeners=self.listeners)
+        """Schedules, their fires and locks, in :attr:`actor`'s workspace.
+
+        The scheduler's firing methods work across workspaces.
+        """
+        return ScheduleStore(self.database, self.clock, listeners=self.listeners, actor=self.actor)
 
     def scheduler(self) -> Scheduler:
         """A scheduler over the registered workflows, with the configured timings."""

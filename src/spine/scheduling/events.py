@@ -18,6 +18,7 @@ def fire_event(outcome: ScheduleRunOutcome, at: datetime) -> Event:
     The subject is the schedule id. The payload: ``schedule_name``, ``target_name`` (the
     workflow), ``scheduled_at`` (ISO-8601 UTC), ``status`` (MISSED, FAILED or COMPLETED),
     ``reason`` (why it did not run or failed, or ``None``) and ``run_id`` (or ``None``).
+    The event's ``workspace_id`` is the schedule's.
     """
     return Event(
         type=EventType.SCHEDULE_FIRE,
@@ -31,6 +32,7 @@ def fire_event(outcome: ScheduleRunOutcome, at: datetime) -> Event:
             "reason": outcome.reason,
             "run_id": outcome.run_id,
         },
+        workspace_id=outcome.workspace_id,
     )
 
 
@@ -45,4 +47,5 @@ def fire_outcome(event: Event) -> ScheduleRunOutcome:
         status=payload["status"],
         reason=payload["reason"],
         run_id=payload["run_id"],
+        workspace_id=event.workspace_id,
     )

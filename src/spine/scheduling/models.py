@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 
 
 class ScheduleType(StrEnum):
@@ -61,6 +64,8 @@ class Schedule:
     version: int = 1
     catchup: CatchUp = CatchUp.COALESCE
     dst_policy: str | None = None
+    #: The workspace that owns the schedule; its fires' runs belong there too.
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID
 
     def to_dict(self) -> dict[str, Any]:
         """The row under the specification's column names (times as ISO-8601)."""
@@ -87,6 +92,7 @@ class Schedule:
             "version": self.version,
             "catchup": self.catchup.value,
             "dst_policy": self.dst_policy,
+            "workspace_id": str(self.workspace_id),
         }
 
 
@@ -128,7 +134,8 @@ class ScheduleRunOutcome:
     """What one recorded fire came to (published as ``schedule.fire``, ``events.py``).
 
     ``status`` is ``"FAILED"``, ``"MISSED"``, ``"SKIPPED"`` or ``"COMPLETED"``;
-    ``scheduled_at`` is aware UTC; ``reason`` says why it did not run or failed.
+    ``scheduled_at`` is aware UTC; ``reason`` says why it did not run or failed;
+    ``workspace_id`` is the schedule's workspace (text), carried by ``schedule.fire``.
     """
 
     schedule_id: str
@@ -138,6 +145,7 @@ class ScheduleRunOutcome:
     status: str
     reason: str | None
     run_id: str | None
+    workspace_id: str | None = None
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -7,6 +7,7 @@ runs together with rows of their own (the scheduler's fire and its run).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from spine.core.events import EventType, Publisher
 from spine.core.storage.dialect_sql import dialect_insert
 from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 from spine.orchestration.events import run_finished
 from spine.orchestration.history.store import add_event, count_run_change, row_to_run, run_values
 from spine.orchestration.history.types import WorkflowRun, WorkflowStatus
@@ -81,12 +83,16 @@ def insert_run_once(conn: sa.Connection, run: WorkflowRun, now: datetime) -> Wor
 
 
 def runs_with_keys(
-    conn: sa.Connection, keys: Iterable[tuple[str, str]]
+    conn: sa.Connection,
+    keys: Iterable[tuple[str, str]],
+    *,
+    workspace_id: uuid.UUID | None = None,
 ) -> dict[tuple[str, str], WorkflowRun]:
     """The runs that hold any of ``keys`` (``(workflow_name, idempotency_key)`` pairs).
 
     Public so that a part creating keyed runs in its own transaction (the scheduler's
     fires) can tell beforehand which keys are taken, instead of failing on the index.
+    With ``workspace_id``, only that workspace's runs (keys are unique per workspace).
     """
     by_workflow: dict[str, set[str]] = {}
     for workflow_name, key in keys:
@@ -96,13 +102,13 @@ def runs_with_keys(
         ordered = sorted(wanted)
         for start in range(0, len(ordered), _KEY_CHUNK):
             # Both columns of uq_workflow_runs_idempotency: an index lookup per key.
-            rows = conn.execute(
-                sa.select(runs_t).where(
-                    runs_t.c.workflow_name == workflow_name,
-                    runs_t.c.idempotency_key.in_(ordered[start : start + _KEY_CHUNK]),
-                )
-            ).mappings()
-            for row in rows:
+            query = sa.select(runs_t).where(
+                runs_t.c.workflow_name == workflow_name,
+                runs_t.c.idempotency_key.in_(ordered[start : start + _KEY_CHUNK]),
+            )
+            if workspace_id is not None:
+                query = query.where(runs_t.c.workspace_id == workspace_id)
+            for row in conn.execute(query).mappings():
                 found[(workflow_name, row["idempotency_key"])] = row_to_run(row)
     return found
 
@@ -136,20 +142,34 @@ def _pending_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
     return values
 
 
-def insert_runs(conn: sa.Connection, runs: Sequence[WorkflowRun], now: datetime) -> None:
+def insert_runs(
+    conn: sa.Connection,
+    runs: Sequence[WorkflowRun],
+    now: datetime,
+    *,
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
+) -> None:
     """:func:`insert_run` for many new runs, in three statements whatever their number.
 
     Runs and events go in as one ``executemany`` each and the statistics as one upsert
     per workflow and day: on PostgreSQL a round trip per row was most of the cost of a
-    scheduler firing a thousand schedules at once.
+    scheduler firing a thousand schedules at once. The runs belong to ``workspace_id``.
     """
     if not runs:
         return
-    conn.execute(_INSERT_RUN, [_pending_values(run, now) for run in runs])
-    _count_and_announce(conn, runs, now)
+    conn.execute(
+        _INSERT_RUN,
+        [{**_pending_values(run, now), "workspace_id": workspace_id} for run in runs],
+    )
+    _count_and_announce(conn, runs, now, workspace_id)
 
 
-def _count_and_announce(conn: sa.Connection, runs: Sequence[WorkflowRun], now: datetime) -> None:
+def _count_and_announce(
+    conn: sa.Connection,
+    runs: Sequence[WorkflowRun],
+    now: datetime,
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
+) -> None:
     """Count new runs in the run statistics and write their ``run.created`` events."""
     events = []
     per_day: dict[tuple[str, str], list[WorkflowRun]] = {}
@@ -182,6 +202,7 @@ def _count_and_announce(conn: sa.Connection, runs: Sequence[WorkflowRun], now: d
             old=None,
             new=(WorkflowStatus.PENDING.value, None),
             runs=len(group),
+            workspace_id=workspace_id,
         )
     conn.execute(_INSERT_EVENT, events)
 

@@ -15,7 +15,9 @@ in ``fires.py``, row mapping and the lock predicates in ``rows.py``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -36,13 +38,17 @@ from spine.scheduling.store import fires
 from spine.scheduling.store.fires import FirePlan, PlannedFire, RunFactory
 from spine.scheduling.store.rows import (
     ACTIVE,
+    ENTITY,
     ScheduleNotFound,
+    audited,
     free_for,
     lock_join,
     schedule_from_row,
     schedule_run_from_row,
     schedule_values,
 )
+from spine.tenancy import OPERATOR, Actor, AuditAction, Change, changes_between
+from spine.tenancy.store import record
 
 __all__ = [
     "ACTIVE",
@@ -61,38 +67,84 @@ _LABELS = {"target_name": "workflow name", "cron_expression": "cron expression"}
 class ScheduleStore:
     """Schedules and schedule runs on spine's database.
 
+    The definitions' methods (add, get, list, update, pause, resume, remove, fires) are
+    the user's: they read and write only the actor's workspace, and each change writes
+    one ``audit_log`` row (entity type ``schedule``) in its transaction. Firing
+    (:meth:`acquire_due`, :meth:`record_fires` ...) is the engine's and works across
+    workspaces: a fire's run belongs to its schedule's workspace.
+
     Args:
         database: Spine's database.
         clock: Where creation and update times come from.
         listeners: Get ``schedule.fire`` for each fire recorded MISSED or FAILED, in
             the transaction that records it (``spine.core.events``).
+        actor: Who reads and changes definitions, in which workspace.
     """
 
     def __init__(
-        self, database: Database, clock: Clock, *, listeners: Sequence[Listener] = ()
+        self,
+        database: Database,
+        clock: Clock,
+        *,
+        listeners: Sequence[Listener] = (),
+        actor: Actor = OPERATOR,
     ) -> None:
         self.database = database
         self.clock = clock
         self.listeners = Publisher(listeners)
+        self.actor = actor
+
+    def acting_as(self, actor: Actor) -> ScheduleStore:
+        """This store acting as ``actor`` (a cheap copy sharing database and listeners)."""
+        copy = ScheduleStore.__new__(ScheduleStore)
+        copy.database = self.database
+        copy.clock = self.clock
+        copy.listeners = self.listeners
+        copy.actor = actor
+        return copy
+
+    @property
+    def workspace_id(self) -> uuid.UUID:
+        """The workspace the definitions' methods are confined to."""
+        return self.actor.workspace_id
+
+    def _mine(self) -> sa.ColumnElement[bool]:
+        return schedules_t.c.workspace_id == self.actor.workspace_id
+
+    def _audit(
+        self,
+        conn: sa.Connection,
+        action: AuditAction,
+        entity_id: str,
+        old: Schedule | None,
+        new: Schedule | None,
+        now: datetime,
+    ) -> None:
+        changes = changes_between(audited(old), audited(new))
+        change = Change(entity_type=ENTITY, entity_id=entity_id, action=action, changes=changes)
+        record(conn, self.actor, change, now)
 
     # ------------------------------------------------------------ definitions
 
     def add(self, schedule: Schedule) -> Schedule:
-        """Insert ``schedule``.
+        """Insert ``schedule`` in the actor's workspace; return it as stored.
 
         Raises:
             InvalidInput: If a text field is longer than its column (nothing is written).
-            Conflict: If a schedule with that name exists.
+            Conflict: If a schedule of the workspace has that name.
         """
+        schedule = replace(schedule, workspace_id=self.actor.workspace_id)
         values = schedule_values(schedule)
         check_lengths(schedules_t, values, what="schedule", labels=_LABELS)
+        now = self.clock.now()
 
         def work(conn: sa.Connection) -> None:
             if conn.execute(
-                sa.select(schedules_t.c.id).where(schedules_t.c.name == schedule.name)
+                sa.select(schedules_t.c.id).where(self._mine(), schedules_t.c.name == schedule.name)
             ).first():
                 raise Conflict(f"schedule {schedule.name!r} already exists")
             conn.execute(sa.insert(schedules_t).values(values))
+            self._audit(conn, AuditAction.CREATE, schedule.id, None, schedule, now)
 
         try:
             self.database.run_write(work)
@@ -101,76 +153,184 @@ class ScheduleStore:
         return schedule
 
     def get(self, name: str) -> Schedule:
-        """The schedule named ``name``.
+        """The workspace's schedule named ``name``.
 
         Raises:
             ScheduleNotFound: If there is none.
         """
-        row = self.database.run_read(
-            lambda conn: conn.execute(
-                sa.select(schedules_t).where(schedules_t.c.name == name)
-            ).first()
-        )
-        if row is None:
+        found = self.database.run_read(lambda conn: self._find(conn, name, by_id=False))
+        if found is None:
             raise ScheduleNotFound(name)
-        return schedule_from_row(row._mapping)
+        return found
+
+    def find(self, ref: str) -> Schedule:
+        """The workspace's schedule whose id is ``ref``, or else whose name is ``ref``.
+
+        Raises:
+            ScheduleNotFound: If there is none.
+        """
+        found = self.database.run_read(lambda conn: self._find(conn, ref, by_id=True))
+        if found is None:
+            raise ScheduleNotFound(ref)
+        return found
+
+    def _find(
+        self, conn: sa.Connection, ref: str, *, by_id: bool, lock: bool = False
+    ) -> Schedule | None:
+        if "\x00" in ref:  # no stored name holds NUL, and PostgreSQL refuses it in SQL
+            return None
+        keys = [schedules_t.c.id, schedules_t.c.name] if by_id else [schedules_t.c.name]
+        for key in keys:
+            query = sa.select(schedules_t).where(self._mine(), key == ref)
+            if lock and conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = conn.execute(query).first()
+            if row is not None:
+                return schedule_from_row(row._mapping)
+        return None
 
     def list_schedules(self) -> list[Schedule]:
-        """Every schedule, by name."""
+        """The workspace's schedules, by name."""
         rows = self.database.run_read(
-            lambda conn: conn.execute(sa.select(schedules_t).order_by(schedules_t.c.name)).all()
+            lambda conn: conn.execute(
+                sa.select(schedules_t).where(self._mine()).order_by(schedules_t.c.name)
+            ).all()
         )
         return [schedule_from_row(r._mapping) for r in rows]
 
+    def page(self, *, after_id: str | None, limit: int) -> list[Schedule]:
+        """Up to ``limit`` of the workspace's schedules after ``after_id``, by id.
+
+        Ids are ULIDs: this is creation order.
+        """
+
+        def work(conn: sa.Connection) -> list[Schedule]:
+            query = sa.select(schedules_t).where(self._mine())
+            if after_id is not None:
+                query = query.where(schedules_t.c.id > after_id)
+            rows = conn.execute(query.order_by(schedules_t.c.id).limit(limit)).all()
+            return [schedule_from_row(r._mapping) for r in rows]
+
+        return self.database.run_read(work)
+
+    def update(self, ref: str, revise: Callable[[Schedule], Schedule]) -> Schedule:
+        """Replace the schedule ``ref`` (id, else name) with ``revise(current)``.
+
+        One transaction; returns the schedule as stored.
+
+        ``revise`` is given the current row (read under a lock on PostgreSQL) and returns
+        the new definition; its id, workspace, creation, history and version are kept
+        (the version is counted up).
+
+        Raises:
+            ScheduleNotFound: If there is none.
+            Conflict: If the new name is taken in the workspace.
+            InvalidInput: What ``revise`` raises, or a text field too long.
+        """
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> Schedule:
+            old = self._find(conn, ref, by_id=True, lock=True)
+            if old is None:
+                raise ScheduleNotFound(ref)
+            new = replace(
+                revise(old),
+                id=old.id,
+                workspace_id=old.workspace_id,
+                created_at=old.created_at,
+                created_by=old.created_by,
+                last_run_at=old.last_run_at,
+                last_run_status=old.last_run_status,
+                updated_at=now,
+                version=old.version + 1,
+            )
+            values = schedule_values(new)
+            check_lengths(schedules_t, values, what="schedule", labels=_LABELS)
+            if (
+                new.name != old.name
+                and conn.execute(
+                    sa.select(schedules_t.c.id).where(self._mine(), schedules_t.c.name == new.name)
+                ).first()
+            ):
+                raise Conflict(f"schedule {new.name!r} already exists")
+            for key in ("id", "workspace_id", "created_at", "created_by"):
+                values.pop(key)
+            conn.execute(
+                sa.update(schedules_t)
+                .where(self._mine(), schedules_t.c.id == old.id)
+                .values(values)
+            )
+            self._audit(conn, AuditAction.UPDATE, old.id, old, new, now)
+            return new
+
+        try:
+            return self.database.run_write(work)
+        except exc.IntegrityError:
+            raise Conflict("a schedule of this workspace already has that name") from None
+
     def set_enabled(self, name: str, enabled: bool, next_run_at: datetime | None) -> Schedule:
-        """Pause or resume ``name``, with its new ``next_run_at``.
+        """Pause or resume the schedule ``name`` (id, else name).
+
+        Sets ``enabled`` and ``next_run_at``; audited as an update.
+
+        Raises:
+            ScheduleNotFound: If there is none.
+        """
+        return self.update(name, lambda old: replace(old, enabled=enabled, next_run_at=next_run_at))
+
+    def remove(self, name: str) -> Schedule:
+        """Delete the schedule ``name`` (id, else name); return what was deleted.
+
+        Its lock and its fires go with it; the workflow runs it started stay.
 
         Raises:
             ScheduleNotFound: If there is none.
         """
         now = self.clock.now()
 
-        def work(conn: sa.Connection) -> int:
-            return conn.execute(
-                sa.update(schedules_t)
-                .where(schedules_t.c.name == name)
-                .values(
-                    enabled=enabled,
-                    next_run_at=next_run_at,
-                    updated_at=now,
-                    version=schedules_t.c.version + 1,
-                )
-            ).rowcount
+        def work(conn: sa.Connection) -> Schedule:
+            old = self._find(conn, name, by_id=True, lock=True)
+            if old is None:
+                raise ScheduleNotFound(name)
+            conn.execute(sa.delete(schedules_t).where(self._mine(), schedules_t.c.id == old.id))
+            self._audit(conn, AuditAction.DELETE, old.id, old, None, now)
+            return old
 
-        if not self.database.run_write(work):
-            raise ScheduleNotFound(name)
-        return self.get(name)
+        return self.database.run_write(work)
 
-    def remove(self, name: str) -> None:
-        """Delete ``name`` with its lock and its fires (workflow runs stay).
+    def runs(
+        self,
+        schedule_id: str,
+        limit: int = 20,
+        *,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[ScheduleRun]:
+        """The latest fires of the workspace's schedule ``schedule_id``, newest first.
 
-        Raises:
-            ScheduleNotFound: If there is none.
+        ``before`` (a fire's ``scheduled_at`` and id) continues a listing after that
+        fire. A schedule of another workspace has no fires here.
         """
-        deleted = self.database.run_write(
-            lambda conn: (
-                conn.execute(sa.delete(schedules_t).where(schedules_t.c.name == name)).rowcount
-            )
-        )
-        if not deleted:
-            raise ScheduleNotFound(name)
 
-    def runs(self, schedule_id: str, limit: int = 20) -> list[ScheduleRun]:
-        """The latest fires of a schedule, newest first."""
-        rows = self.database.run_read(
-            lambda conn: conn.execute(
+        def work(conn: sa.Connection) -> list[ScheduleRun]:
+            query = (
                 sa.select(runs_t)
-                .where(runs_t.c.schedule_id == schedule_id)
-                .order_by(runs_t.c.scheduled_at.desc(), runs_t.c.id.desc())
-                .limit(limit)
+                .join(schedules_t, schedules_t.c.id == runs_t.c.schedule_id)
+                .where(self._mine(), runs_t.c.schedule_id == schedule_id)
+            )
+            if before is not None:
+                at, fire_id = before
+                query = query.where(
+                    sa.or_(
+                        runs_t.c.scheduled_at < at,
+                        sa.and_(runs_t.c.scheduled_at == at, runs_t.c.id < fire_id),
+                    )
+                )
+            rows = conn.execute(
+                query.order_by(runs_t.c.scheduled_at.desc(), runs_t.c.id.desc()).limit(limit)
             ).all()
-        )
-        return [schedule_run_from_row(r._mapping) for r in rows]
+            return [schedule_run_from_row(r._mapping) for r in rows]
+
+        return self.database.run_read(work)
 
     # ------------------------------------------------------------ firing
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,8 @@ RunFactory = Callable[[Schedule, datetime], WorkflowRun]
 
 #: The runs built for a batch's fires (or why one could not be), by schedule and time.
 _Built = dict[tuple[str, datetime], WorkflowRun | Exception]
+#: The idempotency keys already held, ``(workspace, workflow, key)`` to the run's id.
+_Taken = dict[tuple[uuid.UUID, str, str], str]
 
 
 def write_fires(
@@ -91,6 +94,7 @@ def write_fires(
     new_runs: list[WorkflowRun] = []
     plans = [p for p in plans if _unchanged(p, current)]
     built, taken = _build_runs(conn, plans, make_run)
+    workspace_of = {p.schedule.id: p.schedule.workspace_id for p in plans}
     for plan in plans:
         schedule = plan.schedule
         count = int(active.get(schedule.id, 0))
@@ -104,7 +108,7 @@ def write_fires(
             with conn.begin_nested():
                 plan_runs: list[WorkflowRun] = []
                 done, fire_rows, move = _fire(plan, clock, count, built, taken, plan_runs)
-                insert_runs(conn, plan_runs, clock.now())
+                insert_runs(conn, plan_runs, clock.now(), workspace_id=schedule.workspace_id)
                 if fire_rows:
                     conn.execute(_INSERT_FIRE, fire_rows)
                 conn.execute(_MOVE_ON, move)
@@ -115,7 +119,7 @@ def write_fires(
             log.exception("schedule %s: recording its fire failed", schedule.name)
             continue
         outcomes.extend(done)
-    insert_runs(conn, new_runs, clock.now())
+    _insert_runs(conn, new_runs, workspace_of, clock.now())
     if rows:
         conn.execute(_INSERT_FIRE, rows)
     if moves:
@@ -129,6 +133,21 @@ def write_fires(
         sa.delete(locks_t).where(locks_t.c.schedule_id.in_(ids), locks_t.c.locked_by == owner)
     )
     return outcomes
+
+
+def _insert_runs(
+    conn: sa.Connection,
+    runs: Sequence[WorkflowRun],
+    workspace_of: dict[str, uuid.UUID],
+    now: datetime,
+) -> None:
+    """Insert the fires' runs, each in its schedule's workspace (one batch per workspace)."""
+    by_workspace: dict[uuid.UUID, list[WorkflowRun]] = {}
+    for run in runs:
+        assert run.schedule_id is not None
+        by_workspace.setdefault(workspace_of[run.schedule_id], []).append(run)
+    for workspace_id, group in sorted(by_workspace.items()):
+        insert_runs(conn, group, now, workspace_id=workspace_id)
 
 
 def finish_for_run(
@@ -152,6 +171,7 @@ def finish_for_run(
             runs_t.c.schedule_name,
             runs_t.c.scheduled_at,
             schedules_t.c.target_name,
+            schedules_t.c.workspace_id,
         )
         .select_from(runs_t.outerjoin(schedules_t, schedules_t.c.id == runs_t.c.schedule_id))
         .where(runs_t.c.run_id == run_id)
@@ -176,6 +196,7 @@ def finish_for_run(
         status=status.value,
         reason=error,
         run_id=run_id,
+        workspace_id=None if row.workspace_id is None else str(row.workspace_id),
     )
 
 
@@ -188,7 +209,7 @@ def _unchanged(plan: FirePlan, current: dict[str, datetime | None]) -> bool:
 
 def _build_runs(
     conn: sa.Connection, plans: Sequence[FirePlan], make_run: RunFactory
-) -> tuple[_Built, dict[tuple[str, str], str]]:
+) -> tuple[_Built, _Taken]:
     """Build the run of every fire that may run, and find which of their keys are taken.
 
     A run's idempotency key is the schedule's name and the fire's logical time, so a
@@ -206,13 +227,21 @@ def _build_runs(
                 )
             except Exception as error:  # e.g. the workflow was unregistered meanwhile
                 built[(plan.schedule.id, fire.scheduled_at)] = error
-    keys = [
-        (run.workflow_name, run.idempotency_key)
-        for run in built.values()
-        if isinstance(run, WorkflowRun) and run.idempotency_key is not None
-    ]
-    found = runs_with_keys(conn, keys) if keys else {}
-    return built, {pair: run.run_id for pair, run in found.items()}
+    # Keys are unique per workspace: a schedule's keys are looked up in its own.
+    keys: dict[uuid.UUID, list[tuple[str, str]]] = {}
+    for plan in plans:
+        for fire in plan.fires:
+            run = built.get((plan.schedule.id, fire.scheduled_at))
+            if isinstance(run, WorkflowRun) and run.idempotency_key is not None:
+                keys.setdefault(plan.schedule.workspace_id, []).append(
+                    (run.workflow_name, run.idempotency_key)
+                )
+    taken: _Taken = {}
+    for workspace_id, pairs in sorted(keys.items()):
+        found = runs_with_keys(conn, pairs, workspace_id=workspace_id)
+        for (workflow_name, key), held in found.items():
+            taken[(workspace_id, workflow_name, key)] = held.run_id
+    return built, taken
 
 
 def _current(conn: sa.Connection, owner: str, ids: list[str]) -> dict[str, datetime | None]:
@@ -259,7 +288,7 @@ def _fire(
     clock: Clock,
     active: int,
     built: _Built,
-    taken: dict[tuple[str, str], str],
+    taken: _Taken,
     new_runs: list[WorkflowRun],
 ) -> tuple[list[ScheduleRunOutcome], list[dict[str, Any]], dict[str, Any]]:
     """Put the runs of ``plan``'s fires (from ``built``) into ``new_runs``.
@@ -296,7 +325,7 @@ def _fire(
         else:
             run = built[(schedule.id, fire.scheduled_at)]
             holder = (
-                taken.get((run.workflow_name, run.idempotency_key))
+                taken.get((schedule.workspace_id, run.workflow_name, run.idempotency_key))
                 if isinstance(run, WorkflowRun) and run.idempotency_key is not None
                 else None
             )
@@ -325,6 +354,7 @@ def _fire(
                 status=status.value,
                 reason=reason,
                 run_id=run_id,
+                workspace_id=str(schedule.workspace_id),
             )
         )
     move = {

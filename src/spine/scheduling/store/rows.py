@@ -20,9 +20,20 @@ from spine.scheduling.models import (
 
 ACTIVE = (ScheduleRunStatus.PENDING.value, ScheduleRunStatus.RUNNING.value)
 
+#: ``audit_log.entity_type`` of schedules.
+ENTITY = "schedule"
+#: Fields kept by the engine, not by users: left out of audit entries.
+_BOOKKEEPING = frozenset(
+    {"id", "workspace_id", "created_at", "updated_at", "version", "last_run_at",
+     "last_run_status"}
+)  # fmt: skip
+
 
 class ScheduleNotFound(NotFound):
-    """No schedule has this name."""
+    """No schedule of the workspace has this name (or id).
+
+    A schedule of another workspace is not found either, with the same message.
+    """
 
     def __init__(self, name: str) -> None:
         super().__init__(f"unknown schedule {name!r}")
@@ -42,11 +53,19 @@ def free_for(owner: str, now: datetime) -> sa.ColumnElement[bool]:
 
 
 def schedule_values(schedule: Schedule) -> dict[str, Any]:
-    """The ``core_schedules`` values of ``schedule`` (datetimes kept as datetimes)."""
+    """The ``core_schedules`` values of ``schedule`` (datetimes and ids kept as such)."""
     values = schedule.to_dict()
     for name in ("run_at", "last_run_at", "next_run_at", "created_at", "updated_at"):
         values[name] = getattr(schedule, name)
+    values["workspace_id"] = schedule.workspace_id
     return values
+
+
+def audited(schedule: Schedule | None) -> dict[str, Any] | None:
+    """The fields of ``schedule`` an audit entry compares (its definition)."""
+    if schedule is None:
+        return None
+    return {k: v for k, v in schedule.to_dict().items() if k not in _BOOKKEEPING}
 
 
 def schedule_from_row(row: Any) -> Schedule:
@@ -74,6 +93,7 @@ def schedule_from_row(row: Any) -> Schedule:
         version=row["version"],
         catchup=CatchUp(row["catchup"]),
         dst_policy=row["dst_policy"],
+        workspace_id=row["workspace_id"],
     )
 
 
