@@ -131,9 +131,10 @@ def test_channels_send_list_show_deliver(db_url: str, tmp_path: Path, receiver: 
         ("snow", "PENDING", 1),  # disabled: it waits
     ]
     assert [a["id"] for a in errors] == [alert_id]
-    assert {b["name"]: b["state"] for b in breakers} == {
-        "alert-channel:ops": "closed",
-        "alert-channel:snow": "closed",
+    ids = {c["name"]: c["id"] for c in listed}
+    assert {b["channel_name"]: (b["name"], b["state"]) for b in breakers} == {
+        "ops": (f"alert-channel:{ids['ops']}", "closed"),
+        "snow": (f"alert-channel:{ids['snow']}", "closed"),
     }
 
 
