@@ -298,6 +298,14 @@ def test_equal_alerts_of_two_workspaces_do_not_throttle_each_other(
         sent = tenant.post("/alerts", "write", json=alert).json()
         statuses.append([d["status"] for d in sent["deliveries"]])
     assert statuses == [["PENDING"], ["PENDING"], ["THROTTLED"]]
+    # A key of the caller's own throttles per workspace too.
+    own = {**alert, "title": "other", "dedup_key": "disk-full"}
+    statuses = []
+    for tenant in (tenants.a, tenants.b, tenants.b):
+        sent = tenant.post("/alerts", "write", json=own).json()
+        assert sent["dedup_key"] == "disk-full"
+        statuses.append([d["status"] for d in sent["deliveries"]])
+    assert statuses == [["PENDING"], ["PENDING"], ["THROTTLED"]]
 
 
 def test_a_failing_channel_opens_its_own_breaker_only_and_dead_letters_stay_home(

@@ -271,9 +271,15 @@ class AlertService:
         execution_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         error_category: str | None = None,
+        dedup_key: str | None = None,
     ) -> str:
-        """Record an alert and its deliveries; return the alert's id."""
+        """Record an alert and its deliveries; return the alert's id.
+
+        ``dedup_key``: the caller's own key for throttling repeats (default: a hash of
+        source, title and severity).
+        """
         return self.store.record_alert(
+            dedup=dedup_key,
             severity=severity,
             title=title,
             message=message,

@@ -122,6 +122,11 @@ class AlertCreate(BaseModel):
     message: str = Field(max_length=100_000)
     source: str = Field(default="api", max_length=200)
     domain: str | None = Field(default=None, max_length=200)
+    dedup_key: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Repeats with one key are throttled; default: from source, title, severity.",
+    )
 
 
 class DeadLetterResponse(BaseModel):
@@ -320,7 +325,12 @@ def send_alert(access: WriteAccess, body: AlertCreate) -> SentAlert:
     """Send an alert to the workspace's matching channels."""
     alerting = access.services.alerting()
     alert_id = alerting.send(
-        body.severity, body.title, body.message, source=body.source, domain=body.domain
+        body.severity,
+        body.title,
+        body.message,
+        source=body.source,
+        domain=body.domain,
+        dedup_key=body.dedup_key,
     )
     row, deliveries = alerting.store.show_alert(alert_id)
     return SentAlert.model_validate(

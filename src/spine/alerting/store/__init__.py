@@ -251,9 +251,10 @@ class AlertStore:
                 listeners=self.listeners,
                 **fields,
             )
+            names = {"dedup": "dedup_key"}
             audited = {
-                key: fields.get(key)
-                for key in ("severity", "title", "message", "source", "domain")
+                names.get(key, key): fields.get(key)
+                for key in ("severity", "title", "message", "source", "domain", "dedup")
                 if fields.get(key) is not None
             }
             self._audit(conn, now, "alert", alert_id, **audited)

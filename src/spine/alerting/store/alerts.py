@@ -24,6 +24,7 @@ from spine.core.events import Event, EventType, Publisher
 from spine.core.ids import new_id
 from spine.core.storage import sql_connection
 from spine.core.storage.bounds import check_lengths
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 from spine.core.storage.schema.alerting import (
     core_alert_channels,
     core_alert_deliveries,
@@ -137,6 +138,7 @@ def record_alert(
     error_category: str | None = None,
     channels: Sequence[Channel] | None = None,
     listeners: Publisher | None = None,
+    dedup: str | None = None,
 ) -> str:
     """Write an alert and one PENDING (or THROTTLED) delivery per matching channel.
 
@@ -146,7 +148,10 @@ def record_alert(
     does not commit. ``channels`` restricts routing to the given channels (``spine
     alerts channels test``); by default every enabled channel of the workspace is
     considered.
-    ``listeners`` get ``alert.recorded`` in the same transaction.
+    ``listeners`` get ``alert.recorded`` in the same transaction. ``dedup``: the
+    caller's own dedup key (default: :func:`~spine.alerting.routing.dedup_key`);
+    outside the default workspace it is qualified by the workspace in
+    ``core_alert_throttle``, keyed by the dedup key alone.
 
     Returns:
         The new alert's id.
@@ -162,7 +167,15 @@ def record_alert(
     if message is None:
         raise InvalidInput("an alert needs a message")
     conn = sql_connection(events_conn)
-    key = dedup_key(source, title, level, workspace_id)
+    if dedup is not None and not dedup.strip():
+        raise InvalidInput("an alert's dedup_key may not be blank")
+    check_lengths(core_alerts, {"dedup_key": dedup}, what="alert")
+    key = dedup if dedup is not None else dedup_key(source, title, level, workspace_id)
+    window_key = (
+        dedup_key(dedup, "", "", workspace_id)
+        if dedup is not None and workspace_id != DEFAULT_WORKSPACE_ID
+        else key
+    )
     alert_id = new_id()
     conn.execute(
         _INSERT_ALERT,
@@ -232,7 +245,7 @@ def record_alert(
         )
     conn.execute(_INSERT_DELIVERY, rows)
     longest = timedelta(minutes=max(c.throttle_minutes for c in matched))
-    _count_in_window(conn, key, now, longest, any_sent)
+    _count_in_window(conn, window_key, now, longest, any_sent)
     return alert_id
 
 
