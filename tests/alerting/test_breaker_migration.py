@@ -23,7 +23,7 @@ def _run(migrator: Migrator, step: str, revision: str) -> None:
 def _breakers(db: Database) -> dict[str, str]:
     with db.read() as conn:
         rows = conn.execute(sa.text("SELECT name, state FROM circuit_breakers")).all()
-    return {name: state for name, state in rows}
+    return {str(row.name): str(row.state) for row in rows}
 
 
 def test_breakers_move_to_channel_ids_and_back(empty_db: Database) -> None:

@@ -399,3 +399,48 @@ def test_request_without_key_is_401(tenants: Tenants) -> None:
         str(tenants.a.client.base_url) + tenants.a.url("/alert-channels"), timeout=10
     )
     assert response.status_code == 401
+
+
+def test_engine_alerts_land_in_the_events_workspace_unaudited(
+    tenants: Tenants, receivers: tuple[Receiver, Receiver]
+) -> None:
+    from spine.alerting import ScheduleFireAlerts
+    from spine.core.events import Event, EventType
+    from spine.orchestration.registry import WorkflowRegistry
+
+    _add(tenants.a, receivers[0])
+    _add(tenants.b, receivers[1])
+    recorded: list[Event] = []
+
+    class Recorder:
+        event_types = frozenset({EventType.ALERT_RECORDED})
+
+        def wants(self, event: Event) -> bool:
+            return True
+
+        def handle(self, conn: Any, event: Event) -> None:
+            recorded.append(event)
+
+    services = tenants.live.services
+    listener = ScheduleFireAlerts(services.clock, WorkflowRegistry(), [Recorder()])
+    fire = Event(
+        type=EventType.SCHEDULE_FIRE,
+        subject_id="01JCCCCCCCCCCCCCCCCCCCCCCC",
+        at=services.clock.now(),
+        payload={
+            "status": "MISSED",
+            "target_name": "nightly.job",
+            "schedule_name": "nightly",
+            "scheduled_at": "2025-01-10T02:00:00+00:00",
+        },
+        workspace_id=tenants.b.id,
+    )
+    with services.database.write() as conn:
+        listener.handle(conn, fire)
+    [alert] = tenants.b.get("/alerts", "read").json()["items"]
+    assert alert["title"] == "Schedule nightly missed"
+    assert tenants.a.get("/alerts", "read").json()["items"] == []
+    assert [e.workspace_id for e in recorded] == [tenants.b.id]
+    _deliver(tenants)
+    assert len(receivers[1].requests) == 1 and receivers[0].requests == []
+    assert _audit(tenants.b, "alert") == []

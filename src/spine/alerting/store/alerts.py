@@ -24,13 +24,13 @@ from spine.core.events import Event, EventType, Publisher
 from spine.core.ids import new_id
 from spine.core.storage import sql_connection
 from spine.core.storage.bounds import check_lengths
-from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 from spine.core.storage.schema.alerting import (
     core_alert_channels,
     core_alert_deliveries,
     core_alert_throttle,
     core_alerts,
 )
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 
 
 def _check_text(name: str, value: str | None, *, required: bool) -> None:
