@@ -352,6 +352,12 @@ def test_channel_test_sends_through_the_channel_and_records_nothing(
     assert len(receivers[0].requests) == 1
     assert tenants.a.get("/alerts", "read").json()["items"] == []
     assert len(_audit(tenants.a, "alert_channel")) == 1  # the create only
+    receivers[0].status = 500
+    failed = tenants.a.post(f"/alert-channels/{channel['id']}/test", "admin")
+    assert failed.status_code == 502, failed.text
+    assert failed.headers["content-type"].startswith("application/problem+json")
+    assert "not delivered" in failed.json()["detail"]
+    _no_secret(failed.text)
 
 
 def test_listings_page_with_cursors_bound_to_the_workspace(
