@@ -154,7 +154,9 @@ class Services:
     def alerting(self) -> AlertService:
         """Alert channels, alerts, deliveries, dead letters and circuit breakers."""
         policy = policy_from_settings(self.settings)
-        store = AlertStore(self.database, self.clock, policy, listeners=self.listeners)
+        store = AlertStore(
+            self.database, self.clock, policy, listeners=self.listeners, actor=self.actor
+        )
         return AlertService(store, policy)
 
     @property
@@ -223,7 +225,9 @@ class _AlertsOnDemand:
     ) -> str:
         """Record the alert through :meth:`Services.alerting`."""
         if self._service is None:
-            self._service = self.services.alerting()
+            # A step's alert is the engine's, in the run's workspace: not audited.
+            system = Actor.system_in(self.services.actor.workspace_id)
+            self._service = self.services.alerting().acting_as(system)
         return self._service.send(
             severity,
             title,

@@ -131,9 +131,10 @@ def test_channels_send_list_show_deliver(db_url: str, tmp_path: Path, receiver: 
         ("snow", "PENDING", 1),  # disabled: it waits
     ]
     assert [a["id"] for a in errors] == [alert_id]
-    assert {b["name"]: b["state"] for b in breakers} == {
-        "alert-channel:ops": "closed",
-        "alert-channel:snow": "closed",
+    ids = {c["name"]: c["id"] for c in listed}
+    assert {b["channel_name"]: (b["name"], b["state"]) for b in breakers} == {
+        "ops": (f"alert-channel:{ids['ops']}", "closed"),
+        "snow": (f"alert-channel:{ids['snow']}", "closed"),
     }
 
 
@@ -306,3 +307,71 @@ def test_channels_update_and_rotate_secret(db_url: str, tmp_path: Path, receiver
         assert len(failed.stderr.strip().splitlines()) == 1, (args, failed.stderr)
         assert "Traceback" not in failed.stderr
     assert json.loads(spine("alerts", "channels", "show", "hook", "--json")) == rotated
+
+
+def test_workspace_option_confines_alerting_and_deliver_serves_every_workspace(
+    db_url: str, tmp_path: Path
+) -> None:
+    from spine.bootstrap import build
+    from spine.config import Settings
+    from spine.tenancy import Actor
+
+    services = build(Settings(database_url=db_url))
+    try:
+        services.tenancy.create_organization("acme")
+        team = services.tenancy.create_workspace("team", "acme", Actor())
+    finally:
+        services.close()
+    env = _env(db_url)
+    home, away = Receiver(), Receiver()
+    home.start()
+    away.start()
+    try:
+
+        def spine(*args: str) -> str:
+            done = run_spine(*args, cwd=tmp_path, env=env)
+            assert done.code == 0, done.stderr
+            return done.stdout
+
+        for workspace, receiver in (("default", home), ("acme/team", away)):
+            config = json.dumps({"url": receiver.url(), "secret_ref": "env:HOOK_SECRET"})
+            spine("--workspace", workspace, "alerts", "channels", "add", "ops", "--type",
+                  "webhook", "--config", config)  # fmt: skip
+        alert_id = spine(
+            "--workspace", "acme/team", "alerts", "send", "--severity", "ERROR",
+            "--title", "t", "--message", "m", "--source", "s",
+        ).strip()  # fmt: skip
+        assert "1 attempts" in spine("alerts", "deliver", "--once")  # default's CLI: all
+        assert [r.json()["data"]["alert_id"] for r in away.requests] == [alert_id]
+        assert home.requests == []
+        lists = {
+            workspace: (
+                json.loads(spine("--workspace", workspace, "alerts", "list", "--json")),
+                json.loads(spine("--workspace", workspace, "alerts", "channels", "list", "--json")),
+                json.loads(spine("--workspace", workspace, "breakers", "list", "--json")),
+            )
+            for workspace in ("default", "acme/team")
+        }
+        assert [a["id"] for a in lists["acme/team"][0]] == [alert_id]
+        assert lists["default"][0] == []
+        ids = {w: [c["id"] for c in lists[w][1]] for w in lists}
+        assert len(ids["default"]) == len(ids["acme/team"]) == 1
+        assert ids["default"] != ids["acme/team"]
+        assert [b["channel_id"] for b in lists["acme/team"][2]] == ids["acme/team"]
+        shown = run_spine("alerts", "show", alert_id, cwd=tmp_path, env=env)
+        assert shown.code != 0 and "no alert" in shown.stderr
+        removed = run_spine("alerts", "channels", "remove", "ops", cwd=tmp_path, env=env)
+        assert removed.code == 0, removed.stderr
+        left = spine("--workspace", "acme/team", "alerts", "channels", "list", "--json")
+        assert [c["id"] for c in json.loads(left)] == ids["acme/team"]
+    finally:
+        home.stop()
+        away.stop()
+    services = build(Settings(database_url=db_url))
+    try:
+        entries = services.tenancy.audit_entries(Actor(workspace_id=team.id))
+    finally:
+        services.close()
+    mine = [e for e in entries if e.entity_type != "workspace"]
+    assert sorted(e.entity_type for e in mine) == ["alert", "alert_channel"]
+    assert {e.api_key_id for e in mine} == {None}

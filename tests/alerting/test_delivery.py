@@ -134,7 +134,12 @@ def test_breaker_opens_holds_deliveries_then_probes_once_and_closes(
     for _ in range(3):  # threshold 3: three failures open the breaker
         assert worker.run_once() == 1
     [breaker] = _rows(db, circuit_breakers)
-    assert (breaker.name, breaker.state, breaker.failure_count) == ("alert-channel:hook", "open", 3)
+    hook_id = service.store.get_channel(webhook).id
+    assert (breaker.name, breaker.state, breaker.failure_count) == (
+        f"alert-channel:{hook_id}",
+        "open",
+        3,
+    )
     assert service.store.get_channel(webhook).consecutive_failures == 3
     assert worker.drain() == 0  # two untried alerts wait while the breaker is open
     assert [_attempts(db, i) for i in ids[3:]] == [[(1, "PENDING")], [(1, "PENDING")]]

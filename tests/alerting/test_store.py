@@ -17,6 +17,7 @@ from spine.core.storage.schema.alerting import (
     core_alert_throttle,
     core_alerts,
 )
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 
 
 def _deliveries(db: Database, alert_id: str) -> dict[str, str]:
@@ -54,7 +55,15 @@ def test_alert_and_deliveries_roll_back_with_the_callers_transaction(
 ) -> None:
     _add(service, "all")
     with pytest.raises(RuntimeError), db.write() as conn:
-        record_alert(conn, clock.now(), severity="ERROR", title="t", message="m", source="s")
+        record_alert(
+            conn,
+            clock.now(),
+            workspace_id=DEFAULT_WORKSPACE_ID,
+            severity="ERROR",
+            title="t",
+            message="m",
+            source="s",
+        )
         raise RuntimeError("the caller fails after recording")
     with db.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(core_alerts)).scalar() == 0

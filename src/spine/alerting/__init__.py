@@ -7,6 +7,7 @@ last attempt and keeps a circuit breaker per channel (docs/alerting.md).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ from spine.core.clock import Clock
 from spine.core.errors import ConfigurationError
 from spine.core.storage import Database
 from spine.core.storage.clock import DatabaseClock
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 
 __all__ = [
     "Alert",
@@ -84,8 +86,12 @@ def send_alert(
     error_category: str | None = None,
     database: Database | None = None,
     clock: Clock | None = None,
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
 ) -> str:
     """Record an alert and one delivery per matching channel, in one transaction.
+
+    The alert is of ``workspace_id`` (spine itself acting there: not audited) and goes
+    to that workspace's channels only.
 
     ``database`` is spine's database, given explicitly: inside a workflow step call
     ``ctx.send_alert(...)`` instead, which also links the alert to the run. A delivery
@@ -112,6 +118,7 @@ def send_alert(
         lambda conn: record_alert(
             conn,
             now,
+            workspace_id=workspace_id,
             severity=severity,
             title=title,
             message=message,

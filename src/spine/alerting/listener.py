@@ -8,6 +8,7 @@ alerting's layer, and parts on one layer do not import each other.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from spine.alerting.store import record_alert
@@ -15,6 +16,15 @@ from spine.core.clock import Clock
 from spine.core.events import Connection, Event, EventType, Listener, Publisher
 from spine.orchestration.errors import WorkflowNotFound
 from spine.orchestration.registry import WorkflowRegistry
+from spine.tenancy import Actor
+
+
+def workspace_of(event: Event) -> uuid.UUID:
+    """The workspace an event's alert is recorded in: the event's, else the default.
+
+    Spine itself acts there, so nothing is audited.
+    """
+    return Actor.system_in(event.workspace_id).workspace_id
 
 
 class FailedRunAlerts:
@@ -52,6 +62,7 @@ class FailedRunAlerts:
         record_alert(
             conn,
             self.clock.now(),
+            workspace_id=workspace_of(event),
             severity="ERROR",
             title=f"Workflow {workflow} failed",
             message=run.get("error") or f"run {event.subject_id} of {workflow} failed",
@@ -103,6 +114,7 @@ class ScheduleFireAlerts:
         record_alert(
             conn,
             self.clock.now(),
+            workspace_id=workspace_of(event),
             severity="WARNING",
             title=f"Schedule {fire['schedule_name']} {status.lower()}",
             message=fire.get("reason") or f"the fire of {when} was {status.lower()}",

@@ -6,12 +6,14 @@ spec 001 ``dead_letter_queue.status`` and ``circuit_breakers.state``).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from spine.core.errors import InvalidInput
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 
 
 class Severity(StrEnum):
@@ -81,9 +83,12 @@ DLQ_SOURCE_TYPE = "alert_delivery"
 BREAKER_PREFIX = "alert-channel:"
 
 
-def breaker_name(channel_name: str) -> str:
-    """The ``circuit_breakers.name`` of a channel."""
-    return BREAKER_PREFIX + channel_name
+def breaker_name(channel_id: str) -> str:
+    """The ``circuit_breakers.name`` of a channel, keyed by its id.
+
+    Two workspaces' channels of one name never share a breaker.
+    """
+    return BREAKER_PREFIX + channel_id
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +109,7 @@ class Channel:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     created_by: str | None = None
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,6 +129,7 @@ class Alert:
     created_at: datetime | None = None
     dedup_key: str | None = None
     capture_id: str | None = None
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

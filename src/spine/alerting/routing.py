@@ -10,11 +10,13 @@ match a channel that filters on domains: a filter says "only these domains"
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
 from spine.alerting.models import Channel, Severity
 from spine.core.errors import InvalidInput
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 
 
 def parse_domains(raw: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -61,7 +63,17 @@ def route(channels: Iterable[Channel], severity: Severity, domain: str | None) -
     return [c for c in channels if channel_matches(c, severity, domain)]
 
 
-def dedup_key(source: str, title: str, severity: Severity | str) -> str:
-    """SHA-256 (hex) of source, title and severity: equal alerts share it (spec 000)."""
-    text = "\x1f".join((source, title, str(severity)))
+def dedup_key(
+    source: str, title: str, severity: Severity | str, workspace_id: uuid.UUID | None = None
+) -> str:
+    """SHA-256 (hex) of source, title and severity: equal alerts share it (spec 000).
+
+    Outside the default workspace the workspace's id is hashed in too, so that equal
+    alerts of two workspaces never throttle each other (``core_alert_throttle`` is keyed
+    by ``dedup_key`` alone); the default workspace keeps the keys it always had.
+    """
+    parts = [source, title, str(severity)]
+    if workspace_id is not None and workspace_id != DEFAULT_WORKSPACE_ID:
+        parts.append(str(workspace_id))
+    text = "\x1f".join(parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

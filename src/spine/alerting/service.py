@@ -24,16 +24,39 @@ from spine.alerting.store import AlertStore
 from spine.core.crypto import SecretBox, reseal
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
+from spine.tenancy import Actor
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
 
 
+def _secret_fields(channel_type_name: str) -> tuple[str, ...]:
+    try:
+        return tuple(channel_type(channel_type_name).secret_fields)
+    except InvalidInput:
+        return ()
+
+
 class AlertService:
-    """Alerting for one database: what ``spine alerts``, ``dlq`` and ``breakers`` do."""
+    """Alerting for one database: what ``spine alerts``, ``dlq`` and ``breakers`` do.
+
+    It acts for its store's actor (:attr:`AlertStore.actor`), in that actor's workspace.
+    """
 
     def __init__(self, store: AlertStore, policy: DeliveryPolicy) -> None:
+        # The store audits channel changes; which config keys are secrets is the
+        # channel types' knowledge, which the store does not import.
+        store.secret_fields = _secret_fields
         self.store = store
         self.policy = policy
+
+    @property
+    def actor(self) -> Actor:
+        """Who acts, in which workspace."""
+        return self.store.actor
+
+    def acting_as(self, actor: Actor) -> AlertService:
+        """This service acting as ``actor`` (a cheap copy)."""
+        return AlertService(self.store.acting_as(actor), self.policy)
 
     def add_channel(
         self,
@@ -124,6 +147,58 @@ class AlertService:
         level = Severity.parse(min_severity, "--min-severity") if min_severity else None
         patterns = parse_domains(domains) if domains is not None else None
         channel = self.store.get_channel(name)
+        return self._update(
+            channel,
+            given=given,
+            level=level,
+            patterns=patterns,
+            throttle_minutes=throttle_minutes,
+            enabled=enabled,
+            rotate_secret=rotate_secret,
+            overlap_hours=overlap_hours,
+        )
+
+    def update_channel_by_id(
+        self,
+        channel_id: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        min_severity: str | None = None,
+        domains: str | Iterable[str] | None = None,
+        throttle_minutes: int | None = None,
+        enabled: bool | None = None,
+    ) -> Channel:
+        """Change the workspace's channel ``channel_id`` (the API's ``PATCH``).
+
+        As :meth:`update_channel`; an empty change is no change (the channel as it is).
+        """
+        channel = self.store.get_channel_by_id(channel_id)
+        if config is None and all(
+            value is None for value in (min_severity, domains, throttle_minutes, enabled)
+        ):
+            return channel
+        stored, _ = self.update_channel(
+            channel.name,
+            config=config,
+            min_severity=min_severity,
+            domains=domains,
+            throttle_minutes=throttle_minutes,
+            enabled=enabled,
+        )
+        return stored
+
+    def _update(
+        self,
+        channel: Channel,
+        *,
+        given: dict[str, Any] | None,
+        level: Severity | None,
+        patterns: tuple[str, ...] | None,
+        throttle_minutes: int | None,
+        enabled: bool | None,
+        rotate_secret: bool,
+        overlap_hours: float,
+    ) -> tuple[Channel, str | None]:
         kind = channel_type(channel.channel_type)
         new_config = channel.config
         if given is not None:
@@ -181,7 +256,7 @@ class AlertService:
             "created_at": channel.created_at,
             "updated_at": channel.updated_at,
             "created_by": channel.created_by,
-            "breaker": breaker_name(channel.name),
+            "breaker": breaker_name(channel.id),
         }
 
     def send(
@@ -196,9 +271,15 @@ class AlertService:
         execution_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         error_category: str | None = None,
+        dedup_key: str | None = None,
     ) -> str:
-        """Record an alert and its deliveries; return the alert's id."""
+        """Record an alert and its deliveries; return the alert's id.
+
+        ``dedup_key``: the caller's own key for throttling repeats (default: a hash of
+        source, title and severity).
+        """
         return self.store.record_alert(
+            dedup=dedup_key,
             severity=severity,
             title=title,
             message=message,
@@ -225,7 +306,7 @@ class AlertService:
         box = SecretBox(secret_key)
         return self.store.reseal_secrets(lambda config: reseal(config, box))
 
-    def test_channel(self, name: str) -> dict[str, Any]:
+    def test_channel(self, name: str, *, channel: Channel | None = None) -> dict[str, Any]:
         """Send a test message to channel ``name`` now, outside the outbox.
 
         Nothing is recorded: a test checks the configuration, it is not an alert.
@@ -234,7 +315,7 @@ class AlertService:
             ChannelNotFound: If there is no such channel.
             DeliveryError: If the send fails (the message says why).
         """
-        channel = self.store.get_channel(name)
+        channel = channel or self.store.get_channel(name)
         kind = channel_type(channel.channel_type)
         alert = Alert(
             id=new_id(),

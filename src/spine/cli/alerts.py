@@ -429,10 +429,10 @@ def breakers_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     print_table(
         "Circuit breakers",
-        ["name", "state", "failures", "last failure", "opened", "half opened"],
+        ["channel", "state", "failures", "last failure", "opened", "half opened"],
         [
             (
-                r["name"],
+                r["channel_name"],
                 r["state"],
                 r["failure_count"],
                 when(r["last_failure_at"]),

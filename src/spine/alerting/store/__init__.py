@@ -1,5 +1,11 @@
 """Alerting's SQL: the only place of the part that speaks to the database.
 
+An :class:`AlertStore` acts for one :class:`~spine.tenancy.Actor`: what the CLI and the
+API call (channels, alerts, dead letters, breakers) reads and writes only the actor's
+workspace and writes one ``audit_log`` row per change in the change's transaction; the
+delivery worker's methods (claim, record_sent, record_failed, hand_back) serve every
+workspace.
+
 :class:`AlertStore` runs each use case in one transaction (retried whole on transient
 errors); the functions it calls take a connection, so that :func:`record_alert` can also
 write in a caller's transaction (a run that finishes FAILED).
@@ -7,24 +13,63 @@ write in a caller's transaction (a run that finishes FAILED).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from spine.alerting.models import Channel, DeliveryPolicy, DeliveryStatus, Requeued, Severity
+from spine.alerting.models import (
+    BREAKER_PREFIX,
+    Channel,
+    DeliveryPolicy,
+    DeliveryStatus,
+    Requeued,
+    Severity,
+)
 from spine.alerting.store import breakers, channels, deliveries
 from spine.alerting.store.alerts import get_alert, list_alerts, record_alert
 from spine.alerting.store.channels import ChannelNotFound
 from spine.alerting.store.deliveries import Claim
+from spine.alerting.store.rows import is_ulid
 from spine.core.clock import Clock
 from spine.core.errors import NotFound
 from spine.core.events import Listener, Publisher
 from spine.core.storage import Database
-from spine.core.storage.schema.alerting import core_alert_deliveries
+from spine.core.storage.schema.alerting import core_alert_deliveries, core_alerts
+from spine.tenancy import OPERATOR, Actor, AuditAction, Change, changes_between
+from spine.tenancy.store import record as record_audit
 
-__all__ = ["AlertStore", "ChannelNotFound", "Claim", "record_alert"]
+__all__ = ["AlertStore", "ChannelNotFound", "Claim", "audit_fields", "record_alert"]
+
+#: Secret fields of a channel's config, besides those its type names (``secret_fields``):
+#: any key that names a credential, and any value holding one (a URL with a password).
+AuditFields = tuple[dict[str, Any], frozenset[str]]
+
+
+def audit_fields(channel: Channel, secret_fields: Sequence[str]) -> AuditFields:
+    """A channel's audited fields (config keys as ``config.<key>``) and its secrets.
+
+    Secrets are recorded only as changed (:func:`spine.tenancy.changes_between`).
+    """
+    from spine.core.secrets import is_secret_key, redact
+
+    fields: dict[str, Any] = {
+        "name": channel.name,
+        "channel_type": channel.channel_type,
+        "min_severity": channel.min_severity.value,
+        "domains": list(channel.domains),
+        "enabled": channel.enabled,
+        "throttle_minutes": channel.throttle_minutes,
+    }
+    secrets: set[str] = set()
+    for key, value in channel.config.items():
+        field = f"config.{key}"
+        fields[field] = value
+        if key in secret_fields or is_secret_key(str(key)) or redact(value) != value:
+            secrets.add(field)
+    return fields, frozenset(secrets)
 
 
 class AlertStore:
@@ -35,6 +80,8 @@ class AlertStore:
         clock: Where times come from.
         policy: Delivery attempts, back-off, breaker and secret key.
         listeners: Get ``alert.recorded`` in the transaction that records an alert.
+        actor: Who acts, in which workspace (the CLI in the default one by default).
+        secret_fields: A channel type's secret config keys (for audit rows).
     """
 
     def __init__(
@@ -44,44 +91,141 @@ class AlertStore:
         policy: DeliveryPolicy,
         *,
         listeners: Sequence[Listener] = (),
+        actor: Actor = OPERATOR,
+        secret_fields: Callable[[str], Sequence[str]] = lambda channel_type: (),
     ) -> None:
         self.database = database
         self.clock = clock
         self.policy = policy
         self.listeners = Publisher(listeners)
+        self.actor = actor
+        self.secret_fields = secret_fields
+
+    def acting_as(self, actor: Actor) -> AlertStore:
+        """This store acting as ``actor`` (a cheap copy sharing everything else)."""
+        copy = AlertStore.__new__(AlertStore)
+        copy.database = self.database
+        copy.clock = self.clock
+        copy.policy = self.policy
+        copy.listeners = self.listeners
+        copy.actor = actor
+        copy.secret_fields = self.secret_fields
+        return copy
+
+    @property
+    def workspace_id(self) -> uuid.UUID:
+        """The workspace every user-facing method reads and writes."""
+        return self.actor.workspace_id
+
+    def _audit_channel(
+        self,
+        conn: sa.Connection,
+        now: datetime,
+        action: AuditAction,
+        old: Channel | None,
+        new: Channel | None,
+    ) -> None:
+        channel = new or old
+        assert channel is not None
+        secret_fields = self.secret_fields(channel.channel_type)
+        before, hidden_before = audit_fields(old, secret_fields) if old else (None, frozenset())
+        after, hidden_after = audit_fields(new, secret_fields) if new else (None, frozenset())
+        change = Change(
+            entity_type="alert_channel",
+            entity_id=channel.id,
+            action=action,
+            changes=changes_between(before, after, secrets=hidden_before | hidden_after),
+        )
+        record_audit(conn, self.actor, change, now)
+
+    def _audit(
+        self, conn: sa.Connection, now: datetime, entity_type: str, entity_id: str, **fields: Any
+    ) -> None:
+        action = AuditAction.CREATE if entity_type == "alert" else AuditAction.UPDATE
+        old = {k: v[0] for k, v in fields.items()} if action == AuditAction.UPDATE else None
+        new = {k: v[1] for k, v in fields.items()} if old is not None else fields
+        change = Change(
+            entity_type=entity_type,
+            entity_id=entity_id,
+            action=action,
+            changes=changes_between(old, new),
+        )
+        record_audit(conn, self.actor, change, now)
+
+    # --- channels (user-facing) ------------------------------------------------------
 
     def add_channel(self, **fields: Any) -> Channel:
         """Insert a validated, sealed channel (see :func:`channels.add_channel`)."""
         now = self.clock.now()
-        return self.database.run_write(
-            lambda conn: channels.add_channel(conn, now, policy=self.policy, **fields)
-        )
+
+        def work(conn: sa.Connection) -> Channel:
+            channel = channels.add_channel(
+                conn, now, workspace_id=self.workspace_id, policy=self.policy, **fields
+            )
+            self._audit_channel(conn, now, AuditAction.CREATE, None, channel)
+            return channel
+
+        return self.database.run_write(work)
 
     def get_channel(self, name: str) -> Channel:
-        """The channel ``name``; raises :class:`ChannelNotFound`."""
-        return self.database.run_read(lambda conn: channels.get_channel(conn, name))
+        """The workspace's channel ``name``; raises :class:`ChannelNotFound`."""
+        return self.database.run_read(
+            lambda conn: channels.get_channel(conn, self.workspace_id, name)
+        )
 
-    def list_channels(self) -> list[Channel]:
-        """Every channel, by name."""
-        return self.database.run_read(channels.list_channels)
+    def get_channel_by_id(self, channel_id: str) -> Channel:
+        """The workspace's channel with id ``channel_id``; raises NotFound."""
+        return self.database.run_read(
+            lambda conn: channels.get_channel_by_id(conn, self.workspace_id, channel_id)
+        )
+
+    def list_channels(self, *, after: str | None = None, limit: int | None = None) -> list[Channel]:
+        """The workspace's channels, by name (after name ``after``, at most ``limit``)."""
+        return self.database.run_read(
+            lambda conn: channels.list_channels(conn, self.workspace_id, after=after, limit=limit)
+        )
 
     def update_channel(self, **fields: Any) -> Channel:
         """Change a channel in one transaction (see :func:`channels.update_channel`)."""
         now = self.clock.now()
-        return self.database.run_write(lambda conn: channels.update_channel(conn, now, **fields))
+        expected: Channel = fields["expected"]
+
+        def work(conn: sa.Connection) -> Channel:
+            if expected.workspace_id != self.workspace_id:
+                raise ChannelNotFound(expected.name)
+            channel = channels.update_channel(conn, now, **fields)
+            self._audit_channel(conn, now, AuditAction.UPDATE, expected, channel)
+            return channel
+
+        return self.database.run_write(work)
 
     def set_enabled(self, name: str, enabled: bool) -> Channel:
-        """Enable or disable channel ``name``."""
+        """Enable or disable the workspace's channel ``name``."""
         now = self.clock.now()
-        return self.database.run_write(lambda conn: channels.set_enabled(conn, now, name, enabled))
+
+        def work(conn: sa.Connection) -> Channel:
+            old, new = channels.set_enabled(conn, now, self.workspace_id, name, enabled)
+            self._audit_channel(conn, now, AuditAction.UPDATE, old, new)
+            return new
+
+        return self.database.run_write(work)
 
     def remove_channel(self, name: str) -> int:
-        """Remove channel ``name``; return how many waiting deliveries were closed."""
+        """Remove the workspace's channel ``name``; return how many deliveries it closed."""
         now = self.clock.now()
-        return self.database.run_write(lambda conn: channels.remove_channel(conn, now, name))
+
+        def work(conn: sa.Connection) -> int:
+            channel, closed = channels.remove_channel(conn, now, self.workspace_id, name)
+            self._audit_channel(conn, now, AuditAction.DELETE, channel, None)
+            return closed
+
+        return self.database.run_write(work)
 
     def reseal_secrets(self, reseal: Callable[[Any], tuple[Any, int]]) -> tuple[int, int]:
         """Re-seal every channel's sealed values in one transaction (all or none).
+
+        An operator's key rotation over the whole database (every workspace): the
+        values do not change, only their sealing, so nothing is audited.
 
         Returns:
             How many values were re-sealed, and in how many channels.
@@ -89,34 +233,71 @@ class AlertStore:
         now = self.clock.now()
         return self.database.run_write(lambda conn: channels.reseal_configs(conn, now, reseal))
 
+    # --- alerts (user-facing) ------------------------------------------------------
+
     def record_alert(self, *, channels_only: Sequence[Channel] | None = None, **fields: Any) -> str:
-        """Record an alert with its deliveries in one transaction; return its id."""
+        """Record an alert of the workspace with its deliveries; return its id.
+
+        One transaction, with its audit row (none when spine itself records it).
+        """
         now = self.clock.now()
-        return self.database.run_write(
-            lambda conn: record_alert(
-                conn, now, channels=channels_only, listeners=self.listeners, **fields
+
+        def work(conn: sa.Connection) -> str:
+            alert_id = record_alert(
+                conn,
+                now,
+                workspace_id=self.workspace_id,
+                channels=channels_only,
+                listeners=self.listeners,
+                **fields,
             )
-        )
+            names = {"dedup": "dedup_key"}
+            audited = {
+                names.get(key, key): fields.get(key)
+                for key in ("severity", "title", "message", "source", "domain", "dedup")
+                if fields.get(key) is not None
+            }
+            self._audit(conn, now, "alert", alert_id, **audited)
+            return alert_id
+
+        return self.database.run_write(work)
 
     def list_alerts(
-        self, *, severity: Severity | None, since: datetime | None, limit: int
+        self,
+        *,
+        severity: Severity | None,
+        since: datetime | None,
+        limit: int,
+        domain: str | None = None,
+        before: tuple[datetime, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Alerts newest first (rows keyed by the specification's column names)."""
+        """The workspace's alerts newest first (rows keyed by the column names)."""
         return self.database.run_read(
-            lambda conn: list_alerts(conn, severity=severity, since=since, limit=limit)
+            lambda conn: list_alerts(
+                conn,
+                self.workspace_id,
+                severity=severity,
+                since=since,
+                domain=domain,
+                before=before,
+                limit=limit,
+            )
         )
 
     def show_alert(self, alert_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """An alert's row and its delivery rows.
 
         Raises:
-            NotFound: If there is no such alert.
+            NotFound: If the workspace has no such alert.
         """
 
         def work(conn: sa.Connection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-            from spine.core.storage.schema.alerting import core_alerts
-
-            row = conn.execute(sa.select(core_alerts).where(core_alerts.c.id == alert_id)).first()
+            a = core_alerts
+            row = None
+            if is_ulid(alert_id):
+                row = conn.execute(
+                    sa.select(a).where(a.c.id == alert_id, a.c.workspace_id == self.workspace_id)
+                ).first()
             if row is None:
                 raise NotFound(f"no alert {alert_id!r}")
             return dict(row._mapping), deliveries.deliveries_of(conn, alert_id)
@@ -124,11 +305,14 @@ class AlertStore:
         return self.database.run_read(work)
 
     def alert_exists(self, alert_id: str) -> bool:
-        """Whether alert ``alert_id`` exists."""
-        return self.database.run_read(lambda conn: get_alert(conn, alert_id)) is not None
+        """Whether the workspace has alert ``alert_id``."""
+        found = self.database.run_read(lambda conn: get_alert(conn, self.workspace_id, alert_id))
+        return found is not None
+
+    # --- the delivery worker (every workspace) -------------------------------------
 
     def claim(self, limit: int) -> list[Claim]:
-        """Claim up to ``limit`` due deliveries (committed before anything is sent)."""
+        """Claim up to ``limit`` due deliveries of any workspace (committed before sending)."""
         now = self.clock.now()
         return self.database.run_write(
             lambda conn: deliveries.claim_due(conn, now, self.policy, limit)
@@ -155,7 +339,7 @@ class AlertStore:
                     execution_options={"preserve_rowcount": True},
                 ).rowcount
                 if given and claim.probe:
-                    breakers.end_probe_unsent(conn, claim.channel.name, claim.claimed_at)
+                    breakers.end_probe_unsent(conn, claim.channel.id, claim.claimed_at)
 
         if claims:
             self.database.run_write(work)
@@ -200,10 +384,26 @@ class AlertStore:
             )
         )
 
-    def list_dead_letters(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Dead letters of alert deliveries."""
+    # --- dead letters and breakers (user-facing) -----------------------------------
+
+    def list_dead_letters(
+        self,
+        status: str | None = None,
+        *,
+        before: tuple[datetime, str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The workspace's dead letters of alert deliveries, newest failure first."""
         return self.database.run_read(
-            lambda conn: deliveries.list_dead_letters(conn, status=status)
+            lambda conn: deliveries.list_dead_letters(
+                conn, self.workspace_id, status=status, before=before, limit=limit
+            )
+        )
+
+    def get_dead_letter(self, dlq_id: str) -> dict[str, Any]:
+        """The workspace's dead letter ``dlq_id``; raises NotFound."""
+        return self.database.run_read(
+            lambda conn: dict(deliveries.dead_letter(conn, self.workspace_id, dlq_id)._mapping)
         )
 
     def retry_dead_letter(self, dlq_id: str) -> Requeued:
@@ -211,9 +411,18 @@ class AlertStore:
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> Requeued:
-            delivery_id = deliveries.retry_dead_letter(conn, now, dlq_id)
-            channel_name = deliveries.channel_name_of(conn, delivery_id)
-            state, probe_from = breakers.state_of(conn, channel_name, self.policy)
+            old = deliveries.dead_letter(conn, self.workspace_id, dlq_id)
+            delivery_id = deliveries.retry_dead_letter(conn, now, self.workspace_id, dlq_id)
+            channel_id, channel_name = deliveries.channel_of(conn, delivery_id)
+            state, probe_from = breakers.state_of(conn, channel_id, self.policy)
+            self._audit(
+                conn,
+                now,
+                "dead_letter",
+                dlq_id,
+                status=(old.status, "retrying"),
+                retry_count=(old.retry_count, int(old.retry_count or 0) + 1),
+            )
             return Requeued(
                 delivery_id=delivery_id,
                 channel_name=channel_name,
@@ -224,29 +433,56 @@ class AlertStore:
         return self.database.run_write(work)
 
     def resolve_dead_letter(self, dlq_id: str) -> None:
-        """Mark a dead letter resolved."""
-        now = self.clock.now()
-        self.database.run_write(lambda conn: deliveries.resolve_dead_letter(conn, now, dlq_id))
-
-    def list_breakers(self) -> list[dict[str, Any]]:
-        """Every circuit breaker."""
-        return self.database.run_read(breakers.list_breakers)
-
-    def reset_breaker(self, name: str) -> None:
-        """Close breaker ``name`` (a channel's name or ``alert-channel:<name>``).
-
-        Raises:
-            NotFound: If there is no such breaker.
-        """
-        from spine.alerting.models import BREAKER_PREFIX
-
+        """Mark the workspace's dead letter ``dlq_id`` resolved."""
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> None:
-            for candidate in (name, BREAKER_PREFIX + name):
-                if breakers.reset_breaker(conn, now, candidate):
-                    if candidate.startswith(BREAKER_PREFIX):
-                        channels.reset_channel_failures(conn, candidate[len(BREAKER_PREFIX) :])
+            old = deliveries.dead_letter(conn, self.workspace_id, dlq_id)
+            deliveries.resolve_dead_letter(conn, now, self.workspace_id, dlq_id)
+            self._audit(conn, now, "dead_letter", dlq_id, status=(old.status, "resolved"))
+
+        self.database.run_write(work)
+
+    def list_breakers(
+        self, *, after: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The circuit breakers of the workspace's channels, by channel name."""
+
+        def work(conn: sa.Connection) -> list[dict[str, Any]]:
+            rows = breakers.list_breakers(conn, self.workspace_id)
+            if after is not None:
+                rows = [r for r in rows if r["channel_name"] > after]
+            return rows if limit is None else rows[:limit]
+
+        return self.database.run_read(work)
+
+    def reset_breaker(self, name: str) -> None:
+        """Close the breaker of the workspace's channel ``name``.
+
+        ``name``: the channel's name, ``alert-channel:<name>``, or the breaker's own
+        name ``alert-channel:<channel id>``.
+
+        Raises:
+            NotFound: If the workspace has no such breaker.
+        """
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> None:
+            candidates = [name]
+            if name.startswith(BREAKER_PREFIX):
+                candidates.append(name[len(BREAKER_PREFIX) :])
+            for candidate in candidates:
+                found = None
+                try:
+                    found = channels.get_channel(conn, self.workspace_id, candidate)
+                except ChannelNotFound:
+                    if is_ulid(candidate):
+                        try:
+                            found = channels.get_channel_by_id(conn, self.workspace_id, candidate)
+                        except NotFound:
+                            found = None
+                if found is not None and breakers.reset_breaker(conn, now, found.id):
+                    channels.reset_channel_failures(conn, found.id)
                     return
             raise NotFound(f"no circuit breaker named {name!r} (see `spine breakers list`)")
 

@@ -8,6 +8,7 @@ at all.
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 
 from spine.alerting.models import Alert, Channel, DeliveryStatus, Severity
 from spine.alerting.routing import dedup_key, route
-from spine.alerting.store.rows import alert_from_row, channel_from_row
+from spine.alerting.store.rows import alert_from_row, channel_from_row, is_ulid
 from spine.core.errors import InvalidInput
 from spine.core.events import Connection as EventConnection
 from spine.core.events import Event, EventType, Publisher
@@ -29,6 +30,7 @@ from spine.core.storage.schema.alerting import (
     core_alert_throttle,
     core_alerts,
 )
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 
 
 def _check_text(name: str, value: str | None, *, required: bool) -> None:
@@ -44,14 +46,18 @@ _INSERT_ALERT = sa.insert(core_alerts)
 _INSERT_DELIVERY = sa.insert(core_alert_deliveries)
 _ENABLED_CHANNELS = (
     sa.select(core_alert_channels)
-    .where(core_alert_channels.c.enabled.is_(True))
+    .where(
+        core_alert_channels.c.enabled.is_(True),
+        core_alert_channels.c.workspace_id == sa.bindparam("b_workspace"),
+    )
     .order_by(core_alert_channels.c.name)
 )
 
 
-def enabled_channels(conn: sa.Connection) -> list[Channel]:
-    """Every enabled channel, by name."""
-    return [channel_from_row(row) for row in conn.execute(_ENABLED_CHANNELS)]
+def enabled_channels(conn: sa.Connection, workspace_id: uuid.UUID) -> list[Channel]:
+    """The workspace's enabled channels, by name: an alert goes to its own workspace's."""
+    rows = conn.execute(_ENABLED_CHANNELS, {"b_workspace": workspace_id})
+    return [channel_from_row(row) for row in rows]
 
 
 def _recently_sent(
@@ -120,6 +126,7 @@ def record_alert(
     events_conn: EventConnection,
     now: datetime,
     *,
+    workspace_id: uuid.UUID,
     severity: str,
     title: str,
     message: str,
@@ -131,13 +138,20 @@ def record_alert(
     error_category: str | None = None,
     channels: Sequence[Channel] | None = None,
     listeners: Publisher | None = None,
+    dedup: str | None = None,
 ) -> str:
     """Write an alert and one PENDING (or THROTTLED) delivery per matching channel.
 
+    The alert is of ``workspace_id``; only that workspace's channels are matched.
+
     Runs on ``events_conn`` (a SQL connection, or the one a listener is handed) and
     does not commit. ``channels`` restricts routing to the given channels (``spine
-    alerts channels test``); by default every enabled channel is considered.
-    ``listeners`` get ``alert.recorded`` in the same transaction.
+    alerts channels test``); by default every enabled channel of the workspace is
+    considered.
+    ``listeners`` get ``alert.recorded`` in the same transaction. ``dedup``: the
+    caller's own dedup key (default: :func:`~spine.alerting.routing.dedup_key`);
+    outside the default workspace it is qualified by the workspace in
+    ``core_alert_throttle``, keyed by the dedup key alone.
 
     Returns:
         The new alert's id.
@@ -153,7 +167,15 @@ def record_alert(
     if message is None:
         raise InvalidInput("an alert needs a message")
     conn = sql_connection(events_conn)
-    key = dedup_key(source, title, level)
+    if dedup is not None and not dedup.strip():
+        raise InvalidInput("an alert's dedup_key may not be blank")
+    check_lengths(core_alerts, {"dedup_key": dedup}, what="alert")
+    key = dedup if dedup is not None else dedup_key(source, title, level, workspace_id)
+    window_key = (
+        dedup_key(dedup, "", "", workspace_id)
+        if dedup is not None and workspace_id != DEFAULT_WORKSPACE_ID
+        else key
+    )
     alert_id = new_id()
     conn.execute(
         _INSERT_ALERT,
@@ -171,9 +193,11 @@ def record_alert(
             "created_at": now,
             "dedup_key": key,
             "capture_id": None,
+            "workspace_id": workspace_id,
         },
     )
-    matched = route(channels if channels is not None else enabled_channels(conn), level, domain)
+    candidates = channels if channels is not None else enabled_channels(conn, workspace_id)
+    matched = route([c for c in candidates if c.workspace_id == workspace_id], level, domain)
     if listeners is not None and listeners.wanted(EventType.ALERT_RECORDED):
         # Published before the deliveries are written: a listener sees the alert, and
         # which channels it was routed to, not the throttle's verdict.
@@ -192,6 +216,7 @@ def record_alert(
                 "dedup_key": key,
                 "channels": [channel.name for channel in matched],
             },
+            workspace_id=str(workspace_id),
         )
         listeners.publish(conn, event)
     if not matched:
@@ -220,13 +245,18 @@ def record_alert(
         )
     conn.execute(_INSERT_DELIVERY, rows)
     longest = timedelta(minutes=max(c.throttle_minutes for c in matched))
-    _count_in_window(conn, key, now, longest, any_sent)
+    _count_in_window(conn, window_key, now, longest, any_sent)
     return alert_id
 
 
-def get_alert(conn: sa.Connection, alert_id: str) -> Alert | None:
-    """The alert ``alert_id``, or ``None``."""
-    row = conn.execute(sa.select(core_alerts).where(core_alerts.c.id == alert_id)).first()
+def get_alert(conn: sa.Connection, workspace_id: uuid.UUID, alert_id: str) -> Alert | None:
+    """The workspace's alert ``alert_id``, or ``None``."""
+    if not is_ulid(alert_id):
+        return None
+    a = core_alerts
+    row = conn.execute(
+        sa.select(a).where(a.c.id == alert_id, a.c.workspace_id == workspace_id)
+    ).first()
     return alert_from_row(row) if row else None
 
 
@@ -240,15 +270,34 @@ def alerts_by_id(conn: sa.Connection, ids: Sequence[str]) -> dict[str, Alert]:
 
 def list_alerts(
     conn: sa.Connection,
+    workspace_id: uuid.UUID,
     *,
     severity: Severity | None = None,
     since: datetime | None = None,
     source: str | None = None,
+    domain: str | None = None,
+    before: tuple[datetime, str] | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    """Alerts newest first, as rows keyed by column name (``severity``: that one only)."""
+    """The workspace's alerts newest first, as rows keyed by column name.
+
+    ``severity``: that one only; ``before``: those after the (created_at, id) of a
+    previous page.
+    """
     a = core_alerts
-    query = sa.select(a).order_by(a.c.created_at.desc(), a.c.id.desc()).limit(limit)
+    query = (
+        sa.select(a)
+        .where(a.c.workspace_id == workspace_id)
+        .order_by(a.c.created_at.desc(), a.c.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        at, last_id = before
+        query = query.where(
+            sa.or_(a.c.created_at < at, sa.and_(a.c.created_at == at, a.c.id < last_id))
+        )
+    if domain is not None:
+        query = query.where(a.c.domain == domain)
     if severity is not None:
         query = query.where(a.c.severity == severity.value)
     if since is not None:

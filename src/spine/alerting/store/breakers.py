@@ -1,5 +1,8 @@
 """Circuit breakers of channels, in ``circuit_breakers`` so that every process shares them.
 
+A channel's breaker is named ``alert-channel:<channel id>``: ids are unique across
+workspaces, names only within one.
+
 closed --N consecutive failures--> open --cool-down--> half_open (one probe)
 half_open --probe succeeds--> closed; half_open --probe fails--> open.
 
@@ -9,6 +12,7 @@ that of two workers racing to start a probe exactly one wins.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,21 +22,23 @@ import sqlalchemy as sa
 from spine.alerting.models import BREAKER_PREFIX, BreakerState, DeliveryPolicy, breaker_name
 from spine.core.ids import new_id
 from spine.core.storage.dialect_sql import insert_if_absent
+from spine.core.storage.schema.alerting import core_alert_channels
 from spine.core.storage.schema.resilience import circuit_breakers
 
 cb = circuit_breakers
+ch = core_alert_channels
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Gate:
-    """Which channels may be sent to now: ``blocked`` not at all, ``probe`` once."""
+    """Which channels (ids) may be sent to now: ``blocked`` not at all, ``probe`` once."""
 
     blocked: frozenset[str]
     probe: frozenset[str]
 
 
 def create_breaker(
-    conn: sa.Connection, now: datetime, channel_name: str, policy: DeliveryPolicy
+    conn: sa.Connection, now: datetime, channel_id: str, policy: DeliveryPolicy
 ) -> None:
     """Add a closed breaker for a new channel (nothing if one exists)."""
     insert_if_absent(
@@ -40,7 +46,7 @@ def create_breaker(
         cb,
         {
             "breaker_id": new_id(),
-            "name": breaker_name(channel_name),
+            "name": breaker_name(channel_id),
             "state": BreakerState.CLOSED.value,
             "failure_count": 0,
             "success_count": 0,
@@ -54,13 +60,13 @@ def create_breaker(
     )
 
 
-def delete_breaker(conn: sa.Connection, channel_name: str) -> None:
+def delete_breaker(conn: sa.Connection, channel_id: str) -> None:
     """Remove a channel's breaker."""
-    conn.execute(sa.delete(cb).where(cb.c.name == breaker_name(channel_name)))
+    conn.execute(sa.delete(cb).where(cb.c.name == breaker_name(channel_id)))
 
 
 def gate(conn: sa.Connection, now: datetime, policy: DeliveryPolicy) -> Gate:
-    """Sort channels (by name) whose breaker is not closed into blocked and probe-able.
+    """Sort channels (by id) whose breaker is not closed into blocked and probe-able.
 
     A probe-able channel still needs :func:`start_probe` to win its probe.
     """
@@ -84,7 +90,7 @@ def gate(conn: sa.Connection, now: datetime, policy: DeliveryPolicy) -> Gate:
 
 
 def start_probe(
-    conn: sa.Connection, now: datetime, channel_name: str, policy: DeliveryPolicy
+    conn: sa.Connection, now: datetime, channel_id: str, policy: DeliveryPolicy
 ) -> bool:
     """Move an open (cooled-down) or stale half_open breaker to half_open; True if won."""
     cooldown = timedelta(seconds=policy.breaker_cooldown_seconds)
@@ -92,7 +98,7 @@ def start_probe(
     result = conn.execute(
         sa.update(cb)
         .where(
-            cb.c.name == breaker_name(channel_name),
+            cb.c.name == breaker_name(channel_id),
             sa.or_(
                 sa.and_(
                     cb.c.state == BreakerState.OPEN.value,
@@ -110,12 +116,12 @@ def start_probe(
     return result.rowcount == 1
 
 
-def end_probe_unsent(conn: sa.Connection, channel_name: str, started_at: datetime) -> None:
+def end_probe_unsent(conn: sa.Connection, channel_id: str, started_at: datetime) -> None:
     """Let another probe go at once: the probe started at ``started_at`` was never sent."""
     conn.execute(
         sa.update(cb)
         .where(
-            cb.c.name == breaker_name(channel_name),
+            cb.c.name == breaker_name(channel_id),
             cb.c.state == BreakerState.HALF_OPEN.value,
             cb.c.half_opened_at == started_at,
         )
@@ -138,20 +144,20 @@ _CLOSE = (
 )
 
 
-def record_success(conn: sa.Connection, now: datetime, channel_name: str) -> None:
+def record_success(conn: sa.Connection, now: datetime, channel_id: str) -> None:
     """A send succeeded: the breaker closes and its failure count restarts."""
-    conn.execute(_CLOSE, {"breaker": breaker_name(channel_name), "now": now})
+    conn.execute(_CLOSE, {"breaker": breaker_name(channel_id), "now": now})
 
 
 def record_failure(
-    conn: sa.Connection, now: datetime, channel_name: str, policy: DeliveryPolicy
+    conn: sa.Connection, now: datetime, channel_id: str, policy: DeliveryPolicy
 ) -> str:
     """A send failed: count it; open the breaker at the threshold or after a failed probe.
 
     Returns:
         The breaker's state afterwards.
     """
-    name = breaker_name(channel_name)
+    name = breaker_name(channel_id)
     row = conn.execute(sa.select(cb).where(cb.c.name == name).with_for_update()).first()
     if row is None:
         return BreakerState.CLOSED.value
@@ -170,14 +176,14 @@ def record_failure(
 
 
 def state_of(
-    conn: sa.Connection, channel_name: str, policy: DeliveryPolicy
+    conn: sa.Connection, channel_id: str, policy: DeliveryPolicy
 ) -> tuple[BreakerState, datetime | None]:
     """A channel's breaker state, and when an open one lets a probe through (else None).
 
     A channel without a breaker row counts as closed.
     """
     row = conn.execute(
-        sa.select(cb.c.state, cb.c.opened_at).where(cb.c.name == breaker_name(channel_name))
+        sa.select(cb.c.state, cb.c.opened_at).where(cb.c.name == breaker_name(channel_id))
     ).first()
     if row is None:
         return BreakerState.CLOSED, None
@@ -187,16 +193,25 @@ def state_of(
     return state, row.opened_at + timedelta(seconds=policy.breaker_cooldown_seconds)
 
 
-def list_breakers(conn: sa.Connection) -> list[dict[str, Any]]:
-    """Every breaker, by name, as rows keyed by column name."""
-    return [dict(r._mapping) for r in conn.execute(sa.select(cb).order_by(cb.c.name))]
+def list_breakers(conn: sa.Connection, workspace_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The breakers of the workspace's channels, by channel name.
+
+    Rows keyed by column name, with ``channel_id`` and ``channel_name``.
+    """
+    query = (
+        sa.select(cb, ch.c.id.label("channel_id"), ch.c.name.label("channel_name"))
+        .join(ch, cb.c.name == sa.literal(BREAKER_PREFIX) + ch.c.id)
+        .where(ch.c.workspace_id == workspace_id)
+        .order_by(ch.c.name)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
 
 
-def reset_breaker(conn: sa.Connection, now: datetime, name: str) -> bool:
-    """Close breaker ``name`` and clear its failures; False if there is none."""
+def reset_breaker(conn: sa.Connection, now: datetime, channel_id: str) -> bool:
+    """Close channel ``channel_id``'s breaker and clear its failures; False if none."""
     result = conn.execute(
         sa.update(cb)
-        .where(cb.c.name == name)
+        .where(cb.c.name == breaker_name(channel_id))
         .values(
             state=BreakerState.CLOSED.value,
             failure_count=0,

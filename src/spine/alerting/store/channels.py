@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 
 from spine.alerting.models import Channel, DeliveryPolicy, DeliveryStatus, Severity
 from spine.alerting.store import breakers
-from spine.alerting.store.rows import channel_from_row
+from spine.alerting.store.rows import channel_from_row, is_ulid
 from spine.core.errors import Conflict, NotFound
 from spine.core.ids import new_id
 from spine.core.storage.bounds import check_lengths
@@ -20,7 +21,7 @@ ch = core_alert_channels
 
 
 class ChannelNotFound(NotFound):
-    """No channel has this name."""
+    """No channel of the workspace has this name."""
 
     def __init__(self, name: str) -> None:
         super().__init__(f"no alert channel named {name!r} (see `spine alerts channels list`)")
@@ -30,6 +31,7 @@ def add_channel(
     conn: sa.Connection,
     now: datetime,
     *,
+    workspace_id: uuid.UUID,
     name: str,
     channel_type: str,
     config: dict[str, Any],
@@ -39,18 +41,19 @@ def add_channel(
     created_by: str | None,
     policy: DeliveryPolicy,
 ) -> Channel:
-    """Insert a channel (config already validated and sealed) and its closed breaker.
+    """Insert a channel of ``workspace_id`` (config validated and sealed) and its breaker.
 
     Raises:
         InvalidInput: If a text field is longer than its column (nothing is written).
-        Conflict: If a channel with this name exists.
+        Conflict: If a channel with this name exists in the workspace.
     """
     check_lengths(
         ch,
         {"name": name, "channel_type": channel_type, "created_by": created_by},
         what="channel",
     )
-    if conn.execute(sa.select(ch.c.id).where(ch.c.name == name)).first() is not None:
+    taken = sa.select(ch.c.id).where(ch.c.workspace_id == workspace_id, ch.c.name == name)
+    if conn.execute(taken).first() is not None:
         raise Conflict(f"an alert channel named {name!r} already exists")
     channel_id = new_id()
     conn.execute(
@@ -67,28 +70,58 @@ def add_channel(
             created_at=now,
             updated_at=now,
             created_by=created_by,
+            workspace_id=workspace_id,
         )
     )
-    breakers.create_breaker(conn, now, name, policy)
-    return get_channel(conn, name)
+    breakers.create_breaker(conn, now, channel_id, policy)
+    return get_channel(conn, workspace_id, name)
 
 
-def get_channel(conn: sa.Connection, name: str, *, for_update: bool = False) -> Channel:
-    """The channel named ``name`` (its row locked until commit with ``for_update``).
+def get_channel(
+    conn: sa.Connection, workspace_id: uuid.UUID, name: str, *, for_update: bool = False
+) -> Channel:
+    """The workspace's channel named ``name`` (row locked until commit with ``for_update``).
 
     Raises:
-        ChannelNotFound: If there is none.
+        ChannelNotFound: If the workspace has none.
     """
-    query = sa.select(ch).where(ch.c.name == name)
+    query = sa.select(ch).where(ch.c.workspace_id == workspace_id, ch.c.name == name)
     row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
         raise ChannelNotFound(name)
     return channel_from_row(row)
 
 
-def list_channels(conn: sa.Connection) -> list[Channel]:
-    """Every channel, by name."""
-    return [channel_from_row(r) for r in conn.execute(sa.select(ch).order_by(ch.c.name))]
+def get_channel_by_id(conn: sa.Connection, workspace_id: uuid.UUID, channel_id: str) -> Channel:
+    """The workspace's channel with id ``channel_id``.
+
+    Raises:
+        ChannelNotFound: If the workspace has none (whatever ``channel_id`` holds).
+    """
+    row = None
+    if is_ulid(channel_id):
+        row = conn.execute(
+            sa.select(ch).where(ch.c.workspace_id == workspace_id, ch.c.id == channel_id)
+        ).first()
+    if row is None:
+        raise NotFound(f"no alert channel {channel_id!r}")
+    return channel_from_row(row)
+
+
+def list_channels(
+    conn: sa.Connection,
+    workspace_id: uuid.UUID,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[Channel]:
+    """The workspace's channels, by name (after name ``after``, at most ``limit``)."""
+    query = sa.select(ch).where(ch.c.workspace_id == workspace_id).order_by(ch.c.name)
+    if after is not None:
+        query = query.where(ch.c.name > after)
+    if limit is not None:
+        query = query.limit(limit)
+    return [channel_from_row(r) for r in conn.execute(query)]
 
 
 def _settings(channel: Channel) -> tuple[Any, ...]:
@@ -120,7 +153,7 @@ def update_channel(
         ChannelNotFound: If the channel is gone.
         Conflict: If its settings changed since ``expected`` was read (nothing is written).
     """
-    current = get_channel(conn, expected.name, for_update=True)
+    current = get_channel(conn, expected.workspace_id, expected.name, for_update=True)
     if current.id != expected.id or _settings(current) != _settings(expected):
         raise Conflict(
             f"alert channel {expected.name!r} was changed by someone else meanwhile; "
@@ -138,32 +171,39 @@ def update_channel(
             updated_at=now,
         )
     )
-    return get_channel(conn, expected.name)
+    return get_channel(conn, expected.workspace_id, expected.name)
 
 
-def set_enabled(conn: sa.Connection, now: datetime, name: str, enabled: bool) -> Channel:
+def set_enabled(
+    conn: sa.Connection, now: datetime, workspace_id: uuid.UUID, name: str, enabled: bool
+) -> tuple[Channel, Channel]:
     """Enable or disable a channel (deliveries of a disabled channel wait).
 
+    Returns:
+        The channel before and after.
+
     Raises:
-        ChannelNotFound: If there is none.
+        ChannelNotFound: If the workspace has none.
     """
-    get_channel(conn, name)
-    conn.execute(sa.update(ch).where(ch.c.name == name).values(enabled=enabled, updated_at=now))
-    return get_channel(conn, name)
+    old = get_channel(conn, workspace_id, name, for_update=True)
+    conn.execute(sa.update(ch).where(ch.c.id == old.id).values(enabled=enabled, updated_at=now))
+    return old, get_channel(conn, workspace_id, name)
 
 
-def remove_channel(conn: sa.Connection, now: datetime, name: str) -> int:
+def remove_channel(
+    conn: sa.Connection, now: datetime, workspace_id: uuid.UUID, name: str
+) -> tuple[Channel, int]:
     """Delete a channel and its breaker; its deliveries stay as history.
 
     Deliveries still waiting are closed as FAILED ("channel removed").
 
     Returns:
-        How many waiting deliveries were closed.
+        The channel removed, and how many waiting deliveries were closed.
 
     Raises:
-        ChannelNotFound: If there is none.
+        ChannelNotFound: If the workspace has none.
     """
-    channel = get_channel(conn, name)
+    channel = get_channel(conn, workspace_id, name, for_update=True)
     d = core_alert_deliveries
     closed = conn.execute(
         sa.update(d)
@@ -175,9 +215,9 @@ def remove_channel(conn: sa.Connection, now: datetime, name: str) -> int:
         ),
         execution_options={"preserve_rowcount": True},
     ).rowcount
-    breakers.delete_breaker(conn, name)
+    breakers.delete_breaker(conn, channel.id)
     conn.execute(sa.delete(ch).where(ch.c.id == channel.id))
-    return int(closed or 0)
+    return channel, int(closed or 0)
 
 
 def reseal_configs(
@@ -205,6 +245,6 @@ def reseal_configs(
     return secrets, changed
 
 
-def reset_channel_failures(conn: sa.Connection, name: str) -> None:
+def reset_channel_failures(conn: sa.Connection, channel_id: str) -> None:
     """Clear a channel's ``consecutive_failures`` (with ``spine breakers reset``)."""
-    conn.execute(sa.update(ch).where(ch.c.name == name).values(consecutive_failures=0))
+    conn.execute(sa.update(ch).where(ch.c.id == channel_id).values(consecutive_failures=0))

@@ -61,7 +61,7 @@ def fair_due_rows(
 ) -> list[Any]:
     """Lock and return up to ``limit`` due rows, at most ``per_channel`` in flight per channel.
 
-    Rows are of enabled channels not named in ``blocked`` (breakers), in slot order:
+    Rows are of enabled channels whose id is not in ``blocked`` (breakers), in slot order:
     a channel's first free slot before any channel's second. Rows another claim holds
     are skipped.
     """
@@ -74,7 +74,7 @@ def fair_due_rows(
         used < per_channel,
     ]
     if blocked:
-        conditions.append(ch.c.name.not_in(sorted(blocked)))
+        conditions.append(ch.c.id.not_in(sorted(blocked)))
     due = (
         sa.select(d.c.id, d.c.channel_id, d.c.next_retry_at, used.label("used"))
         .join(ch, ch.c.id == d.c.channel_id)

@@ -16,6 +16,7 @@ the last attempt, puts the delivery in ``dead_letter_queue``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,11 +35,15 @@ from spine.alerting.models import (
 )
 from spine.alerting.store import breakers, claiming
 from spine.alerting.store.alerts import alerts_by_id, record_alert
-from spine.alerting.store.rows import channel_from_row
+from spine.alerting.store.rows import channel_from_row, is_ulid
 from spine.core.errors import Conflict, NotFound
 from spine.core.events import Publisher
 from spine.core.ids import new_id
-from spine.core.storage.schema.alerting import core_alert_channels, core_alert_deliveries
+from spine.core.storage.schema.alerting import (
+    core_alert_channels,
+    core_alert_deliveries,
+    core_alerts,
+)
 from spine.core.storage.schema.resilience import dead_letter_queue
 
 d = core_alert_deliveries
@@ -124,14 +129,13 @@ def claim_due(
     claims: list[tuple[Any, str, int, bool]] = []
     fresh: list[str] = []
     for row in rows:
-        # Channel names never change, so the denormalised name is the channel's name.
-        probe = row.channel_name in gate.probe
+        probe = row.channel_id in gate.probe
         if probe:
-            if row.channel_name in probing or not breakers.start_probe(
-                conn, now, row.channel_name, policy
+            if row.channel_id in probing or not breakers.start_probe(
+                conn, now, row.channel_id, policy
             ):
                 continue
-            probing.add(row.channel_name)
+            probing.add(row.channel_id)
         if row.attempted_at is not None:
             # The worker that claimed it died: its attempt counts as failed.
             next_attempt = _fail_attempt(conn, now, row, LEASE_EXPIRED, "INTERNAL", policy, now)
@@ -233,7 +237,7 @@ def record_sent(conn: sa.Connection, now: datetime, claim: Claim, response: dict
     # The channel's and the breaker's rows are shared by every worker: updated last, so
     # that their row locks are held for as little as possible before the commit.
     conn.execute(_CHANNEL_SUCCEEDED, {"b_channel": claim.channel.id, "now": now})
-    breakers.record_success(conn, now, claim.channel.name)
+    breakers.record_success(conn, now, claim.channel.id)
     return True
 
 
@@ -268,7 +272,7 @@ def record_failed(
         .where(ch.c.id == claim.channel.id)
         .values(consecutive_failures=ch.c.consecutive_failures + 1, last_failure_at=now)
     )
-    breakers.record_failure(conn, now, claim.channel.name, policy)
+    breakers.record_failure(conn, now, claim.channel.id, policy)
     due = now + timedelta(seconds=backoff(claim.attempt))
     next_attempt = _fail_attempt(
         conn, now, row, error, category, policy, due, retryable=retryable, response=response
@@ -292,6 +296,7 @@ def _disable_gone_channel(
     record_alert(
         conn,
         now,
+        workspace_id=claim.channel.workspace_id,
         severity="WARNING",
         title=f"alert channel {name} disabled: its endpoint answered 410 Gone",
         message=(
@@ -404,19 +409,50 @@ def _dead_letter(
     )
 
 
-def retry_dead_letter(conn: sa.Connection, now: datetime, dlq_id: str) -> str:
+def _of_workspace(workspace_id: uuid.UUID) -> Any:
+    """Dead letters of alert deliveries whose alert is of ``workspace_id``.
+
+    A dead letter has no workspace of its own: its ``source_id`` starts with its
+    alert's id (:func:`source_id`), and the alert has one.
+    """
+    a = core_alerts
+    alert_ids = sa.select(a.c.id).where(a.c.workspace_id == workspace_id)
+    return sa.and_(
+        dlq.c.source_type == DLQ_SOURCE_TYPE,
+        sa.func.substr(dlq.c.source_id, 1, 26).in_(alert_ids),
+    )
+
+
+def dead_letter(
+    conn: sa.Connection, workspace_id: uuid.UUID, dlq_id: str, *, for_update: bool = False
+) -> Any:
+    """The workspace's dead letter ``dlq_id`` (a row).
+
+    Raises:
+        NotFound: If the workspace has none (another workspace's is none either).
+    """
+    entry = None
+    if is_ulid(dlq_id):
+        query = sa.select(dlq).where(dlq.c.dlq_id == dlq_id, _of_workspace(workspace_id))
+        entry = conn.execute(query.with_for_update(of=dlq) if for_update else query).first()
+    if entry is None:
+        raise NotFound(f"no dead letter {dlq_id!r}")
+    return entry
+
+
+def retry_dead_letter(
+    conn: sa.Connection, now: datetime, workspace_id: uuid.UUID, dlq_id: str
+) -> str:
     """Queue a dead-lettered delivery again, for a new round of attempts, due now.
 
     Returns:
         The id of the new PENDING delivery.
 
     Raises:
-        NotFound: If there is no such dead letter.
+        NotFound: If the workspace has no such dead letter.
         Conflict: If it is resolved, already being retried, or its channel was removed.
     """
-    entry = conn.execute(sa.select(dlq).where(dlq.c.dlq_id == dlq_id).with_for_update()).first()
-    if entry is None:
-        raise NotFound(f"no dead letter {dlq_id!r}")
+    entry = dead_letter(conn, workspace_id, dlq_id, for_update=True)
     if entry.status in (DlqStatus.RESOLVED.value, DlqStatus.RETRYING.value):
         raise Conflict(f"dead letter {dlq_id} is {entry.status}: nothing to retry")
     if entry.source_type != DLQ_SOURCE_TYPE:
@@ -445,21 +481,24 @@ def retry_dead_letter(conn: sa.Connection, now: datetime, dlq_id: str) -> str:
     return delivery_id
 
 
-def channel_name_of(conn: sa.Connection, delivery_id: str) -> str:
-    """The channel name of delivery ``delivery_id`` (which exists)."""
-    return str(conn.execute(sa.select(d.c.channel_name).where(d.c.id == delivery_id)).scalar_one())
+def channel_of(conn: sa.Connection, delivery_id: str) -> tuple[str, str]:
+    """The channel id and name of delivery ``delivery_id`` (which exists, with a channel)."""
+    row = conn.execute(
+        sa.select(d.c.channel_id, d.c.channel_name).where(d.c.id == delivery_id)
+    ).one()
+    return str(row.channel_id), str(row.channel_name)
 
 
-def resolve_dead_letter(conn: sa.Connection, now: datetime, dlq_id: str) -> None:
+def resolve_dead_letter(
+    conn: sa.Connection, now: datetime, workspace_id: uuid.UUID, dlq_id: str
+) -> None:
     """Mark a dead letter resolved (handled by hand; it is not retried).
 
     Raises:
-        NotFound: If there is no such dead letter.
+        NotFound: If the workspace has no such dead letter.
         Conflict: If it is already resolved.
     """
-    entry = conn.execute(sa.select(dlq.c.status).where(dlq.c.dlq_id == dlq_id)).first()
-    if entry is None:
-        raise NotFound(f"no dead letter {dlq_id!r}")
+    entry = dead_letter(conn, workspace_id, dlq_id, for_update=True)
     if entry.status == DlqStatus.RESOLVED.value:
         raise Conflict(f"dead letter {dlq_id} is already resolved")
     conn.execute(
@@ -469,13 +508,33 @@ def resolve_dead_letter(conn: sa.Connection, now: datetime, dlq_id: str) -> None
     )
 
 
-def list_dead_letters(conn: sa.Connection, *, status: str | None = None) -> list[dict[str, Any]]:
-    """Dead letters of alert deliveries, newest failure first."""
+def list_dead_letters(
+    conn: sa.Connection,
+    workspace_id: uuid.UUID,
+    *,
+    status: str | None = None,
+    before: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The workspace's dead letters of alert deliveries, newest failure first.
+
+    ``before``: those after the (last_failed_at, dlq_id) of a previous page.
+    """
     query = (
         sa.select(dlq)
-        .where(dlq.c.source_type == DLQ_SOURCE_TYPE)
+        .where(_of_workspace(workspace_id))
         .order_by(dlq.c.last_failed_at.desc(), dlq.c.dlq_id.desc())
     )
+    if before is not None:
+        at, last_id = before
+        query = query.where(
+            sa.or_(
+                dlq.c.last_failed_at < at,
+                sa.and_(dlq.c.last_failed_at == at, dlq.c.dlq_id < last_id),
+            )
+        )
+    if limit is not None:
+        query = query.limit(limit)
     if status is not None:
         query = query.where(dlq.c.status == status)
     return [dict(r._mapping) for r in conn.execute(query)]

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from spine.alerting.models import Alert, Channel, Delivery, DeliveryStatus, Severity
+
+_ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+
+
+def is_ulid(value: str) -> bool:
+    """Whether ``value`` can be the id of a ``core_*`` row (a ULID).
+
+    Anything else is no row of ours, and is not sent to the database.
+    """
+    return bool(_ULID.fullmatch(value))
 
 
 def channel_from_row(row: Any) -> Channel:
@@ -25,6 +36,7 @@ def channel_from_row(row: Any) -> Channel:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         created_by=m["created_by"],
+        workspace_id=m["workspace_id"],
     )
 
 
@@ -45,6 +57,7 @@ def alert_from_row(row: Any) -> Alert:
         created_at=m["created_at"],
         dedup_key=m["dedup_key"],
         capture_id=m["capture_id"],
+        workspace_id=m["workspace_id"],
     )
 
 
