@@ -91,6 +91,10 @@ def test_source_crud_and_fetch_with_one_audit_row_per_change(
     assert fetched.status_code == 200, fetched.text
     row = fetched.json()
     assert (row["status"], row["record_count"], row["source_id"]) == ("SUCCESS", 2, source_id)
+    _problem(a.post(f"/sources/{source_id}/fetch", json={"params": {"x": "a\u0000"}}), 422)
+    a.request("PATCH", f"/sources/{source_id}", "write", json={"enabled": False})
+    _problem(a.post(f"/sources/{source_id}/fetch", "write"), 409)
+    a.request("PATCH", f"/sources/{source_id}", "write", json={"enabled": True})
     fetches = a.get(f"/sources/{source_id}/fetches", "read").json()
     assert [f["id"] for f in fetches["items"]] == [row["id"]]
 
@@ -98,10 +102,11 @@ def test_source_crud_and_fetch_with_one_audit_row_per_change(
     _problem(a.get(f"/sources/{source_id}", "read"), 404)
 
     entries = _audit(a, "source")
-    assert [e.action.value for e in reversed(entries)] == ["create", "update", "delete"]
+    actions = ["create", "update", "update", "update", "delete"]
+    assert [e.action.value for e in reversed(entries)] == actions
     assert {str(e.api_key_id) for e in entries} == {a.key_ids["write"]}
-    update = next(e for e in entries if e.action.value == "update")
-    assert update.changes == {"domain": {"old": "otc", "new": "finra"}}
+    assert entries[-2].changes == {"domain": {"old": "otc", "new": "finra"}}
+    assert entries[-3].changes == {"enabled": {"old": True, "new": False}}
 
 
 def test_the_cli_writes_audit_rows_without_a_key(tenants: Tenants, tmp_path: Path) -> None:

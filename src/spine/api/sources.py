@@ -286,9 +286,9 @@ def delete_source(source_id: str, access: WriteAccess) -> Response:
 @router.post(
     "/sources/{source_id}/fetch",
     response_model=FetchResponse,
-    responses=problem_responses(401, 403, 404, 422, 429, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
     description="Fetch the source now and return the fetch row: a failed fetch is a row "
-    "with status FAILED or NOT_FOUND, not an error. A disabled source gets 422.",
+    "with status FAILED or NOT_FOUND, not an error. A disabled source gets 409.",
 )
 def fetch_source(
     source_id: str,

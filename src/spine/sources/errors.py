@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spine.core.errors import ErrorCategory, NotFound, SpineError
+from spine.core.errors import Conflict, ErrorCategory, NotFound, SpineError
 
 
 def _named(ref: object, what: str) -> str:
@@ -34,8 +34,8 @@ class ContentNotFound(NotFound):
     """The source exists, but what it points at does not (no file, HTTP 404, no key)."""
 
 
-class SourceDisabled(SpineError):
-    """The source is disabled; enable it to fetch."""
+class SourceDisabled(Conflict):
+    """The source is disabled; enable it to fetch (the API answers 409)."""
 
     category = ErrorCategory.CONFIGURATION
 

@@ -361,11 +361,13 @@ class SourceService:
         Raises:
             SourceNotFound: If the workspace has no such source (nothing is recorded).
             SourceDisabled: If the source is disabled (nothing is recorded).
+            InvalidInput: If a param cannot be stored as JSON (nothing is recorded).
         """
         source = self.store.get_source(name)
         if not source.enabled:
             raise SourceDisabled(source.name)
         given = dict(params or {})
+        json_object(given, "params")  # kept with the fetch row: refused here, not at COMMIT
         merged = {**dict(source.config.get("params") or {}), **given}
         fetcher = self.fetcher(source.source_type)
         started = self.clock.now()
