@@ -99,8 +99,29 @@ def audited_config(config: Any) -> Any:
 
 
 def audited_source(source: Source) -> dict[str, Any]:
-    """The fields of a source an audit entry compares (secrets masked in the config)."""
-    return {**source.audited(), "config_json": audited_config(source.config)}
+    """The fields of a source an audit entry compares.
+
+    Credentials and their references are masked in ``config_json``, and each is also a
+    field of its own, ``config_json.<path>``, which the store records only as changed
+    (so that a changed reference shows, without its value).
+    """
+    return {
+        **source.audited(),
+        "config_json": audited_config(source.config),
+        **{f"config_json.{path}": value for path, value in _secret_values(source.config, "")},
+    }
+
+
+def _secret_values(config: Any, where: str) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            path = f"{where}.{key}" if where else str(key)
+            if value is not None and (str(key).endswith("_ref") or is_secret_key(str(key))):
+                found.append((path, value))
+            else:
+                found.extend(_secret_values(value, path))
+    return found
 
 
 def _check_secrets(config: Any, where: str) -> None:

@@ -46,9 +46,15 @@ _GOOD = ("SUCCESS", "UNCHANGED")
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}")
 #: Connection fields an audit entry shows only as changed.
 CONNECTION_SECRETS = ("password_ref",)
-#: Source fields an audit entry shows only as changed (the config's secret refs are
-#: masked inside it by the service).
-SOURCE_SECRETS: tuple[str, ...] = ()
+
+
+def _source_secrets(*sides: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Source fields an audit entry shows only as changed: the ``config_json.<path>`` ones.
+
+    Each is a credential reference of the config (``spine.sources.service.audited_source``).
+    """
+    names = {k for side in sides if side for k in side if k.startswith("config_json.")}
+    return tuple(sorted(names))
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +230,8 @@ class SourceStore:
             source = self._find_source(conn, Ref(values["name"]))
             assert source is not None
             if inserted:
-                changes = changes_between(None, audited(source), secrets=SOURCE_SECRETS)
+                fields = audited(source)
+                changes = changes_between(None, fields, secrets=_source_secrets(fields))
                 self._audit(
                     conn, "source", source.id, AuditAction.CREATE, changes, source.created_at
                 )
@@ -290,7 +297,8 @@ class SourceStore:
             )
             new = self._find_source(conn, Ref.id(old.id))
             assert new is not None
-            changes = changes_between(audited(old), audited(new), secrets=SOURCE_SECRETS)
+            before, after = audited(old), audited(new)
+            changes = changes_between(before, after, secrets=_source_secrets(before, after))
             self._audit(conn, "source", old.id, AuditAction.UPDATE, changes, now)
             return new
 
@@ -324,7 +332,8 @@ class SourceStore:
                 sa.delete(core_source_cache).where(core_source_cache.c.source_id == old.id)
             )
             conn.execute(sa.delete(core_sources).where(core_sources.c.id == old.id))
-            changes = changes_between(audited(old), None, secrets=SOURCE_SECRETS)
+            fields = audited(old)
+            changes = changes_between(fields, None, secrets=_source_secrets(fields))
             self._audit(conn, "source", old.id, AuditAction.DELETE, changes, now)
             return old
 
