@@ -155,6 +155,11 @@ def test_a_refused_change_writes_no_audit_row(tenants: Tenants, tmp_path: Path) 
         "config_json": {"url": "http://10.0.0.1/"},
     }
     _problem(a.post("/sources", "write", json=private), 403)
+    sftp = {"host": "x" * 300, "path": "y"}
+    long_host = {"name": "far", "source_type": "sftp", "config_json": sftp}
+    _problem(a.post("/sources", "write", json=long_host), 422)
+    nul = {"name": "nul", "source_type": "file", "config_json": {"path": "a\u0000"}}
+    _problem(a.post("/sources", "write", json=nul), 422)
     assert len(_audit(a, "source")) == before
 
 

@@ -20,6 +20,7 @@ from spine.sources.errors import ConnectionNotFound
 from spine.sources.models import Connection, Source
 from spine.sources.store import ExternalDatabases, Ref, SourceStore
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 
 
@@ -77,13 +78,15 @@ def check_fields(values: Mapping[str, Any]) -> None:
 
 
 def check_text(value: object, field: str) -> None:
-    """Refuse text that no database column can hold (a NUL character).
+    """Refuse text that no database column can hold (NUL, a lone UTF-16 surrogate).
 
     Raises:
         InvalidInput: Naming the field.
     """
-    if isinstance(value, str) and "\x00" in value:
-        raise InvalidInput(f"{field}: text with a NUL character cannot be stored")
+    if isinstance(value, str) and ("\x00" in value or _SURROGATE.search(value)):
+        raise InvalidInput(
+            f"{field}: text with a NUL character or a lone surrogate cannot be stored"
+        )
 
 
 class ConnectionRegistry:

@@ -43,6 +43,7 @@ from spine.tenancy import (
 from spine.tenancy.store import record
 
 _GOOD = ("SUCCESS", "UNCHANGED")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}")
 #: Connection fields an audit entry shows only as changed.
 CONNECTION_SECRETS = ("password_ref",)
@@ -82,7 +83,7 @@ class Ref:
         """Whether it can name anything (an id is a ULID; text holds no NUL)."""
         if self.by_id:
             return bool(_ULID.fullmatch(self.value))
-        return "\x00" not in self.value and len(self.value) <= 200
+        return len(self.value) <= 200 and not _UNSTORABLE.search(self.value)
 
     def __str__(self) -> str:
         return self.value
