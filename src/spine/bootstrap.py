@@ -118,11 +118,12 @@ class Services:
 
     @property
     def sources(self) -> SourceService:
-        """Source registry, fetches, content cache and database connections.
+        """Sources and database connections, acting as :attr:`actor` (its workspace only).
 
-        Built once: the pools of registered connections are shared by every fetch of
-        the process (a workflow that fetches a database source each run reuses them)
-        and closed by :meth:`close`.
+        One service is built per process: the pools of registered connections are
+        shared by every fetch of the process, whatever its workspace (a workflow that
+        fetches a database source each run reuses them), and closed by :meth:`close`;
+        each access returns a cheap view of it bound to :attr:`actor`.
         """
         # Worker threads may fetch for the first time at once: build one service only.
         with self._shared.lock:
@@ -133,7 +134,8 @@ class Services:
                 self._shared.sources = SourceService.build(
                     self.settings, self.database, self.clock, listeners=self.listeners
                 )
-            return self._shared.sources
+            shared = self._shared.sources
+        return shared.acting_as(self.actor)
 
     def step_services(self) -> StepServices:
         """What workflow steps may use: alerts, sources and spine's database."""

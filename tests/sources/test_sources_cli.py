@@ -165,3 +165,57 @@ def test_connections_never_print_the_password(tmp_path: Path, db_url: str) -> No
         assert "s3cr3t-value" not in done.stdout + done.stderr
     removed = run_spine("connections", "remove", "pg", cwd=tmp_path, env=env)
     assert removed.code == 0
+
+
+def test_workspace_option_confines_sources_and_connections(tmp_path: Path, db_url: str) -> None:
+    from spine.bootstrap import build
+    from spine.config import Settings
+    from spine.tenancy import Actor
+
+    services = build(Settings(database_url=db_url))
+    try:
+        services.tenancy.create_organization("acme")
+        services.tenancy.create_workspace("data", "acme", Actor())
+    finally:
+        services.close()
+    data = tmp_path / "w.psv"
+    data.write_text("a|b\n1|2\n")
+    env = _env(db_url)
+    config = json.dumps({"path": str(data), "format": "psv"})
+    in_data = ["--workspace", "acme/data"]
+    added = run_spines(
+        [
+            (
+                [*in_data, "sources", "add", "otc", "--type", "file", "--config", config],
+                env,
+                tmp_path,
+            ),
+            (["sources", "add", "otc", "--type", "file", "--config", config], env, tmp_path),
+        ]
+    )
+    assert [done.code for done in added] == [0, 0], [done.stderr for done in added]
+    made = run_spine(
+        *in_data, "connections", "add", "warehouse", "--dialect", "sqlite", "--database", "w.db",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert made.code == 0, made.stderr
+    listed, default_listed, conns, default_conns, removed = run_spines(
+        [
+            ([*in_data, "sources", "list", "--json"], env, tmp_path),
+            (["sources", "list", "--json"], env, tmp_path),
+            ([*in_data, "connections", "list", "--json"], env, tmp_path),
+            (["connections", "list", "--json"], env, tmp_path),
+            (["connections", "remove", "warehouse"], env, tmp_path),
+        ]
+    )
+    mine, theirs = json.loads(listed.stdout), json.loads(default_listed.stdout)
+    assert [s["name"] for s in mine] == [s["name"] for s in theirs] == ["otc"]
+    assert mine[0]["id"] != theirs[0]["id"]
+    assert mine[0]["workspace_id"] != theirs[0]["workspace_id"]
+    assert [c["name"] for c in json.loads(conns.stdout)] == ["warehouse"]
+    assert json.loads(default_conns.stdout) == []
+    _one_line_error(removed, "no database connection named 'warehouse'")
+    fetched = run_spine(*in_data, "sources", "fetch", "otc", "--json", cwd=tmp_path, env=env)
+    assert fetched.code == 0, fetched.stderr
+    shown = run_spine("sources", "fetches", "otc", "--json", cwd=tmp_path, env=env)
+    assert json.loads(shown.stdout) == []

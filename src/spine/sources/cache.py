@@ -25,8 +25,12 @@ from spine.sources.store import SourceStore
 
 
 def cache_key(source: Source, params: Mapping[str, Any]) -> str:
-    """SHA-256 of the source's name and its params (canonical JSON)."""
-    text = json.dumps({"source": source.name, "params": dict(params)}, sort_keys=True, default=str)
+    """SHA-256 of the source's id and its params (canonical JSON).
+
+    The id, not the name: two workspaces may each have a source of one name, and one
+    must never be served the other's content.
+    """
+    text = json.dumps({"source": source.id, "params": dict(params)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -66,6 +70,18 @@ class ContentCache:
         #: False once the cache table turned out to be missing (a database migrated to
         #: the intermediate tier only): fetches then work without a cache.
         self.available = True
+
+    def acting_as(self, store: SourceStore) -> ContentCache:
+        """This cache over ``store`` (a store acting as another actor)."""
+        copy = ContentCache(
+            store,
+            self.clock,
+            directory=self.directory,
+            max_bytes=self.max_bytes,
+            inline_max_bytes=self.inline_max_bytes,
+        )
+        copy.available = self.available
+        return copy
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry under ``key`` whose content is still there, if any."""
@@ -157,7 +173,7 @@ class ContentCache:
 
     def enforce_budget(self, keep: str | None = None) -> EvictionReport:
         """Evict least recently used entries until the total fits ``max_bytes``."""
-        entries = self.store.list_cache()
+        entries = self.store.list_cache(every_workspace=True)
         total = sum(e.content_size for e in entries)
         victims: list[CacheEntry] = []
         for entry in entries:
@@ -172,9 +188,9 @@ class ContentCache:
     def evict(
         self, *, everything: bool = False, older_than: timedelta | None = None
     ) -> EvictionReport:
-        """Remove all entries, those unused for ``older_than``, or the expired ones.
+        """Remove the workspace's entries: all, unused for ``older_than``, or expired.
 
-        Then trim to the budget.
+        Then trim the whole cache to the budget.
         """
         now = self.clock.now()
         entries = self.store.list_cache()
@@ -189,7 +205,7 @@ class ContentCache:
         return EvictionReport(report.entries + budget.entries, report.bytes + budget.bytes)
 
     def entries(self) -> list[CacheEntry]:
-        """Every entry, least recently used first."""
+        """The workspace's entries, least recently used first."""
         return self.store.list_cache()
 
     def _remove(self, victims: list[CacheEntry]) -> EvictionReport:

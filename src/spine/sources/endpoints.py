@@ -25,9 +25,14 @@ _HOST = re.compile(r"[A-Za-z0-9._:\[\]%{}-]+")
 def _check_host(host: str, allow_private: bool) -> None:
     if "{" in host:
         return  # filled from params at fetch time, and checked then
-    check_outbound_host(
-        host, allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING, unresolved_ok=True
-    )
+    if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+        raise InvalidInput("a source's host name is longer than DNS allows (253, 63 a label)")
+    try:
+        check_outbound_host(
+            host, allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING, unresolved_ok=True
+        )
+    except UnicodeError:
+        raise InvalidInput("a source's host is not a valid host name") from None
 
 
 def _check_url(url: str, key: str, kind: SourceType, allow_private: bool) -> None:

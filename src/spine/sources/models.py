@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -46,6 +47,8 @@ class Source:
     created_at: datetime
     updated_at: datetime
     created_by: str | None = None
+    #: The workspace that owns the source (the default one for rows made before 0006).
+    workspace_id: uuid.UUID | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The row's columns, for ``--json`` (the config with credentials masked)."""
@@ -61,6 +64,17 @@ class Source:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "created_by": self.created_by,
+            "workspace_id": None if self.workspace_id is None else str(self.workspace_id),
+        }
+
+    def audited(self) -> dict[str, Any]:
+        """The fields an audit entry compares (the config as stored: credentials are refs)."""
+        return {
+            "name": self.name,
+            "source_type": self.source_type.value,
+            "config_json": self.config,
+            "domain": self.domain,
+            "enabled": self.enabled,
         }
 
 
@@ -90,10 +104,33 @@ class Connection:
     created_at: datetime
     updated_at: datetime
     created_by: str | None = None
+    #: The workspace that owns the connection.
+    workspace_id: uuid.UUID | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The row's columns, for ``--json``."""
-        return dataclasses.asdict(self)
+        """The row's columns, for ``--json`` (``password_ref`` names a secret, holds none)."""
+        values = dataclasses.asdict(self)
+        values["workspace_id"] = None if self.workspace_id is None else str(self.workspace_id)
+        return values
+
+    def audited(self) -> dict[str, Any]:
+        """The fields an audit entry compares (``password_ref`` only as changed)."""
+        return {
+            name: getattr(self, name)
+            for name in (
+                "name",
+                "dialect",
+                "host",
+                "port",
+                "database",
+                "username",
+                "password_ref",
+                "pool_size",
+                "max_overflow",
+                "pool_timeout",
+                "enabled",
+            )
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,20 +18,30 @@ from spine.core.clock import Clock
 from spine.core.errors import ErrorCategory, InvalidInput, SpineError, categorize
 from spine.core.events import Listener
 from spine.core.ids import new_id
-from spine.core.secrets import check_secret_ref, is_secret_key, is_secret_ref, resolve_secret
+from spine.core.jsonsafe import json_object
+from spine.core.secrets import (
+    check_secret_ref,
+    is_secret_key,
+    is_secret_ref,
+    redact,
+    resolve_secret,
+)
 from spine.core.storage import Database
 from spine.sources.cache import ContentCache, cache_key
-from spine.sources.connections import ConnectionRegistry, check_name
+from spine.sources.connections import ConnectionRegistry, check_name, check_text
 from spine.sources.endpoints import check_endpoint
 from spine.sources.errors import ContentNotFound, SourceDisabled
 from spine.sources.fetchers import Fetcher, FetchRequest, FetchSettings, fetcher_for
 from spine.sources.fetchers.base import AttemptsFailed
 from spine.sources.fetchers.database import DatabaseFetcher
 from spine.sources.models import Fetched, FetchResult, FetchStatus, Source, SourceType
-from spine.sources.store import ExternalDatabases, SourceStore
+from spine.sources.store import ExternalDatabases, Ref, SourceStore
+from spine.tenancy import Actor
 
 if TYPE_CHECKING:
     from spine.config import Settings
+
+SECRET_MARK = "[secret]"
 
 REQUIRED_KEYS: dict[SourceType, tuple[str, ...]] = {
     SourceType.FILE: ("path",),
@@ -66,7 +76,52 @@ def check_config(kind: SourceType, config: Mapping[str, Any]) -> None:
     missing = [k for k in REQUIRED_KEYS[kind] if not config.get(k)]
     if missing:
         raise InvalidInput(f"{kind.value} source config needs {', '.join(map(repr, missing))}")
+    json_object(config, "config")
     _check_secrets(config, "")
+    if kind is SourceType.DATABASE:
+        check_name(str(config["connection"]), "connection")
+
+
+def audited_config(config: Any) -> Any:
+    """``config`` for an audit entry: credentials and their references masked."""
+    if isinstance(config, Mapping):
+        return {
+            str(key): (
+                SECRET_MARK
+                if value is not None and (str(key).endswith("_ref") or is_secret_key(str(key)))
+                else audited_config(value)
+            )
+            for key, value in config.items()
+        }
+    if isinstance(config, list | tuple):
+        return [audited_config(item) for item in config]
+    return redact(config)
+
+
+def audited_source(source: Source) -> dict[str, Any]:
+    """The fields of a source an audit entry compares.
+
+    Credentials and their references are masked in ``config_json``, and each is also a
+    field of its own, ``config_json.<path>``, which the store records only as changed
+    (so that a changed reference shows, without its value).
+    """
+    return {
+        **source.audited(),
+        "config_json": audited_config(source.config),
+        **{f"config_json.{path}": value for path, value in _secret_values(source.config, "")},
+    }
+
+
+def _secret_values(config: Any, where: str) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            path = f"{where}.{key}" if where else str(key)
+            if value is not None and (str(key).endswith("_ref") or is_secret_key(str(key))):
+                found.append((path, value))
+            else:
+                found.extend(_secret_values(value, path))
+    return found
 
 
 def _check_secrets(config: Any, where: str) -> None:
@@ -116,9 +171,31 @@ class SourceService:
         self.settings = settings
         self.cache = cache
         self.connections = connections
+        # Shared by every copy (acting_as): a database source finds its connection in
+        # its own workspace, whoever fetches it.
         self._fetchers: dict[SourceType, Fetcher] = {
-            SourceType.DATABASE: DatabaseFetcher(connections.get, connections.databases)
+            SourceType.DATABASE: DatabaseFetcher(connections.for_source, connections.databases)
         }
+
+    @property
+    def actor(self) -> Actor:
+        """Who this service acts as (its workspace is the only one it reads and writes)."""
+        return self.store.actor
+
+    def acting_as(self, actor: Actor) -> SourceService:
+        """This service acting as ``actor``.
+
+        A cheap copy sharing the pools, the fetchers and the cache directory.
+        """
+        store = self.store.acting_as(actor)
+        copy = SourceService.__new__(SourceService)
+        copy.store = store
+        copy.clock = self.clock
+        copy.settings = self.settings
+        copy.cache = self.cache.acting_as(store)
+        copy.connections = self.connections.acting_as(store)
+        copy._fetchers = self._fetchers
+        return copy
 
     def fetcher(self, kind: SourceType) -> Fetcher:
         """The fetcher of a source type (made on first use)."""
@@ -135,6 +212,7 @@ class SourceService:
         *,
         databases: ExternalDatabases | None = None,
         listeners: Sequence[Listener] = (),
+        actor: Actor | None = None,
     ) -> SourceService:
         """The service for these settings, on spine's database.
 
@@ -142,7 +220,7 @@ class SourceService:
         services of one process; ``listeners`` get ``source.changed`` when a fetch
         brings new content, in the transaction that records the fetch.
         """
-        store = SourceStore(database, listeners=listeners)
+        store = SourceStore(database, listeners=listeners, actor=actor or Actor())
         cache_dir = Path(settings.sources_cache_dir)
         fetch_settings = FetchSettings(
             allow_private_urls=settings.sources_allow_private_urls,
@@ -179,18 +257,24 @@ class SourceService:
         created_by: str | None = None,
         if_absent: bool = False,
     ) -> Source:
-        """Register a source; with ``if_absent``, keep an existing one of that name.
+        """Register a source in the workspace (audited).
+
+        With ``if_absent``, an existing one of that name is kept (and nothing audited).
 
         Raises:
             InvalidInput: Bad name, type or config (a network source whose URL is not
                 http(s), or whose SFTP host is not a host).
             UrlNotAllowed: If a network source's host is private and that is not allowed.
-            Conflict: If the name is taken (and ``if_absent`` is off).
+            Conflict: If the name is taken in the workspace (and ``if_absent`` is off).
         """
         check_name(name, "source")
         parsed = kind if isinstance(kind, SourceType) else source_type(kind)
+        if not isinstance(config, Mapping):
+            raise InvalidInput("a source's config must be a JSON object")
         check_config(parsed, config)
         check_endpoint(parsed, config, allow_private=self.settings.allow_private_urls)
+        check_text(domain, "domain")
+        check_text(created_by, "created_by")
         now = self.clock.now()
         return self.store.add_source(
             {
@@ -205,33 +289,85 @@ class SourceService:
                 "created_by": created_by,
             },
             if_absent=if_absent,
+            audited=audited_source,
         )
 
-    def get(self, name: str) -> Source:
-        """The source named ``name`` (raises SourceNotFound)."""
-        return self.store.get_source(name)
+    def get(self, ref: str | Ref) -> Source:
+        """The source ``ref`` names, in the workspace (raises SourceNotFound)."""
+        return self.store.get_source(ref)
 
-    def list_sources(self) -> list[Source]:
-        """Every source."""
-        return self.store.list_sources()
+    def list_sources(self, *, after: str | None = None, limit: int | None = None) -> list[Source]:
+        """The workspace's sources by name (``after`` a name, at most ``limit``)."""
+        return self.store.list_sources(after=after, limit=limit)
 
-    def set_enabled(self, name: str, enabled: bool) -> Source:
-        """Enable or disable a source (raises SourceNotFound)."""
-        return self.store.set_enabled(name, enabled, self.clock.now())
+    def update(
+        self,
+        ref: str | Ref,
+        *,
+        config: Mapping[str, Any] | None = None,
+        domain: str | None = None,
+        enabled: bool | None = None,
+        clear_domain: bool = False,
+    ) -> Source:
+        """Change a source's config, domain or enabled flag (audited).
 
-    def remove(self, name: str) -> None:
-        """Delete a source; its fetch history stays (raises SourceNotFound)."""
-        self.store.remove_source(name)
+        The config is checked as :meth:`add` checks it (required keys, no credential in
+        clear, the outbound guard for its URL or host). ``None`` keeps a field;
+        ``clear_domain`` removes the domain.
 
-    def fetches(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest fetch rows of a source, newest first."""
-        return self.store.list_fetches(name, limit)
+        Raises:
+            SourceNotFound: If the workspace has no such source.
+            InvalidInput, UrlNotAllowed: A refused config (nothing is written).
+        """
+        if config is not None and not isinstance(config, Mapping):
+            raise InvalidInput("a source's config must be a JSON object")
+        check_text(domain, "domain")
+
+        def change(current: Source) -> dict[str, Any]:
+            values: dict[str, Any] = {}
+            if config is not None:
+                check_config(current.source_type, config)
+                check_endpoint(
+                    current.source_type, config, allow_private=self.settings.allow_private_urls
+                )
+                values["config_json"] = dict(config)
+            if domain is not None or clear_domain:
+                values["domain"] = domain
+            if enabled is not None:
+                values["enabled"] = enabled
+            return values
+
+        return self.store.update_source(ref, change, self.clock.now(), audited=audited_source)
+
+    def set_enabled(self, ref: str | Ref, enabled: bool) -> Source:
+        """Enable or disable a source (audited; raises SourceNotFound)."""
+        return self.update(ref, enabled=enabled)
+
+    def remove(self, ref: str | Ref) -> Source:
+        """Delete a source; its fetch history stays (audited; raises SourceNotFound)."""
+        return self.store.remove_source(ref, self.clock.now(), audited=audited_source)
+
+    def fetches(
+        self, ref: str | Ref, limit: int = 20, *, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The latest fetch rows of a source of the workspace, newest first.
+
+        ``before``: continue after the fetch of this id.
+
+        Raises:
+            SourceNotFound: If the workspace has no such source.
+        """
+        return self.store.list_fetches(ref, limit, before=before)
+
+    def get_fetch(self, fetch_id: str) -> dict[str, Any] | None:
+        """One fetch row, if its source belongs to the workspace."""
+        return self.store.get_fetch(fetch_id)
 
     # -- fetch ---------------------------------------------------------------------
 
     def fetch(
         self,
-        name: str,
+        name: str | Ref,
         params: Mapping[str, Any] | None = None,
         *,
         force: bool = False,
@@ -244,13 +380,15 @@ class SourceService:
             The recorded fetch: status, counts, hash, content and metadata.
 
         Raises:
-            SourceNotFound: If no source has this name (nothing is recorded).
+            SourceNotFound: If the workspace has no such source (nothing is recorded).
             SourceDisabled: If the source is disabled (nothing is recorded).
+            InvalidInput: If a param cannot be stored as JSON (nothing is recorded).
         """
         source = self.store.get_source(name)
         if not source.enabled:
-            raise SourceDisabled(name)
+            raise SourceDisabled(source.name)
         given = dict(params or {})
+        json_object(given, "params")  # kept with the fetch row: refused here, not at COMMIT
         merged = {**dict(source.config.get("params") or {}), **given}
         fetcher = self.fetcher(source.source_type)
         started = self.clock.now()
@@ -328,8 +466,12 @@ class SourceService:
                 "execution_id": execution_id,
                 "run_id": run_id,
                 "capture_id": capture_id,
-                "metadata_json": _jsonable(result.metadata),
-            }
+                # The workspace, for the history of a source once it is removed.
+                "metadata_json": _jsonable(
+                    {**result.metadata, "workspace_id": str(source.workspace_id)}
+                ),
+            },
+            source.workspace_id,
         )
         return result
 

@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from spine.sources.fetchers.base import DownloadSink, FetchRequest, require
-from spine.sources.models import Connection, Fetched, FetchStatus
+from spine.sources.models import Connection, Fetched, FetchStatus, Source
 from spine.sources.store import ExternalDatabases
 
-#: Looks up a registered connection by name (raises ConnectionNotFound).
-ConnectionLookup = Callable[[str], Connection]
+#: Looks up a registered connection by name in the source's workspace (raises
+#: ConnectionNotFound): a source never reaches another workspace's connection.
+ConnectionLookup = Callable[[Source, str], Connection]
 
 
 class DatabaseFetcher:
@@ -45,7 +46,7 @@ class DatabaseFetcher:
             SpineError: AUTHENTICATION, UNAVAILABLE, VALIDATION or DATABASE from the driver.
         """
         config = request.config
-        connection = self.connections(str(config["connection"]))
+        connection = self.connections(request.source, str(config["connection"]))
         password = request.secret(connection.password_ref) if connection.password_ref else None
         sink = DownloadSink(request.settings, "jsonl")
         columns: list[str] = []

@@ -5,6 +5,6 @@
 """
 
 from spine.sources.store.external import ExternalDatabases
-from spine.sources.store.registry import SourceStore
+from spine.sources.store.registry import Ref, SourceStore
 
-__all__ = ["ExternalDatabases", "SourceStore"]
+__all__ = ["ExternalDatabases", "Ref", "SourceStore"]

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from spine.core.errors import ConfigurationError, ErrorCategory, InvalidInput, SpineError
+from spine.core.secrets import MASK, redact_url_password
 from spine.sources.models import Connection
 
 DRIVERS = {
@@ -51,12 +52,19 @@ def connection_url(connection: Connection, password: str | None) -> sa.URL:
     )
 
 
-def translate(error: BaseException, name: str) -> SpineError:
-    """A :class:`SpineError` with the right category for a driver error (no secrets)."""
+def translate(error: BaseException, name: str, password: str | None = None) -> SpineError:
+    """A :class:`SpineError` with the right category for a driver error (no secrets).
+
+    The driver's first line is kept, with the password (if a driver ever echoes it) and
+    any ``user:password@`` of a URL masked.
+    """
     if isinstance(error, SpineError):
         return error
     orig = getattr(error, "orig", None) or error
     text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    if password:
+        text = text.replace(password, MASK)
+    text = redact_url_password(text)
     lowered = text.lower()
     if any(marker in lowered for marker in _AUTH_MARKERS):
         category = ErrorCategory.AUTHENTICATION
@@ -90,9 +98,20 @@ class ExternalDatabases:
         with self._lock:
             engine = self._engines.get(key)
             if engine is None:
+                # A connection changed (or its password rotated): its old pool goes.
+                self._forget(connection.id)
                 engine = self._create(connection, password)
                 self._engines[key] = engine
             return engine
+
+    def forget(self, connection_id: str) -> None:
+        """Close the pools of a connection (removed, or changed)."""
+        with self._lock:
+            self._forget(connection_id)
+
+    def _forget(self, connection_id: str) -> None:
+        for key in [k for k in self._engines if k[0] == connection_id]:
+            self._engines.pop(key).dispose()
 
     def _create(self, connection: Connection, password: str | None) -> sa.Engine:
         options: dict[str, Any] = {}
@@ -124,7 +143,7 @@ class ExternalDatabases:
             with self.engine(connection, password).connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except Exception as error:
-            raise translate(error, connection.name) from None
+            raise translate(error, connection.name, password) from None
 
     def query(
         self,
@@ -161,7 +180,7 @@ class ExternalDatabases:
         except SpineError:
             raise
         except Exception as error:
-            raise translate(error, connection.name) from None
+            raise translate(error, connection.name, password) from None
 
     def dispose(self) -> None:
         """Close every pool."""

@@ -1,8 +1,19 @@
-"""SQL of spine's own source tables: one transaction per method."""
+"""SQL of spine's own source tables: one transaction per method.
+
+A store is bound to an :class:`~spine.tenancy.Actor`: the methods the CLI and the API
+reach (sources, connections, fetch history, cache listing) read and write only the
+actor's workspace, and every create, update and delete writes its ``audit_log`` row in
+its own transaction. Fetch rows and cache entries have no workspace column: they are
+reached through their source. The engine methods (``connection_for``, the cache's
+budget) work across workspaces.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,8 +32,61 @@ from spine.core.storage.schema.sources import (
 )
 from spine.sources.errors import ConnectionNotFound, SourceNotFound
 from spine.sources.models import CacheEntry, Connection, Source, SourceType
+from spine.tenancy import (
+    DEFAULT_WORKSPACE_ID,
+    OPERATOR,
+    Actor,
+    AuditAction,
+    Change,
+    changes_between,
+)
+from spine.tenancy.store import record
 
 _GOOD = ("SUCCESS", "UNCHANGED")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_ULID = re.compile(r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}")
+#: Connection fields an audit entry shows only as changed.
+CONNECTION_SECRETS = ("password_ref",)
+
+
+def _source_secrets(*sides: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Source fields an audit entry shows only as changed: the ``config_json.<path>`` ones.
+
+    Each is a credential reference of the config (``spine.sources.service.audited_source``).
+    """
+    names = {k for side in sides if side for k in side if k.startswith("config_json.")}
+    return tuple(sorted(names))
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A source or connection named by its name (the CLI, steps) or by its id (the API).
+
+    A plain ``str`` given where a ``Ref`` is taken is a name.
+    """
+
+    value: str
+    by_id: bool = False
+
+    @classmethod
+    def of(cls, ref: str | Ref) -> Ref:
+        """``ref`` as a :class:`Ref` (a plain string is a name)."""
+        return ref if isinstance(ref, Ref) else cls(ref)
+
+    @classmethod
+    def id(cls, value: str) -> Ref:
+        """The object whose id is ``value``."""
+        return cls(value, by_id=True)
+
+    @property
+    def well_formed(self) -> bool:
+        """Whether it can name anything (an id is a ULID; text holds no NUL)."""
+        if self.by_id:
+            return bool(_ULID.fullmatch(self.value))
+        return len(self.value) <= 200 and not _UNSTORABLE.search(self.value)
+
+    def __str__(self) -> str:
+        return self.value
 
 
 def _source(row: sa.Row[Any]) -> Source:
@@ -36,10 +100,11 @@ def _source(row: sa.Row[Any]) -> Source:
         created_at=row.created_at,
         updated_at=row.updated_at,
         created_by=row.created_by,
+        workspace_id=row.workspace_id,
     )
 
 
-def _changed(fetch: Mapping[str, Any]) -> Event:
+def _changed(fetch: Mapping[str, Any], workspace_id: uuid.UUID | None) -> Event:
     """The ``source.changed`` event of a SUCCESS fetch row (subject: the source id)."""
     return Event(
         type=EventType.SOURCE_CHANGED,
@@ -60,6 +125,7 @@ def _changed(fetch: Mapping[str, Any]) -> Event:
             )
         }
         | {"fetch_id": fetch["id"]},
+        workspace_id=None if workspace_id is None else str(workspace_id),
     )
 
 
@@ -83,105 +149,206 @@ class SourceStore:
         database: Spine's database.
         listeners: Get ``source.changed`` in the transaction that records a fetch whose
             content changed (status SUCCESS).
+        actor: Who reads and writes, in which workspace (the CLI's default one unless
+            told).
     """
 
-    def __init__(self, database: Database, *, listeners: Sequence[Listener] = ()) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        listeners: Sequence[Listener] = (),
+        actor: Actor = OPERATOR,
+    ) -> None:
         self.db = database
         self.listeners = Publisher(listeners)
+        self.actor = actor
+
+    def acting_as(self, actor: Actor) -> SourceStore:
+        """This store acting as ``actor`` (a cheap copy sharing the database)."""
+        copy = SourceStore.__new__(SourceStore)
+        copy.db = self.db
+        copy.listeners = self.listeners
+        copy.actor = actor
+        return copy
+
+    @property
+    def workspace_id(self) -> uuid.UUID:
+        """The workspace this store reads and writes."""
+        return self.actor.workspace_id
+
+    def _audit(
+        self,
+        conn: sa.Connection,
+        entity_type: str,
+        entity_id: str,
+        action: AuditAction,
+        changes: Mapping[str, Any],
+        at: datetime,
+    ) -> None:
+        change = Change(
+            entity_type=entity_type, entity_id=entity_id, action=action, changes=changes
+        )
+        record(conn, self.actor, change, at)
 
     # -- sources -------------------------------------------------------------------
 
-    def add_source(self, values: Mapping[str, Any], *, if_absent: bool = False) -> Source:
-        """Insert a source row; with ``if_absent`` keep an existing one of that name.
+    def _source_where(self, ref: Ref) -> sa.ColumnElement[bool]:
+        t = core_sources
+        column = t.c.id if ref.by_id else t.c.name
+        return sa.and_(t.c.workspace_id == self.workspace_id, column == ref.value)
+
+    def _find_source(self, conn: sa.Connection, ref: Ref) -> Source | None:
+        if not ref.well_formed:
+            return None
+        row = conn.execute(sa.select(core_sources).where(self._source_where(ref))).one_or_none()
+        return None if row is None else _source(row)
+
+    def add_source(
+        self,
+        values: Mapping[str, Any],
+        *,
+        if_absent: bool = False,
+        audited: Callable[[Source], Mapping[str, Any]] = Source.audited,
+    ) -> Source:
+        """Insert a source row in the actor's workspace.
+
+        With ``if_absent``, an existing one of that name is kept (and no audit row written).
 
         Raises:
             InvalidInput: If a text field is longer than its column (nothing is written).
             Conflict: If the name is taken (and ``if_absent`` is off).
         """
         check_lengths(core_sources, values, what="source")
+        row_values = {**values, "workspace_id": self.workspace_id}
 
         def work(conn: sa.Connection) -> Source:
-            inserted = insert_if_absent(conn, core_sources, values, key=("workspace_id", "name"))
+            inserted = insert_if_absent(
+                conn, core_sources, row_values, key=("workspace_id", "name")
+            )
             if not inserted and not if_absent:
                 raise Conflict(f"a source named {values['name']!r} exists already")
-            row = conn.execute(
-                sa.select(core_sources).where(core_sources.c.name == values["name"])
-            ).one()
-            return _source(row)
+            source = self._find_source(conn, Ref(values["name"]))
+            assert source is not None
+            if inserted:
+                fields = audited(source)
+                changes = changes_between(None, fields, secrets=_source_secrets(fields))
+                self._audit(
+                    conn, "source", source.id, AuditAction.CREATE, changes, source.created_at
+                )
+            return source
 
         return self.db.run_write(work)
 
-    def get_source(self, name: str) -> Source:
-        """The source named ``name``.
+    def get_source(self, ref: str | Ref) -> Source:
+        """The source ``ref`` names, in the actor's workspace.
 
         Raises:
-            SourceNotFound: If there is none.
+            SourceNotFound: If there is none (or it belongs to another workspace).
         """
-        query = sa.select(core_sources).where(core_sources.c.name == name)
-        row = self.db.run_read(lambda conn: conn.execute(query).one_or_none())
-        if row is None:
-            raise SourceNotFound(name)
-        return _source(row)
+        key = Ref.of(ref)
+        source = self.db.run_read(lambda conn: self._find_source(conn, key))
+        if source is None:
+            raise SourceNotFound(key)
+        return source
 
-    def list_sources(self) -> list[Source]:
-        """Every source, by name."""
-        query = sa.select(core_sources).order_by(core_sources.c.name)
+    def list_sources(self, *, after: str | None = None, limit: int | None = None) -> list[Source]:
+        """The workspace's sources, by name (``after`` a name, at most ``limit``)."""
+        t = core_sources
+        query = sa.select(t).where(t.c.workspace_id == self.workspace_id).order_by(t.c.name)
+        if after is not None:
+            if not Ref(after).well_formed:
+                return []
+            query = query.where(t.c.name > after)
+        if limit is not None:
+            query = query.limit(limit)
         return [_source(r) for r in self.db.run_read(lambda conn: conn.execute(query).all())]
 
-    def set_enabled(self, name: str, enabled: bool, now: datetime) -> Source:
-        """Enable or disable a source.
+    def update_source(
+        self,
+        ref: str | Ref,
+        change: Callable[[Source], Mapping[str, Any]],
+        now: datetime,
+        *,
+        audited: Callable[[Source], Mapping[str, Any]] = Source.audited,
+    ) -> Source:
+        """Update a source: ``change(current)`` gives the columns to set.
+
+        ``change`` may raise (a refused change writes nothing). Nothing changed writes
+        no audit row and keeps ``updated_at``.
 
         Raises:
             SourceNotFound: If there is none.
         """
-        statement = (
-            sa.update(core_sources)
-            .where(core_sources.c.name == name)
-            .values(enabled=enabled, updated_at=now)
-        )
+        key = Ref.of(ref)
 
-        def work(conn: sa.Connection) -> int:
-            return conn.execute(statement).rowcount
+        def work(conn: sa.Connection) -> Source:
+            old = self._find_source(conn, key)
+            if old is None:
+                raise SourceNotFound(key)
+            values = dict(change(old))
+            check_lengths(core_sources, values, what="source")
+            current = {"config_json": old.config, "domain": old.domain, "enabled": old.enabled}
+            if all(current.get(k) == v for k, v in values.items()):
+                return old
+            conn.execute(
+                sa.update(core_sources)
+                .where(core_sources.c.id == old.id)
+                .values(**values, updated_at=now)
+            )
+            new = self._find_source(conn, Ref.id(old.id))
+            assert new is not None
+            before, after = audited(old), audited(new)
+            changes = changes_between(before, after, secrets=_source_secrets(before, after))
+            self._audit(conn, "source", old.id, AuditAction.UPDATE, changes, now)
+            return new
 
-        if not self.db.run_write(work):
-            raise SourceNotFound(name)
-        return self.get_source(name)
+        return self.db.run_write(work)
 
-    def remove_source(self, name: str) -> None:
+    def remove_source(
+        self,
+        ref: str | Ref,
+        now: datetime,
+        *,
+        audited: Callable[[Source], Mapping[str, Any]] = Source.audited,
+    ) -> Source:
         """Delete a source; its fetch rows stay (``source_id`` set to NULL), its cache goes.
 
         Raises:
             SourceNotFound: If there is none.
         """
+        key = Ref.of(ref)
 
-        def work(conn: sa.Connection) -> int:
-            source_id = conn.execute(
-                sa.select(core_sources.c.id).where(core_sources.c.name == name)
-            ).scalar_one_or_none()
-            if source_id is None:
-                return 0
+        def work(conn: sa.Connection) -> Source:
+            old = self._find_source(conn, key)
+            if old is None:
+                raise SourceNotFound(key)
             # Explicit, so that SQLite without foreign keys behaves like PostgreSQL.
             conn.execute(
                 sa.update(core_source_fetches)
-                .where(core_source_fetches.c.source_id == source_id)
+                .where(core_source_fetches.c.source_id == old.id)
                 .values(source_id=None)
             )
             conn.execute(
-                sa.delete(core_source_cache).where(core_source_cache.c.source_id == source_id)
+                sa.delete(core_source_cache).where(core_source_cache.c.source_id == old.id)
             )
-            return conn.execute(
-                sa.delete(core_sources).where(core_sources.c.id == source_id)
-            ).rowcount
+            conn.execute(sa.delete(core_sources).where(core_sources.c.id == old.id))
+            fields = audited(old)
+            changes = changes_between(fields, None, secrets=_source_secrets(fields))
+            self._audit(conn, "source", old.id, AuditAction.DELETE, changes, now)
+            return old
 
-        if not self.db.run_write(work):
-            raise SourceNotFound(name)
+        return self.db.run_write(work)
 
     # -- fetches -------------------------------------------------------------------
 
-    def record_fetch(self, row: Mapping[str, Any]) -> None:
-        """Insert one ``core_source_fetches`` row; publish ``source.changed`` for a SUCCESS."""
+    def record_fetch(self, row: Mapping[str, Any], workspace_id: uuid.UUID | None = None) -> None:
+        """Insert one ``core_source_fetches`` row; publish ``source.changed`` for a SUCCESS.
+
+        The event carries ``workspace_id`` (the source's workspace).
+        """
         changed = row["status"] == "SUCCESS" and self.listeners.wanted(EventType.SOURCE_CHANGED)
-        event = _changed(row) if changed else None
+        event = _changed(row, workspace_id or self.workspace_id) if changed else None
 
         def work(conn: sa.Connection) -> None:
             conn.execute(sa.insert(core_source_fetches).values(**row))
@@ -202,21 +369,90 @@ class SourceStore:
         row = self.db.run_read(lambda conn: conn.execute(query).one_or_none())
         return None if row is None else dict(row._mapping)
 
-    def list_fetches(self, source_name: str, limit: int) -> list[dict[str, Any]]:
-        """The latest fetches of a source by name, newest first."""
+    def list_fetches(
+        self, ref: str | Ref, limit: int, *, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The latest fetches of a source of the workspace, newest first.
+
+        ``before`` (the id of a fetch of this source) continues a listing after it.
+
+        Raises:
+            SourceNotFound: If the workspace has no such source.
+        """
+        key = Ref.of(ref)
+        t = core_source_fetches
+
+        def work(conn: sa.Connection) -> list[dict[str, Any]]:
+            source = self._find_source(conn, key)
+            if source is None:
+                if key.by_id or not key.well_formed:
+                    raise SourceNotFound(key)
+                return self._removed_source_fetches(conn, key.value, limit)
+            query = (
+                sa.select(t)
+                .where(t.c.source_id == source.id)
+                .order_by(t.c.started_at.desc(), t.c.id.desc())
+                .limit(limit)
+            )
+            if before is not None:
+                anchor = (
+                    conn.execute(
+                        sa.select(t.c.started_at).where(
+                            t.c.id == before, t.c.source_id == source.id
+                        )
+                    ).scalar_one_or_none()
+                    if Ref.id(before).well_formed
+                    else None
+                )
+                if anchor is None:
+                    return []
+                query = query.where(
+                    sa.or_(
+                        t.c.started_at < anchor,
+                        sa.and_(t.c.started_at == anchor, t.c.id < before),
+                    )
+                )
+            return [dict(r._mapping) for r in conn.execute(query).all()]
+
+        return self.db.run_read(work)
+
+    def _removed_source_fetches(
+        self, conn: sa.Connection, name: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """The fetches of a removed source ``name`` of the workspace, newest first.
+
+        Their ``source_id`` is gone; the workspace is the one their metadata names
+        (``workspace_id``, written with every fetch; the default one for older rows).
+        """
         t = core_source_fetches
         query = (
             sa.select(t)
-            .where(t.c.source_name == source_name)
+            .where(t.c.source_name == name, t.c.source_id.is_(None))
             .order_by(t.c.started_at.desc(), t.c.id.desc())
-            .limit(limit)
         )
-        rows = self.db.run_read(lambda conn: conn.execute(query).all())
-        return [dict(r._mapping) for r in rows]
+        mine = str(self.workspace_id)
+        rows: list[dict[str, Any]] = []
+        for row in conn.execute(query):
+            values = dict(row._mapping)
+            owner = (values.get("metadata_json") or {}).get(
+                "workspace_id", str(DEFAULT_WORKSPACE_ID)
+            )
+            if owner == mine:
+                rows.append(values)
+                if len(rows) >= limit:
+                    break
+        return rows
 
     def get_fetch(self, fetch_id: str) -> dict[str, Any] | None:
-        """One fetch row by id."""
-        query = sa.select(core_source_fetches).where(core_source_fetches.c.id == fetch_id)
+        """One fetch row by id, if its source belongs to the workspace."""
+        if not Ref.id(fetch_id).well_formed:
+            return None
+        f, s = core_source_fetches, core_sources
+        query = (
+            sa.select(f)
+            .join(s, s.c.id == f.c.source_id)
+            .where(f.c.id == fetch_id, s.c.workspace_id == self.workspace_id)
+        )
         row = self.db.run_read(lambda conn: conn.execute(query).one_or_none())
         return None if row is None else dict(row._mapping)
 
@@ -251,10 +487,18 @@ class SourceStore:
         )
         self.db.run_write(lambda conn: conn.execute(statement))
 
-    def list_cache(self) -> list[CacheEntry]:
-        """Every cache entry, least recently used first."""
+    def list_cache(self, *, every_workspace: bool = False) -> list[CacheEntry]:
+        """The workspace's cache entries (those of its sources), least recently used first.
+
+        ``every_workspace``: every entry (the engine's size budget is one for the process).
+        """
         t = core_source_cache
         query = sa.select(t).order_by(t.c.last_accessed_at, t.c.cache_key)
+        if not every_workspace:
+            mine = sa.select(core_sources.c.id).where(
+                core_sources.c.workspace_id == self.workspace_id
+            )
+            query = query.where(t.c.source_id.in_(mine))
         return [_cache_entry(r) for r in self.db.run_read(lambda conn: conn.execute(query).all())]
 
     def delete_cache(self, keys: list[str]) -> int:
@@ -266,56 +510,141 @@ class SourceStore:
 
     # -- connections ---------------------------------------------------------------
 
+    def _connection_where(self, ref: Ref) -> sa.ColumnElement[bool]:
+        t = core_database_connections
+        column = t.c.id if ref.by_id else t.c.name
+        return sa.and_(t.c.workspace_id == self.workspace_id, column == ref.value)
+
+    def _find_connection(self, conn: sa.Connection, ref: Ref) -> Connection | None:
+        if not ref.well_formed:
+            return None
+        t = core_database_connections
+        row = conn.execute(sa.select(t).where(self._connection_where(ref))).one_or_none()
+        return None if row is None else _connection(row)
+
     def add_connection(self, values: Mapping[str, Any]) -> Connection:
-        """Insert a connection row.
+        """Insert a connection row in the actor's workspace.
 
         Raises:
             InvalidInput: If a text field is longer than its column (nothing is written).
             Conflict: If the name is taken.
         """
         check_lengths(core_database_connections, values, what="connection")
+        row_values = {**values, "workspace_id": self.workspace_id}
 
-        def work(conn: sa.Connection) -> None:
+        def work(conn: sa.Connection) -> Connection:
             if not insert_if_absent(
-                conn, core_database_connections, values, key=("workspace_id", "name")
+                conn, core_database_connections, row_values, key=("workspace_id", "name")
             ):
                 raise Conflict(f"a connection named {values['name']!r} exists already")
+            made = self._find_connection(conn, Ref(values["name"]))
+            assert made is not None
+            changes = changes_between(None, made.audited(), secrets=CONNECTION_SECRETS)
+            self._audit(conn, "connection", made.id, AuditAction.CREATE, changes, made.created_at)
+            return made
 
-        self.db.run_write(work)
-        return self.get_connection(values["name"])
+        return self.db.run_write(work)
 
-    def get_connection(self, name: str) -> Connection:
-        """The connection named ``name``.
+    def get_connection(self, ref: str | Ref) -> Connection:
+        """The connection ``ref`` names, in the actor's workspace.
+
+        Raises:
+            ConnectionNotFound: If there is none (or it belongs to another workspace).
+        """
+        key = Ref.of(ref)
+        found = self.db.run_read(lambda conn: self._find_connection(conn, key))
+        if found is None:
+            raise ConnectionNotFound(key)
+        return found
+
+    def connection_for(self, workspace_id: uuid.UUID | None, name: str) -> Connection:
+        """The connection ``name`` of ``workspace_id`` (the engine: a source's fetch).
+
+        Raises:
+            ConnectionNotFound: If that workspace has none of this name.
+        """
+        if workspace_id is None:
+            return self.get_connection(name)
+        return self.acting_as(Actor.system_in(workspace_id)).get_connection(name)
+
+    def list_connections(
+        self, *, after: str | None = None, limit: int | None = None
+    ) -> list[Connection]:
+        """The workspace's connections, by name (``after`` a name, at most ``limit``)."""
+        t = core_database_connections
+        query = sa.select(t).where(t.c.workspace_id == self.workspace_id).order_by(t.c.name)
+        if after is not None:
+            if not Ref(after).well_formed:
+                return []
+            query = query.where(t.c.name > after)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_connection(r) for r in self.db.run_read(lambda conn: conn.execute(query).all())]
+
+    def update_connection(
+        self,
+        ref: str | Ref,
+        change: Callable[[Connection], Mapping[str, Any]],
+        now: datetime,
+    ) -> Connection:
+        """Update a connection: ``change(current)`` gives the columns to set.
+
+        ``change`` may raise (a refused change writes nothing). Nothing changed writes
+        no audit row and keeps ``updated_at``.
 
         Raises:
             ConnectionNotFound: If there is none.
         """
+        key = Ref.of(ref)
         t = core_database_connections
-        query = sa.select(t).where(t.c.name == name)
-        row = self.db.run_read(lambda conn: conn.execute(query).one_or_none())
-        if row is None:
-            raise ConnectionNotFound(name)
-        return _connection(row)
 
-    def list_connections(self) -> list[Connection]:
-        """Every connection, by name."""
-        t = core_database_connections
-        query = sa.select(t).order_by(t.c.name)
-        return [_connection(r) for r in self.db.run_read(lambda conn: conn.execute(query).all())]
+        def work(conn: sa.Connection) -> Connection:
+            old = self._find_connection(conn, key)
+            if old is None:
+                raise ConnectionNotFound(key)
+            values = dict(change(old))
+            check_lengths(t, values, what="connection")
+            before = old.audited()
+            if all(before.get(k) == v for k, v in values.items()):
+                return old
+            conn.execute(sa.update(t).where(t.c.id == old.id).values(**values, updated_at=now))
+            new = self._find_connection(conn, Ref.id(old.id))
+            assert new is not None
+            changes = changes_between(before, new.audited(), secrets=CONNECTION_SECRETS)
+            self._audit(conn, "connection", old.id, AuditAction.UPDATE, changes, now)
+            return new
 
-    def remove_connection(self, name: str) -> None:
+        return self.db.run_write(work)
+
+    def remove_connection(self, ref: str | Ref, now: datetime) -> Connection:
         """Delete a connection.
 
         Raises:
             ConnectionNotFound: If there is none.
         """
+        key = Ref.of(ref)
         t = core_database_connections
-        statement = sa.delete(t).where(t.c.name == name)
-        if not self.db.run_write(lambda conn: conn.execute(statement).rowcount):
-            raise ConnectionNotFound(name)
 
-    def record_connection_outcome(self, name: str, values: Mapping[str, Any]) -> None:
-        """Write ``last_connected_at`` or ``last_error``/``last_error_at``."""
+        def work(conn: sa.Connection) -> Connection:
+            old = self._find_connection(conn, key)
+            if old is None:
+                raise ConnectionNotFound(key)
+            conn.execute(sa.delete(t).where(t.c.id == old.id))
+            changes = changes_between(old.audited(), None, secrets=CONNECTION_SECRETS)
+            self._audit(conn, "connection", old.id, AuditAction.DELETE, changes, now)
+            return old
+
+        return self.db.run_write(work)
+
+    def record_connection_outcome(self, connection_id: str, values: Mapping[str, Any]) -> None:
+        """Write ``last_connected_at`` or ``last_error``/``last_error_at``.
+
+        A status, not an edit: no audit row.
+        """
         t = core_database_connections
-        statement = sa.update(t).where(t.c.name == name).values(**values)
+        statement = (
+            sa.update(t)
+            .where(t.c.id == connection_id, t.c.workspace_id == self.workspace_id)
+            .values(**values)
+        )
         self.db.run_write(lambda conn: conn.execute(statement))
