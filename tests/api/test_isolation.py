@@ -1,0 +1,185 @@
+"""Isolation over the whole API, read from its own OpenAPI document.
+
+Tenant a makes one of everything through the API. Then tenant b's key, holding every
+scope, tries every operation of every workspace route twice: on a's workspace path, and
+on its own path with a's object ids. Every answer must be 404, nothing of a's may change,
+and b's listings must never show a's rows. A new route is covered the day it is added:
+an object parameter this test cannot fill fails it until it can.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from spine.core.ids import new_id
+from spine.orchestration.registry import workflows
+from spine.orchestration.steps import Step
+from spine.orchestration.workflow import Workflow
+from spine.tenancy import Actor
+from tests.api.tenants import Tenant, Tenants
+
+WF = "api_isolation.demo"
+if WF not in workflows.names():
+    Workflow(WF, [Step.lambda_("a", lambda ctx: {"ok": True})])
+
+PREFIX = "/api/v1/workspaces/{workspace_id}"
+
+#: What tenant a makes: the collection it posts to, the body, and the path parameter its
+#: id fills.
+SEEDS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "/schedules",
+        {"name": "nightly", "target_name": WF, "cron_expression": "0 2 * * *"},
+        "schedule",
+    ),
+    (
+        "/alert-channels",
+        {
+            "name": "ops",
+            "channel_type": "webhook",
+            "config_json": {
+                "url": "https://hooks.example.com/spine",
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            },
+        },
+        "channel_id",
+    ),
+    (
+        "/sources",
+        {"name": "otc", "source_type": "file", "config_json": {"path": "/nonexistent/otc.psv"}},
+        "source_id",
+    ),
+    (
+        "/connections",
+        {"name": "warehouse", "dialect": "sqlite", "database": "/nonexistent/w.db"},
+        "connection_id",
+    ),
+    ("/runs", {"workflow_name": WF, "params": {}}, "run_id"),
+    ("/alerts", {"severity": "ERROR", "title": "t", "message": "m", "source": "tests"}, "alert_id"),
+]
+
+#: Bodies that would be accepted if the object were b's own, so that a 404 shows the
+#: lookup refused it, not the validation.
+PATCHES: dict[str, dict[str, Any]] = {
+    "schedule": {"max_instances": 2},
+    "channel_id": {"enabled": False},
+    "source_id": {"enabled": False},
+    "connection_id": {"pool_size": 3},
+}
+
+
+def _operations(tenants: Tenants) -> list[tuple[str, str]]:
+    document = tenants.a.client.get("/openapi.json").json()
+    return [
+        (method.upper(), path.removeprefix(PREFIX))
+        for path, operations in document["paths"].items()
+        if path.startswith(PREFIX)
+        for method in operations
+    ]
+
+
+def _seed(tenant: Tenant) -> dict[str, str]:
+    ids: dict[str, str] = {"dlq_id": new_id(), "key_id": tenant.key_ids["read"]}
+    for collection, body, parameter in SEEDS:
+        response = tenant.post(collection, json=body)
+        if response.status_code == 404 and collection == "/runs":
+            continue  # the runs router is not there
+        assert response.status_code in (200, 201), (collection, response.text)
+        made = response.json()
+        ids[parameter] = str(made.get("id") or made["run_id"])
+    return ids
+
+
+def _fill(path: str, ids: dict[str, str]) -> str:
+    out = path
+    for name, value in ids.items():
+        out = out.replace("{" + name + "}", value)
+    assert "{" not in out, f"no id of tenant a for {path}: add it to SEEDS"
+    return out
+
+
+def _body(method: str, path: str) -> dict[str, Any] | None:
+    if method == "PATCH":
+        return next(body for name, body in PATCHES.items() if "{" + name + "}" in path)
+    return {} if method in ("POST", "PUT") else None
+
+
+def _state(
+    tenant: Tenant, operations: list[tuple[str, str]], ids: dict[str, str]
+) -> dict[str, Any]:
+    # Everything a's key can read of a's workspace.
+    seen: dict[str, Any] = {}
+    for method, path in operations:
+        if method == "GET":
+            response = tenant.get(_fill(path, ids))
+            seen[path] = (response.status_code, response.json())
+    return seen
+
+
+def test_another_workspaces_key_gets_404_for_everything_and_changes_nothing(
+    tenants: Tenants,
+) -> None:
+    a, b = tenants.a, tenants.b
+    operations = _operations(tenants)
+    assert len(operations) > 20
+    ids = _seed(a)
+    before = _state(a, operations, ids)
+    audit_before = len(
+        a.services.tenancy.audit_entries(Actor(workspace_id=a.workspace.id), limit=1000)
+    )
+
+    wrong: list[str] = []
+    for method, path in operations:
+        filled = _fill(path, ids)
+        body = _body(method, path)
+        # b's key on a's workspace path.
+        on_a = b.client.request(method, a.url(filled), headers=b.headers(), json=body)
+        if on_a.status_code != 404:
+            wrong.append(f"{method} a's path {path}: {on_a.status_code}")
+        # b's own path with a's object ids.
+        if "{" in path:
+            on_b = b.request(method, filled, json=body)
+            if on_b.status_code != 404:
+                wrong.append(f"{method} b's path with a's ids {path}: {on_b.status_code}")
+
+    assert wrong == []
+    assert _state(a, operations, ids) == before
+    audit_after = len(
+        a.services.tenancy.audit_entries(Actor(workspace_id=a.workspace.id), limit=1000)
+    )
+    assert audit_after == audit_before
+
+
+def test_listings_never_show_another_workspaces_rows(tenants: Tenants) -> None:
+    a, b = tenants.a, tenants.b
+    operations = _operations(tenants)
+    ids = _seed(a)
+    _seed(b)
+
+    leaks: list[str] = []
+    for method, path in operations:
+        if method != "GET" or "{" in path:
+            continue
+        for query in ({}, {"limit": 200}, {"workspace_id": str(a.workspace.id)}):
+            response = b.get(path, params=query)
+            assert response.status_code == 200, (path, response.text)
+            text = response.text
+            leaks += [f"{path} shows a's {name}" for name, value in ids.items() if value in text]
+    assert leaks == []
+
+
+@pytest.mark.parametrize("kind", ["read", "write", "admin"])
+def test_a_key_of_one_scope_is_404_not_403_on_another_workspace(
+    tenants: Tenants, kind: str
+) -> None:
+    # The workspace check comes before the scope check: a key learns nothing of others.
+    a, b = tenants.a, tenants.b
+    for method, path in _operations(tenants):
+        if "{" in path:
+            continue
+        response = b.client.request(
+            method, a.url(path), headers=b.headers(kind), json=_body(method, path)
+        )
+        assert response.status_code == 404, (kind, method, path, response.status_code)
