@@ -114,7 +114,7 @@ class Services:
     @property
     def runs(self) -> RunStore:
         """Workflow runs, steps and events (spec 002's history store, extended)."""
-        return RunStore(self.database, self.clock, listeners=self.listeners)
+        return RunStore(self.database, self.clock, listeners=self.listeners, actor=self.actor)
 
     @property
     def sources(self) -> SourceService:

@@ -7,6 +7,7 @@ runs together with rows of their own (the scheduler's fire and its run).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from spine.core.events import EventType, Publisher
 from spine.core.storage.dialect_sql import dialect_insert
 from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
+from spine.core.workspaces import DEFAULT_WORKSPACE_ID
 from spine.orchestration.events import run_finished
 from spine.orchestration.history.store import add_event, count_run_change, row_to_run, run_values
 from spine.orchestration.history.types import WorkflowRun, WorkflowStatus
@@ -68,6 +70,7 @@ def insert_run_once(conn: sa.Connection, run: WorkflowRun, now: datetime) -> Wor
         row = (
             conn.execute(
                 sa.select(runs_t).where(
+                    runs_t.c.workspace_id == _workspace(run),
                     runs_t.c.workflow_name == run.workflow_name,
                     runs_t.c.idempotency_key == run.idempotency_key,
                 )
@@ -81,9 +84,11 @@ def insert_run_once(conn: sa.Connection, run: WorkflowRun, now: datetime) -> Wor
 
 
 def runs_with_keys(
-    conn: sa.Connection, keys: Iterable[tuple[str, str]]
+    conn: sa.Connection,
+    keys: Iterable[tuple[str, str]],
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
 ) -> dict[tuple[str, str], WorkflowRun]:
-    """The runs that hold any of ``keys`` (``(workflow_name, idempotency_key)`` pairs).
+    """The runs of ``workspace_id`` that hold any of ``keys`` (``(workflow_name, key)`` pairs).
 
     Public so that a part creating keyed runs in its own transaction (the scheduler's
     fires) can tell beforehand which keys are taken, instead of failing on the index.
@@ -98,6 +103,7 @@ def runs_with_keys(
             # Both columns of uq_workflow_runs_idempotency: an index lookup per key.
             rows = conn.execute(
                 sa.select(runs_t).where(
+                    runs_t.c.workspace_id == workspace_id,
                     runs_t.c.workflow_name == workflow_name,
                     runs_t.c.idempotency_key.in_(ordered[start : start + _KEY_CHUNK]),
                 )
@@ -108,15 +114,19 @@ def runs_with_keys(
 
 
 def runs_with_partitions(
-    conn: sa.Connection, workflow_name: str, partition_keys: Iterable[str]
+    conn: sa.Connection,
+    workflow_name: str,
+    partition_keys: Iterable[str],
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
 ) -> list[WorkflowRun]:
-    """The runs of ``workflow_name`` whose partition key is one of ``partition_keys``."""
+    """The runs of ``workflow_name`` in ``workspace_id`` with one of ``partition_keys``."""
     ordered = sorted(set(partition_keys))
     found: list[WorkflowRun] = []
     for start in range(0, len(ordered), _KEY_CHUNK):
         rows = conn.execute(
             sa.select(runs_t)
             .where(
+                runs_t.c.workspace_id == workspace_id,
                 runs_t.c.workflow_name == workflow_name,
                 runs_t.c.partition_key.in_(ordered[start : start + _KEY_CHUNK]),
             )
@@ -128,6 +138,11 @@ def runs_with_partitions(
 
 # Keys per IN list: well under SQLite's limit on bound parameters.
 _KEY_CHUNK = 500
+
+
+def _workspace(run: WorkflowRun) -> uuid.UUID:
+    """The run's workspace (a run placed nowhere goes to the default one, as its row does)."""
+    return run.workspace_id or DEFAULT_WORKSPACE_ID
 
 
 def _pending_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
@@ -152,7 +167,7 @@ def insert_runs(conn: sa.Connection, runs: Sequence[WorkflowRun], now: datetime)
 def _count_and_announce(conn: sa.Connection, runs: Sequence[WorkflowRun], now: datetime) -> None:
     """Count new runs in the run statistics and write their ``run.created`` events."""
     events = []
-    per_day: dict[tuple[str, str], list[WorkflowRun]] = {}
+    per_day: dict[tuple[str, str, str], list[WorkflowRun]] = {}
     for run in runs:
         payload: dict[str, Any] = {
             "workflow_name": run.workflow_name,
@@ -173,10 +188,11 @@ def _count_and_announce(conn: sa.Connection, runs: Sequence[WorkflowRun], now: d
             }
         )
         day = run.created_at.astimezone(UTC).date().isoformat()
-        per_day.setdefault((run.workflow_name, day), []).append(run)
-    for (workflow_name, _), group in sorted(per_day.items()):
+        per_day.setdefault((str(_workspace(run)), run.workflow_name, day), []).append(run)
+    for (_, workflow_name, _), group in sorted(per_day.items()):
         count_run_change(
             conn,
+            workspace_id=_workspace(group[0]),
             workflow_name=workflow_name,
             created_at=group[0].created_at,
             old=None,
@@ -236,6 +252,7 @@ def take(
     if row["status"] == WorkflowStatus.PENDING.value:
         count_run_change(
             conn,
+            workspace_id=row["workspace_id"],
             workflow_name=row["workflow_name"],
             created_at=row["created_at"],
             old=(WorkflowStatus.PENDING.value, None),
@@ -341,6 +358,7 @@ def finish(
                 runs_t.c.duration_ms,
                 runs_t.c.started_at,
                 runs_t.c.parent_run_id,
+                runs_t.c.workspace_id,
             ).where(runs_t.c.run_id == run_id)
         )
         .mappings()
@@ -370,6 +388,7 @@ def finish(
     conn.execute(sa.update(runs_t).where(runs_t.c.run_id == run_id).values(values))
     count_run_change(
         conn,
+        workspace_id=before["workspace_id"],
         workflow_name=before["workflow_name"],
         created_at=before["created_at"],
         old=(before["status"], before["duration_ms"]),
