@@ -86,7 +86,9 @@ def test_each_workspace_sees_only_its_runs(
 def test_a_run_of_another_workspace_cannot_be_saved_over(
     store: RunStore, other: Actor, clock: FrozenClock
 ) -> None:
-    run = WorkflowRun(run_id="01J0000000000000000000000A", workflow_name="wf", created_at=clock.now())
+    run = WorkflowRun(
+        run_id="01J0000000000000000000000A", workflow_name="wf", created_at=clock.now()
+    )
     store.acting_as(other).save_workflow_run(run)
     run.status = WorkflowStatus.FAILED
 
