@@ -15,6 +15,7 @@ from spine.core.events import Connection, Event, EventType
 from spine.core.storage import Database
 from spine.core.storage.schema.dq_platform import audit_log as audit_t
 from spine.core.storage.schema.workflow_history import core_workflow_run_stats as stats_t
+from spine.orchestration.context import StepServices
 from spine.orchestration.errors import RunNotFound
 from spine.orchestration.history import HistoryStore, WorkflowRun, WorkflowStatus
 from spine.orchestration.registry import WorkflowRegistry
@@ -246,3 +247,20 @@ def _ulid_bytes(run_id: str) -> bytes:
     from ulid import ULID
 
     return ULID.from_str(run_id).bytes
+
+
+def test_steps_get_the_services_of_their_runs_workspace(
+    make_runner: Any, workflows: WorkflowRegistry, store: RunStore, other: Actor
+) -> None:
+    Workflow("wf", [Step.lambda_("s", lambda ctx: None)], registry=workflows)
+    asked: list[uuid.UUID | None] = []
+
+    def in_workspace(workspace_id: uuid.UUID | None) -> StepServices:
+        asked.append(workspace_id)
+        return StepServices()
+
+    engine = make_runner(step_services=StepServices(in_workspace=in_workspace))
+    WorkflowRunner(store.acting_as(other), workflow_registry=workflows).submit("wf")
+
+    assert Worker(engine).run(once=True) == 1
+    assert asked == [other.workspace_id]

@@ -250,7 +250,7 @@ class WorkflowRunner:
             children=self,
             inline_backoff_seconds=self.inline_backoff_seconds,
             stopping=self.stopping,
-            services=self.step_services,
+            services=self.step_services.of_workspace(claim.run.workspace_id),
             stop_grace_seconds=self.stop_grace_seconds,
         )
         with (
