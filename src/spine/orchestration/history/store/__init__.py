@@ -15,7 +15,7 @@ import copy
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Self
 
 import sqlalchemy as sa
@@ -32,6 +32,11 @@ from spine.core.storage.schema.workflow_history import core_workflow_step_logs a
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.errors import RunNotFound
 from spine.orchestration.history.store.events import add_event, transition_key
+from spine.orchestration.history.store.retention import (
+    count_prunable,
+    delete_batch,
+    prunable,
+)
 from spine.orchestration.history.store.rows import (
     STEP_FINISH_COLUMNS,
     row_to_event,
@@ -47,7 +52,6 @@ from spine.orchestration.history.store.statistics import (
     rebuild_run_statistics,
 )
 from spine.orchestration.history.types import (
-    TERMINAL_RUN_STATUSES,
     RunStatistics,
     StepLog,
     StepRun,
@@ -427,7 +431,7 @@ class HistoryStore:
     # ------------------------------------------------------------ retention
 
     def delete_old_runs(self, days: int, *, batch_size: int = 500) -> int:
-        """Delete terminal runs created more than ``days`` ago, with steps, events and logs.
+        """Delete the workspace's finished runs created ``days`` ago, with their children.
 
         Runs still PENDING or RUNNING are kept whatever their age. Deletes go in batches
         of ``batch_size`` runs, each its own short transaction, so workers writing at the
@@ -439,49 +443,12 @@ class HistoryStore:
         if batch_size < 1:
             # A batch of 0 would select nothing and loop for ever.
             raise InvalidInput("batch_size must be 1 or more")
-        old_and_finished = self._prunable(days)
-
-        def batch(conn: sa.Connection) -> tuple[int, int]:
-            rows = conn.execute(
-                sa.select(
-                    runs_t.c.run_id,
-                    runs_t.c.workflow_name,
-                    runs_t.c.created_at,
-                    runs_t.c.status,
-                    runs_t.c.duration_ms,
-                )
-                .where(*old_and_finished)
-                .order_by(runs_t.c.created_at)
-                .limit(batch_size)
-                # PostgreSQL: lock the batch so that no status changes under the delete,
-                # and skip runs a writer holds now (the next prune takes them).
-                .with_for_update(skip_locked=True)
-            ).all()
-            if not rows:
-                return 0, 0
-            ids = [row.run_id for row in rows]
-            for row in rows:
-                count_run_change(
-                    conn,
-                    workspace_id=self.workspace_id,
-                    workflow_name=row.workflow_name,
-                    created_at=row.created_at,
-                    old=(row.status, row.duration_ms),
-                    new=None,
-                )
-            # Children first: explicit deletes are cheaper than relying on cascades
-            # row by row, and work the same with foreign keys off.
-            conn.execute(sa.delete(events_t).where(events_t.c.run_id.in_(ids)))
-            conn.execute(sa.delete(logs_t).where(logs_t.c.run_id.in_(ids)))
-            conn.execute(sa.delete(steps_t).where(steps_t.c.run_id.in_(ids)))
-            deleted = conn.execute(
-                sa.delete(runs_t).where(runs_t.c.run_id.in_(ids), *old_and_finished)
-            ).rowcount
-            return len(ids), int(deleted)
-
+        condition = prunable(self.workspace_id, self.clock.now(), days)
         total = 0
         while True:
-            selected, deleted = self.db.run_write(batch)
+            selected, deleted = self.db.run_write(
+                lambda conn: delete_batch(conn, condition, self.workspace_id, batch_size)
+            )
             total += deleted
             if selected < batch_size:
                 break
@@ -498,29 +465,8 @@ class HistoryStore:
         Raises:
             InvalidInput: If ``days`` is negative.
         """
-        prunable = self._prunable(days)
-
-        def work(conn: sa.Connection) -> dict[str, int]:
-            ids = sa.select(runs_t.c.run_id).where(*prunable).scalar_subquery()
-            counts = {}
-            for name, table, condition in (
-                ("runs", runs_t, sa.and_(*prunable)),
-                ("steps", steps_t, steps_t.c.run_id.in_(ids)),
-                ("events", events_t, events_t.c.run_id.in_(ids)),
-            ):
-                query = sa.select(sa.func.count()).select_from(table).where(condition)
-                counts[name] = int(conn.scalar(query) or 0)
-            return counts
-
-        return self.db.run_read(work)
-
-    def _prunable(self, days: int) -> tuple[sa.ColumnElement[bool], ...]:
-        """The condition on runs that retention deletes: finished, created ``days`` ago."""
-        if days < 0:
-            raise InvalidInput("days must be 0 or more")
-        cutoff = self.clock.now() - timedelta(days=days)
-        terminal = [s.value for s in TERMINAL_RUN_STATUSES]
-        return (self._mine(), runs_t.c.created_at < cutoff, runs_t.c.status.in_(terminal))
+        condition = prunable(self.workspace_id, self.clock.now(), days)
+        return self.db.run_read(lambda conn: count_prunable(conn, condition))
 
     # ----------------------------------------------------------- statistics
 
