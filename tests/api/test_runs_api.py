@@ -232,6 +232,12 @@ def test_bad_starts_and_ids_are_clear_problems(tenants: Tenants) -> None:
         _problem(a.get(f"/runs/{bad}"), 404)
         _problem(a.post(f"/runs/{bad}/cancel"), 404)
     _problem(a.get("/runs", params={"status": "BOGUS"}), 422)
+    # NUL cannot be in PostgreSQL text: a clear 422, not a driver error.
+    for name in ("workflow_name", "domain", "triggered_by"):
+        _problem(a.get("/runs", params={name: "a\x00b"}), 422)
+    _problem(_start(a, domain="a\x00b"), 422)
+    _problem(_start(a, partition_key="\x00"), 422)
+    _problem(a.client.get("/history/runs", params={"workflow_name": "\x00"}), 422)
     _problem(
         a.get("/runs", params={"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}),
         422,

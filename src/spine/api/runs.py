@@ -40,6 +40,8 @@ router = APIRouter(prefix=WORKSPACE_PATH, tags=["runs"])
 _TIME = "ISO-8601 time in UTC."
 #: The longest workflow name, partition key and domain a body may hold (their columns').
 _NAME = 255
+#: Text a column can hold: no NUL (PostgreSQL refuses it in text).
+_TEXT = r"^[^\x00]*$"
 
 
 class RunResponse(BaseModel):
@@ -197,11 +199,14 @@ class RunStart(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    workflow_name: str = Field(min_length=1, max_length=_NAME)
+    workflow_name: str = Field(min_length=1, max_length=_NAME, pattern=_TEXT)
     params: dict[str, Any] = Field(default_factory=dict)
-    partition_key: str | None = Field(default=None, max_length=_NAME)
+    partition_key: str | None = Field(default=None, max_length=_NAME, pattern=_TEXT)
     domain: str | None = Field(
-        default=None, max_length=_NAME, description="Default: the workflow's domain."
+        default=None,
+        max_length=_NAME,
+        pattern=_TEXT,
+        description="Default: the workflow's domain.",
     )
 
 
@@ -245,10 +250,10 @@ def _run_id(run_id: str) -> str:
 def list_runs(
     access: ReadAccess,
     page: PageParams,
-    workflow_name: Annotated[str | None, Query(max_length=_NAME)] = None,
+    workflow_name: Annotated[str | None, Query(max_length=_NAME, pattern=_TEXT)] = None,
     status: WorkflowStatus | None = None,
-    domain: Annotated[str | None, Query(max_length=_NAME)] = None,
-    triggered_by: Annotated[str | None, Query(max_length=50)] = None,
+    domain: Annotated[str | None, Query(max_length=_NAME, pattern=_TEXT)] = None,
+    triggered_by: Annotated[str | None, Query(max_length=50, pattern=_TEXT)] = None,
     since: Annotated[datetime | None, Query(description="Started at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Started at or before.")] = None,
 ) -> Page[RunResponse]:
@@ -294,6 +299,7 @@ def start_run(
             alias="Idempotency-Key",
             min_length=1,
             max_length=MAX_KEY_LENGTH,
+            pattern=_TEXT,
             description="Start the workflow once per key (per workspace).",
         ),
     ] = None,
