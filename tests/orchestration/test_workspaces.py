@@ -74,6 +74,7 @@ def test_each_workspace_sees_only_its_runs(
         store.run_row(their.run_id)
     assert store.get_events(their.run_id) == []
     assert store.get_step_runs(their.run_id) == []
+    assert store.get_step_logs(their.run_id) == []
     with pytest.raises(RunNotFound):
         store.request_cancel(their.run_id)
     with pytest.raises(RunNotFound):
