@@ -10,7 +10,7 @@ import importlib
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,7 +114,7 @@ class Services:
     @property
     def runs(self) -> RunStore:
         """Workflow runs, steps and events (spec 002's history store, extended)."""
-        return RunStore(self.database, self.clock, listeners=self.listeners)
+        return RunStore(self.database, self.clock, listeners=self.listeners, actor=self.actor)
 
     @property
     def sources(self) -> SourceService:
@@ -150,7 +150,10 @@ class Services:
             clock=self.clock,
             lease_seconds=self.settings.worker_lease_seconds,
             stop_grace_seconds=self.settings.worker_stop_grace_seconds,
-            step_services=self.step_services(),
+            step_services=replace(
+                self.step_services(),
+                in_workspace=lambda ws: self.for_actor(Actor.system_in(ws)).step_services(),
+            ),
         )
 
     def alerting(self) -> AlertService:

@@ -33,6 +33,8 @@ MAX_OFFSET = 2**63 - 1
 MAX_RETENTION_DAYS = 36_500
 
 _TIME = "ISO-8601 time in UTC."
+#: Text a column can hold: no NUL (PostgreSQL refuses it in text).
+_TEXT = r"^[^\x00]*$"
 
 
 class WorkflowRunResponse(BaseModel):
@@ -190,8 +192,8 @@ class DeletedResponse(BaseModel):
 def list_runs(
     access: KeyReadAccess,
     response: Response,
-    workflow_name: str | None = None,
-    domain: str | None = None,
+    workflow_name: Annotated[str | None, Query(pattern=_TEXT)] = None,
+    domain: Annotated[str | None, Query(pattern=_TEXT)] = None,
     status: WorkflowStatus | None = None,
     since: Annotated[datetime | None, Query(description="Started at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Started at or before.")] = None,
@@ -257,7 +259,7 @@ def get_run(run_id: str, access: KeyReadAccess) -> RunDetailResponse:
 )
 def get_statistics(
     access: KeyReadAccess,
-    workflow_name: str | None = None,
+    workflow_name: Annotated[str | None, Query(pattern=_TEXT)] = None,
     since: Annotated[datetime | None, Query(description="Started at or after.")] = None,
 ) -> StatisticsResponse:
     """Count runs per status, with the success rate and the mean duration."""

@@ -11,7 +11,8 @@ given gets :class:`~spine.orchestration.errors.StepServiceMissing`, naming it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -82,11 +83,18 @@ class StepServices:
         alerts: Records alerts (``ctx.send_alert``).
         sources: Fetches registered sources (``ctx.fetch``).
         database: Spine's database (``ctx.database``).
+        in_workspace: The services of a run's workspace (a worker serves every
+            workspace: a step's alerts and fetches belong to its run's); ``None``: these.
     """
 
     alerts: AlertSender | None = None
     sources: SourceFetcher | None = None
     database: Database | None = None
+    in_workspace: Callable[[uuid.UUID | None], StepServices] | None = None
+
+    def of_workspace(self, workspace_id: uuid.UUID | None) -> StepServices:
+        """The services a step of a run in ``workspace_id`` uses."""
+        return self if self.in_workspace is None else self.in_workspace(workspace_id)
 
 
 _NO_SERVICES = StepServices()

@@ -13,13 +13,14 @@ def run_finished(run: WorkflowRun) -> Event:
     outputs (which may be large): ``workflow_name``, ``status``, ``domain``,
     ``partition_key``, ``triggered_by``, ``schedule_id``, ``parent_run_id``, ``error``,
     ``error_category``, ``total_steps``, ``failed_steps``, ``created_at`` and
-    ``completed_at`` (ISO-8601 UTC).
+    ``completed_at`` (ISO-8601 UTC). The event's ``workspace_id`` is the run's.
     """
     completed = run.completed_at or run.created_at
     return Event(
         type=EventType.RUN_FINISHED,
         subject_id=run.run_id,
         at=completed,
+        workspace_id=None if run.workspace_id is None else str(run.workspace_id),
         payload={
             "workflow_name": run.workflow_name,
             "status": WorkflowStatus(run.status).value,

@@ -34,6 +34,7 @@ from spine.orchestration.registry import (
     workflows,
 )
 from spine.orchestration.store import RunStore
+from spine.tenancy import Actor
 
 __all__ = ["MAX_INTERRUPTIONS", "StepTimeout", "WorkflowRunner", "describe", "worker_identity"]
 
@@ -239,16 +240,17 @@ class WorkflowRunner:
         Returns the run when it finished; ``None`` if it was parked, released, or taken
         over by another worker.
         """
+        # Spine runs the run in the run's workspace, whichever workspace claimed it.
         execution = RunExecution(
             claim,
-            store=self.store,
+            store=self.store.acting_as(Actor.system_in(claim.run.workspace_id)),
             clock=self.clock,
             workflows=self.workflows,
             pipelines=self.pipelines,
             children=self,
             inline_backoff_seconds=self.inline_backoff_seconds,
             stopping=self.stopping,
-            services=self.step_services,
+            services=self.step_services.of_workspace(claim.run.workspace_id),
             stop_grace_seconds=self.stop_grace_seconds,
         )
         with (

@@ -8,6 +8,7 @@ specification's constructor calls work unchanged. Times are timezone-aware UTC.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -102,6 +103,9 @@ class WorkflowRun:
 
     # Added by spine: the caller's key for this start (docs/orchestration.md).
     idempotency_key: str | None = None
+    #: The workspace the run belongs to; ``None`` on a run not stored yet: the store
+    #: puts it in its actor's workspace (a child run in its parent's).
+    workspace_id: uuid.UUID | None = None
 
     @property
     def duration_seconds(self) -> float | None:

@@ -35,6 +35,11 @@ from spine.orchestration.steps import StepType
 from spine.orchestration.store import cancellation, runs, steps
 from spine.orchestration.store.lease import guard, renew
 from spine.orchestration.store.statements import StepWrites
+from spine.tenancy import OPERATOR, Actor, AuditAction, Change, changes_between
+from spine.tenancy.store import record
+
+#: The fields of a started run that its audit entry shows.
+_AUDITED = ("workflow_name", "params", "partition_key", "domain", "triggered_by", "idempotency_key")
 
 # Attempts of these types run user code, which dies with its worker.
 INTERRUPTIBLE_TYPES = tuple(kind.value for kind in StepType if kind.runs_user_code)
@@ -43,11 +48,18 @@ INTERRUPTIBLE_TYPES = tuple(kind.value for kind in StepType if kind.runs_user_co
 class RunStore(HistoryStore):
     """Durable run state: create, claim, lease, step transitions, finish, cancel.
 
+    Bound to an actor like :class:`HistoryStore`: reads, :meth:`create_run` and
+    :meth:`request_cancel` are confined to its workspace (and audited for a user). The
+    engine's methods (:meth:`claim`, the lease-guarded transitions, :meth:`next_wake`,
+    :meth:`unfinished`) work across workspaces: a worker serves every workspace, and
+    runs the run it claims with a copy acting as spine in the run's workspace.
+
     Args:
         db: Spine's database (or spec 002's adapter over it).
         clock: Where "now" comes from.
         listeners: Get ``run.finished`` in the transaction that finishes a run (see
             :mod:`spine.core.events`).
+        actor: Who reads and writes, and in which workspace.
     """
 
     def __init__(
@@ -56,8 +68,9 @@ class RunStore(HistoryStore):
         clock: Clock | None = None,
         *,
         listeners: Sequence[Listener] = (),
+        actor: Actor = OPERATOR,
     ) -> None:
-        super().__init__(db, clock)
+        super().__init__(db, clock, actor=actor)
         self.listeners = Publisher(listeners)
 
     @functools.cached_property
@@ -69,15 +82,38 @@ class RunStore(HistoryStore):
     def create_run(self, run: WorkflowRun) -> WorkflowRun:
         """Insert a PENDING run and its ``run.created`` event; return the run stored.
 
-        A run with an ``idempotency_key`` that a run of the same workflow already has is
-        not inserted: that run is returned instead, and nothing is written.
+        The run goes in the store's workspace. A run with an ``idempotency_key`` that a
+        run of the same workflow in this workspace already has is not inserted: that run
+        is returned instead, and nothing is written. A run started by a user (not by spine
+        itself) writes its ``run`` audit entry in the same transaction.
         """
         now = self.clock.now()
+        run.workspace_id = self.workspace_id
+
+        def work(conn: sa.Connection) -> WorkflowRun:
+            stored = runs.insert_run_once(conn, run, now)
+            if stored.run_id == run.run_id:
+                self._audit(conn, run.run_id, AuditAction.CREATE, None, _audited(run), now)
+            return stored
+
         if run.idempotency_key is None:
-            self.db.run_write(lambda conn: runs.insert_run(conn, run, now))
-            return run
+            return self.db.run_write(work)
         # Keyed by the idempotency key: a second try after a lost COMMIT finds the run.
-        return self.db.run_write(lambda conn: runs.insert_run_once(conn, run, now), idempotent=True)
+        return self.db.run_write(work, idempotent=True)
+
+    def _audit(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        action: AuditAction,
+        old: Mapping[str, Any] | None,
+        new: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> None:
+        change = Change(
+            entity_type="run", entity_id=run_id, action=action, changes=changes_between(old, new)
+        )
+        record(conn, self.actor, change, now)
 
     # -------------------------------------------------------------- leasing
 
@@ -224,6 +260,10 @@ class RunStore(HistoryStore):
 
         def work(conn: sa.Connection) -> None:
             guard(conn, self._writes, lease, now)
+            # A child run belongs to its parent's workspace, whoever runs the parent.
+            child.workspace_id = conn.execute(
+                sa.select(runs_t.c.workspace_id).where(runs_t.c.run_id == lease.run_id)
+            ).scalar_one()
             runs.insert_run(conn, child, now)
             conn.execute(
                 sa.update(steps_t)
@@ -291,21 +331,40 @@ class RunStore(HistoryStore):
         being executed is marked, and its worker stops it before the next step or item.
         ``reason`` is recorded on the request and in the run's error when it ends.
 
+        Only a run of the store's workspace; a user's cancel writes its ``run`` audit
+        entry (status and the time cancellation was asked) in the same transaction.
+
         Raises:
-            RunNotFound: If there is no such run.
+            RunNotFound: If there is no such run in this workspace.
             RunFinished: If it already finished.
         """
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> WorkflowRun:
-            status = conn.execute(
-                sa.select(runs_t.c.status).where(runs_t.c.run_id == run_id)
-            ).scalar_one_or_none()
-            if status is None:
+            before = (
+                conn.execute(
+                    sa.select(runs_t.c.status, runs_t.c.cancel_requested_at).where(
+                        runs_t.c.run_id == run_id, self._mine()
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if before is None:
                 raise RunNotFound(run_id)
-            if status not in runs.ACTIVE:
-                raise RunFinished(run_id, status)
+            if before["status"] not in runs.ACTIVE:
+                raise RunFinished(run_id, before["status"])
             cancellation.cancel_tree(conn, run_id, now, self.listeners, reason)
+            after = (
+                conn.execute(
+                    sa.select(runs_t.c.status, runs_t.c.cancel_requested_at).where(
+                        runs_t.c.run_id == run_id
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            self._audit(conn, run_id, AuditAction.UPDATE, dict(before), dict(after), now)
             return runs.read_run(conn, run_id)
 
         return self.db.run_write(work)
@@ -370,7 +429,9 @@ class RunStore(HistoryStore):
     def runs_with_keys(self, workflow_name: str, keys: Sequence[str]) -> dict[str, WorkflowRun]:
         """The runs of ``workflow_name`` holding any of the idempotency ``keys``, by key."""
         found = self.db.run_read(
-            lambda conn: runs.runs_with_keys(conn, [(workflow_name, k) for k in keys])
+            lambda conn: runs.runs_with_keys(
+                conn, [(workflow_name, k) for k in keys], self.workspace_id
+            )
         )
         return {key: run for (_, key), run in found.items()}
 
@@ -379,7 +440,9 @@ class RunStore(HistoryStore):
     ) -> list[WorkflowRun]:
         """The runs of ``workflow_name`` whose partition key is one of ``partition_keys``."""
         return self.db.run_read(
-            lambda conn: runs.runs_with_partitions(conn, workflow_name, partition_keys)
+            lambda conn: runs.runs_with_partitions(
+                conn, workflow_name, partition_keys, self.workspace_id
+            )
         )
 
     def lease_owner(self, run_id: str) -> str | None:
@@ -401,3 +464,9 @@ class RunStore(HistoryStore):
         )
         rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
         return [row_to_step(row) for row in rows]
+
+
+def _audited(run: WorkflowRun) -> dict[str, Any]:
+    """What a started run's audit entry holds."""
+    values = run.to_dict()
+    return {name: values.get(name) for name in _AUDITED}

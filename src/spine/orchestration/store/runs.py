@@ -70,6 +70,7 @@ def insert_run_once(conn: sa.Connection, run: WorkflowRun, now: datetime) -> Wor
         row = (
             conn.execute(
                 sa.select(runs_t).where(
+                    runs_t.c.workspace_id == _workspace(run),
                     runs_t.c.workflow_name == run.workflow_name,
                     runs_t.c.idempotency_key == run.idempotency_key,
                 )
@@ -85,14 +86,12 @@ def insert_run_once(conn: sa.Connection, run: WorkflowRun, now: datetime) -> Wor
 def runs_with_keys(
     conn: sa.Connection,
     keys: Iterable[tuple[str, str]],
-    *,
-    workspace_id: uuid.UUID | None = None,
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
 ) -> dict[tuple[str, str], WorkflowRun]:
-    """The runs that hold any of ``keys`` (``(workflow_name, idempotency_key)`` pairs).
+    """The runs of ``workspace_id`` that hold any of ``keys`` (``(workflow_name, key)`` pairs).
 
     Public so that a part creating keyed runs in its own transaction (the scheduler's
     fires) can tell beforehand which keys are taken, instead of failing on the index.
-    With ``workspace_id``, only that workspace's runs (keys are unique per workspace).
     """
     by_workflow: dict[str, set[str]] = {}
     for workflow_name, key in keys:
@@ -102,27 +101,32 @@ def runs_with_keys(
         ordered = sorted(wanted)
         for start in range(0, len(ordered), _KEY_CHUNK):
             # Both columns of uq_workflow_runs_idempotency: an index lookup per key.
-            query = sa.select(runs_t).where(
-                runs_t.c.workflow_name == workflow_name,
-                runs_t.c.idempotency_key.in_(ordered[start : start + _KEY_CHUNK]),
-            )
-            if workspace_id is not None:
-                query = query.where(runs_t.c.workspace_id == workspace_id)
-            for row in conn.execute(query).mappings():
+            rows = conn.execute(
+                sa.select(runs_t).where(
+                    runs_t.c.workspace_id == workspace_id,
+                    runs_t.c.workflow_name == workflow_name,
+                    runs_t.c.idempotency_key.in_(ordered[start : start + _KEY_CHUNK]),
+                )
+            ).mappings()
+            for row in rows:
                 found[(workflow_name, row["idempotency_key"])] = row_to_run(row)
     return found
 
 
 def runs_with_partitions(
-    conn: sa.Connection, workflow_name: str, partition_keys: Iterable[str]
+    conn: sa.Connection,
+    workflow_name: str,
+    partition_keys: Iterable[str],
+    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
 ) -> list[WorkflowRun]:
-    """The runs of ``workflow_name`` whose partition key is one of ``partition_keys``."""
+    """The runs of ``workflow_name`` in ``workspace_id`` with one of ``partition_keys``."""
     ordered = sorted(set(partition_keys))
     found: list[WorkflowRun] = []
     for start in range(0, len(ordered), _KEY_CHUNK):
         rows = conn.execute(
             sa.select(runs_t)
             .where(
+                runs_t.c.workspace_id == workspace_id,
                 runs_t.c.workflow_name == workflow_name,
                 runs_t.c.partition_key.in_(ordered[start : start + _KEY_CHUNK]),
             )
@@ -136,43 +140,34 @@ def runs_with_partitions(
 _KEY_CHUNK = 500
 
 
+def _workspace(run: WorkflowRun) -> uuid.UUID:
+    """The run's workspace (a run placed nowhere goes to the default one, as its row does)."""
+    return run.workspace_id or DEFAULT_WORKSPACE_ID
+
+
 def _pending_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
     values = run_values(run, now)
     values["status"] = WorkflowStatus.PENDING.value
     return values
 
 
-def insert_runs(
-    conn: sa.Connection,
-    runs: Sequence[WorkflowRun],
-    now: datetime,
-    *,
-    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
-) -> None:
+def insert_runs(conn: sa.Connection, runs: Sequence[WorkflowRun], now: datetime) -> None:
     """:func:`insert_run` for many new runs, in three statements whatever their number.
 
     Runs and events go in as one ``executemany`` each and the statistics as one upsert
     per workflow and day: on PostgreSQL a round trip per row was most of the cost of a
-    scheduler firing a thousand schedules at once. The runs belong to ``workspace_id``.
+    scheduler firing a thousand schedules at once.
     """
     if not runs:
         return
-    conn.execute(
-        _INSERT_RUN,
-        [{**_pending_values(run, now), "workspace_id": workspace_id} for run in runs],
-    )
-    _count_and_announce(conn, runs, now, workspace_id)
+    conn.execute(_INSERT_RUN, [_pending_values(run, now) for run in runs])
+    _count_and_announce(conn, runs, now)
 
 
-def _count_and_announce(
-    conn: sa.Connection,
-    runs: Sequence[WorkflowRun],
-    now: datetime,
-    workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
-) -> None:
+def _count_and_announce(conn: sa.Connection, runs: Sequence[WorkflowRun], now: datetime) -> None:
     """Count new runs in the run statistics and write their ``run.created`` events."""
     events = []
-    per_day: dict[tuple[str, str], list[WorkflowRun]] = {}
+    per_day: dict[tuple[str, str, str], list[WorkflowRun]] = {}
     for run in runs:
         payload: dict[str, Any] = {
             "workflow_name": run.workflow_name,
@@ -193,16 +188,16 @@ def _count_and_announce(
             }
         )
         day = run.created_at.astimezone(UTC).date().isoformat()
-        per_day.setdefault((run.workflow_name, day), []).append(run)
-    for (workflow_name, _), group in sorted(per_day.items()):
+        per_day.setdefault((str(_workspace(run)), run.workflow_name, day), []).append(run)
+    for (_, workflow_name, _), group in sorted(per_day.items()):
         count_run_change(
             conn,
+            workspace_id=_workspace(group[0]),
             workflow_name=workflow_name,
             created_at=group[0].created_at,
             old=None,
             new=(WorkflowStatus.PENDING.value, None),
             runs=len(group),
-            workspace_id=workspace_id,
         )
     conn.execute(_INSERT_EVENT, events)
 
@@ -257,6 +252,7 @@ def take(
     if row["status"] == WorkflowStatus.PENDING.value:
         count_run_change(
             conn,
+            workspace_id=row["workspace_id"],
             workflow_name=row["workflow_name"],
             created_at=row["created_at"],
             old=(WorkflowStatus.PENDING.value, None),
@@ -362,6 +358,7 @@ def finish(
                 runs_t.c.duration_ms,
                 runs_t.c.started_at,
                 runs_t.c.parent_run_id,
+                runs_t.c.workspace_id,
             ).where(runs_t.c.run_id == run_id)
         )
         .mappings()
@@ -391,6 +388,7 @@ def finish(
     conn.execute(sa.update(runs_t).where(runs_t.c.run_id == run_id).values(values))
     count_run_change(
         conn,
+        workspace_id=before["workspace_id"],
         workflow_name=before["workflow_name"],
         created_at=before["created_at"],
         old=(before["status"], before["duration_ms"]),

@@ -108,7 +108,9 @@ def write_fires(
             with conn.begin_nested():
                 plan_runs: list[WorkflowRun] = []
                 done, fire_rows, move = _fire(plan, clock, count, built, taken, plan_runs)
-                insert_runs(conn, plan_runs, clock.now(), workspace_id=schedule.workspace_id)
+                for run in plan_runs:
+                    run.workspace_id = schedule.workspace_id
+                insert_runs(conn, plan_runs, clock.now())
                 if fire_rows:
                     conn.execute(_INSERT_FIRE, fire_rows)
                 conn.execute(_MOVE_ON, move)
@@ -141,13 +143,11 @@ def _insert_runs(
     workspace_of: dict[str, uuid.UUID],
     now: datetime,
 ) -> None:
-    """Insert the fires' runs, each in its schedule's workspace (one batch per workspace)."""
-    by_workspace: dict[uuid.UUID, list[WorkflowRun]] = {}
+    """Insert the fires' runs, each in its schedule's workspace."""
     for run in runs:
         assert run.schedule_id is not None
-        by_workspace.setdefault(workspace_of[run.schedule_id], []).append(run)
-    for workspace_id, group in sorted(by_workspace.items()):
-        insert_runs(conn, group, now, workspace_id=workspace_id)
+        run.workspace_id = workspace_of[run.schedule_id]
+    insert_runs(conn, runs, now)
 
 
 def finish_for_run(

@@ -11,10 +11,12 @@ SQLite's ``julianday``), and retention deletes terminal runs only, in batches.
 
 from __future__ import annotations
 
+import copy
 import logging
+import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, Self
 
 import sqlalchemy as sa
 
@@ -30,6 +32,11 @@ from spine.core.storage.schema.workflow_history import core_workflow_step_logs a
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.errors import RunNotFound
 from spine.orchestration.history.store.events import add_event, transition_key
+from spine.orchestration.history.store.retention import (
+    count_prunable,
+    delete_batch,
+    prunable,
+)
 from spine.orchestration.history.store.rows import (
     STEP_FINISH_COLUMNS,
     row_to_event,
@@ -45,7 +52,6 @@ from spine.orchestration.history.store.statistics import (
     rebuild_run_statistics,
 )
 from spine.orchestration.history.types import (
-    TERMINAL_RUN_STATUSES,
     RunStatistics,
     StepLog,
     StepRun,
@@ -53,6 +59,7 @@ from spine.orchestration.history.types import (
     WorkflowRun,
     WorkflowStatus,
 )
+from spine.tenancy import OPERATOR, Actor
 
 __all__ = [
     "HistoryStore",
@@ -89,9 +96,16 @@ _RUN_UPDATABLE = (
 _STEP_UPDATABLE = (*STEP_FINISH_COLUMNS, "execution_id")
 
 
-def _require_run(conn: sa.Connection, run_id: str) -> None:
-    """Raise :class:`RunNotFound` rather than let a foreign key fail with a driver error."""
-    found = conn.execute(sa.select(runs_t.c.run_id).where(runs_t.c.run_id == run_id)).first()
+def _require_run(conn: sa.Connection, run_id: str, workspace_id: uuid.UUID) -> None:
+    """Raise :class:`RunNotFound` rather than let a foreign key fail with a driver error.
+
+    A run of another workspace is not found either.
+    """
+    found = conn.execute(
+        sa.select(runs_t.c.run_id).where(
+            runs_t.c.run_id == run_id, runs_t.c.workspace_id == workspace_id
+        )
+    ).first()
     if found is None:
         raise RunNotFound(run_id)
 
@@ -117,11 +131,16 @@ def _save_row(
     if insert_if_absent(conn, table, values, key=[key]):
         return None
     column = table.c[key]
-    status, duration = conn.execute(
-        sa.select(table.c.status, table.c.duration_ms)
-        .where(column == values[key])
-        .with_for_update()
-    ).one()
+    mine = [column == values[key]]
+    if "workspace_id" in values:
+        # A run of another workspace is not this one's to update: not found.
+        mine.append(table.c.workspace_id == values["workspace_id"])
+    found = conn.execute(
+        sa.select(table.c.status, table.c.duration_ms).where(*mine).with_for_update()
+    ).first()
+    if found is None:
+        raise RunNotFound(str(values[key]))
+    status, duration = found
     changes = {name: values[name] for name in update}
     conn.execute(sa.update(table).where(column == values[key]).values(changes))
     return str(status), duration
@@ -130,15 +149,42 @@ def _save_row(
 class HistoryStore:
     """Persistent storage for workflow execution history.
 
+    Every method reads and writes only the runs of its actor's workspace (the default
+    workspace for spec 002's ``HistoryStore(db)``); a run of another workspace behaves
+    as a missing one.
+
     Args:
         db: The specification's :class:`DatabaseAdapter`, or a :class:`Database`.
         clock: Where "now" comes from (retention cut-offs, event times); by default
             the database's clock, which every process sharing the database agrees on.
+        actor: Who reads and writes, and in which workspace.
     """
 
-    def __init__(self, db: Database | DatabaseAdapter, clock: Clock | None = None) -> None:
+    def __init__(
+        self, db: Database | DatabaseAdapter, clock: Clock | None = None, *, actor: Actor = OPERATOR
+    ) -> None:
         self.db = _database(db)
         self.clock: Clock = clock or DatabaseClock(self.db)
+        self.actor = actor
+
+    def acting_as(self, actor: Actor) -> Self:
+        """This store acting as ``actor`` (a cheap copy sharing database and clock)."""
+        other = copy.copy(self)
+        other.actor = actor
+        return other
+
+    @property
+    def workspace_id(self) -> uuid.UUID:
+        """The workspace this store reads and writes."""
+        return self.actor.workspace_id
+
+    def _mine(self) -> sa.ColumnElement[bool]:
+        """The condition on runs: of this store's workspace."""
+        return runs_t.c.workspace_id == self.actor.workspace_id
+
+    def _my_run_ids(self) -> sa.ScalarSelect[Any]:
+        """The ids of this workspace's runs, for the children's queries."""
+        return sa.select(runs_t.c.run_id).where(self._mine()).scalar_subquery()
 
     # ----------------------------------------------------------------- runs
 
@@ -146,12 +192,14 @@ class HistoryStore:
         """Insert or update a run; a status change also appends a ``run.<status>`` event."""
         now = self.clock.now()
         values = run_values(run, now)
+        values["workspace_id"] = self.workspace_id
 
         def work(conn: sa.Connection) -> None:
             before = _save_row(conn, runs_t, "run_id", values, _RUN_UPDATABLE)
             previous = before[0] if before else None
             count_run_change(
                 conn,
+                workspace_id=self.workspace_id,
                 workflow_name=run.workflow_name,
                 created_at=run.created_at,
                 old=before,
@@ -180,7 +228,9 @@ class HistoryStore:
         """Return the run with ``run_id``, or ``None``."""
         row = self.db.run_read(
             lambda conn: (
-                conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id)).mappings().first()
+                conn.execute(sa.select(runs_t).where(runs_t.c.run_id == run_id, self._mine()))
+                .mappings()
+                .first()
             )
         )
         return row_to_run(row) if row else None
@@ -206,6 +256,32 @@ class HistoryStore:
         rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
         return [row_to_run(row) for row in rows]
 
+    def page_workflow_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: WorkflowStatus | str | None = None,
+        domain: str | None = None,
+        triggered_by: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_run_id: str | None = None,
+        limit: int = 50,
+    ) -> list[WorkflowRun]:
+        """One page of runs, newest first by id (a ULID), after ``after_run_id``.
+
+        Keyed by the id, so that a page continues where the last ended whatever was
+        started meanwhile (the API's cursor pages).
+        """
+        clauses = self._filters(workflow_name, domain, status, since, until)
+        if triggered_by:
+            clauses.append(runs_t.c.triggered_by == triggered_by)
+        if after_run_id is not None:
+            clauses.append(runs_t.c.run_id < after_run_id)
+        query = sa.select(runs_t).where(*clauses).order_by(runs_t.c.run_id.desc()).limit(limit)
+        rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
+        return [row_to_run(row) for row in rows]
+
     def count_workflow_runs(
         self,
         workflow_name: str | None = None,
@@ -222,15 +298,15 @@ class HistoryStore:
         )
         return int(self.db.run_read(lambda conn: conn.execute(query).scalar_one()))
 
-    @staticmethod
     def _filters(
+        self,
         workflow_name: str | None,
         domain: str | None,
         status: WorkflowStatus | str | None,
         since: datetime | None,
         until: datetime | None,
     ) -> list[sa.ColumnElement[bool]]:
-        clauses: list[sa.ColumnElement[bool]] = []
+        clauses: list[sa.ColumnElement[bool]] = [self._mine()]
         if workflow_name:
             clauses.append(runs_t.c.workflow_name == workflow_name)
         if domain:
@@ -251,7 +327,7 @@ class HistoryStore:
         values = step_values(step)
 
         def work(conn: sa.Connection) -> None:
-            _require_run(conn, step.run_id)
+            _require_run(conn, step.run_id, self.workspace_id)
             before = _save_row(conn, steps_t, "step_id", values, _STEP_UPDATABLE)
             previous = before[0] if before else None
             if previous != values["status"]:
@@ -284,7 +360,7 @@ class HistoryStore:
         """Return every step attempt of a run, in execution order."""
         query = (
             sa.select(steps_t)
-            .where(steps_t.c.run_id == run_id)
+            .where(steps_t.c.run_id == run_id, steps_t.c.run_id.in_(self._my_run_ids()))
             .order_by(steps_t.c.step_order, steps_t.c.attempt, steps_t.c.step_id)
         )
         rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
@@ -295,7 +371,11 @@ class HistoryStore:
 
         ``step_name`` keeps one step's attempts (and, for a map, its items' ``name[i]``).
         """
-        query = sa.select(logs_t).where(logs_t.c.run_id == run_id).order_by(logs_t.c.step_id)
+        query = (
+            sa.select(logs_t)
+            .where(logs_t.c.run_id == run_id, logs_t.c.run_id.in_(self._my_run_ids()))
+            .order_by(logs_t.c.step_id)
+        )
         if step_name is not None:
             query = query.where(
                 sa.or_(
@@ -325,7 +405,7 @@ class HistoryStore:
         key = idempotency_key or f"event:{run_id}:{new_id()}"
 
         def work(conn: sa.Connection) -> bool:
-            _require_run(conn, run_id)
+            _require_run(conn, run_id, self.workspace_id)
             return add_event(
                 conn,
                 run_id=run_id,
@@ -340,14 +420,18 @@ class HistoryStore:
 
     def get_events(self, run_id: str) -> list[WorkflowEvent]:
         """Return a run's events in the order they were written."""
-        query = sa.select(events_t).where(events_t.c.run_id == run_id).order_by(events_t.c.id)
+        query = (
+            sa.select(events_t)
+            .where(events_t.c.run_id == run_id, events_t.c.run_id.in_(self._my_run_ids()))
+            .order_by(events_t.c.id)
+        )
         rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
         return [row_to_event(row) for row in rows]
 
     # ------------------------------------------------------------ retention
 
     def delete_old_runs(self, days: int, *, batch_size: int = 500) -> int:
-        """Delete terminal runs created more than ``days`` ago, with steps, events and logs.
+        """Delete the workspace's finished runs created ``days`` ago, with their children.
 
         Runs still PENDING or RUNNING are kept whatever their age. Deletes go in batches
         of ``batch_size`` runs, each its own short transaction, so workers writing at the
@@ -359,48 +443,12 @@ class HistoryStore:
         if batch_size < 1:
             # A batch of 0 would select nothing and loop for ever.
             raise InvalidInput("batch_size must be 1 or more")
-        old_and_finished = self._prunable(days)
-
-        def batch(conn: sa.Connection) -> tuple[int, int]:
-            rows = conn.execute(
-                sa.select(
-                    runs_t.c.run_id,
-                    runs_t.c.workflow_name,
-                    runs_t.c.created_at,
-                    runs_t.c.status,
-                    runs_t.c.duration_ms,
-                )
-                .where(*old_and_finished)
-                .order_by(runs_t.c.created_at)
-                .limit(batch_size)
-                # PostgreSQL: lock the batch so that no status changes under the delete,
-                # and skip runs a writer holds now (the next prune takes them).
-                .with_for_update(skip_locked=True)
-            ).all()
-            if not rows:
-                return 0, 0
-            ids = [row.run_id for row in rows]
-            for row in rows:
-                count_run_change(
-                    conn,
-                    workflow_name=row.workflow_name,
-                    created_at=row.created_at,
-                    old=(row.status, row.duration_ms),
-                    new=None,
-                )
-            # Children first: explicit deletes are cheaper than relying on cascades
-            # row by row, and work the same with foreign keys off.
-            conn.execute(sa.delete(events_t).where(events_t.c.run_id.in_(ids)))
-            conn.execute(sa.delete(logs_t).where(logs_t.c.run_id.in_(ids)))
-            conn.execute(sa.delete(steps_t).where(steps_t.c.run_id.in_(ids)))
-            deleted = conn.execute(
-                sa.delete(runs_t).where(runs_t.c.run_id.in_(ids), *old_and_finished)
-            ).rowcount
-            return len(ids), int(deleted)
-
+        condition = prunable(self.workspace_id, self.clock.now(), days)
         total = 0
         while True:
-            selected, deleted = self.db.run_write(batch)
+            selected, deleted = self.db.run_write(
+                lambda conn: delete_batch(conn, condition, self.workspace_id, batch_size)
+            )
             total += deleted
             if selected < batch_size:
                 break
@@ -417,29 +465,8 @@ class HistoryStore:
         Raises:
             InvalidInput: If ``days`` is negative.
         """
-        prunable = self._prunable(days)
-
-        def work(conn: sa.Connection) -> dict[str, int]:
-            ids = sa.select(runs_t.c.run_id).where(*prunable).scalar_subquery()
-            counts = {}
-            for name, table, condition in (
-                ("runs", runs_t, sa.and_(*prunable)),
-                ("steps", steps_t, steps_t.c.run_id.in_(ids)),
-                ("events", events_t, events_t.c.run_id.in_(ids)),
-            ):
-                query = sa.select(sa.func.count()).select_from(table).where(condition)
-                counts[name] = int(conn.scalar(query) or 0)
-            return counts
-
-        return self.db.run_read(work)
-
-    def _prunable(self, days: int) -> tuple[sa.ColumnElement[bool], ...]:
-        """The condition on runs that retention deletes: finished, created ``days`` ago."""
-        if days < 0:
-            raise InvalidInput("days must be 0 or more")
-        cutoff = self.clock.now() - timedelta(days=days)
-        terminal = [s.value for s in TERMINAL_RUN_STATUSES]
-        return (runs_t.c.created_at < cutoff, runs_t.c.status.in_(terminal))
+        condition = prunable(self.workspace_id, self.clock.now(), days)
+        return self.db.run_read(lambda conn: count_prunable(conn, condition))
 
     # ----------------------------------------------------------- statistics
 
@@ -451,10 +478,15 @@ class HistoryStore:
         Whole days come from ``core_workflow_run_stats``; with ``since``, the runs of its
         own day created at or after it come from the runs table (an index range).
         """
-        return self.db.run_read(lambda conn: read_run_statistics(conn, workflow_name, since))
+        return self.db.run_read(
+            lambda conn: read_run_statistics(conn, self.workspace_id, workflow_name, since)
+        )
 
     def rebuild_run_statistics(self) -> None:
-        """Recount ``core_workflow_run_stats`` from the runs (after rows written by hand)."""
+        """Recount ``core_workflow_run_stats`` from the runs (after rows written by hand).
+
+        Maintenance of the whole database: every workspace's counts are rebuilt.
+        """
         self.db.run_write(rebuild_run_statistics)
 
     def get_run_statistics(

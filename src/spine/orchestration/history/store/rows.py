@@ -98,6 +98,8 @@ def run_values(run: WorkflowRun, now: datetime) -> dict[str, Any]:
         "idempotency_key": run.idempotency_key,
         "updated_at": now,
     }
+    if run.workspace_id is not None:
+        values["workspace_id"] = run.workspace_id
     check_lengths(runs_t, values, what="run", labels=_RUN_LABELS)
     return values
 
@@ -161,6 +163,7 @@ def row_to_run(row: Mapping[Any, Any]) -> WorkflowRun:
         created_by=row["created_by"],
         capture_id=row["capture_id"],
         idempotency_key=row["idempotency_key"],
+        workspace_id=row.get("workspace_id"),
     )
 
 

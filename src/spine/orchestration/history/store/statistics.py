@@ -71,16 +71,20 @@ def count_run_change(
 
 
 def read_run_statistics(
-    conn: sa.Connection, workflow_name: str | None, since: datetime | None
+    conn: sa.Connection, workspace_id: uuid.UUID, workflow_name: str | None, since: datetime | None
 ) -> RunStatistics:
     """Counts per status and summed durations: whole days from the rollup, the rest from runs."""
     totals: dict[str, list[int]] = {}
-    rollup = sa.select(
-        stats_t.c.status,
-        sa.func.sum(stats_t.c.run_count),
-        sa.func.sum(stats_t.c.duration_ms_sum),
-        sa.func.sum(stats_t.c.duration_count),
-    ).group_by(stats_t.c.status)
+    rollup = (
+        sa.select(
+            stats_t.c.status,
+            sa.func.sum(stats_t.c.run_count),
+            sa.func.sum(stats_t.c.duration_ms_sum),
+            sa.func.sum(stats_t.c.duration_count),
+        )
+        .where(stats_t.c.workspace_id == workspace_id)
+        .group_by(stats_t.c.status)
+    )
     if workflow_name:
         rollup = rollup.where(stats_t.c.workflow_name == workflow_name)
     if since is not None:
@@ -92,7 +96,11 @@ def read_run_statistics(
             sa.func.count(),
             sa.func.coalesce(sa.func.sum(runs_t.c.duration_ms), 0),
             sa.func.count(runs_t.c.duration_ms),
-        ).where(runs_t.c.created_at >= since, runs_t.c.created_at < next_midnight)
+        ).where(
+            runs_t.c.workspace_id == workspace_id,
+            runs_t.c.created_at >= since,
+            runs_t.c.created_at < next_midnight,
+        )
         if workflow_name:
             partial = partial.where(runs_t.c.workflow_name == workflow_name)
         rows = list(conn.execute(partial.group_by(runs_t.c.status)))
