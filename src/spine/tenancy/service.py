@@ -24,7 +24,7 @@ from spine.tenancy.models import (
     User,
     Workspace,
 )
-from spine.tenancy.store import TenancyStore
+from spine.tenancy.store import ApiKeyNotFound, TenancyStore
 
 #: ``last_used_at`` is written at most this often per key and process, so that a busy
 #: key costs no write per request; the column is at most this stale.
@@ -146,13 +146,34 @@ class TenancyService:
         )
         return NewApiKey(key=record, secret=secret)
 
-    def keys(self, actor: Actor) -> list[ApiKey]:
-        """The keys of ``actor``'s workspace, revoked ones too."""
-        return self.store.keys(actor.workspace_id)
+    def keys(
+        self,
+        actor: Actor,
+        *,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        limit: int | None = None,
+    ) -> list[ApiKey]:
+        """The keys of ``actor``'s workspace, revoked ones too, newest first.
 
-    def revoke_key(self, actor: Actor, key_id: uuid.UUID) -> ApiKey:
-        """Revoke a key of ``actor``'s workspace; it gets 401 from then on."""
-        return self.store.revoke_key(actor, key_id)
+        ``after`` (``(created_at, id)`` of the last key shown) and ``limit`` page it.
+        """
+        return self.store.keys(actor.workspace_id, after=after, limit=limit)
+
+    def revoke_key(self, actor: Actor, key_id: uuid.UUID | str) -> ApiKey:
+        """Revoke a key of ``actor``'s workspace; it gets 401 from then on.
+
+        Raises:
+            ApiKeyNotFound: If the workspace has no such key (or ``key_id`` is no id).
+        """
+        return self.store.revoke_key(actor, _key_id(key_id))
+
+    def key(self, actor: Actor, key_id: uuid.UUID | str) -> ApiKey:
+        """One key of ``actor``'s workspace.
+
+        Raises:
+            ApiKeyNotFound: If the workspace has no such key (or ``key_id`` is no id).
+        """
+        return self.store.key(actor.workspace_id, _key_id(key_id))
 
     def authenticate(self, token: str) -> ApiKey:
         """The usable key ``token`` is.
@@ -217,6 +238,15 @@ class TenancyService:
             before_id=before_id,
             limit=limit,
         )
+
+
+def _key_id(key_id: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(key_id, uuid.UUID):
+        return key_id
+    try:
+        return uuid.UUID(key_id.strip())
+    except ValueError:
+        raise ApiKeyNotFound(key_id) from None
 
 
 def _name(name: str, what: str) -> str:
