@@ -139,6 +139,6 @@ def test_malformed_and_mistyped_bodies_are_422(tenants: Tenants, body: bytes) ->
 
 
 def test_json_depth_skips_brackets_inside_strings() -> None:
-    assert json_depth(b'{"a": "[[[[{{{{", "b": [1, {"c": []}]}') == 3
+    assert json_depth(b'{"a": "[[[[{{{{", "b": [1, {"c": []}]}') == 4
     assert json_depth(b'["\\"[[[["]') == 1
     assert json_depth(b"[" * 1000, limit=10) == 11

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
-from spine.tenancy import ApiScope
+import pytest
+
+from spine.tenancy import ApiScope, keys
 from tests.api.tenants import Tenants
+
+JSON = {"Content-Type": "application/json"}
 
 
 def _audit(tenants: Tenants, entity_id: str) -> list[dict[str, object]]:
@@ -204,3 +209,31 @@ def test_operator_changes_are_in_the_audit_log_without_a_key(tenants: Tenants) -
     entries = _audit(tenants, str(made.key.id))
 
     assert [(e["action"], e["api_key_id"]) for e in entries] == [("create", None)]
+
+
+def test_a_key_never_appears_in_a_response_the_audit_log_or_the_logs(
+    tenants: Tenants, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = tenants.a
+    caplog.set_level(logging.DEBUG)
+    made = a.post("/api-keys", "all", json={"name": "sentinel", "scopes": ["read"]}).json()
+    secret, key_id = made["key"], made["id"]
+    digest = keys.digest(secret)
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    answers = [
+        a.client.get(a.url("/api-keys"), headers=headers),
+        a.get(f"/api-keys/{key_id}", "read"),
+        a.get("/audit-log?limit=200", "read"),
+        a.post(f"/api-keys/{key_id}/revoke", "admin"),
+        a.client.get(a.url("/api-keys"), headers=headers),  # revoked: 401
+        a.client.get(a.url("/api-keys"), headers={"Authorization": f"Bearer {secret[:-1]}A"}),
+        a.post("/api-keys", "all", content=b"{" + secret.encode(), headers=JSON),
+    ]
+    audit = a.services.tenancy.audit_entries(a.services.actor, limit=200)
+
+    assert [r.status_code for r in answers] == [200, 200, 200, 200, 401, 401, 422]
+    for text in [*(r.text for r in answers), str([e.to_dict() for e in audit]), caplog.text]:
+        assert secret not in text
+        assert secret[len(made["key_prefix"]) :] not in text
+        assert digest not in text
