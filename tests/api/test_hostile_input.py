@@ -142,3 +142,21 @@ def test_json_depth_skips_brackets_inside_strings() -> None:
     assert json_depth(b'{"a": "[[[[{{{{", "b": [1, {"c": []}]}') == 4
     assert json_depth(b'["\\"[[[["]') == 1
     assert json_depth(b"[" * 1000, limit=10) == 11
+
+
+def test_the_openapi_document_lists_the_body_answers_of_every_route_with_a_body(
+    tenants: Tenants,
+) -> None:
+    document = tenants.a.client.get("/openapi.json").json()
+
+    with_body = [
+        operation
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        if "requestBody" in operation
+    ]
+
+    assert with_body
+    for operation in with_body:
+        for status in ("413", "415", "422"):
+            assert PROBLEM in operation["responses"][status]["content"]

@@ -10,7 +10,7 @@ from spine import __version__
 from spine.api import alerting, health, history, runs, schedules, sources, tenancy
 from spine.api.auth import FailedAuthLimiter
 from spine.api.docs import install_docs
-from spine.api.limits import BodyLimits
+from spine.api.limits import BodyLimits, document_limits
 from spine.api.problems import PROBLEM_MEDIA_TYPE, install_handlers
 from spine.bootstrap import Services
 
@@ -28,6 +28,7 @@ class SpineAPI(FastAPI):
         """Return the OpenAPI document, built once."""
         if self.openapi_schema is None:
             schema = super().openapi()
+            document_limits(schema)
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
                     for code, response in operation.get("responses", {}).items():

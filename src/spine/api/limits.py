@@ -16,13 +16,14 @@ A body within the limits is handed to the application as it came, in one message
 from __future__ import annotations
 
 import re
-from typing import Final
+from http import HTTPStatus
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from spine.api.problems import problem_response
+from spine.api.problems import PROBLEM_MEDIA_TYPE, problem_response
 from spine.core.errors import ErrorCategory
 
 #: How deep JSON arrays and objects may nest in a request body. No spine request needs
@@ -152,3 +153,22 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
+
+
+def document_limits(schema: dict[str, Any]) -> None:
+    """Add the answers of :class:`BodyLimits` to every operation of ``schema`` taking a body.
+
+    413, 415 and 422 problems can answer any request with a body, whatever its route
+    declares; the OpenAPI document says so, so that a client (or schemathesis) expects them.
+    """
+    problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status in (413, 415, 422):
+                responses.setdefault(
+                    str(status),
+                    {"description": HTTPStatus(status).phrase, "content": dict(problem)},
+                )
