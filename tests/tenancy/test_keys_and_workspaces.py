@@ -138,3 +138,29 @@ def test_spine_itself_writes_no_audit_rows(tenancy: TenancyService) -> None:
     tenancy.create_key(system, name="internal", scopes=READ)
 
     assert tenancy.audit_entries(OPERATOR) == []
+
+
+def test_a_key_checked_before_is_refused_as_soon_as_it_is_revoked(
+    tenancy: TenancyService,
+) -> None:
+    made = tenancy.create_key(OPERATOR, name="cached", scopes=READ)
+    assert tenancy.authenticate(made.secret).id == made.key.id  # now kept in the process
+
+    tenancy.revoke_key(OPERATOR, str(made.key.id))
+
+    with pytest.raises(Unauthenticated):
+        tenancy.authenticate(made.secret)
+
+
+def test_keys_page_newest_first_by_creation_then_id(
+    tenancy: TenancyService, clock: FrozenClock
+) -> None:
+    made = [tenancy.create_key(OPERATOR, name=f"k{n}", scopes=READ).key for n in range(3)]
+    clock.advance(timedelta(seconds=1))
+    newest = tenancy.create_key(OPERATOR, name="newest", scopes=READ).key
+
+    first = tenancy.keys(OPERATOR, limit=2)
+    rest = tenancy.keys(OPERATOR, after=(first[-1].created_at, first[-1].id))
+
+    assert first[0].id == newest.id
+    assert [k.id for k in first + rest][1:] == sorted((k.id for k in made), reverse=True)

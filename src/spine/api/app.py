@@ -10,6 +10,7 @@ from spine import __version__
 from spine.api import alerting, health, history, runs, schedules, sources, tenancy
 from spine.api.auth import FailedAuthLimiter
 from spine.api.docs import install_docs
+from spine.api.limits import BodyLimits, document_limits
 from spine.api.problems import PROBLEM_MEDIA_TYPE, install_handlers
 from spine.bootstrap import Services
 
@@ -27,6 +28,7 @@ class SpineAPI(FastAPI):
         """Return the OpenAPI document, built once."""
         if self.openapi_schema is None:
             schema = super().openapi()
+            document_limits(schema)
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
                     for code, response in operation.get("responses", {}).items():
@@ -59,6 +61,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.auth_limiter = FailedAuthLimiter(services.settings.api_auth_failures_per_minute)
     install_handlers(app)
+    # Outermost: a body too large, not JSON or nested too deep never reaches a route.
+    app.add_middleware(BodyLimits, max_bytes=services.settings.api_max_body_bytes)
     install_docs(app)
     app.include_router(health.router)
     app.include_router(history.router)

@@ -77,7 +77,9 @@ class FailedAuthLimiter:
         now = time.monotonic()
         with self._lock:
             failures = self._failures.setdefault(address, deque())
-            self._expire(address, failures, now)
+            # Expired entries go; the address stays, as it holds this failure now.
+            while failures and failures[0] <= now - self.window:
+                failures.popleft()
             failures.append(now)
             if len(self._failures) > 100_000:
                 # Bounded memory under a spray of addresses: forget the idlest half.

@@ -89,10 +89,18 @@ def decode_cursor(cursor: str, listing: str, workspace_id: str) -> CursorKey:
         if not _valid_key(key):
             raise ValueError("bad key")
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise HTTPException(
-            400, "this cursor does not belong to this listing; start again without one"
-        ) from None
+        raise invalid_cursor() from None
     return key  # type: ignore[return-value]
+
+
+def invalid_cursor() -> HTTPException:
+    """The 400 answering a cursor that is not one of this listing.
+
+    A route raises it when a cursor decodes but its key is not of the listing's shape.
+    """
+    return HTTPException(
+        400, "this cursor does not belong to this listing; start again without one"
+    )
 
 
 def _valid_key(key: object) -> bool:

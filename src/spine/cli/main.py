@@ -37,7 +37,12 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "sources": ("sources", "app"),
     "connections": ("connections", "app"),
     "schedules": ("schedules", "app"),
-    "secret-key": ("keys", "app"),
+    "orgs": ("tenants", "orgs_app"),
+    "workspaces": ("tenants", "workspaces_app"),
+    "users": ("tenants", "users_app"),
+    "keys": ("api_keys", "app"),
+    "audit": ("audit", "app"),
+    "secret-key": ("secret_key", "app"),
 }
 # Single commands: name -> (module in spine.cli, its function), in the order `--help`
 # lists them (Typer lists single commands before groups).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -98,6 +98,11 @@ class Actor:
 OPERATOR = Actor()
 
 
+def _columns(record: object) -> dict[str, Any]:
+    """A record's fields by name (its table's column names), values as they are."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Organization:
     """Spec 004's ``organizations`` row."""
@@ -106,6 +111,10 @@ class Organization:
     name: str
     created_at: datetime
     updated_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row by its column names (``--json`` and the API)."""
+        return _columns(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +128,10 @@ class Workspace:
     updated_at: datetime
     organization_name: str = ""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The row by its column names (``--json`` and the API)."""
+        return _columns(self)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class User:
@@ -130,6 +143,10 @@ class User:
     is_active: bool
     created_date: datetime
     updated_date: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row by its column names (``--json`` and the API)."""
+        return _columns(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,6 +171,10 @@ class ApiKey:
         """The actor a request with this key is."""
         return Actor(workspace_id=self.workspace_id, api_key_id=self.id, scopes=self.scopes)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The row by its column names, scopes sorted; never the digest (not held here)."""
+        return {**_columns(self), "scopes": sorted(s.value for s in self.scopes)}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewApiKey:
@@ -161,6 +182,20 @@ class NewApiKey:
 
     key: ApiKey
     secret: str = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the creator is shown, this once: the key with its record's fields."""
+        made = self.key
+        return {
+            "id": made.id,
+            "name": made.name,
+            "key": self.secret,
+            "key_prefix": made.key_prefix,
+            "scopes": sorted(s.value for s in made.scopes),
+            "expires_at": made.expires_at,
+            "workspace_id": made.workspace_id,
+            "created_at": made.created_at,
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,3 +216,7 @@ class AuditEntry:
     api_key_id: uuid.UUID | None
     changes: Mapping[str, Any] | None
     created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row by its column names, ``action`` as its text."""
+        return {**_columns(self), "action": self.action.value}

@@ -6,6 +6,7 @@ The CLI and the API call the same methods; the API adds only HTTP.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -24,11 +25,17 @@ from spine.tenancy.models import (
     User,
     Workspace,
 )
-from spine.tenancy.store import TenancyStore
+from spine.tenancy.store import ApiKeyNotFound, TenancyStore
 
 #: ``last_used_at`` is written at most this often per key and process, so that a busy
 #: key costs no write per request; the column is at most this stale.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+#: A key found by :meth:`TenancyService.authenticate` is not read again for this long
+#: (per process): a key check is then a SHA-256 and a dictionary lookup. Revoking in
+#: this process takes effect at once; a revocation by another process (the CLI, another
+#: API process) within this many seconds. Expiry is judged on every request.
+KEY_CACHE_SECONDS = 5.0
+_MAX_CACHED_KEYS = 10_000
 #: The longest expiry ``keys create --expires-in-days`` takes (ten years).
 MAX_EXPIRY_DAYS = 3650
 
@@ -68,6 +75,9 @@ class TenancyService:
         self.clock = clock
         self._used_lock = threading.Lock()
         self._last_written: dict[uuid.UUID, datetime] = {}
+        self._cache_lock = threading.Lock()
+        # A checked key by its digest, and when its row was read (time.monotonic()).
+        self._verified: dict[str, tuple[ApiKey, float]] = {}
 
     # --------------------------------------------------------------- tenants
 
@@ -146,19 +156,43 @@ class TenancyService:
         )
         return NewApiKey(key=record, secret=secret)
 
-    def keys(self, actor: Actor) -> list[ApiKey]:
-        """The keys of ``actor``'s workspace, revoked ones too."""
-        return self.store.keys(actor.workspace_id)
+    def keys(
+        self,
+        actor: Actor,
+        *,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        limit: int | None = None,
+    ) -> list[ApiKey]:
+        """The keys of ``actor``'s workspace, revoked ones too, newest first.
 
-    def revoke_key(self, actor: Actor, key_id: uuid.UUID) -> ApiKey:
-        """Revoke a key of ``actor``'s workspace; it gets 401 from then on."""
-        return self.store.revoke_key(actor, key_id)
+        ``after`` (``(created_at, id)`` of the last key shown) and ``limit`` page it.
+        """
+        return self.store.keys(actor.workspace_id, after=after, limit=limit)
+
+    def revoke_key(self, actor: Actor, key_id: uuid.UUID | str) -> ApiKey:
+        """Revoke a key of ``actor``'s workspace; it gets 401 from then on.
+
+        Raises:
+            ApiKeyNotFound: If the workspace has no such key (or ``key_id`` is no id).
+        """
+        revoked = self.store.revoke_key(actor, _key_id(key_id))
+        self._forget(revoked.id)
+        return revoked
+
+    def key(self, actor: Actor, key_id: uuid.UUID | str) -> ApiKey:
+        """One key of ``actor``'s workspace.
+
+        Raises:
+            ApiKeyNotFound: If the workspace has no such key (or ``key_id`` is no id).
+        """
+        return self.store.key(actor.workspace_id, _key_id(key_id))
 
     def authenticate(self, token: str) -> ApiKey:
         """The usable key ``token`` is.
 
-        Looked up by prefix, compared by digest in constant time. ``last_used_at`` is
-        written at most once per :data:`LAST_USED_RESOLUTION` per key and process.
+        Looked up by prefix, compared by digest in constant time; a key found is kept
+        in this process for :data:`KEY_CACHE_SECONDS`, by its digest. ``last_used_at``
+        is written at most once per :data:`LAST_USED_RESOLUTION` per key and process.
 
         Raises:
             Unauthenticated: If ``token`` is malformed, unknown, expired or revoked.
@@ -166,15 +200,37 @@ class TenancyService:
         if not keys.well_formed(token):
             raise Unauthenticated()
         now = self.clock.now()
-        found: ApiKey | None = None
-        for candidate, stored in self.store.keys_with_prefix(keys.key_prefix(token)):
-            # Every candidate is compared, so the time taken does not tell which matched.
-            if keys.matches(token, stored) and found is None:
-                found = candidate
+        token_digest = keys.digest(token)
+        found = self._cached(token_digest)
+        if found is None:
+            for candidate, stored in self.store.keys_with_prefix(keys.key_prefix(token)):
+                # Every candidate is compared, so the time taken does not tell which matched.
+                if keys.same_digest(token_digest, stored) and found is None:
+                    found = candidate
+            if found is not None:
+                self._remember(token_digest, found)
         if found is None or not found.usable_at(now):
             raise Unauthenticated()
         self._note_use(found.id, now)
         return found
+
+    def _cached(self, token_digest: str) -> ApiKey | None:
+        with self._cache_lock:
+            entry = self._verified.get(token_digest)
+        if entry is None or time.monotonic() - entry[1] >= KEY_CACHE_SECONDS:
+            return None
+        return entry[0]
+
+    def _remember(self, token_digest: str, key: ApiKey) -> None:
+        with self._cache_lock:
+            if len(self._verified) >= _MAX_CACHED_KEYS:
+                self._verified.clear()
+            self._verified[token_digest] = (key, time.monotonic())
+
+    def _forget(self, key_id: uuid.UUID) -> None:
+        with self._cache_lock:
+            for token_digest in [d for d, (k, _) in self._verified.items() if k.id == key_id]:
+                del self._verified[token_digest]
 
     def _note_use(self, key_id: uuid.UUID, now: datetime) -> None:
         with self._used_lock:
@@ -217,6 +273,15 @@ class TenancyService:
             before_id=before_id,
             limit=limit,
         )
+
+
+def _key_id(key_id: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(key_id, uuid.UUID):
+        return key_id
+    try:
+        return uuid.UUID(key_id.strip())
+    except ValueError:
+        raise ApiKeyNotFound(key_id) from None
 
 
 def _name(name: str, what: str) -> str:

@@ -36,7 +36,7 @@ from spine.tenancy.models import (
 from spine.tenancy.store import audit
 from spine.tenancy.store.audit import record
 
-__all__ = ["TenancyStore", "record"]
+__all__ = ["ApiKeyNotFound", "TenancyStore", "WorkspaceNotFound", "record"]
 
 
 class OrganizationNotFound(NotFound):
@@ -279,13 +279,32 @@ class TenancyStore:
         self.database.run_write(work)
         return _key({**values, "last_used_at": None, "revoked_at": None})
 
-    def keys(self, workspace_id: uuid.UUID) -> list[ApiKey]:
-        """The workspace's keys, revoked ones too, newest first."""
+    def keys(
+        self,
+        workspace_id: uuid.UUID,
+        *,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        limit: int | None = None,
+    ) -> list[ApiKey]:
+        """The workspace's keys, revoked ones too, newest first (then by id, descending).
+
+        ``after`` continues a listing after the key with that ``(created_at, id)``.
+        """
         query = (
             sa.select(*_KEY_COLUMNS)
             .where(keys_t.c.workspace_id == workspace_id)
-            .order_by(keys_t.c.created_at.desc(), keys_t.c.id)
+            .order_by(keys_t.c.created_at.desc(), keys_t.c.id.desc())
         )
+        if after is not None:
+            at, key_id = after
+            query = query.where(
+                sa.or_(
+                    keys_t.c.created_at < at,
+                    sa.and_(keys_t.c.created_at == at, keys_t.c.id < key_id),
+                )
+            )
+        if limit is not None:
+            query = query.limit(limit)
         rows = self.database.run_read(lambda conn: conn.execute(query).mappings().all())
         return [_key(row) for row in rows]
 
