@@ -94,7 +94,9 @@ class Services:
         with self._shared.lock:
             if self._shared.tenancy is None:
                 self._shared.tenancy = TenancyService(
-                    TenancyStore(self.database, self.clock), self.clock
+                    TenancyStore(self.database, self.clock),
+                    self.clock,
+                    key_cache_seconds=self.settings.api_key_cache_seconds,
                 )
             return self._shared.tenancy
 

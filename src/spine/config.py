@@ -88,6 +88,14 @@ class Settings(BaseSettings):
         description="Failed API authentications one client address may make in a minute "
         "before getting 429 (per API process).",
     )
+    api_key_cache_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="How long an API process trusts a checked key without reading its row "
+        "again; 0 reads it on every request (a revoked key is refused at once). More saves "
+        "a query per request, and a revocation made elsewhere takes that long to apply.",
+    )
     api_max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,

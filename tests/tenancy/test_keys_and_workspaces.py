@@ -140,9 +140,23 @@ def test_spine_itself_writes_no_audit_rows(tenancy: TenancyService) -> None:
     assert tenancy.audit_entries(OPERATOR) == []
 
 
-def test_a_key_checked_before_is_refused_as_soon_as_it_is_revoked(
-    tenancy: TenancyService,
+def test_a_key_revoked_by_another_process_is_refused_at_once_by_default(
+    tenancy: TenancyService, db: Database, clock: FrozenClock
 ) -> None:
+    made = tenancy.create_key(OPERATOR, name="ci", scopes=READ)
+    assert tenancy.authenticate(made.secret).id == made.key.id
+    elsewhere = TenancyService(TenancyStore(db, clock), clock)  # the CLI, another API
+
+    elsewhere.revoke_key(OPERATOR, str(made.key.id))
+
+    with pytest.raises(Unauthenticated):
+        tenancy.authenticate(made.secret)
+
+
+def test_a_cached_key_is_refused_as_soon_as_it_is_revoked_through_its_process(
+    db: Database, clock: FrozenClock
+) -> None:
+    tenancy = TenancyService(TenancyStore(db, clock), clock, key_cache_seconds=60)
     made = tenancy.create_key(OPERATOR, name="cached", scopes=READ)
     assert tenancy.authenticate(made.secret).id == made.key.id  # now kept in the process
 

@@ -34,7 +34,6 @@ LAST_USED_RESOLUTION = timedelta(seconds=60)
 #: (per process): a key check is then a SHA-256 and a dictionary lookup. Revoking in
 #: this process takes effect at once; a revocation by another process (the CLI, another
 #: API process) within this many seconds. Expiry is judged on every request.
-KEY_CACHE_SECONDS = 5.0
 _MAX_CACHED_KEYS = 10_000
 #: The longest expiry ``keys create --expires-in-days`` takes (ten years).
 MAX_EXPIRY_DAYS = 3650
@@ -68,11 +67,18 @@ class TenancyService:
     Args:
         store: Where they are kept.
         clock: The clock expiry and last use are judged by.
+        key_cache_seconds: How long a checked key is trusted without reading its row
+            again. 0 (the default) reads it on every request, so that a key revoked by
+            any process is refused at once; more saves that read, and a revocation made
+            elsewhere then takes up to this long to reach this process.
     """
 
-    def __init__(self, store: TenancyStore, clock: Clock) -> None:
+    def __init__(
+        self, store: TenancyStore, clock: Clock, *, key_cache_seconds: float = 0.0
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.key_cache_seconds = key_cache_seconds
         self._used_lock = threading.Lock()
         self._last_written: dict[uuid.UUID, datetime] = {}
         self._cache_lock = threading.Lock()
@@ -191,7 +197,7 @@ class TenancyService:
         """The usable key ``token`` is.
 
         Looked up by prefix, compared by digest in constant time; a key found is kept
-        in this process for :data:`KEY_CACHE_SECONDS`, by its digest. ``last_used_at``
+        in this process for ``key_cache_seconds``, by its digest. ``last_used_at``
         is written at most once per :data:`LAST_USED_RESOLUTION` per key and process.
 
         Raises:
@@ -215,13 +221,17 @@ class TenancyService:
         return found
 
     def _cached(self, token_digest: str) -> ApiKey | None:
+        if self.key_cache_seconds <= 0:
+            return None
         with self._cache_lock:
             entry = self._verified.get(token_digest)
-        if entry is None or time.monotonic() - entry[1] >= KEY_CACHE_SECONDS:
+        if entry is None or time.monotonic() - entry[1] >= self.key_cache_seconds:
             return None
         return entry[0]
 
     def _remember(self, token_digest: str, key: ApiKey) -> None:
+        if self.key_cache_seconds <= 0:
+            return
         with self._cache_lock:
             if len(self._verified) >= _MAX_CACHED_KEYS:
                 self._verified.clear()
