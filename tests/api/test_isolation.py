@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from spine.core.ids import new_id
 from spine.orchestration.registry import workflows
@@ -25,6 +26,13 @@ if WF not in workflows.names():
     Workflow(WF, [Step.lambda_("a", lambda ctx: {"ok": True})])
 
 PREFIX = "/api/v1/workspaces/{workspace_id}"
+
+
+@pytest.fixture(autouse=True)
+def _sealed_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Channel secrets are sealed with a configured key on PostgreSQL (a key file on SQLite).
+    monkeypatch.setenv("SPINE_SECRET_KEY", Fernet.generate_key().decode())
+
 
 #: What tenant a makes: the collection it posts to, the body, and the path parameter its
 #: id fills.
