@@ -17,7 +17,7 @@ from spine.core.clock import SystemClock
 from spine.core.storage import create_database
 from spine.orchestration.history import HistoryTracker, WorkflowStatus
 from spine.orchestration.store import RunStore
-from spine.tenancy import OPERATOR, ApiScope, TenancyService
+from spine.tenancy import DEFAULT_WORKSPACE_ID, OPERATOR, ApiScope, TenancyService
 from spine.tenancy.store import TenancyStore
 
 SPINE = Path(sys.executable).parent / "spine"
@@ -63,7 +63,16 @@ def test_spine_serve_serves_the_history_of_its_database(db_url: str, tmp_path: P
         database.dispose()
     port = _free_port()
     process = subprocess.Popen(
-        [str(SPINE), "--database-url", db_url, "serve", "--port", str(port)],
+        [
+            str(SPINE),
+            "--database-url",
+            db_url,
+            "--app",
+            "spine.examples.finra",
+            "serve",
+            "--port",
+            str(port),
+        ],
         cwd=tmp_path,
         env=_environment(),
         stdout=subprocess.PIPE,
@@ -79,11 +88,18 @@ def test_spine_serve_serves_the_history_of_its_database(db_url: str, tmp_path: P
             headers={"Authorization": f"Bearer {key.secret}"},
             timeout=10,
         ).json()
+        registered = httpx.get(
+            f"{url}/api/v1/workspaces/{DEFAULT_WORKSPACE_ID}/workflows",
+            headers={"Authorization": f"Bearer {key.secret}"},
+            timeout=10,
+        ).json()
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=30)
 
     assert refused.status_code == 401
+    # `--app` is imported: the API knows the user's workflows.
+    assert "finra.weekly_ingest" in [w["workflow_name"] for w in registered["items"]]
     assert [(r["run_id"], r["status"]) for r in runs] == [
         (run.run_id, WorkflowStatus.COMPLETED.value)
     ]

@@ -40,7 +40,10 @@ def serve_command(
         if (error.name or "").split(".")[0] not in _API_MODULES:
             raise
         fail(escape(f"spine serve needs the api extra: pip install 'spine-core[api]' ({error})"))
-    services = state(ctx).services()
+    cli = state(ctx)
+    services = cli.services()
+    # The user's workflows register, so that `POST .../runs` and `GET .../workflows` know them.
+    cli.load_app()
     app = create_app(services)
     level = services.settings.log_level.lower()
     console.print(
