@@ -9,6 +9,8 @@ import pytest
 from spine.core.clock import FrozenClock
 from spine.core.errors import Conflict, InvalidInput, NotFound
 from spine.core.storage import Database
+from spine.scheduling.models import Schedule, ScheduleType
+from spine.scheduling.store import ScheduleStore
 from spine.tenancy import (
     ALL_SCOPES,
     OPERATOR,
@@ -178,3 +180,27 @@ def test_keys_page_newest_first_by_creation_then_id(
 
     assert first[0].id == newest.id
     assert [k.id for k in first + rest][1:] == sorted((k.id for k in made), reverse=True)
+
+
+def test_an_update_that_changes_nothing_writes_no_audit_row(
+    db: Database, clock: FrozenClock
+) -> None:
+    schedules = ScheduleStore(db, clock)
+    schedules.add(
+        Schedule(
+            id="01JCCCCCCCCCCCCCCCCCCCCCCC",
+            name="nightly",
+            target_type="workflow",
+            target_name="finra.weekly_ingest",
+            schedule_type=ScheduleType.CRON,
+            cron_expression="0 2 * * *",
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+    )
+    schedules.set_enabled("nightly", False, None)
+    schedules.set_enabled("nightly", False, None)  # paused already
+
+    tenancy = TenancyService(TenancyStore(db, clock), clock)
+    actions = [e.action.value for e in tenancy.audit_entries(OPERATOR, entity_type="schedule")]
+    assert actions == ["update", "create"]

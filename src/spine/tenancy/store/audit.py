@@ -22,10 +22,13 @@ def record(conn: sa.Connection, actor: Actor, change: Change, at: datetime) -> N
     """Insert the audit row of ``change``, made by ``actor`` at ``at``, on ``conn``.
 
     Nothing is written for spine itself (:attr:`Actor.system`): its changes are
-    recorded as history (run events, fires, deliveries), not as users' edits.
+    recorded as history (run events, fires, deliveries), not as users' edits; nor for an
+    update that changed no field.
     """
     if actor.system:
         return
+    if change.action is AuditAction.UPDATE and not change.changes:
+        return  # an update that changed no field (pausing a paused schedule) is no change
     conn.execute(
         sa.insert(audit_t).values(
             workspace_id=actor.workspace_id,
