@@ -15,19 +15,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spine.core.clock import Clock
-from spine.core.errors import ErrorCategory, InvalidInput, SpineError, categorize
+from spine.core.errors import InvalidInput, SpineError, categorize
 from spine.core.events import Listener
 from spine.core.ids import new_id
 from spine.core.jsonsafe import json_object
-from spine.core.secrets import (
-    check_secret_ref,
-    is_secret_key,
-    is_secret_ref,
-    redact,
-    resolve_secret,
-)
+from spine.core.secrets import resolve_secret
 from spine.core.storage import Database
 from spine.sources.cache import ContentCache, cache_key
+from spine.sources.configs import (
+    REQUIRED_KEYS,
+    SECRET_MARK,
+    audited_config,
+    audited_source,
+    check_config,
+    source_type,
+)
 from spine.sources.connections import ConnectionRegistry, check_name, check_text
 from spine.sources.endpoints import check_endpoint
 from spine.sources.errors import ContentNotFound, SourceDisabled
@@ -35,116 +37,30 @@ from spine.sources.fetchers import Fetcher, FetchRequest, FetchSettings, fetcher
 from spine.sources.fetchers.base import AttemptsFailed
 from spine.sources.fetchers.database import DatabaseFetcher
 from spine.sources.models import Fetched, FetchResult, FetchStatus, Source, SourceType
+from spine.sources.results import capture_id_for, failure_category, fetch_row
 from spine.sources.store import ExternalDatabases, Ref, SourceStore
 from spine.tenancy import Actor
 
 if TYPE_CHECKING:
     from spine.config import Settings
 
-SECRET_MARK = "[secret]"
+# Checking and auditing a config, and recording a fetch, have modules of their own
+# (``configs``, ``results``); their names stay importable from here.
+__all__ = [
+    "CACHED_TYPES",
+    "REQUIRED_KEYS",
+    "SECRET_MARK",
+    "SourceService",
+    "audited_config",
+    "audited_source",
+    "capture_id_for",
+    "check_config",
+    "failure_category",
+    "source_type",
+]
 
-REQUIRED_KEYS: dict[SourceType, tuple[str, ...]] = {
-    SourceType.FILE: ("path",),
-    SourceType.HTTP: ("url",),
-    SourceType.DATABASE: ("connection", "query"),
-    SourceType.S3: ("bucket", "key"),
-    SourceType.SFTP: ("host", "path"),
-}
 #: Types whose content is downloaded, and so kept in the content cache.
 CACHED_TYPES = (SourceType.HTTP, SourceType.S3, SourceType.SFTP, SourceType.DATABASE)
-
-
-def source_type(value: str) -> SourceType:
-    """Parse a source type.
-
-    Raises:
-        InvalidInput: If it is not file, http, database, s3 or sftp.
-    """
-    try:
-        return SourceType(value.strip().lower())
-    except ValueError:
-        names = ", ".join(t.value for t in SourceType)
-        raise InvalidInput(f"unknown source type {value!r}: expected one of {names}") from None
-
-
-def check_config(kind: SourceType, config: Mapping[str, Any]) -> None:
-    """Refuse a config that lacks a required key or holds a credential in clear.
-
-    Raises:
-        InvalidInput: Naming the key.
-    """
-    missing = [k for k in REQUIRED_KEYS[kind] if not config.get(k)]
-    if missing:
-        raise InvalidInput(f"{kind.value} source config needs {', '.join(map(repr, missing))}")
-    json_object(config, "config")
-    _check_secrets(config, "")
-    if kind is SourceType.DATABASE:
-        check_name(str(config["connection"]), "connection")
-
-
-def audited_config(config: Any) -> Any:
-    """``config`` for an audit entry: credentials and their references masked."""
-    if isinstance(config, Mapping):
-        return {
-            str(key): (
-                SECRET_MARK
-                if value is not None and (str(key).endswith("_ref") or is_secret_key(str(key)))
-                else audited_config(value)
-            )
-            for key, value in config.items()
-        }
-    if isinstance(config, list | tuple):
-        return [audited_config(item) for item in config]
-    return redact(config)
-
-
-def audited_source(source: Source) -> dict[str, Any]:
-    """The fields of a source an audit entry compares.
-
-    Credentials and their references are masked in ``config_json``, and each is also a
-    field of its own, ``config_json.<path>``, which the store records only as changed
-    (so that a changed reference shows, without its value).
-    """
-    return {
-        **source.audited(),
-        "config_json": audited_config(source.config),
-        **{f"config_json.{path}": value for path, value in _secret_values(source.config, "")},
-    }
-
-
-def _secret_values(config: Any, where: str) -> list[tuple[str, Any]]:
-    found: list[tuple[str, Any]] = []
-    if isinstance(config, Mapping):
-        for key, value in config.items():
-            path = f"{where}.{key}" if where else str(key)
-            if value is not None and (str(key).endswith("_ref") or is_secret_key(str(key))):
-                found.append((path, value))
-            else:
-                found.extend(_secret_values(value, path))
-    return found
-
-
-def _check_secrets(config: Any, where: str) -> None:
-    if isinstance(config, Mapping):
-        for key, value in config.items():
-            path = f"{where}.{key}" if where else str(key)
-            if str(key).endswith("_ref") and value is not None:
-                check_secret_ref(str(value))
-            elif is_secret_key(str(key)) and isinstance(value, str) and not is_secret_ref(value):
-                raise InvalidInput(
-                    f"config key {path!r} looks like a credential: give a reference "
-                    f"instead ({key}_ref: env:VAR or file:PATH); secrets are never stored"
-                )
-            else:
-                _check_secrets(value, path)
-
-
-def capture_id_for(source: str, params: Mapping[str, Any], content_hash: str) -> str:
-    """``source:k=v,...:hash12``, at most 100 characters (``capture_id`` column)."""
-    shown = ",".join(f"{k}={params[k]}" for k in sorted(params))
-    tail = f":{content_hash[:12]}"
-    head = f"{source}:{shown}" if shown else source
-    return head[: 100 - len(tail)] + tail
 
 
 class SourceService:
@@ -444,35 +360,7 @@ class SourceService:
             execution_id=execution_id,
             metadata={**fetched.metadata, "params": given} if given else fetched.metadata,
         )
-        self.store.record_fetch(
-            {
-                "id": result.fetch_id,
-                "source_id": source.id,
-                "source_name": source.name,
-                "source_type": source.source_type.value,
-                "source_locator": result.locator,
-                "status": result.status.value,
-                "record_count": result.record_count,
-                "byte_count": result.byte_count,
-                "content_hash": result.content_hash,
-                "etag": result.etag,
-                "last_modified": result.last_modified,
-                "started_at": started,
-                "completed_at": completed,
-                "duration_ms": duration_ms,
-                "error": result.error,
-                "error_category": result.error_category,
-                "retry_count": retries,
-                "execution_id": execution_id,
-                "run_id": run_id,
-                "capture_id": capture_id,
-                # The workspace, for the history of a source once it is removed.
-                "metadata_json": _jsonable(
-                    {**result.metadata, "workspace_id": str(source.workspace_id)}
-                ),
-            },
-            source.workspace_id,
-        )
+        self.store.record_fetch(fetch_row(source, result), source.workspace_id)
         return result
 
     def _fetch(
@@ -536,18 +424,3 @@ class SourceService:
             return fetched
         stored = self.cache.put(key, source, fetched, ttl)
         return replace(fetched, content=stored)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
-
-
-def failure_category(result: FetchResult) -> ErrorCategory:
-    """The category of a failed fetch (INTERNAL when the row names none)."""
-    return ErrorCategory(result.error_category) if result.error_category else ErrorCategory.INTERNAL

@@ -28,7 +28,7 @@ from spine.alerting.models import (
     Requeued,
     Severity,
 )
-from spine.alerting.store import breakers, channels, deliveries
+from spine.alerting.store import breakers, channels, dead_letters, deliveries
 from spine.alerting.store.alerts import get_alert, list_alerts, record_alert
 from spine.alerting.store.channels import ChannelNotFound
 from spine.alerting.store.deliveries import Claim
@@ -395,7 +395,7 @@ class AlertStore:
     ) -> list[dict[str, Any]]:
         """The workspace's dead letters of alert deliveries, newest failure first."""
         return self.database.run_read(
-            lambda conn: deliveries.list_dead_letters(
+            lambda conn: dead_letters.list_dead_letters(
                 conn, self.workspace_id, status=status, before=before, limit=limit
             )
         )
@@ -403,7 +403,7 @@ class AlertStore:
     def get_dead_letter(self, dlq_id: str) -> dict[str, Any]:
         """The workspace's dead letter ``dlq_id``; raises NotFound."""
         return self.database.run_read(
-            lambda conn: dict(deliveries.dead_letter(conn, self.workspace_id, dlq_id)._mapping)
+            lambda conn: dict(dead_letters.dead_letter(conn, self.workspace_id, dlq_id)._mapping)
         )
 
     def retry_dead_letter(self, dlq_id: str) -> Requeued:
@@ -411,7 +411,7 @@ class AlertStore:
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> Requeued:
-            old = deliveries.dead_letter(conn, self.workspace_id, dlq_id)
+            old = dead_letters.dead_letter(conn, self.workspace_id, dlq_id)
             delivery_id = deliveries.retry_dead_letter(conn, now, self.workspace_id, dlq_id)
             channel_id, channel_name = deliveries.channel_of(conn, delivery_id)
             state, probe_from = breakers.state_of(conn, channel_id, self.policy)
@@ -437,8 +437,8 @@ class AlertStore:
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> None:
-            old = deliveries.dead_letter(conn, self.workspace_id, dlq_id)
-            deliveries.resolve_dead_letter(conn, now, self.workspace_id, dlq_id)
+            old = dead_letters.dead_letter(conn, self.workspace_id, dlq_id)
+            dead_letters.resolve_dead_letter(conn, now, self.workspace_id, dlq_id)
             self._audit(conn, now, "dead_letter", dlq_id, status=(old.status, "resolved"))
 
         self.database.run_write(work)

@@ -11,7 +11,8 @@ sent by two workers.
 
 Every attempt is its own row (unique ``(alert_id, channel_id, attempt)``): a failure
 turns the row FAILED and inserts attempt + 1 as PENDING at the backoff time, or, after
-the last attempt, puts the delivery in ``dead_letter_queue``.
+the last attempt, puts the delivery in ``dead_letter_queue``
+(:mod:`spine.alerting.store.dead_letters`).
 """
 
 from __future__ import annotations
@@ -35,15 +36,19 @@ from spine.alerting.models import (
 )
 from spine.alerting.store import breakers, claiming
 from spine.alerting.store.alerts import alerts_by_id, record_alert
-from spine.alerting.store.rows import channel_from_row, is_ulid
-from spine.core.errors import Conflict, NotFound
+from spine.alerting.store.dead_letters import (
+    dead_letter,
+    dead_letter_delivery,
+    list_dead_letters,
+    resolve_dead_letter,
+    round_start,
+    source_id,
+)
+from spine.alerting.store.rows import channel_from_row
+from spine.core.errors import Conflict
 from spine.core.events import Publisher
 from spine.core.ids import new_id
-from spine.core.storage.schema.alerting import (
-    core_alert_channels,
-    core_alert_deliveries,
-    core_alerts,
-)
+from spine.core.storage.schema.alerting import core_alert_channels, core_alert_deliveries
 from spine.core.storage.schema.resilience import dead_letter_queue
 
 d = core_alert_deliveries
@@ -53,6 +58,23 @@ _ROWCOUNT = {"preserve_rowcount": True}
 #: ``source`` of the WARNING alert raised when a channel's endpoint answers 410 Gone.
 GONE_ALERT_SOURCE = "spine.alerting"
 LEASE_EXPIRED = "the delivery worker that claimed this attempt stopped before recording it"
+
+# The dead letters' own queries are in ``dead_letters``; their names stay importable here.
+__all__ = [
+    "GONE_ALERT_SOURCE",
+    "LEASE_EXPIRED",
+    "Claim",
+    "channel_of",
+    "claim_due",
+    "dead_letter",
+    "deliveries_of",
+    "list_dead_letters",
+    "record_failed",
+    "record_sent",
+    "resolve_dead_letter",
+    "retry_dead_letter",
+    "source_id",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,11 +87,6 @@ class Claim:
     channel: Channel
     claimed_at: datetime
     probe: bool = False
-
-
-def source_id(alert_id: str, channel_id: str) -> str:
-    """``dead_letter_queue.source_id`` of an alert's delivery to a channel."""
-    return f"{alert_id}:{channel_id}"
 
 
 def _insert_attempt(
@@ -94,20 +111,6 @@ def _insert_attempt(
         )
     )
     return delivery_id
-
-
-def _round_start(conn: sa.Connection, alert_id: str, channel_id: str) -> int:
-    """The first attempt of the current round (after a ``dlq retry``, its new attempt)."""
-    row = conn.execute(
-        sa.select(dlq.c.metadata).where(
-            dlq.c.source_type == DLQ_SOURCE_TYPE,
-            dlq.c.source_id == source_id(alert_id, channel_id),
-            dlq.c.status == DlqStatus.RETRYING.value,
-        )
-    ).first()
-    if row is None or not row.metadata:
-        return 1
-    return int(row.metadata.get("resume_attempt", 1))
 
 
 def claim_due(
@@ -330,7 +333,7 @@ def _fail_attempt(
 ) -> int | None:
     """Mark ``row`` FAILED; return the next attempt's number, or None once dead-lettered."""
     attempt = int(row.attempt)
-    used = attempt - _round_start(conn, row.alert_id, row.channel_id) + 1
+    used = attempt - round_start(conn, row.alert_id, row.channel_id) + 1
     again = retryable and used < policy.max_attempts
     conn.execute(
         sa.update(d)
@@ -344,100 +347,8 @@ def _fail_attempt(
     )
     if again:
         return attempt + 1
-    _dead_letter(conn, now, row, error, category, policy)
+    dead_letter_delivery(conn, now, row, error, category, policy)
     return None
-
-
-def _dead_letter(
-    conn: sa.Connection,
-    now: datetime,
-    row: Any,
-    error: str,
-    category: str,
-    policy: DeliveryPolicy,
-) -> None:
-    key = source_id(row.alert_id, row.channel_id)
-    payload = {
-        "alert_id": row.alert_id,
-        "channel_id": row.channel_id,
-        "channel_name": row.channel_name,
-        "delivery_id": row.id,
-        "attempt": int(row.attempt),
-    }
-    existing = conn.execute(
-        sa.select(dlq).where(
-            dlq.c.source_type == DLQ_SOURCE_TYPE,
-            dlq.c.source_id == key,
-            dlq.c.status != DlqStatus.RESOLVED.value,
-        )
-    ).first()
-    if existing is not None:
-        exhausted = int(existing.retry_count or 0) >= int(existing.max_retries or 0)
-        conn.execute(
-            sa.update(dlq)
-            .where(dlq.c.dlq_id == existing.dlq_id)
-            .values(
-                payload=payload,
-                error=error[:ERROR_STORED],
-                error_category=category,
-                last_failed_at=now,
-                next_retry_at=None,
-                status=(DlqStatus.EXHAUSTED if exhausted else DlqStatus.PENDING).value,
-            )
-        )
-        return
-    first = conn.execute(
-        sa.select(sa.func.min(d.c.attempted_at)).where(
-            d.c.alert_id == row.alert_id, d.c.channel_id == row.channel_id
-        )
-    ).scalar()
-    conn.execute(
-        sa.insert(dlq).values(
-            dlq_id=new_id(),
-            source_type=DLQ_SOURCE_TYPE,
-            source_id=key,
-            payload=payload,
-            error=error[:ERROR_STORED],
-            error_category=category,
-            retry_count=0,
-            max_retries=3,
-            first_failed_at=first or now,
-            last_failed_at=now,
-            status=DlqStatus.PENDING.value,
-            metadata={"attempts": int(row.attempt), "max_attempts": policy.max_attempts},
-        )
-    )
-
-
-def _of_workspace(workspace_id: uuid.UUID) -> Any:
-    """Dead letters of alert deliveries whose alert is of ``workspace_id``.
-
-    A dead letter has no workspace of its own: its ``source_id`` starts with its
-    alert's id (:func:`source_id`), and the alert has one.
-    """
-    a = core_alerts
-    alert_ids = sa.select(a.c.id).where(a.c.workspace_id == workspace_id)
-    return sa.and_(
-        dlq.c.source_type == DLQ_SOURCE_TYPE,
-        sa.func.substr(dlq.c.source_id, 1, 26).in_(alert_ids),
-    )
-
-
-def dead_letter(
-    conn: sa.Connection, workspace_id: uuid.UUID, dlq_id: str, *, for_update: bool = False
-) -> Any:
-    """The workspace's dead letter ``dlq_id`` (a row).
-
-    Raises:
-        NotFound: If the workspace has none (another workspace's is none either).
-    """
-    entry = None
-    if is_ulid(dlq_id):
-        query = sa.select(dlq).where(dlq.c.dlq_id == dlq_id, _of_workspace(workspace_id))
-        entry = conn.execute(query.with_for_update(of=dlq) if for_update else query).first()
-    if entry is None:
-        raise NotFound(f"no dead letter {dlq_id!r}")
-    return entry
 
 
 def retry_dead_letter(
@@ -487,57 +398,6 @@ def channel_of(conn: sa.Connection, delivery_id: str) -> tuple[str, str]:
         sa.select(d.c.channel_id, d.c.channel_name).where(d.c.id == delivery_id)
     ).one()
     return str(row.channel_id), str(row.channel_name)
-
-
-def resolve_dead_letter(
-    conn: sa.Connection, now: datetime, workspace_id: uuid.UUID, dlq_id: str
-) -> None:
-    """Mark a dead letter resolved (handled by hand; it is not retried).
-
-    Raises:
-        NotFound: If the workspace has no such dead letter.
-        Conflict: If it is already resolved.
-    """
-    entry = dead_letter(conn, workspace_id, dlq_id, for_update=True)
-    if entry.status == DlqStatus.RESOLVED.value:
-        raise Conflict(f"dead letter {dlq_id} is already resolved")
-    conn.execute(
-        sa.update(dlq)
-        .where(dlq.c.dlq_id == dlq_id)
-        .values(status=DlqStatus.RESOLVED.value, resolved_at=now, next_retry_at=None)
-    )
-
-
-def list_dead_letters(
-    conn: sa.Connection,
-    workspace_id: uuid.UUID,
-    *,
-    status: str | None = None,
-    before: tuple[datetime, str] | None = None,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """The workspace's dead letters of alert deliveries, newest failure first.
-
-    ``before``: those after the (last_failed_at, dlq_id) of a previous page.
-    """
-    query = (
-        sa.select(dlq)
-        .where(_of_workspace(workspace_id))
-        .order_by(dlq.c.last_failed_at.desc(), dlq.c.dlq_id.desc())
-    )
-    if before is not None:
-        at, last_id = before
-        query = query.where(
-            sa.or_(
-                dlq.c.last_failed_at < at,
-                sa.and_(dlq.c.last_failed_at == at, dlq.c.dlq_id < last_id),
-            )
-        )
-    if limit is not None:
-        query = query.limit(limit)
-    if status is not None:
-        query = query.where(dlq.c.status == status)
-    return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def deliveries_of(conn: sa.Connection, alert_id: str) -> list[dict[str, Any]]:

@@ -6,87 +6,51 @@ actor's workspace, and every create, update and delete writes its ``audit_log`` 
 its own transaction. Fetch rows and cache entries have no workspace column: they are
 reached through their source. The engine methods (``connection_for``, the cache's
 budget) work across workspaces.
+
+Sources and their fetches are here; the connections' rows are in
+:mod:`~spine.sources.store.connection_rows`, the cache's in
+:mod:`~spine.sources.store.cache_rows`, the actor and the audit in
+:mod:`~spine.sources.store.workspace`, and :class:`Ref` in
+:mod:`~spine.sources.store.ref`.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from spine.core.errors import Conflict
-from spine.core.events import Event, EventType, Listener, Publisher
-from spine.core.storage import Database
+from spine.core.events import Event, EventType
 from spine.core.storage.bounds import check_lengths
 from spine.core.storage.dialect_sql import insert_if_absent
 from spine.core.storage.schema.sources import (
-    core_database_connections,
     core_source_cache,
     core_source_fetches,
     core_sources,
 )
-from spine.sources.errors import ConnectionNotFound, SourceNotFound
-from spine.sources.models import CacheEntry, Connection, Source, SourceType
-from spine.tenancy import (
-    DEFAULT_WORKSPACE_ID,
-    OPERATOR,
-    Actor,
-    AuditAction,
-    Change,
-    changes_between,
-)
-from spine.tenancy.store import record
+from spine.sources.errors import SourceNotFound
+from spine.sources.models import Source, SourceType
+from spine.sources.store.cache_rows import CacheRows
+from spine.sources.store.connection_rows import CONNECTION_SECRETS, ConnectionRows
+from spine.sources.store.ref import Ref
+from spine.tenancy import DEFAULT_WORKSPACE_ID, AuditAction, changes_between
+
+__all__ = ["CONNECTION_SECRETS", "Ref", "SourceStore"]
 
 _GOOD = ("SUCCESS", "UNCHANGED")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_ULID = re.compile(r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}")
-#: Connection fields an audit entry shows only as changed.
-CONNECTION_SECRETS = ("password_ref",)
 
 
 def _source_secrets(*sides: Mapping[str, Any] | None) -> tuple[str, ...]:
     """Source fields an audit entry shows only as changed: the ``config_json.<path>`` ones.
 
-    Each is a credential reference of the config (``spine.sources.service.audited_source``).
+    Each is a credential reference of the config (``spine.sources.configs.audited_source``).
     """
     names = {k for side in sides if side for k in side if k.startswith("config_json.")}
     return tuple(sorted(names))
-
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """A source or connection named by its name (the CLI, steps) or by its id (the API).
-
-    A plain ``str`` given where a ``Ref`` is taken is a name.
-    """
-
-    value: str
-    by_id: bool = False
-
-    @classmethod
-    def of(cls, ref: str | Ref) -> Ref:
-        """``ref`` as a :class:`Ref` (a plain string is a name)."""
-        return ref if isinstance(ref, Ref) else cls(ref)
-
-    @classmethod
-    def id(cls, value: str) -> Ref:
-        """The object whose id is ``value``."""
-        return cls(value, by_id=True)
-
-    @property
-    def well_formed(self) -> bool:
-        """Whether it can name anything (an id is a ULID; text holds no NUL)."""
-        if self.by_id:
-            return bool(_ULID.fullmatch(self.value))
-        return len(self.value) <= 200 and not _UNSTORABLE.search(self.value)
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def _source(row: sa.Row[Any]) -> Source:
@@ -129,21 +93,11 @@ def _changed(fetch: Mapping[str, Any], workspace_id: uuid.UUID | None) -> Event:
     )
 
 
-def _connection(row: sa.Row[Any]) -> Connection:
-    values = dict(row._mapping)
-    values["enabled"] = bool(values["enabled"])
-    return Connection(**values)
-
-
-def _cache_entry(row: sa.Row[Any]) -> CacheEntry:
-    values = dict(row._mapping)
-    values["metadata"] = dict(values.pop("metadata_json") or {})
-    values["content_size"] = int(values["content_size"] or 0)
-    return CacheEntry(**values)
-
-
-class SourceStore:
+class SourceStore(ConnectionRows, CacheRows):
     """Sources, their fetch history, the content cache and database connections.
+
+    Sources and fetches are here; the cache's rows are :class:`CacheRows`'s, the
+    connections' :class:`ConnectionRows`'s.
 
     Args:
         database: Spine's database.
@@ -152,44 +106,6 @@ class SourceStore:
         actor: Who reads and writes, in which workspace (the CLI's default one unless
             told).
     """
-
-    def __init__(
-        self,
-        database: Database,
-        *,
-        listeners: Sequence[Listener] = (),
-        actor: Actor = OPERATOR,
-    ) -> None:
-        self.db = database
-        self.listeners = Publisher(listeners)
-        self.actor = actor
-
-    def acting_as(self, actor: Actor) -> SourceStore:
-        """This store acting as ``actor`` (a cheap copy sharing the database)."""
-        copy = SourceStore.__new__(SourceStore)
-        copy.db = self.db
-        copy.listeners = self.listeners
-        copy.actor = actor
-        return copy
-
-    @property
-    def workspace_id(self) -> uuid.UUID:
-        """The workspace this store reads and writes."""
-        return self.actor.workspace_id
-
-    def _audit(
-        self,
-        conn: sa.Connection,
-        entity_type: str,
-        entity_id: str,
-        action: AuditAction,
-        changes: Mapping[str, Any],
-        at: datetime,
-    ) -> None:
-        change = Change(
-            entity_type=entity_type, entity_id=entity_id, action=action, changes=changes
-        )
-        record(conn, self.actor, change, at)
 
     # -- sources -------------------------------------------------------------------
 
@@ -455,196 +371,3 @@ class SourceStore:
         )
         row = self.db.run_read(lambda conn: conn.execute(query).one_or_none())
         return None if row is None else dict(row._mapping)
-
-    # -- cache ---------------------------------------------------------------------
-
-    def get_cache(self, cache_key: str) -> CacheEntry | None:
-        """The cache entry under ``cache_key``, if any."""
-        query = sa.select(core_source_cache).where(core_source_cache.c.cache_key == cache_key)
-        row = self.db.run_read(lambda conn: conn.execute(query).one_or_none())
-        return None if row is None else _cache_entry(row)
-
-    def put_cache(self, values: Mapping[str, Any]) -> CacheEntry | None:
-        """Insert or replace a cache entry; return the entry it replaced, if any."""
-        t = core_source_cache
-
-        def work(conn: sa.Connection) -> CacheEntry | None:
-            old = conn.execute(
-                sa.select(t).where(t.c.cache_key == values["cache_key"])
-            ).one_or_none()
-            conn.execute(sa.delete(t).where(t.c.cache_key == values["cache_key"]))
-            conn.execute(sa.insert(t).values(**values))
-            return None if old is None else _cache_entry(old)
-
-        return self.db.run_write(work)
-
-    def touch_cache(self, cache_key: str, values: Mapping[str, Any]) -> None:
-        """Update an entry's columns (``last_accessed_at``, revalidation results)."""
-        statement = (
-            sa.update(core_source_cache)
-            .where(core_source_cache.c.cache_key == cache_key)
-            .values(**values)
-        )
-        self.db.run_write(lambda conn: conn.execute(statement))
-
-    def list_cache(self, *, every_workspace: bool = False) -> list[CacheEntry]:
-        """The workspace's cache entries (those of its sources), least recently used first.
-
-        ``every_workspace``: every entry (the engine's size budget is one for the process).
-        """
-        t = core_source_cache
-        query = sa.select(t).order_by(t.c.last_accessed_at, t.c.cache_key)
-        if not every_workspace:
-            mine = sa.select(core_sources.c.id).where(
-                core_sources.c.workspace_id == self.workspace_id
-            )
-            query = query.where(t.c.source_id.in_(mine))
-        return [_cache_entry(r) for r in self.db.run_read(lambda conn: conn.execute(query).all())]
-
-    def delete_cache(self, keys: list[str]) -> int:
-        """Delete these entries; return how many went."""
-        if not keys:
-            return 0
-        statement = sa.delete(core_source_cache).where(core_source_cache.c.cache_key.in_(keys))
-        return self.db.run_write(lambda conn: conn.execute(statement).rowcount)
-
-    # -- connections ---------------------------------------------------------------
-
-    def _connection_where(self, ref: Ref) -> sa.ColumnElement[bool]:
-        t = core_database_connections
-        column = t.c.id if ref.by_id else t.c.name
-        return sa.and_(t.c.workspace_id == self.workspace_id, column == ref.value)
-
-    def _find_connection(self, conn: sa.Connection, ref: Ref) -> Connection | None:
-        if not ref.well_formed:
-            return None
-        t = core_database_connections
-        row = conn.execute(sa.select(t).where(self._connection_where(ref))).one_or_none()
-        return None if row is None else _connection(row)
-
-    def add_connection(self, values: Mapping[str, Any]) -> Connection:
-        """Insert a connection row in the actor's workspace.
-
-        Raises:
-            InvalidInput: If a text field is longer than its column (nothing is written).
-            Conflict: If the name is taken.
-        """
-        check_lengths(core_database_connections, values, what="connection")
-        row_values = {**values, "workspace_id": self.workspace_id}
-
-        def work(conn: sa.Connection) -> Connection:
-            if not insert_if_absent(
-                conn, core_database_connections, row_values, key=("workspace_id", "name")
-            ):
-                raise Conflict(f"a connection named {values['name']!r} exists already")
-            made = self._find_connection(conn, Ref(values["name"]))
-            assert made is not None
-            changes = changes_between(None, made.audited(), secrets=CONNECTION_SECRETS)
-            self._audit(conn, "connection", made.id, AuditAction.CREATE, changes, made.created_at)
-            return made
-
-        return self.db.run_write(work)
-
-    def get_connection(self, ref: str | Ref) -> Connection:
-        """The connection ``ref`` names, in the actor's workspace.
-
-        Raises:
-            ConnectionNotFound: If there is none (or it belongs to another workspace).
-        """
-        key = Ref.of(ref)
-        found = self.db.run_read(lambda conn: self._find_connection(conn, key))
-        if found is None:
-            raise ConnectionNotFound(key)
-        return found
-
-    def connection_for(self, workspace_id: uuid.UUID | None, name: str) -> Connection:
-        """The connection ``name`` of ``workspace_id`` (the engine: a source's fetch).
-
-        Raises:
-            ConnectionNotFound: If that workspace has none of this name.
-        """
-        if workspace_id is None:
-            return self.get_connection(name)
-        return self.acting_as(Actor.system_in(workspace_id)).get_connection(name)
-
-    def list_connections(
-        self, *, after: str | None = None, limit: int | None = None
-    ) -> list[Connection]:
-        """The workspace's connections, by name (``after`` a name, at most ``limit``)."""
-        t = core_database_connections
-        query = sa.select(t).where(t.c.workspace_id == self.workspace_id).order_by(t.c.name)
-        if after is not None:
-            if not Ref(after).well_formed:
-                return []
-            query = query.where(t.c.name > after)
-        if limit is not None:
-            query = query.limit(limit)
-        return [_connection(r) for r in self.db.run_read(lambda conn: conn.execute(query).all())]
-
-    def update_connection(
-        self,
-        ref: str | Ref,
-        change: Callable[[Connection], Mapping[str, Any]],
-        now: datetime,
-    ) -> Connection:
-        """Update a connection: ``change(current)`` gives the columns to set.
-
-        ``change`` may raise (a refused change writes nothing). Nothing changed writes
-        no audit row and keeps ``updated_at``.
-
-        Raises:
-            ConnectionNotFound: If there is none.
-        """
-        key = Ref.of(ref)
-        t = core_database_connections
-
-        def work(conn: sa.Connection) -> Connection:
-            old = self._find_connection(conn, key)
-            if old is None:
-                raise ConnectionNotFound(key)
-            values = dict(change(old))
-            check_lengths(t, values, what="connection")
-            before = old.audited()
-            if all(before.get(k) == v for k, v in values.items()):
-                return old
-            conn.execute(sa.update(t).where(t.c.id == old.id).values(**values, updated_at=now))
-            new = self._find_connection(conn, Ref.id(old.id))
-            assert new is not None
-            changes = changes_between(before, new.audited(), secrets=CONNECTION_SECRETS)
-            self._audit(conn, "connection", old.id, AuditAction.UPDATE, changes, now)
-            return new
-
-        return self.db.run_write(work)
-
-    def remove_connection(self, ref: str | Ref, now: datetime) -> Connection:
-        """Delete a connection.
-
-        Raises:
-            ConnectionNotFound: If there is none.
-        """
-        key = Ref.of(ref)
-        t = core_database_connections
-
-        def work(conn: sa.Connection) -> Connection:
-            old = self._find_connection(conn, key)
-            if old is None:
-                raise ConnectionNotFound(key)
-            conn.execute(sa.delete(t).where(t.c.id == old.id))
-            changes = changes_between(old.audited(), None, secrets=CONNECTION_SECRETS)
-            self._audit(conn, "connection", old.id, AuditAction.DELETE, changes, now)
-            return old
-
-        return self.db.run_write(work)
-
-    def record_connection_outcome(self, connection_id: str, values: Mapping[str, Any]) -> None:
-        """Write ``last_connected_at`` or ``last_error``/``last_error_at``.
-
-        A status, not an edit: no audit row.
-        """
-        t = core_database_connections
-        statement = (
-            sa.update(t)
-            .where(t.c.id == connection_id, t.c.workspace_id == self.workspace_id)
-            .values(**values)
-        )
-        self.db.run_write(lambda conn: conn.execute(statement))
