@@ -17,7 +17,7 @@ from spine.core.ids import new_id
 from spine.core.secrets import check_secret_ref, resolve_secret
 from spine.core.storage.schema.sources import CONNECTION_DIALECTS
 from spine.sources.errors import ConnectionNotFound
-from spine.sources.models import Connection, Source
+from spine.sources.models import CONNECTION_SETTINGS, Connection, Source
 from spine.sources.store import ExternalDatabases, Ref, SourceStore
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -39,18 +39,7 @@ def check_name(name: str, what: str) -> str:
 
 
 #: The fields of a connection an update may set (``name`` is fixed: sources name it).
-UPDATABLE = (
-    "dialect",
-    "host",
-    "port",
-    "database",
-    "username",
-    "password_ref",
-    "pool_size",
-    "max_overflow",
-    "pool_timeout",
-    "enabled",
-)
+UPDATABLE = CONNECTION_SETTINGS
 
 
 def check_fields(values: Mapping[str, Any]) -> None:

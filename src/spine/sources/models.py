@@ -78,6 +78,21 @@ class Source:
         }
 
 
+#: The fields of a connection an update may set (``name`` is fixed: sources name it).
+CONNECTION_SETTINGS = (
+    "dialect",
+    "host",
+    "port",
+    "database",
+    "username",
+    "password_ref",
+    "pool_size",
+    "max_overflow",
+    "pool_timeout",
+    "enabled",
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Connection:
     """A registered database connection (``core_database_connections``).
@@ -115,22 +130,7 @@ class Connection:
 
     def audited(self) -> dict[str, Any]:
         """The fields an audit entry compares (``password_ref`` only as changed)."""
-        return {
-            name: getattr(self, name)
-            for name in (
-                "name",
-                "dialect",
-                "host",
-                "port",
-                "database",
-                "username",
-                "password_ref",
-                "pool_size",
-                "max_overflow",
-                "pool_timeout",
-                "enabled",
-            )
-        }
+        return {name: getattr(self, name) for name in ("name", *CONNECTION_SETTINGS)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

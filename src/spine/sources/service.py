@@ -8,6 +8,7 @@ since there is no source to write it for.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -103,15 +104,11 @@ class SourceService:
 
         A cheap copy sharing the pools, the fetchers and the cache directory.
         """
-        store = self.store.acting_as(actor)
-        copy = SourceService.__new__(SourceService)
-        copy.store = store
-        copy.clock = self.clock
-        copy.settings = self.settings
-        copy.cache = self.cache.acting_as(store)
-        copy.connections = self.connections.acting_as(store)
-        copy._fetchers = self._fetchers
-        return copy
+        other = copy.copy(self)
+        other.store = self.store.acting_as(actor)
+        other.cache = self.cache.acting_as(other.store)
+        other.connections = self.connections.acting_as(other.store)
+        return other
 
     def fetcher(self, kind: SourceType) -> Fetcher:
         """The fetcher of a source type (made on first use)."""

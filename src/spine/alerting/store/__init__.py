@@ -13,7 +13,6 @@ write in a caller's transaction (a run that finishes FAILED).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -39,6 +38,7 @@ from spine.core.events import Listener, Publisher
 from spine.core.storage import Database
 from spine.core.storage.schema.alerting import core_alert_deliveries, core_alerts
 from spine.tenancy import OPERATOR, Actor, AuditAction, Change, changes_between
+from spine.tenancy.bound import ActorBound
 from spine.tenancy.store import record as record_audit
 
 __all__ = ["AlertStore", "ChannelNotFound", "Claim", "audit_fields", "record_alert"]
@@ -72,7 +72,7 @@ def audit_fields(channel: Channel, secret_fields: Sequence[str]) -> AuditFields:
     return fields, frozenset(secrets)
 
 
-class AlertStore:
+class AlertStore(ActorBound):
     """Channels, alerts, deliveries, dead letters and breakers in spine's database.
 
     Args:
@@ -100,22 +100,6 @@ class AlertStore:
         self.listeners = Publisher(listeners)
         self.actor = actor
         self.secret_fields = secret_fields
-
-    def acting_as(self, actor: Actor) -> AlertStore:
-        """This store acting as ``actor`` (a cheap copy sharing everything else)."""
-        copy = AlertStore.__new__(AlertStore)
-        copy.database = self.database
-        copy.clock = self.clock
-        copy.policy = self.policy
-        copy.listeners = self.listeners
-        copy.actor = actor
-        copy.secret_fields = self.secret_fields
-        return copy
-
-    @property
-    def workspace_id(self) -> uuid.UUID:
-        """The workspace every user-facing method reads and writes."""
-        return self.actor.workspace_id
 
     def _audit_channel(
         self,

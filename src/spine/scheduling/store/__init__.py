@@ -15,7 +15,6 @@ in ``fires.py``, row mapping and the lock predicates in ``rows.py``.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -48,6 +47,7 @@ from spine.scheduling.store.rows import (
     schedule_values,
 )
 from spine.tenancy import OPERATOR, Actor, AuditAction, Change, changes_between
+from spine.tenancy.bound import ActorBound
 from spine.tenancy.store import record
 
 __all__ = [
@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 _LABELS = {"target_name": "workflow name", "cron_expression": "cron expression"}
 
 
-class ScheduleStore:
+class ScheduleStore(ActorBound):
     """Schedules and schedule runs on spine's database.
 
     The definitions' methods (add, get, list, update, pause, resume, remove, fires) are
@@ -93,20 +93,6 @@ class ScheduleStore:
         self.clock = clock
         self.listeners = Publisher(listeners)
         self.actor = actor
-
-    def acting_as(self, actor: Actor) -> ScheduleStore:
-        """This store acting as ``actor`` (a cheap copy sharing database and listeners)."""
-        copy = ScheduleStore.__new__(ScheduleStore)
-        copy.database = self.database
-        copy.clock = self.clock
-        copy.listeners = self.listeners
-        copy.actor = actor
-        return copy
-
-    @property
-    def workspace_id(self) -> uuid.UUID:
-        """The workspace the definitions' methods are confined to."""
-        return self.actor.workspace_id
 
     def _mine(self) -> sa.ColumnElement[bool]:
         return schedules_t.c.workspace_id == self.actor.workspace_id

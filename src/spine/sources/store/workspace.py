@@ -6,20 +6,20 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 
 import sqlalchemy as sa
 
 from spine.core.events import Listener, Publisher
 from spine.core.storage import Database
 from spine.tenancy import OPERATOR, Actor, AuditAction, Change
+from spine.tenancy.bound import ActorBound
 from spine.tenancy.store import record
 
 
-class WorkspaceStore:
+class WorkspaceStore(ActorBound):
     """A store bound to an actor, and so to the actor's workspace.
 
     Args:
@@ -39,19 +39,6 @@ class WorkspaceStore:
         self.db = database
         self.listeners = Publisher(listeners)
         self.actor = actor
-
-    def acting_as(self, actor: Actor) -> Self:
-        """This store acting as ``actor`` (a cheap copy sharing the database)."""
-        copy = type(self).__new__(type(self))
-        copy.db = self.db
-        copy.listeners = self.listeners
-        copy.actor = actor
-        return copy
-
-    @property
-    def workspace_id(self) -> uuid.UUID:
-        """The workspace this store reads and writes."""
-        return self.actor.workspace_id
 
     def _audit(
         self,

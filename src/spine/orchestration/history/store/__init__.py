@@ -11,12 +11,11 @@ SQLite's ``julianday``), and retention deletes terminal runs only, in batches.
 
 from __future__ import annotations
 
-import copy
 import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -60,6 +59,7 @@ from spine.orchestration.history.types import (
     WorkflowStatus,
 )
 from spine.tenancy import OPERATOR, Actor
+from spine.tenancy.bound import ActorBound
 
 __all__ = [
     "HistoryStore",
@@ -146,7 +146,7 @@ def _save_row(
     return str(status), duration
 
 
-class HistoryStore:
+class HistoryStore(ActorBound):
     """Persistent storage for workflow execution history.
 
     Every method reads and writes only the runs of its actor's workspace (the default
@@ -166,17 +166,6 @@ class HistoryStore:
         self.db = _database(db)
         self.clock: Clock = clock or DatabaseClock(self.db)
         self.actor = actor
-
-    def acting_as(self, actor: Actor) -> Self:
-        """This store acting as ``actor`` (a cheap copy sharing database and clock)."""
-        other = copy.copy(self)
-        other.actor = actor
-        return other
-
-    @property
-    def workspace_id(self) -> uuid.UUID:
-        """The workspace this store reads and writes."""
-        return self.actor.workspace_id
 
     def _mine(self) -> sa.ColumnElement[bool]:
         """The condition on runs: of this store's workspace."""
