@@ -41,11 +41,6 @@ def well_formed(key: str) -> bool:
     return _KEY_SHAPE.fullmatch(key) is not None
 
 
-def matches(key: str, stored_digest: str) -> bool:
-    """Whether ``key``'s digest is ``stored_digest``, compared in constant time."""
-    return same_digest(digest(key), stored_digest)
-
-
 def same_digest(key_digest: str, stored_digest: str) -> bool:
     """Whether two digests are equal, compared in constant time."""
     return hmac.compare_digest(key_digest, stored_digest)
