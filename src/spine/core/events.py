@@ -42,6 +42,13 @@ class EventType(StrEnum):
     SCHEDULE_FIRE = "schedule.fire"
     SOURCE_CHANGED = "source.changed"
     ALERT_RECORDED = "alert.recorded"
+    #: A check's result, published in the transaction that records it (subject: the
+    #: check id; payload: ``docs/quality.md``). Alerting delivers ``check.failed`` to
+    #: the webhooks that ask for it.
+    CHECK_RESULT = "check.result"
+    #: An incident opened, reopened, was acknowledged or resolved (subject: the
+    #: incident id; payload ``event``: a :class:`spine.quality.models.QualityEvent`).
+    INCIDENT_CHANGED = "incident.changed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

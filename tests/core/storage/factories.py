@@ -170,6 +170,7 @@ def add_check(conn: sa.Connection) -> uuid.UUID:
         dq_platform.check_definitions,
         {
             "id": check,
+            "workspace_id": workspace,
             "connection_id": connection,
             "name": "otc rows present",
             "check_type": "row_count",

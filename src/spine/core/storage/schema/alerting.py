@@ -38,6 +38,9 @@ core_alert_channels = table(
     ts("updated_at", nullable=False),
     sa.Column("created_by", sa.String(200)),
     workspace_ref(),
+    # Added by spine: a channel that delivers a spec 004 webhook names the events it
+    # takes; such a channel is left out of routing by severity (docs/decisions.md).
+    json_col("events"),
     sa.UniqueConstraint("workspace_id", "name", name="uq_alert_channels_workspace_name"),
     one_of("min_severity", SEVERITIES, "min_severity"),
     tier=Tier.INTERMEDIATE,

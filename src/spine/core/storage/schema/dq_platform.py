@@ -20,6 +20,7 @@ from spine.core.storage.schema._base import (
     table,
     ts,
     uuid_pk,
+    workspace_ref,
 )
 
 SPEC = "004"
@@ -32,6 +33,11 @@ CONNECTION_TYPES = (
     "snowflake",
     "redshift",
     "databricks",
+    # Added by spine (docs/decisions.md): the embedded engines and DB2, which spine's
+    # registered connections (core_database_connections) already reach.
+    "sqlite",
+    "duckdb",
+    "db2",
 )
 CONNECTION_STATUSES = ("unknown", "healthy", "unhealthy", "error")
 CHECK_TARGET_TYPES = ("table", "column")
@@ -132,6 +138,9 @@ check_definitions = table(
         sa.ForeignKey("connections.id", ondelete="CASCADE"),
         nullable=False,
     ),
+    # Added by spine: a check's name is unique in its workspace (the CLI and the API
+    # name checks without their connection), and listings filter on it directly.
+    workspace_ref(),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("description", sa.Text),
     sa.Column("check_type", sa.String(100), nullable=False),
@@ -147,6 +156,7 @@ check_definitions = table(
     ts("created_at", nullable=False),
     ts("updated_at", nullable=False),
     sa.UniqueConstraint("connection_id", "name", name="uq_check_definitions_connection_name"),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_check_definitions_workspace_name"),
     one_of("target_type", CHECK_TARGET_TYPES, "target_type"),
     one_of("severity", CHECK_SEVERITIES, "severity"),
     sa.Index("idx_checks_connection", "connection_id"),
@@ -183,6 +193,9 @@ check_results = table(
     sa.Column("rule_passed", sa.Boolean, nullable=False),
     sa.Column("severity", sa.String(10)),
     sa.Column("error_message", sa.Text),
+    # Added by spine: what explains the value (failed-row samples, the schema seen by
+    # schema_change, the anomaly band, the thresholds that failed); see docs/quality.md.
+    json_col("details"),
     one_of("severity", CHECK_SEVERITIES, "severity"),
     sa.Index("idx_results_check", "check_id", "executed_at"),
     sa.Index(
@@ -213,6 +226,11 @@ incidents = table(
     ts("resolved_at"),
     sa.Column("acknowledged_by", sa.String(255)),
     sa.Column("resolution_notes", sa.Text),
+    # Added by spine: when it was acknowledged, the passes in a row since the last
+    # failure (auto-resolve), and how often a flapping check reopened it.
+    ts("acknowledged_at"),
+    counter("consecutive_passes"),
+    counter("reopened_count"),
     ts("created_at", nullable=False),
     ts("updated_at", nullable=False),
     one_of("status", INCIDENT_STATUSES, "status"),
@@ -282,6 +300,11 @@ jobs = table(
     sa.Column("error_message", sa.Text),
     sa.Column("triggered_by", sa.String(50), nullable=False, server_default="api"),
     sa.Column("schedule_id", sa.Uuid, sa.ForeignKey("schedules.id")),
+    # Added by spine: the durable claim (a worker's id and lease; a job whose lease ran
+    # out is claimed again) and how many times it was claimed.
+    sa.Column("claimed_by", sa.String(200)),
+    ts("lease_expires_at"),
+    counter("attempts"),
     one_of("status", JOB_STATUSES, "status"),
     sa.Index("idx_jobs_check", "check_id", "created_at"),
     sa.Index(
@@ -308,8 +331,12 @@ webhooks = table(
     ts("last_triggered_at"),
     sa.Column("last_response_code", sa.Integer),
     counter("failure_count"),
+    # Added by spine: the alert channel that delivers this webhook through the alerting
+    # outbox (retries, dead letters, breakers); see docs/decisions.md.
+    sa.Column("channel_id", sa.String(26)),
     ts("created_at", nullable=False),
     ts("updated_at", nullable=False),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_webhooks_workspace_name"),
     sa.Index("idx_webhooks_workspace", "workspace_id"),
     sa.Index(
         "idx_webhooks_enabled",

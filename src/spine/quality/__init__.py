@@ -1,0 +1,35 @@
+"""Data quality (spec 004): checks on users' tables, their results, incidents and schedules.
+
+A check measures one number (the sensor value) on a table or column of a registered
+connection and judges it against thresholds and its own history. See docs/quality.md.
+"""
+
+from spine.quality.models import (
+    CheckDefinition,
+    CheckResult,
+    Incident,
+    IncidentStatus,
+    Job,
+    JobStatus,
+    Measurement,
+    QualityEvent,
+    SensorValue,
+    Severity,
+    TargetType,
+    Verdict,
+)
+
+__all__ = [
+    "CheckDefinition",
+    "CheckResult",
+    "Incident",
+    "IncidentStatus",
+    "Job",
+    "JobStatus",
+    "Measurement",
+    "QualityEvent",
+    "SensorValue",
+    "Severity",
+    "TargetType",
+    "Verdict",
+]
