@@ -121,6 +121,8 @@ class Connection:
     created_by: str | None = None
     #: The workspace that owns the connection.
     workspace_id: uuid.UUID | None = None
+    #: Whether quality checks may keep samples of failed rows read through it.
+    allow_samples: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """The row's columns, for ``--json`` (``password_ref`` names a secret, holds none)."""

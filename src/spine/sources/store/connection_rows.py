@@ -31,6 +31,7 @@ CONNECTION_SECRETS = ("password_ref",)
 def _connection(row: sa.Row[Any]) -> Connection:
     values = dict(row._mapping)
     values["enabled"] = bool(values["enabled"])
+    values["allow_samples"] = bool(values["allow_samples"])
     return Connection(**values)
 
 

@@ -131,6 +131,9 @@ core_database_connections = table(
     ts("updated_at", nullable=False),
     sa.Column("created_by", sa.String(200)),
     workspace_ref(),
+    # Added by spine: whether data-quality checks may keep samples of failed rows read
+    # through this connection (off for tables with personal data).
+    flag("allow_samples", True),
     sa.UniqueConstraint("workspace_id", "name", name="uq_database_connections_workspace_name"),
     one_of("dialect", CONNECTION_DIALECTS, "dialect"),
     tier=Tier.INTERMEDIATE,

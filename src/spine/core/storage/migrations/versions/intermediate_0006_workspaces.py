@@ -48,7 +48,10 @@ _NAMED = {
 }
 _OWNED = ("core_workflow_runs", "core_alerts", *_NAMED)
 # Columns later revisions add to these tables (absent when this revision runs).
-_ADDED_LATER = {("core_alert_channels", "events")}
+_ADDED_LATER = {
+    ("core_alert_channels", "events"),
+    ("core_database_connections", "allow_samples"),
+}
 
 
 def _workspace_column(*, primary_key: bool = False) -> sa.Column[uuid.UUID]:

@@ -10,6 +10,8 @@
   claim (``claimed_by``, ``lease_expires_at``, ``attempts``).
 - ``webhooks``: names unique per workspace, and the alert channel (``channel_id``) that
   delivers each one through the outbox; ``core_alert_channels.events`` marks such a channel.
+- ``core_database_connections.allow_samples``: off keeps failed-row samples of checks
+  away from a connection's tables (personal data).
 
 Revision ID: intermediate_0007
 Branch: intermediate
@@ -154,10 +156,16 @@ def upgrade() -> None:
         batch.add_column(sa.Column("channel_id", sa.String(26), nullable=True))
         batch.create_unique_constraint("uq_webhooks_workspace_name", ["workspace_id", "name"])
     op.add_column("core_alert_channels", sa.Column("events", JSONType(), nullable=True))
+    op.add_column(
+        "core_database_connections",
+        sa.Column("allow_samples", sa.Boolean(), nullable=False, server_default=sa.true()),
+    )
     _offline_sqlite_pragmas(on=True)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("core_database_connections") as batch:
+        batch.drop_column("allow_samples")
     op.drop_column("core_alert_channels", "events")
     with op.batch_alter_table("webhooks") as batch:
         batch.drop_constraint("uq_webhooks_workspace_name", type_="unique")
