@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from benchmarks.anomaly import evaluate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.anomaly import evaluate
 from spine.quality.anomaly import (
     AnomalyOptions,
     HistoryPoint,
