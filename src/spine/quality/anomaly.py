@@ -244,45 +244,26 @@ def robust_spread(values: Sequence[float], centre: float) -> float:
 
 
 def training(
-    history: Sequence[HistoryPoint], options: AnomalyOptions, *, now: datetime, zone: ZoneInfo
-) -> tuple[list[float], list[tuple[float, bool]]]:
-    """The values that may train the band for a point measured at ``now``, oldest first.
+    history: Sequence[HistoryPoint], options: AnomalyOptions, *, now: datetime
+) -> list[tuple[HistoryPoint, bool]]:
+    """The points of the current level before ``now``, oldest first, with whether each trains.
 
-    Returns:
-        The last ``window`` training points of every day; and the last ``window`` points
-        of ``now``'s weekday, each with whether it trains (flagged points do not).
+    See :func:`since_level`; points at or after ``now`` are never among them.
     """
     earlier = [
         point for point in history if point.executed_at < now and math.isfinite(float(point.value))
     ]
-    level = _since_level(earlier, options)
-    weekday = now.astimezone(zone).weekday()
-    same = [
-        (point, trains)
-        for point, trains in level
-        if point.executed_at.astimezone(zone).weekday() == weekday
-    ]
-    # A weekday relearns on its own runs too, within the level of all days.
-    same_level = _since_level([point for point, _ in same], options)
-    same = same[len(same) - len(same_level) :]
-    return (
-        [float(point.value) for point, trains in level if trains][-options.window :],
-        [
-            (float(point.value), trains or own)
-            for (point, trains), (_, own) in zip(same, same_level, strict=True)
-        ][-options.window :],
-    )
+    return since_level(earlier, options)
 
 
-def _since_level(
+def since_level(
     points: Sequence[HistoryPoint], options: AnomalyOptions
 ) -> list[tuple[HistoryPoint, bool]]:
     """The points of the current level, each with whether it trains.
 
     The latest run of ``relearn_after`` or more flagged points starts a new level: the
     points before it are dropped, its own points train as normal; other flagged points
-    never train. With seasonality, runs are also counted in the weekday's own series, so
-    that a weekday whose band locked too narrow relearns as well.
+    never train.
     """
     start, run_end, run = 0, 0, 0
     for index, point in enumerate(points):
@@ -306,29 +287,65 @@ def band(points: Sequence[float], confidence: float) -> tuple[float, float, floa
     return expected, expected - half, expected + half
 
 
-def _auto(
-    every_day: Sequence[float],
-    weekday_points: Sequence[tuple[float, bool]],
-    options: AnomalyOptions,
-) -> tuple[list[float], bool]:
-    """``auto`` seasonality: whether ``now``'s weekday has a level of its own, its points.
+class _Weekdays:
+    """The training points of one check seen by weekday, in the check's time zone."""
 
-    A weekday whose median (of all its points, flagged or not) lies outside the band of
-    all days has a level of its own, as a weekend has: it is compared with its own
-    weekday. Its points flagged while it was compared with all days are judged again
-    against its own band: those inside it train (they were flagged for being a weekend).
-    """
-    trained = [value for value, trains in weekday_points if trains]
-    every = [value for value, _ in weekday_points]
-    if len(every_day) < options.min_history or len(every) < _AUTO_MIN_WEEKDAYS:
-        return trained, False
-    _, low, high = band(every_day, options.confidence)
-    if low <= statistics.median(every) <= high:
-        return trained, False
-    _, own_low, own_high = band(every, options.confidence)
-    return [
-        value for value, trains in weekday_points if trains or own_low <= value <= own_high
-    ], True
+    def __init__(
+        self, level: Sequence[tuple[HistoryPoint, bool]], options: AnomalyOptions, zone: ZoneInfo
+    ) -> None:
+        self.level = level
+        self.options = options
+        self.zone = zone
+
+    def of(self, point: HistoryPoint) -> int:
+        return point.executed_at.astimezone(self.zone).weekday()
+
+    def own(self, weekday: int, *, rejudge: bool) -> list[float]:
+        """The training values of ``weekday`` alone.
+
+        A weekday relearns on its own runs of flagged points too (within the level of all
+        days), so that a weekday whose band locked too narrow recovers. With ``rejudge``
+        (``auto``), its flagged points that lie inside its own band train: they were
+        flagged while compared with all days, for being a weekend.
+        """
+        same = [(point, trains) for point, trains in self.level if self.of(point) == weekday]
+        own = since_level([point for point, _ in same], self.options)
+        same = same[len(same) - len(own) :]
+        pairs = [
+            (float(point.value), trains or relearnt)
+            for (point, trains), (_, relearnt) in zip(same, own, strict=True)
+        ][-self.options.window :]
+        if not rejudge or len(pairs) < _AUTO_MIN_WEEKDAYS:
+            return [value for value, trains in pairs if trains]
+        _, low, high = band([value for value, _ in pairs], self.options.confidence)
+        return [value for value, trains in pairs if trains or low <= value <= high]
+
+    def others(self, excluded: set[int]) -> list[float]:
+        """The last ``window`` training values of every weekday but ``excluded``."""
+        return [
+            float(point.value)
+            for point, trains in self.level
+            if trains and self.of(point) not in excluded
+        ][-self.options.window :]
+
+    def with_own_level(self) -> set[int]:
+        """``auto``: the weekdays with a level of their own (a weekend's, typically).
+
+        Those whose median, over the last ``window`` points of every day (flagged or
+        not), lies outside the band of all days.
+        """
+        every = self.others(set())
+        if len(every) < self.options.min_history:
+            return set()
+        _, low, high = band(every, self.options.confidence)
+        by_day: dict[int, list[float]] = {}
+        for point, _ in self.level[-self.options.window :]:
+            by_day.setdefault(self.of(point), []).append(float(point.value))
+        return {
+            day
+            for day, values in by_day.items()
+            if len(values) >= _AUTO_MIN_WEEKDAYS and not low <= statistics.median(values) <= high
+        }
 
 
 def detect(
@@ -344,7 +361,8 @@ def detect(
     Args:
         value: The value being judged.
         history: Earlier values, in any order (they are sorted by time); points at or
-            after ``now`` are ignored, so the judged point never trains its band.
+            after ``now`` are ignored, so the judged point never trains its band. With
+            seasonality, pass ``window`` weeks of them.
         options: The check's options (:func:`parse_options`).
         now: When ``value`` was measured.
         timezone: The zone whose weekdays seasonality uses (the check's schedule zone).
@@ -354,13 +372,18 @@ def detect(
     """
     zone = ZoneInfo(timezone or "UTC")
     ordered = sorted(history, key=lambda point: point.executed_at)
-    every_day, weekday_points = training(ordered, options, now=now, zone=zone)
-    same_weekday = [value for value, trains in weekday_points if trains]
-    weekday_only = options.seasonality == "day_of_week"
-    if options.seasonality == "auto":
-        same_weekday, weekday_only = _auto(every_day, weekday_points, options)
-    points = same_weekday if weekday_only else every_day
-    compared_with = "same weekday" if weekday_only else "all days"
+    weekdays = _Weekdays(training(ordered, options, now=now), options, zone)
+    weekday = now.astimezone(zone).weekday()
+    if options.seasonality == "day_of_week":
+        points, compared_with = weekdays.own(weekday, rejudge=False), "same weekday"
+    elif options.seasonality == "none":
+        points, compared_with = weekdays.others(set()), "all days"
+    else:
+        special = weekdays.with_own_level()
+        if weekday in special:
+            points, compared_with = weekdays.own(weekday, rejudge=True), "same weekday"
+        else:
+            points, compared_with = weekdays.others(special), "all days"
     if len(points) < options.min_history:
         return Band(
             flagged=False,
