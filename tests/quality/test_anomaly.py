@@ -22,8 +22,8 @@ from spine.quality.anomaly import (
     HistoryPoint,
     detect,
     parse_options,
-    t_quantile,
 )
+from spine.quality.student_t import t_quantile
 
 START = datetime(2026, 1, 5, 6, tzinfo=UTC)  # a Monday
 
