@@ -315,20 +315,27 @@ class _Weekdays:
     def with_own_level(self) -> set[int]:
         """``auto``: the weekdays with a level of their own (a weekend's, typically).
 
-        Those whose median, over the last ``window`` points of every day (flagged or
-        not), lies outside the band of all days.
+        Over the last ``window`` points of every day (flagged or not): the weekdays whose
+        median is further from the median of all days than the band's half-width, the
+        spread taken within weekdays (around each weekday's median), so that the weekend
+        being tested does not widen the band that tests it.
         """
-        every = self.others(set())
-        if len(every) < self.options.min_history:
+        recent = [point for point, _ in self.level[-self.options.window :]]
+        if len(recent) < self.options.min_history:
             return set()
-        _, low, high = band(every, self.options.confidence)
         by_day: dict[int, list[float]] = {}
-        for point, _ in self.level[-self.options.window :]:
+        for point in recent:
             by_day.setdefault(self.of(point), []).append(float(point.value))
+        medians = {day: statistics.median(values) for day, values in by_day.items()}
+        within = [value - medians[day] for day, values in by_day.items() for value in values]
+        spread = robust_spread(within, 0.0)
+        n = len(recent)
+        half = t_quantile((1 + self.options.confidence) / 2, n - 1) * spread * math.sqrt(1 + 1 / n)
+        centre = statistics.median(float(point.value) for point in recent)
         return {
             day
             for day, values in by_day.items()
-            if len(values) >= _AUTO_MIN_WEEKDAYS and not low <= statistics.median(values) <= high
+            if len(values) >= _AUTO_MIN_WEEKDAYS and abs(medians[day] - centre) > half
         }
 
 
