@@ -11,8 +11,8 @@ should catch them:
    without one):
 
    - ``seasonality: auto`` (the default): a weekday whose median over the last
-     ``window`` points lies outside the band of all days has a level of its own (a
-     weekend). It is compared with the same weekday only, and its points leave the
+     ``window`` points is further from the median of all days than the band's
+     half-width (spread taken within weekdays) has a level of its own (a weekend). It is compared with the same weekday only, and its points leave the
      training of the other days. Its points flagged while it was still compared with
      all days are judged again against its own band: inside it, they train.
    - ``day_of_week``: every value is compared with the same weekday only.
