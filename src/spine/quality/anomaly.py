@@ -12,8 +12,9 @@ should catch them:
 
    - ``seasonality: auto`` (the default): a weekday whose median over the last
      ``window`` points is further from the median of all days than the band's
-     half-width (spread taken within weekdays) has a level of its own (a weekend). It is compared with the same weekday only, and its points leave the
-     training of the other days. Its points flagged while it was still compared with
+     half-width (spread taken within weekdays) has a level of its own (a weekend). It
+     is compared with the same weekday only, and its points leave the training of the
+     other days. Its points flagged while it was still compared with
      all days are judged again against its own band: inside it, they train.
    - ``day_of_week``: every value is compared with the same weekday only.
    - ``none``: every value is compared with all days.
