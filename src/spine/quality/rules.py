@@ -37,7 +37,7 @@ __all__ = [
     "RULE_KEYS",
     "HistoryPoint",
     "Threshold",
-    "history",
+    "history_from",
     "judge",
     "thresholds",
     "validate_rules",
@@ -99,6 +99,13 @@ def exact(value: SensorValue, where: str = "value") -> Decimal:
     return number
 
 
+def _as_json(limit: Any) -> Any:
+    """A limit as the verdict's details keep it: as given when JSON holds it, else text."""
+    if isinstance(limit, int | float | str) and not isinstance(limit, bool):
+        return limit
+    return str(limit)
+
+
 def thresholds(config: Mapping[str, Any], severity: Severity) -> list[Threshold]:
     """The thresholds of ``config``, flat ones at ``severity``, in rising severity.
 
@@ -136,7 +143,7 @@ def thresholds(config: Mapping[str, Any], severity: Severity) -> list[Threshold]
                 severity=level,
                 key=key,
                 limit=exact(block[key], f"config.{level.value}.{key}"),
-                given=block[key],
+                given=_as_json(block[key]),
             )
             for key in BOUND_KEYS
             if key in block
@@ -164,7 +171,7 @@ def validate_rules(config: Mapping[str, Any], severity: Severity) -> None:
         parse_options(config["anomaly"])
 
 
-def history(results: Iterable[CheckResult]) -> list[HistoryPoint]:
+def history_from(results: Iterable[CheckResult]) -> list[HistoryPoint]:
     """A check's stored results as the anomaly detector's history, oldest first.
 
     Results without a sensor value (errors, empty tables) are left out; a result whose
