@@ -56,8 +56,6 @@ from spine.quality.student_t import t_quantile
 SENSITIVITY = {"low": 0.99999, "medium": 0.9999, "high": 0.999}
 METHODS = ("robust",)
 SEASONALITIES = ("auto", "none", "day_of_week")
-# Same-weekday points "auto" needs before it can tell that a weekday has its own level.
-_AUTO_MIN_WEEKDAYS = 3
 DIRECTIONS = ("both", "up", "down")
 OPTION_KEYS = frozenset(
     {
@@ -77,6 +75,8 @@ OPTION_KEYS = frozenset(
 # mean absolute deviation is 0.7979 of it.
 _MAD_SCALE = 1.4826
 _MEAN_AD_SCALE = 1.2533
+# Same-weekday points "auto" needs before it can tell that a weekday has its own level.
+_AUTO_MIN_WEEKDAYS = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
