@@ -43,8 +43,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -84,7 +84,8 @@ class HistoryPoint:
     """One earlier sensor value of a check.
 
     ``flagged`` says that this value was judged anomalous when it was measured: such
-    points do not train the band (unless a run of them became the new normal).
+    points do not train the band (unless a run of them became the new normal). A naive
+    ``executed_at`` is read as UTC.
     """
 
     executed_at: datetime
@@ -340,6 +341,11 @@ class _Weekdays:
         }
 
 
+def _utc(moment: datetime) -> datetime:
+    """``moment``, a naive one read as UTC (what spine stores; SQLite drops the zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def detect(
     value: float,
     history: Sequence[HistoryPoint],
@@ -363,7 +369,11 @@ def detect(
         The band and whether ``value`` is outside it.
     """
     zone = ZoneInfo(timezone or "UTC")
-    ordered = sorted(history, key=lambda point: point.executed_at)
+    now = _utc(now)
+    ordered = sorted(
+        (replace(point, executed_at=_utc(point.executed_at)) for point in history),
+        key=lambda point: point.executed_at,
+    )
     weekdays = _Weekdays(training(ordered, options, now=now), options, zone)
     weekday = now.astimezone(zone).weekday()
     if options.seasonality == "day_of_week":
