@@ -6,13 +6,10 @@ import math
 import re
 import statistics
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
-
-import pytest
-import sqlalchemy as sa
 
 from spine.quality.models import CheckDefinition, CheckResult
 from spine.quality.sql import count_statements, measure
