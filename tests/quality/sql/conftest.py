@@ -134,7 +134,8 @@ class Target:
 def _load(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
     metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(readings.insert(), rows)
+        if rows:
+            conn.execute(readings.insert(), rows)
         conn.execute(sites.insert(), [{"id": i} for i in SITES])
 
 

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from spine.quality.sql import measure
-from spine.quality.sql.session import read_only
+from spine.quality.sql.session import WriteRefused, read_only
 from tests.quality.sql.conftest import NOW, Target, make_check, readings, sites
 
 SLOW = {
@@ -49,9 +49,12 @@ def _snapshot(target: Target) -> tuple[list[tuple[object, ...]], int, list[str]]
 )
 def test_the_session_refuses_writes(fresh_target: Target, statement: str) -> None:
     before = _snapshot(fresh_target)
-    with fresh_target.engine.connect() as conn:
-        with pytest.raises(Exception), read_only(conn, 10) as run:
-            run(sa.text(statement))
+    with (
+        fresh_target.engine.connect() as conn,
+        pytest.raises((sa.exc.DBAPIError, WriteRefused)),
+        read_only(conn, 10) as run,
+    ):
+        run(sa.text(statement))
     assert _snapshot(fresh_target) == before
 
 
@@ -146,7 +149,10 @@ def test_the_database_itself_refuses_writes_in_the_session(
 ) -> None:
     # Straight to the driver, past spine's own refusal: the transaction must hold.
     before = _snapshot(fresh_target)
-    with fresh_target.engine.connect() as conn:
-        with pytest.raises(Exception), read_only(conn, 10):
-            conn.exec_driver_sql(statement)
+    with (
+        fresh_target.engine.connect() as conn,
+        pytest.raises(sa.exc.DBAPIError),
+        read_only(conn, 10),
+    ):
+        conn.exec_driver_sql(statement)
     assert _snapshot(fresh_target) == before
