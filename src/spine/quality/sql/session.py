@@ -110,19 +110,27 @@ def _end(conn: sa.Connection, dialect: str) -> None:
             conn.execute(sa.text("PRAGMA query_only = OFF"), execution_options=_SETUP)
             conn.rollback()
         elif dialect == "mysql":
-            _mysql_timeout(conn, 0)
+            _mysql_timeout(conn, None)
             conn.rollback()
     except Exception:
         # A broken connection: the pool throws it away; the unit's own error tells why.
         conn.invalidate()
 
 
-def _mysql_timeout(conn: sa.Connection, seconds: float) -> None:
-    if getattr(conn.dialect, "is_mariadb", False):
-        statement = f"SET SESSION max_statement_time = {float(seconds):.3f}"
+def _mysql_timeout(conn: sa.Connection, seconds: float | None) -> None:
+    """Set the session's statement limit, or (``None``) give back the server's default."""
+    name = (
+        "max_statement_time"
+        if getattr(conn.dialect, "is_mariadb", False)
+        else ("max_execution_time")
+    )
+    if seconds is None:
+        value = "DEFAULT"
+    elif name == "max_statement_time":
+        value = f"{float(seconds):.3f}"  # MariaDB: seconds
     else:
-        statement = f"SET SESSION max_execution_time = {math.ceil(seconds * 1000)}"
-    conn.execute(sa.text(statement), execution_options=_SETUP)
+        value = str(math.ceil(seconds * 1000))  # MySQL: milliseconds
+    conn.execute(sa.text(f"SET SESSION {name} = {value}"), execution_options=_SETUP)
 
 
 def _deadline_handler(deadline: float, timed_out: threading.Event) -> Callable[[], int]:
