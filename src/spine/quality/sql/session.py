@@ -31,6 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spine.core.errors import ErrorCategory, SpineError
 from spine.core.secrets import MASK, redact_url_password
 from spine.quality.sql.dialects import SQLITE_PERCENTILE, SQLITE_REGEXP, SQLITE_STDDEV
 
@@ -172,6 +173,23 @@ def _refuse_non_query(conn: sa.Connection, statement: sa.Executable) -> None:
 def _looks_like_timeout(error: BaseException) -> bool:
     text = str(getattr(error, "orig", None) or error).lower()
     return any(marker in text for marker in _TIMEOUT_MARKERS)
+
+
+def as_spine_error(error: BaseException, engine: sa.Engine) -> SpineError:
+    """A driver error as a :class:`SpineError` callers above SQLAlchemy can catch.
+
+    Unreachable databases are ``UNAVAILABLE``, timeouts ``TIMEOUT``, the rest
+    ``DATABASE``; the message is :func:`error_text`'s one line.
+    """
+    if isinstance(error, SpineError):
+        return error
+    if isinstance(error, TimeoutError):
+        category = ErrorCategory.TIMEOUT
+    elif isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        category = ErrorCategory.UNAVAILABLE
+    else:
+        category = ErrorCategory.DATABASE
+    return SpineError(error_text(error, engine), category=category)
 
 
 def error_text(error: BaseException, engine: sa.Engine) -> str:
