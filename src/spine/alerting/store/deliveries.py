@@ -28,13 +28,14 @@ import sqlalchemy as sa
 from spine.alerting.bounds import ERROR_STORED
 from spine.alerting.models import (
     DLQ_SOURCE_TYPE,
+    WEBHOOK_CHANNEL_PREFIX,
     Alert,
     Channel,
     DeliveryPolicy,
     DeliveryStatus,
     DlqStatus,
 )
-from spine.alerting.store import breakers, claiming
+from spine.alerting.store import breakers, claiming, webhook_rows
 from spine.alerting.store.alerts import alerts_by_id, record_alert
 from spine.alerting.store.dead_letters import (
     dead_letter,
@@ -241,7 +242,15 @@ def record_sent(conn: sa.Connection, now: datetime, claim: Claim, response: dict
     # that their row locks are held for as little as possible before the commit.
     conn.execute(_CHANNEL_SUCCEEDED, {"b_channel": claim.channel.id, "now": now})
     breakers.record_success(conn, now, claim.channel.id)
+    if claim.channel.events is not None:
+        webhook_rows.note_attempt(conn, claim.channel.id, now, _code(response), ok=True)
     return True
+
+
+def _code(response: dict[str, Any] | None) -> int | None:
+    """The HTTP status a response record holds, if any."""
+    code = (response or {}).get("status_code")
+    return code if isinstance(code, int) else None
 
 
 def record_failed(
@@ -276,6 +285,8 @@ def record_failed(
         .values(consecutive_failures=ch.c.consecutive_failures + 1, last_failure_at=now)
     )
     breakers.record_failure(conn, now, claim.channel.id, policy)
+    if claim.channel.events is not None:
+        webhook_rows.note_attempt(conn, claim.channel.id, now, _code(response), ok=False)
     due = now + timedelta(seconds=backoff(claim.attempt))
     next_attempt = _fail_attempt(
         conn, now, row, error, category, policy, due, retryable=retryable, response=response
@@ -296,6 +307,11 @@ def _disable_gone_channel(
         sa.update(ch).where(ch.c.id == claim.channel.id).values(enabled=False, updated_at=now)
     )
     name = claim.channel.name
+    enable = f"spine alerts channels enable {name}"
+    if claim.channel.events is not None:
+        # A webhook's channel: the webhook is disabled with it, and enabled through it.
+        webhook_rows.disable_for_channel(conn, claim.channel.id, now)
+        enable = f"spine webhooks enable {name.removeprefix(WEBHOOK_CHANNEL_PREFIX)}"
     record_alert(
         conn,
         now,
@@ -306,7 +322,7 @@ def _disable_gone_channel(
             f"The endpoint of alert channel {name} answered HTTP 410 Gone to delivery "
             f"{claim.delivery_id} (alert {claim.alert.id}): it no longer exists. The "
             f"channel is disabled; its deliveries wait. Fix its config and run "
-            f"`spine alerts channels enable {name}`, or remove it."
+            f"`{enable}`, or remove it."
         ),
         source=GONE_ALERT_SOURCE,
         metadata={
