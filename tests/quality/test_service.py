@@ -3,6 +3,7 @@ a user's SQLite file registered as a connection."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -223,7 +224,8 @@ def test_a_check_that_cannot_run_records_its_error_and_fails(
     quality.add_check(
         "rows", connection="shop", check_type="row_count", table="orders", severity="fatal"
     )
-    target.unlink()  # the database is gone
+    with sqlite3.connect(target) as conn:
+        conn.execute("DROP TABLE orders")  # the table is gone: the check cannot run
     [outcome] = quality.run_checks(["rows"])
     assert not outcome.result.rule_passed
     assert outcome.result.error_message
