@@ -34,7 +34,9 @@ def test_due_schedules_queue_one_job_each_and_a_worker_runs_a_table_in_one_scan(
 ) -> None:
     quality = services.quality
     for name, kind in (("rows", "row_count"), ("cols", "column_count")):
-        quality.add_check(name, connection="shop", check_type=kind, table="orders", cron="0 * * * *")
+        quality.add_check(
+            name, connection="shop", check_type=kind, table="orders", cron="0 * * * *"
+        )
     [schedule, _] = _rows(services, schedules)
     assert schedule["next_run_at"] == clock.now().replace(minute=0) + timedelta(hours=1)
     scheduling = services.check_scheduling()

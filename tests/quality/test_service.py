@@ -90,9 +90,10 @@ def test_add_list_get_and_run_row_count(services: Services, events: Collector) -
     assert [r.id for r in quality.results("orders_rows")] == [outcome.result.id]
     assert quality.latest_result("orders_rows") == outcome.result
     [event] = [e for e in events.seen if e.type is EventType.CHECK_RESULT]
-    assert event.payload["sensor_value"] in ("20", "20.0") or Decimal(
-        event.payload["sensor_value"]
-    ) == 20
+    assert (
+        event.payload["sensor_value"] in ("20", "20.0")
+        or Decimal(event.payload["sensor_value"]) == 20
+    )
     assert event.payload["rule_passed"] is True
     assert event.workspace_id == str(check.workspace_id)
     assert check.to_dict()["connection_name"] == "shop"

@@ -48,7 +48,9 @@ def setup(tmp_path: Path) -> Iterator[tuple[Services, dict[str, str]]]:
         "SPINE_QUALITY_STATEMENT_TIMEOUT_SECONDS": "600",
         "SPINE_WORKER_POLL_SECONDS": "0.1",
     }
-    settings = load_settings(database_url=env["SPINE_DATABASE_URL"], secret_key=env["SPINE_SECRET_KEY"])
+    settings = load_settings(
+        database_url=env["SPINE_DATABASE_URL"], secret_key=env["SPINE_SECRET_KEY"]
+    )
     services = build(settings)
     Migrator(services.database).upgrade()
     services.sources.connections.add("user", dialect="sqlite", database=str(target))
@@ -68,7 +70,9 @@ def _job(services: Services) -> dict[str, object]:
 
 def _results(services: Services) -> int:
     return services.database.run_read(
-        lambda conn: conn.execute(sa.select(sa.func.count()).select_from(check_results)).scalar_one()
+        lambda conn: conn.execute(
+            sa.select(sa.func.count()).select_from(check_results)
+        ).scalar_one()
     )
 
 
