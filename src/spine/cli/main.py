@@ -43,6 +43,7 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "keys": ("api_keys", "app"),
     "audit": ("audit", "app"),
     "secret-key": ("secret_key", "app"),
+    "webhooks": ("webhooks", "app"),
 }
 # Single commands: name -> (module in spine.cli, its function), in the order `--help`
 # lists them (Typer lists single commands before groups).
