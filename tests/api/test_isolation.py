@@ -64,6 +64,16 @@ SEEDS: list[tuple[str, dict[str, Any], str]] = [
         {"name": "warehouse", "dialect": "sqlite", "database": "/nonexistent/w.db"},
         "connection_id",
     ),
+    (
+        "/webhooks",
+        {
+            "name": "quality",
+            "url": "https://hooks.example.com/quality",
+            "events": ["incident.created", "check.failed"],
+            "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        },
+        "webhook_id",
+    ),
     ("/runs", {"workflow_name": WF, "params": {}}, "run_id"),
     ("/alerts", {"severity": "ERROR", "title": "t", "message": "m", "source": "tests"}, "alert_id"),
 ]
@@ -75,6 +85,7 @@ PATCHES: dict[str, dict[str, Any]] = {
     "channel_id": {"enabled": False},
     "source_id": {"enabled": False},
     "connection_id": {"pool_size": 3},
+    "webhook_id": {"enabled": False},
 }
 
 
