@@ -40,7 +40,7 @@ class CheckScheduling:
         batch_size: Schedules queued per transaction.
     """
 
-    def __init__(self, store: QualityStore, *, batch_size: int = 500) -> None:
+    def __init__(self, store: QualityStore, *, batch_size: int = 2000) -> None:
         self.store = store
         self.batch_size = batch_size
         self.installed: bool | None = None

@@ -235,7 +235,13 @@ def queue_due(conn: sa.Connection, now: datetime, next_fire: NextFire, *, limit:
             checks_t.c.enabled == sa.true(),
             schedules_t.c.next_run_at <= now,
         )
-        .order_by(schedules_t.c.next_run_at)
+        # A table's checks next to each other: a batch rarely splits a table's scan.
+        .order_by(
+            schedules_t.c.next_run_at,
+            checks_t.c.connection_id,
+            checks_t.c.target_schema,
+            checks_t.c.target_table,
+        )
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
