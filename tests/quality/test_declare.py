@@ -106,7 +106,8 @@ def test_the_document_is_read_with_defaults_applied_unless_a_check_says() -> Non
             "checks.yaml: check #1: field 'name': required",
         ),
         (
-            "checks:\n  - {name: a, type: row_count, table: t, connection: c, severity: critical}\n",
+            "checks:\n  - {name: a, type: row_count, table: t, connection: c,"
+            " severity: critical}\n",
             "checks.yaml: check 'a': field 'severity': must be warning, error or fatal",
         ),
         (
@@ -145,9 +146,7 @@ def test_the_document_is_read_with_defaults_applied_unless_a_check_says() -> Non
         ),
     ],
 )
-def test_a_bad_document_is_one_line_naming_the_check_and_field(
-    document: str, message: str
-) -> None:
+def test_a_bad_document_is_one_line_naming_the_check_and_field(document: str, message: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         parse_document(document, "checks.yaml")
     assert str(raised.value).startswith(message), str(raised.value)
@@ -161,7 +160,9 @@ def test_a_plan_creates_what_is_new_and_leaves_the_same_alone() -> None:
     assert plan.unchanged == ("orders_not_empty",)
     assert plan.update == ()
     assert plan.delete == ()
-    assert plan.lines()[0] == "+ customer_nulls (null_percent on warehouse:public.orders.customer_id)"
+    assert plan.lines()[0] == (
+        "+ customer_nulls (null_percent on warehouse:public.orders.customer_id)"
+    )
     assert plan.lines()[-1] == "= 1 unchanged"
 
 
