@@ -171,9 +171,7 @@ def test_run_queues_a_job_that_a_worker_completes_with_its_result(a: Tenant) -> 
     assert done["result_id"] == result["id"]
     assert (result["sensor_value"], result["sensor_value_text"]) == (8, "8")
     assert result["rule_passed"] is True
-    assert a.get("/jobs", params={"check": "rows", "status": "completed"}).json()["items"] == [
-        done
-    ]
+    assert a.get("/jobs", params={"check": "rows", "status": "completed"}).json()["items"] == [done]
     assert a.get("/jobs", params={"status": "finished"}).status_code == 422
 
 
@@ -230,9 +228,8 @@ def test_an_incident_is_listed_acknowledged_and_resolved(a: Tenant) -> None:
     )
     again = a.post(f"/incidents/{ident}/resolve", json={})
     assert again.status_code == 409, again.text
-    assert [i["id"] for i in a.get("/incidents", params={"status": "resolved"}).json()["items"]] == [
-        ident
-    ]
+    closed = a.get("/incidents", params={"status": "resolved"}).json()["items"]
+    assert [i["id"] for i in closed] == [ident]
     assert a.get("/incidents", params={"status": "closed"}).status_code == 422
 
 
