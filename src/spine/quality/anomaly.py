@@ -7,13 +7,22 @@ should catch them:
 
 1. **Training points.** The check's earlier values, oldest first, before the point being
    judged (never the point itself), minus those already flagged as anomalies, the last
-   ``window`` of them. With ``seasonality: day_of_week`` only the values measured on the
-   same weekday (in the check's schedule time zone, UTC without one) train: a Sunday is
-   compared with Sundays.
+   ``window`` of them. Weekdays are taken in the check's schedule time zone (UTC
+   without one):
+
+   - ``seasonality: auto`` (the default): a weekday whose median over the last
+     ``window`` points is further from the median of all days than the band's
+     half-width (spread taken within weekdays) has a level of its own (a weekend). It
+     is compared with the same weekday only, and its points leave the training of the
+     other days. Its points flagged while it was still compared with
+     all days are judged again against its own band: inside it, they train.
+   - ``day_of_week``: every value is compared with the same weekday only.
+   - ``none``: every value is compared with all days.
 2. **A sustained change becomes the new normal.** A run of ``relearn_after``
    consecutive flagged points is a level shift, not a series of accidents: training
    starts again at the first of them, which then count as normal. Without this, excluding
-   flagged points would flag every value after a shift forever.
+   flagged points would flag every value after a shift forever. With seasonality a
+   weekday's own runs count too (a weekday whose band locked too narrow relearns).
 3. **Below ``min_history`` training points** there is no judgement: the details say the
    detector is still learning, and the value passes.
 4. **The band** is ``median ± t * spread * sqrt(1 + 1/n)``: the spread is the median
@@ -26,10 +35,7 @@ should catch them:
    from the median is at least ``min_change_percent`` of the median (a change too small
    to matter is let through however quiet the series is).
 
-The t quantile comes from the normal quantile (:class:`statistics.NormalDist`) through
-the Cornish-Fisher expansion of Abramowitz and Stegun, formula 26.7.5 (exact closed
-forms for one and two degrees of freedom): within 1 % of the tables from 3 degrees of
-freedom on and 0.3 % from 6 at the confidences offered, with no numpy or scipy.
+The t quantile comes from :mod:`spine.quality.student_t` (no numpy or scipy).
 """
 
 from __future__ import annotations
@@ -44,11 +50,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from spine.core.errors import InvalidInput
+from spine.quality.student_t import t_quantile
 
 #: How wide the band is, by name: the two-sided confidence of the prediction interval.
-SENSITIVITY = {"low": 0.999, "medium": 0.995, "high": 0.99}
+SENSITIVITY = {"low": 0.99999, "medium": 0.9999, "high": 0.999}
 METHODS = ("robust",)
-SEASONALITIES = ("none", "day_of_week")
+SEASONALITIES = ("auto", "none", "day_of_week")
+# Same-weekday points "auto" needs before it can tell that a weekday has its own level.
+_AUTO_MIN_WEEKDAYS = 3
 DIRECTIONS = ("both", "up", "down")
 OPTION_KEYS = frozenset(
     {
@@ -91,7 +100,7 @@ class AnomalyOptions:
     confidence: float = SENSITIVITY["medium"]
     min_history: int = 7
     window: int = 28
-    seasonality: str = "none"
+    seasonality: str = "auto"
     min_change_percent: float = 0.0
     direction: str = "both"
     severity: str | None = None
@@ -112,6 +121,7 @@ class Band:
     lower: float | None = None
     upper: float | None = None
     options: AnomalyOptions
+    compared_with: str = "all days"
     reason: str | None = None
 
     def details(self) -> dict[str, Any]:
@@ -126,6 +136,7 @@ class Band:
             "confidence": self.options.confidence,
             "seasonality": self.options.seasonality,
             "direction": self.options.direction,
+            "compared_with": self.compared_with,
         }
         if self.reason is not None:
             details["reason"] = self.reason
@@ -208,28 +219,6 @@ def parse_options(raw: Any) -> AnomalyOptions:
     return options
 
 
-def t_quantile(p: float, degrees: int) -> float:
-    """The ``p`` quantile of Student's t with ``degrees`` degrees of freedom.
-
-    Cornish-Fisher expansion around the normal quantile (Abramowitz and Stegun 26.7.5);
-    one degree of freedom or two are exact closed forms.
-    """
-    if degrees < 1:
-        raise ValueError("degrees of freedom must be at least 1")
-    if degrees == 1:
-        return math.tan(math.pi * (p - 0.5))
-    if degrees == 2:
-        a = 4 * p * (1 - p)
-        return (2 * p - 1) * math.sqrt(2 / a)
-    z = statistics.NormalDist().inv_cdf(p)
-    n = float(degrees)
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / n + g2 / n**2 + g3 / n**3 + g4 / n**4
-
-
 def robust_spread(values: Sequence[float], centre: float) -> float:
     """The scaled median absolute deviation around ``centre``, mean deviation if it is 0."""
     deviations = [abs(value - centre) for value in values]
@@ -240,30 +229,115 @@ def robust_spread(values: Sequence[float], centre: float) -> float:
 
 
 def training(
-    history: Sequence[HistoryPoint], options: AnomalyOptions, *, now: datetime, zone: ZoneInfo
-) -> list[float]:
-    """The values that train the band for a point measured at ``now`` (oldest first)."""
+    history: Sequence[HistoryPoint], options: AnomalyOptions, *, now: datetime
+) -> list[tuple[HistoryPoint, bool]]:
+    """The points of the current level before ``now``, oldest first, with whether each trains.
+
+    See :func:`since_level`; points at or after ``now`` are never among them.
+    """
     earlier = [
         point for point in history if point.executed_at < now and math.isfinite(float(point.value))
     ]
-    # The latest run of relearn_after or more flagged points starts a new level: its
-    # points train as normal; flagged points outside it never train.
+    return since_level(earlier, options)
+
+
+def since_level(
+    points: Sequence[HistoryPoint], options: AnomalyOptions
+) -> list[tuple[HistoryPoint, bool]]:
+    """The points of the current level, each with whether it trains.
+
+    The latest run of ``relearn_after`` or more flagged points starts a new level: the
+    points before it are dropped, its own points train as normal; other flagged points
+    never train.
+    """
     start, run_end, run = 0, 0, 0
-    for index, point in enumerate(earlier):
+    for index, point in enumerate(points):
         run = run + 1 if point.flagged else 0
         if run >= options.relearn_after:
             if run == options.relearn_after:
                 start = index - run + 1
             run_end = index + 1
-    kept = [
-        point
-        for index, point in enumerate(earlier[start:], start)
-        if not point.flagged or index < run_end
+    return [
+        (point, index < run_end or not point.flagged)
+        for index, point in enumerate(points[start:], start)
     ]
-    if options.seasonality == "day_of_week":
-        weekday = now.astimezone(zone).weekday()
-        kept = [point for point in kept if point.executed_at.astimezone(zone).weekday() == weekday]
-    return [float(point.value) for point in kept[-options.window :]]
+
+
+def band(points: Sequence[float], confidence: float) -> tuple[float, float, float]:
+    """The median of ``points`` and the prediction band around it: expected, lower, upper."""
+    expected = statistics.median(points)
+    spread = robust_spread(points, expected)
+    n = len(points)
+    half = t_quantile((1 + confidence) / 2, n - 1) * spread * math.sqrt(1 + 1 / n)
+    return expected, expected - half, expected + half
+
+
+class _Weekdays:
+    """The training points of one check seen by weekday, in the check's time zone."""
+
+    def __init__(
+        self, level: Sequence[tuple[HistoryPoint, bool]], options: AnomalyOptions, zone: ZoneInfo
+    ) -> None:
+        self.level = level
+        self.options = options
+        self.zone = zone
+
+    def of(self, point: HistoryPoint) -> int:
+        return point.executed_at.astimezone(self.zone).weekday()
+
+    def own(self, weekday: int, *, rejudge: bool) -> list[float]:
+        """The training values of ``weekday`` alone.
+
+        A weekday relearns on its own runs of flagged points too (within the level of all
+        days), so that a weekday whose band locked too narrow recovers. With ``rejudge``
+        (``auto``), its flagged points that lie inside its own band train: they were
+        flagged while compared with all days, for being a weekend.
+        """
+        same = [(point, trains) for point, trains in self.level if self.of(point) == weekday]
+        own = since_level([point for point, _ in same], self.options)
+        same = same[len(same) - len(own) :]
+        pairs = [
+            (float(point.value), trains or relearnt)
+            for (point, trains), (_, relearnt) in zip(same, own, strict=True)
+        ][-self.options.window :]
+        if not rejudge or len(pairs) < _AUTO_MIN_WEEKDAYS:
+            return [value for value, trains in pairs if trains]
+        _, low, high = band([value for value, _ in pairs], self.options.confidence)
+        return [value for value, trains in pairs if trains or low <= value <= high]
+
+    def others(self, excluded: set[int]) -> list[float]:
+        """The last ``window`` training values of every weekday but ``excluded``."""
+        return [
+            float(point.value)
+            for point, trains in self.level
+            if trains and self.of(point) not in excluded
+        ][-self.options.window :]
+
+    def with_own_level(self) -> set[int]:
+        """``auto``: the weekdays with a level of their own (a weekend's, typically).
+
+        Over the last ``window`` points of every day (flagged or not): the weekdays whose
+        median is further from the median of all days than the band's half-width, the
+        spread taken within weekdays (around each weekday's median), so that the weekend
+        being tested does not widen the band that tests it.
+        """
+        recent = [point for point, _ in self.level[-self.options.window :]]
+        if len(recent) < self.options.min_history:
+            return set()
+        by_day: dict[int, list[float]] = {}
+        for point in recent:
+            by_day.setdefault(self.of(point), []).append(float(point.value))
+        medians = {day: statistics.median(values) for day, values in by_day.items()}
+        within = [value - medians[day] for day, values in by_day.items() for value in values]
+        spread = robust_spread(within, 0.0)
+        n = len(recent)
+        half = t_quantile((1 + self.options.confidence) / 2, n - 1) * spread * math.sqrt(1 + 1 / n)
+        centre = statistics.median(float(point.value) for point in recent)
+        return {
+            day
+            for day, values in by_day.items()
+            if len(values) >= _AUTO_MIN_WEEKDAYS and abs(medians[day] - centre) > half
+        }
 
 
 def detect(
@@ -278,8 +352,9 @@ def detect(
 
     Args:
         value: The value being judged.
-        history: Earlier values, in any order of arrival but judged by time; points at
-            or after ``now`` are ignored, so the judged point never trains its band.
+        history: Earlier values, in any order (they are sorted by time); points at or
+            after ``now`` are ignored, so the judged point never trains its band. With
+            seasonality, pass ``window`` weeks of them.
         options: The check's options (:func:`parse_options`).
         now: When ``value`` was measured.
         timezone: The zone whose weekdays seasonality uses (the check's schedule zone).
@@ -289,28 +364,37 @@ def detect(
     """
     zone = ZoneInfo(timezone or "UTC")
     ordered = sorted(history, key=lambda point: point.executed_at)
-    points = training(ordered, options, now=now, zone=zone)
+    weekdays = _Weekdays(training(ordered, options, now=now), options, zone)
+    weekday = now.astimezone(zone).weekday()
+    if options.seasonality == "day_of_week":
+        points, compared_with = weekdays.own(weekday, rejudge=False), "same weekday"
+    elif options.seasonality == "none":
+        points, compared_with = weekdays.others(set()), "all days"
+    else:
+        special = weekdays.with_own_level()
+        if weekday in special:
+            points, compared_with = weekdays.own(weekday, rejudge=True), "same weekday"
+        else:
+            points, compared_with = weekdays.others(special), "all days"
     if len(points) < options.min_history:
         return Band(
             flagged=False,
             points=len(points),
             options=options,
+            compared_with=compared_with,
             reason=f"learning: {len(points)} of {options.min_history} points",
         )
-    expected = statistics.median(points)
-    spread = robust_spread(points, expected)
-    n = len(points)
-    half = t_quantile((1 + options.confidence) / 2, n - 1) * spread * math.sqrt(1 + 1 / n)
-    lower, upper = expected - half, expected + half
+    expected, lower, upper = band(points, options.confidence)
     outside = (value > upper and options.direction != "down") or (
         value < lower and options.direction != "up"
     )
     large_enough = abs(value - expected) >= options.min_change_percent / 100 * abs(expected)
     return Band(
         flagged=outside and large_enough,
-        points=n,
+        points=len(points),
         expected=expected,
         lower=lower,
         upper=upper,
         options=options,
+        compared_with=compared_with,
     )
