@@ -71,10 +71,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(history.router)
     for part in (runs, schedules, alerting, sources, tenancy):
         app.include_router(part.router)
-<<<<<<< HEAD
     app.include_router(quality_router)
     app.include_router(quality_ops_router)
-=======
     app.include_router(webhooks_api.router)
->>>>>>> q-runner
     return app
