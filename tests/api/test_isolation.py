@@ -64,6 +64,16 @@ SEEDS: list[tuple[str, dict[str, Any], str]] = [
         {"name": "warehouse", "dialect": "sqlite", "database": "/nonexistent/w.db"},
         "connection_id",
     ),
+    (
+        "/webhooks",
+        {
+            "name": "quality",
+            "url": "https://hooks.example.com/quality",
+            "events": ["incident.created", "check.failed"],
+            "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        },
+        "webhook_id",
+    ),
     ("/runs", {"workflow_name": WF, "params": {}}, "run_id"),
     ("/alerts", {"severity": "ERROR", "title": "t", "message": "m", "source": "tests"}, "alert_id"),
     (
@@ -91,6 +101,7 @@ PATCHES: dict[str, dict[str, Any]] = {
 #: Bodies of POSTs that take one, accepted if the object were b's own (as PATCHES).
 POSTS: dict[str, dict[str, Any]] = {
     "/incidents/{incident_id}/acknowledge": {"by": "b"},
+    "webhook_id": {"enabled": False},
 }
 
 
