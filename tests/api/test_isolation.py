@@ -97,11 +97,11 @@ PATCHES: dict[str, dict[str, Any]] = {
     "source_id": {"enabled": False},
     "connection_id": {"pool_size": 3},
     "check_id": {"severity": "warning"},
+    "webhook_id": {"enabled": False},
 }
 #: Bodies of POSTs that take one, accepted if the object were b's own (as PATCHES).
 POSTS: dict[str, dict[str, Any]] = {
     "/incidents/{incident_id}/acknowledge": {"by": "b"},
-    "webhook_id": {"enabled": False},
 }
 
 
