@@ -8,6 +8,7 @@ shell script or a CI job can gate on it.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -201,8 +202,6 @@ def show_command(
 
 
 def _cell(key: str, value: Any) -> Any:
-    import json
-
     if key.endswith("_at") and value:
         return when(value)
     if isinstance(value, dict | list):
