@@ -332,3 +332,23 @@ def test_summary_has_the_four_queries(services: Services, clock: FrozenClock) ->
     assert incident["check_name"] == "rows" and incident["connection_name"] == "shop"
     [due] = summary["due"]
     assert due["name"] == "rows_ok" and due["cron_expression"] == "0 * * * *"
+
+
+def test_column_exists_may_name_a_column_the_table_lacks(services: Services) -> None:
+    # Its finding is the column's absence: refusing it at add would defeat the check,
+    # while any other type naming that column is refused as a typo.
+    with pytest.raises(InvalidInput, match="not found"):
+        services.quality.add_check(
+            "c1", connection="shop", check_type="null_count", table="orders", column="region"
+        )
+    services.quality.add_check(
+        "has_region",
+        connection="shop",
+        check_type="column_exists",
+        table="orders",
+        column="region",
+        config={"equals": 1},
+    )
+    [outcome] = services.quality.run_checks(["has_region"])
+    assert outcome.result.sensor_value == 0
+    assert not outcome.result.rule_passed

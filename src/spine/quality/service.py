@@ -218,7 +218,10 @@ class QualityService:
         except Exception:  # a SpineError, or the driver's DBAPIError
             return  # unreachable now: the check will say so when it runs
         known = {name.lower() for name in columns}
-        wanted = [check.target_column] if check.target_column else []
+        # column_exists watches for a column that may be absent: that is its finding,
+        # not a typo to refuse.
+        watched = check.target_column and check.check_type != "column_exists"
+        wanted = [check.target_column] if watched else []
         extra = check.config.get("columns")
         if isinstance(extra, list):
             wanted += [c for c in extra if isinstance(c, str)]
