@@ -40,6 +40,7 @@ from spine.tenancy.store import TenancyStore
 
 if TYPE_CHECKING:
     from spine.core.storage.migrator import Migrator
+    from spine.core.storage.outage import DatabaseWait
     from spine.quality.jobs import CheckScheduling, JobWorker
     from spine.quality.models import CheckOutcome
     from spine.quality.service import QualityService
@@ -246,8 +247,12 @@ class Services:
 
         return CheckScheduling(self.quality_store())
 
-    def check_worker(self) -> JobWorker:
-        """Runs queued check jobs (``spine worker`` runs one beside its workflow runs)."""
+    def check_worker(self, *, database_wait: DatabaseWait | None = None) -> JobWorker:
+        """Runs queued check jobs (``spine worker`` runs one beside its workflow runs).
+
+        ``database_wait``: an outage back-off to share (the workflow runner's), so that
+        the process logs an outage once.
+        """
         from spine.quality.jobs import JobWorker
 
         system = self.for_actor(Actor.system_in(self.actor.workspace_id))
@@ -258,6 +263,7 @@ class Services:
             lease_seconds=self.settings.quality_job_lease_seconds,
             max_attempts=self.settings.quality_job_max_attempts,
             poll_seconds=self.settings.worker_poll_seconds,
+            database_wait=database_wait,
         )
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from spine.cli.stopping import StopSignals
 
 if TYPE_CHECKING:
     from spine.orchestration.history import WorkflowRun
+    from spine.quality.jobs import JobWorker
 
 app = typer.Typer(help="Inspect, cancel and prune workflow runs.", no_args_is_help=True)
 
@@ -166,6 +167,14 @@ def run_command(
         raise typer.Exit(1)
 
 
+def _run_check_jobs(checks: JobWorker, once: bool) -> None:
+    """The check-job loop of ``spine worker``: a failure is one line, never a traceback."""
+    try:
+        checks.run(once=once)
+    except Exception as error:  # --once during an outage: the jobs stay queued
+        err_console.print(f"check jobs: {escape(str(error).splitlines()[0])}", highlight=False)
+
+
 def worker_command(
     ctx: typer.Context,
     concurrency: Annotated[
@@ -185,16 +194,18 @@ def worker_command(
     cli = state(ctx)
     cli.load_app()
     services = cli.services()
+    runner = services.runner()
     worker = Worker(
-        services.runner(),
+        runner,
         concurrency=concurrency or services.settings.worker_concurrency,
         poll_seconds=services.settings.worker_poll_seconds,
     )
     grace = services.settings.worker_stop_grace_seconds
     # Queued check jobs (spine.quality) run beside the workflow runs, in a thread.
-    checks = services.check_worker()
+    # One outage back-off for both loops: an outage is reported once per process.
+    checks = services.check_worker(database_wait=runner.database_wait)
     check_thread = threading.Thread(
-        target=checks.run, kwargs={"once": once}, name="spine-check-jobs", daemon=True
+        target=_run_check_jobs, args=(checks, once), name="spine-check-jobs", daemon=True
     )
     check_thread.start()
 

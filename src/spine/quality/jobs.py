@@ -68,6 +68,9 @@ class JobWorker:
         batch_size: The oldest due jobs claimed together, with every other due job of
             their tables.
         worker_id: Identity in ``claimed_by`` (default :func:`worker_identity`).
+        database_wait: The outage back-off to share: ``spine worker`` hands it the
+            workflow runner's, so that one outage is logged once per process, not once
+            per loop.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class JobWorker:
         poll_seconds: float = 1.0,
         batch_size: int = 100,
         worker_id: str | None = None,
+        database_wait: DatabaseWait | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -89,7 +93,7 @@ class JobWorker:
         self.batch_size = batch_size
         self.worker_id = worker_id or worker_identity()
         self.stop_event = threading.Event()
-        self.database_wait = DatabaseWait("check worker", logger=log)
+        self.database_wait = database_wait or DatabaseWait("check worker", logger=log)
         self.executed = 0
 
     def stop(self) -> None:
