@@ -226,6 +226,44 @@ class Settings(BaseSettings):
         ge=1,
         description="Most missed fires run for one schedule with catchup=all after downtime.",
     )
+    quality_statement_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest a check's statement may run on a user's database before it is "
+        "cancelled and the check fails with a timeout.",
+    )
+    quality_sample_rows: int = Field(
+        default=10,
+        ge=0,
+        description="Offending rows kept with a failed row-level check (0: none).",
+    )
+    quality_auto_resolve_passes: int = Field(
+        default=2,
+        ge=1,
+        description="Consecutive passing runs that resolve a check's open incident.",
+    )
+    quality_flap_window_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        description="A check failing again within this many minutes of its incident's "
+        "resolution reopens that incident instead of opening (and notifying) a new one.",
+    )
+    quality_job_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a worker holds a claimed check job; a dead worker's job is "
+        "claimed again after this long. Longer than the statement timeout.",
+    )
+    quality_job_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Claims of one check job before it is recorded failed (workers died).",
+    )
+    quality_history_points: int = Field(
+        default=90,
+        ge=1,
+        description="Most past results of a check its anomaly rule is trained on.",
+    )
     secret_key: str | None = Field(
         default=None,
         description="Fernet key(s), comma-separated, newest first, for encrypted configs.",
