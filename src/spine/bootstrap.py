@@ -38,6 +38,7 @@ from spine.tenancy.store import TenancyStore
 
 if TYPE_CHECKING:
     from spine.core.storage.migrator import Migrator
+    from spine.sources.connections import ConnectionRegistry
     from spine.sources.models import FetchResult, Source
     from spine.sources.service import SourceService
 
@@ -287,6 +288,11 @@ class _SourcesOnDemand:
         return self.services.sources.fetch(
             name, params, force=force, run_id=run_id, execution_id=execution_id
         )
+
+    @property
+    def connections(self) -> ConnectionRegistry:
+        """The registered connections of :attr:`Services.sources`."""
+        return self.services.sources.connections
 
 
 def build(

@@ -74,6 +74,11 @@ class SourceFetcher(Protocol):
         """Fetch source ``name``; a failed fetch is a result, not an exception."""
         ...
 
+    @property
+    def connections(self) -> Any:  # spine.sources.ConnectionRegistry
+        """The workspace's registered database connections (a step may register one)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepServices:

@@ -18,6 +18,8 @@ from typing import Any
 
 from spine.core.errors import ConfigurationError, Conflict
 from spine.core.storage import Database
+from spine.orchestration.context import StepContext
+from spine.orchestration.errors import StepServiceMissing
 from spine.quality.declare import CheckSpec, parse_document
 from spine.quality.declare_plan import CheckWriter, Plan, apply_plan, make_plan
 from spine.sources.connections import ConnectionRegistry
@@ -117,3 +119,18 @@ def password_warning(database: Database) -> str | None:
             f"set PGPASSWORD, or `spine connections update {CONNECTION} --password-ref env:VAR`"
         )
     return None
+
+
+def set_up_checks(ctx: StepContext) -> None:
+    """Register the connection and create the missing checks, in the run's workspace."""
+    if ensure_connection(ctx.sources.connections, ctx.database):
+        ctx.log.info("registered the connection %r to spine's database", CONNECTION)
+        warning = password_warning(ctx.database)
+        if warning:
+            ctx.log.warning("%s", warning)
+    quality = ctx.services.quality
+    if quality is None:
+        raise StepServiceMissing("quality", ctx.step_name, ctx.workflow_name)
+    created = ensure_checks(quality.service)
+    if created:
+        ctx.log.info("created %d checks from %s: %s", len(created), CHECKS_FILE.name, created)
