@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,10 @@ from spine.tenancy.store import TenancyStore
 
 if TYPE_CHECKING:
     from spine.core.storage.migrator import Migrator
+    from spine.quality.jobs import CheckScheduling, JobWorker
+    from spine.quality.models import CheckOutcome
+    from spine.quality.service import QualityService
+    from spine.quality.store import QualityStore
     from spine.sources.connections import ConnectionRegistry
     from spine.sources.models import FetchResult, Source
     from spine.sources.service import SourceService
@@ -141,9 +146,12 @@ class Services:
         return shared.acting_as(self.actor)
 
     def step_services(self) -> StepServices:
-        """What workflow steps may use: alerts, sources and spine's database."""
+        """What workflow steps may use: alerts, sources, quality checks, spine's database."""
         return StepServices(
-            alerts=_AlertsOnDemand(self), sources=_SourcesOnDemand(self), database=self.database
+            alerts=_AlertsOnDemand(self),
+            sources=_SourcesOnDemand(self),
+            database=self.database,
+            quality=_QualityOnDemand(self),
         )
 
     def runner(self) -> WorkflowRunner:
@@ -176,7 +184,10 @@ class Services:
         return ScheduleStore(self.database, self.clock, listeners=self.listeners, actor=self.actor)
 
     def scheduler(self) -> Scheduler:
-        """A scheduler over the registered workflows, with the configured timings."""
+        """A scheduler over the registered workflows, with the configured timings.
+
+        It also queues the jobs of due check schedules (:meth:`check_scheduling`).
+        """
         return Scheduler(
             self.schedules,
             self.runner(),
@@ -185,6 +196,68 @@ class Services:
             max_sleep_seconds=self.settings.scheduler_max_sleep_seconds,
             batch_size=self.settings.scheduler_batch_size,
             catchup_limit=self.settings.scheduler_catchup_limit,
+            extra_ticks=(self.check_scheduling().tick,),
+        )
+
+    def quality_store(self) -> QualityStore:
+        """Checks, results, incidents, schedules and jobs, in :attr:`actor`'s workspace."""
+        from spine.quality.incidents import IncidentPolicy
+        from spine.quality.store import QualityStore
+
+        policy = IncidentPolicy(
+            auto_resolve_passes=self.settings.quality_auto_resolve_passes,
+            flap_window=timedelta(minutes=self.settings.quality_flap_window_minutes),
+        )
+        return QualityStore(
+            self.database,
+            self.clock,
+            next_fire=next_fire,
+            policy=policy,
+            listeners=self.listeners,
+            actor=self.actor,
+        )
+
+    @property
+    def quality(self) -> QualityService:
+        """Data-quality checks, runs, jobs, results and incidents, acting as :attr:`actor`."""
+        from spine.quality.runner import CheckRunner
+        from spine.quality.service import QualityService
+
+        store = self.quality_store()
+        runner = CheckRunner(
+            store=store,
+            registry_for=self._registry_for,
+            clock=self.clock,
+            timeout_seconds=self.settings.quality_statement_timeout_seconds,
+            sample_rows=self.settings.quality_sample_rows,
+            history_points=self.settings.quality_history_points,
+        )
+        return QualityService(store, runner, self._registry_for, self.clock)
+
+    def _registry_for(self, workspace_id: Any) -> Any:
+        """The registered connections of ``workspace_id`` (spine's, for another one)."""
+        if workspace_id == self.actor.workspace_id:
+            return self.sources.connections
+        return self.for_actor(Actor.system_in(workspace_id)).sources.connections
+
+    def check_scheduling(self) -> CheckScheduling:
+        """The scheduler's hook that queues the jobs of due check schedules."""
+        from spine.quality.jobs import CheckScheduling
+
+        return CheckScheduling(self.quality_store(), batch_size=self.settings.scheduler_batch_size)
+
+    def check_worker(self) -> JobWorker:
+        """Runs queued check jobs (``spine worker`` runs one beside its workflow runs)."""
+        from spine.quality.jobs import JobWorker
+
+        system = self.for_actor(Actor.system_in(self.actor.workspace_id))
+        quality = system.quality
+        return JobWorker(
+            quality.store,
+            quality.runner,
+            lease_seconds=self.settings.quality_job_lease_seconds,
+            max_attempts=self.settings.quality_job_max_attempts,
+            poll_seconds=self.settings.worker_poll_seconds,
         )
 
     def close(self) -> None:
@@ -293,6 +366,52 @@ class _SourcesOnDemand:
     def connections(self) -> ConnectionRegistry:
         """The registered connections of :attr:`Services.sources`."""
         return self.services.sources.connections
+
+
+class _QualityOnDemand:
+    """A :class:`QualityChecker` that builds the quality service on a step's first run."""
+
+    __slots__ = ("services",)
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def run_checks(
+        self,
+        refs: Sequence[str] = (),
+        *,
+        table: str | None = None,
+        connection: str | None = None,
+        all_checks: bool = False,
+        triggered_by: str = "cli",
+    ) -> list[CheckOutcome]:
+        """Run through :attr:`Services.quality`."""
+        return self.services.quality.run_checks(
+            refs,
+            table=table,
+            connection=connection,
+            all_checks=all_checks,
+            triggered_by=triggered_by,
+        )
+
+    @property
+    def service(self) -> QualityService:
+        """The whole quality service of the run's workspace (to declare checks)."""
+        return self.services.quality
+
+
+def next_fire(cron: str, zone: str, after: datetime) -> datetime:
+    """The first fire of ``cron`` in ``zone`` strictly after ``after``, in UTC.
+
+    The workflow schedules' cron and DST rules (``spine.scheduling.cron``), handed to
+    the quality part, which may not import scheduling.
+
+    Raises:
+        InvalidInput: If the cron or zone is bad, or the cron never fires.
+    """
+    from spine.scheduling.cron import next_fire_times
+
+    return next_fire_times(cron, zone, after, 1)[0].astimezone(UTC)
 
 
 def build(

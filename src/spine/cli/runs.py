@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Annotated
 
@@ -190,9 +191,16 @@ def worker_command(
         poll_seconds=services.settings.worker_poll_seconds,
     )
     grace = services.settings.worker_stop_grace_seconds
+    # Queued check jobs (spine.quality) run beside the workflow runs, in a thread.
+    checks = services.check_worker()
+    check_thread = threading.Thread(
+        target=checks.run, kwargs={"once": once}, name="spine-check-jobs", daemon=True
+    )
+    check_thread.start()
 
     def stop(received: signal.Signals) -> str:
         worker.stop()
+        checks.stop()
         runs = "run" if worker.in_progress == 1 else "runs"
         return (
             f"stopping: finishing {worker.in_progress} {runs} in progress (a step gets up to "
@@ -201,7 +209,13 @@ def worker_command(
 
     with StopSignals(stop):
         executed = worker.run(once=once)
-    console.print(f"worker stopped after {executed} run executions", highlight=False)
+        if not once:
+            checks.stop()
+        check_thread.join()
+    console.print(
+        f"worker stopped after {executed} run executions and {checks.executed} check jobs",
+        highlight=False,
+    )
     if once:
         console.print(f"left: {worker.left()}", highlight=False, soft_wrap=True)
 

@@ -1,6 +1,12 @@
 """Workflows as durable runs: definitions, registry, runner, worker and history."""
 
-from spine.orchestration.context import AlertSender, SourceFetcher, StepContext, StepServices
+from spine.orchestration.context import (
+    AlertSender,
+    QualityChecker,
+    SourceFetcher,
+    StepContext,
+    StepServices,
+)
 from spine.orchestration.registry import pipeline, pipelines, workflows
 from spine.orchestration.retry import RetryPolicy
 from spine.orchestration.steps import Step, StepType
@@ -8,6 +14,7 @@ from spine.orchestration.workflow import Workflow
 
 __all__ = [
     "AlertSender",
+    "QualityChecker",
     "RetryPolicy",
     "SourceFetcher",
     "Step",

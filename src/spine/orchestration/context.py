@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -80,6 +80,27 @@ class SourceFetcher(Protocol):
         ...
 
 
+class QualityChecker(Protocol):
+    """Runs data-quality checks and records their results (``spine.quality.QualityService``)."""
+
+    def run_checks(
+        self,
+        refs: Sequence[str] = (),
+        *,
+        table: str | None = None,
+        connection: str | None = None,
+        all_checks: bool = False,
+        triggered_by: str = "cli",
+    ) -> list[Any]:  # spine.quality.CheckOutcome: quality sits above orchestration
+        """Run the named checks, or the enabled checks of ``table``; return their outcomes."""
+        ...
+
+    @property
+    def service(self) -> Any:  # spine.quality.QualityService
+        """The whole quality service of the workspace (a step may declare checks)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepServices:
     """The services a step may use; ``None`` for one the runner was not given.
@@ -88,6 +109,7 @@ class StepServices:
         alerts: Records alerts (``ctx.send_alert``).
         sources: Fetches registered sources (``ctx.fetch``).
         database: Spine's database (``ctx.database``).
+        quality: Runs data-quality checks (``spine.quality.checks_step``).
         in_workspace: The services of a run's workspace (a worker serves every
             workspace: a step's alerts and fetches belong to its run's); ``None``: these.
     """
@@ -96,6 +118,7 @@ class StepServices:
     sources: SourceFetcher | None = None
     database: Database | None = None
     in_workspace: Callable[[uuid.UUID | None], StepServices] | None = None
+    quality: QualityChecker | None = None
 
     def of_workspace(self, workspace_id: uuid.UUID | None) -> StepServices:
         """The services a step of a run in ``workspace_id`` uses."""

@@ -6,6 +6,7 @@ connection and judges it against thresholds and its own history. See docs/qualit
 
 from spine.quality.models import (
     CheckDefinition,
+    CheckOutcome,
     CheckResult,
     Incident,
     IncidentStatus,
@@ -13,14 +14,17 @@ from spine.quality.models import (
     JobStatus,
     Measurement,
     QualityEvent,
+    QualitySummary,
     SensorValue,
     Severity,
     TargetType,
     Verdict,
 )
+from spine.quality.step import QualityFailed, checks_step
 
 __all__ = [
     "CheckDefinition",
+    "CheckOutcome",
     "CheckResult",
     "Incident",
     "IncidentStatus",
@@ -28,8 +32,11 @@ __all__ = [
     "JobStatus",
     "Measurement",
     "QualityEvent",
+    "QualityFailed",
+    "QualitySummary",
     "SensorValue",
     "Severity",
     "TargetType",
     "Verdict",
+    "checks_step",
 ]

@@ -63,8 +63,10 @@ _EVENTS = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IncidentPolicy:
-    """How results move incidents (settings ``quality_auto_resolve_passes`` and
-    ``quality_flap_window_minutes``)."""
+    """How results move incidents.
+
+    From the settings ``quality_auto_resolve_passes`` and ``quality_flap_window_minutes``.
+    """
 
     auto_resolve_passes: int = 2
     flap_window: timedelta = timedelta(hours=1)
@@ -183,9 +185,7 @@ def acknowledge(incident: Incident, *, by: str, notes: str | None, at: datetime)
     return Transition(change=IncidentChange.ACKNOWLEDGED, incident=acknowledged)
 
 
-def resolve(
-    incident: Incident, *, notes: str | None, by: str | None, at: datetime
-) -> Transition:
+def resolve(incident: Incident, *, notes: str | None, by: str | None, at: datetime) -> Transition:
     """``incident`` resolved by hand.
 
     Raises:

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from spine.core.clock import Clock
@@ -54,6 +54,9 @@ class Scheduler:
         batch_size: Schedules acquired and fired per transaction.
         catchup_limit: Most fires recorded for one schedule with ``catchup = all``.
         scheduler_id: Identity in locks (default :func:`scheduler_identity`).
+        extra_ticks: Other parts' work on each pass (bootstrap wires the quality part's
+            check schedules): each is called after the workflow fires and returns when
+            it next needs a pass (``None``: nothing pending), which shortens the sleep.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class Scheduler:
         batch_size: int = 200,
         catchup_limit: int = 100,
         scheduler_id: str | None = None,
+        extra_ticks: Sequence[Callable[[], datetime | None]] = (),
     ) -> None:
         self.store = store
         self.runner = runner
@@ -76,6 +80,8 @@ class Scheduler:
         self.batch_size = batch_size
         self.catchup_limit = catchup_limit
         self.scheduler_id = scheduler_id or scheduler_identity()
+        self.extra_ticks = tuple(extra_ticks)
+        self._extra_wake: datetime | None = None
         self.stop_event = threading.Event()
         self.database_wait = DatabaseWait("scheduler", logger=log)
 
@@ -125,6 +131,7 @@ class Scheduler:
         while not self.stop_event.is_set():
             try:
                 fired += len(self.tick())
+                self._extra_wake = self.tick_extras()
                 if once:
                     break
                 wait = self.sleep_seconds(targets)
@@ -142,9 +149,30 @@ class Scheduler:
             self.stop_event.wait(wait)
         return fired
 
+    def tick_extras(self) -> datetime | None:
+        """Run the :attr:`extra_ticks`; return the earliest time one needs a pass.
+
+        A hook that fails (other than the database being out) is logged and skipped:
+        the workflow schedules still fire.
+        """
+        wakes: list[datetime] = []
+        for extra in self.extra_ticks:
+            try:
+                wake = extra()
+            except Exception as error:
+                if is_outage(error):
+                    raise
+                log.exception("scheduler hook %r failed", extra)
+                continue
+            if wake is not None:
+                wakes.append(wake)
+        return min(wakes, default=None)
+
     def sleep_seconds(self, targets: Sequence[str] | None = None) -> float:
         """How long to sleep: until the next due time, at most ``max_sleep_seconds``."""
         wake = self.store.next_due(self.scheduler_id, targets)
+        if self._extra_wake is not None and (wake is None or self._extra_wake < wake):
+            wake = self._extra_wake
         if wake is None:
             return self.max_sleep_seconds
         delay = (wake - self.clock.now()).total_seconds()

@@ -41,6 +41,7 @@ from spine.quality.store.rows import (
     checks_t,
     incident_values,
     incidents_t,
+    jobs_t,
     parse_uuid,
 )
 from spine.tenancy import OPERATOR, Actor, AuditAction, Change, changes_between
@@ -181,9 +182,7 @@ class QualityStore(ActorBound):
             checks.write_schedule(conn, new, old, now, self.next_fire)
             if old.enabled and not new.enabled:
                 checks.cancel_queued(conn, old.id, now, "the check was disabled")
-            self._audit(
-                conn, "check", AuditAction.UPDATE, old.id, audited(old), audited(new), now
-            )
+            self._audit(conn, "check", AuditAction.UPDATE, old.id, audited(old), audited(new), now)
             found = checks.find(conn, self.workspace_id, str(old.id))
             assert found is not None
             return found
@@ -220,9 +219,7 @@ class QualityStore(ActorBound):
             ClaimLost: If ``rec.job`` is held by another worker now (nothing written).
         """
         return self.database.run_write(
-            lambda conn: recording.record(
-                conn, rec, policy=self.policy, publisher=self.listeners
-            )
+            lambda conn: recording.record(conn, rec, policy=self.policy, publisher=self.listeners)
         )
 
     def results(
@@ -335,9 +332,7 @@ class QualityStore(ActorBound):
 
     def list_jobs(self, **filters: Any) -> list[Job]:
         """The workspace's jobs, newest first (filters: :func:`jobs.listing`)."""
-        return self.database.run_read(
-            lambda conn: jobs.listing(conn, self.workspace_id, **filters)
-        )
+        return self.database.run_read(lambda conn: jobs.listing(conn, self.workspace_id, **filters))
 
     def cancel_job(self, ref: str) -> Job:
         """Cancel a queued job of the workspace.
@@ -351,8 +346,8 @@ class QualityStore(ActorBound):
 
         def work(conn: sa.Connection) -> None:
             done = conn.execute(
-                sa.update(jobs.jobs_t)
-                .where(jobs.jobs_t.c.id == job.id, jobs.jobs_t.c.status == "queued")
+                sa.update(jobs_t)
+                .where(jobs_t.c.id == job.id, jobs_t.c.status == "queued")
                 .values(status=JobStatus.CANCELLED.value, completed_at=now)
             )
             if done.rowcount != 1:

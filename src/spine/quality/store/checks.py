@@ -125,9 +125,14 @@ def write_schedule(
             conn.execute(sa.delete(schedules_t).where(schedules_t.c.check_id == check.id))
         return
     zone = check.timezone or "UTC"
-    if had and old is not None and (old.cron_expression, old.timezone) == (
-        check.cron_expression,
-        zone,
+    if (
+        had
+        and old is not None
+        and (old.cron_expression, old.timezone)
+        == (
+            check.cron_expression,
+            zone,
+        )
     ):
         return
     values: dict[str, Any] = {

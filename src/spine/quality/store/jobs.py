@@ -198,9 +198,7 @@ def release(conn: sa.Connection, job_id: uuid.UUID, worker_id: str, error: str) 
     return done.rowcount == 1
 
 
-def queue_due(
-    conn: sa.Connection, now: datetime, next_fire: NextFire, *, limit: int
-) -> list[Job]:
+def queue_due(conn: sa.Connection, now: datetime, next_fire: NextFire, *, limit: int) -> list[Job]:
     """Queue one job for each due schedule of an enabled check; move its next run on.
 
     Fires missed while no scheduler ran are not made up: one job, then the next fire

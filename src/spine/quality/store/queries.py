@@ -51,9 +51,7 @@ def results(
     return [result_from_row(r) for r in conn.execute(query).mappings()]
 
 
-def latest_results(
-    conn: sa.Connection, check_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, CheckResult]:
+def latest_results(conn: sa.Connection, check_ids: list[uuid.UUID]) -> dict[uuid.UUID, CheckResult]:
     """Each check's most recent result (checks without one are absent)."""
     if not check_ids:
         return {}

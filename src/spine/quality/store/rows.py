@@ -71,7 +71,7 @@ def check_query() -> sa.Select[Any]:
     )
 
 
-def check_from_row(row: Mapping[str, Any]) -> CheckDefinition:
+def check_from_row(row: Mapping[Any, Any]) -> CheckDefinition:
     """A :class:`CheckDefinition` from a :func:`check_query` row."""
     return CheckDefinition(
         id=row["id"],
@@ -139,7 +139,7 @@ def _decimal(value: Any) -> Decimal | None:
     return Decimal(str(value))
 
 
-def result_from_row(row: Mapping[str, Any]) -> CheckResult:
+def result_from_row(row: Mapping[Any, Any]) -> CheckResult:
     """A :class:`CheckResult` from a ``check_results`` row.
 
     The exact text of the value, when kept in ``details["sensor_value_text"]`` (SQLite
@@ -172,7 +172,7 @@ def incident_query() -> sa.Select[Any]:
     ).join(checks_t, checks_t.c.id == incidents_t.c.check_id)
 
 
-def incident_from_row(row: Mapping[str, Any]) -> Incident:
+def incident_from_row(row: Mapping[Any, Any]) -> Incident:
     """An :class:`Incident` from an :func:`incident_query` row."""
     return Incident(
         id=row["id"],
@@ -216,7 +216,7 @@ def incident_values(incident: Incident) -> dict[str, Any]:
     }
 
 
-def job_from_row(row: Mapping[str, Any]) -> Job:
+def job_from_row(row: Mapping[Any, Any]) -> Job:
     """A :class:`Job` from a ``jobs`` row."""
     return Job(
         id=row["id"],
