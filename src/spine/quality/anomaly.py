@@ -46,9 +46,11 @@ from zoneinfo import ZoneInfo
 from spine.core.errors import InvalidInput
 
 #: How wide the band is, by name: the two-sided confidence of the prediction interval.
-SENSITIVITY = {"low": 0.999, "medium": 0.995, "high": 0.99}
+SENSITIVITY = {"low": 0.99999, "medium": 0.9999, "high": 0.999}
 METHODS = ("robust",)
-SEASONALITIES = ("none", "day_of_week")
+SEASONALITIES = ("auto", "none", "day_of_week")
+# Same-weekday points "auto" needs before it can tell that a weekday has its own level.
+_AUTO_MIN_WEEKDAYS = 3
 DIRECTIONS = ("both", "up", "down")
 OPTION_KEYS = frozenset(
     {
@@ -91,7 +93,7 @@ class AnomalyOptions:
     confidence: float = SENSITIVITY["medium"]
     min_history: int = 7
     window: int = 28
-    seasonality: str = "none"
+    seasonality: str = "auto"
     min_change_percent: float = 0.0
     direction: str = "both"
     severity: str | None = None
@@ -112,6 +114,7 @@ class Band:
     lower: float | None = None
     upper: float | None = None
     options: AnomalyOptions
+    compared_with: str = "all days"
     reason: str | None = None
 
     def details(self) -> dict[str, Any]:
@@ -126,6 +129,7 @@ class Band:
             "confidence": self.options.confidence,
             "seasonality": self.options.seasonality,
             "direction": self.options.direction,
+            "compared_with": self.compared_with,
         }
         if self.reason is not None:
             details["reason"] = self.reason
@@ -241,8 +245,13 @@ def robust_spread(values: Sequence[float], centre: float) -> float:
 
 def training(
     history: Sequence[HistoryPoint], options: AnomalyOptions, *, now: datetime, zone: ZoneInfo
-) -> list[float]:
-    """The values that train the band for a point measured at ``now`` (oldest first)."""
+) -> tuple[list[float], list[tuple[float, bool]]]:
+    """The values that may train the band for a point measured at ``now``, oldest first.
+
+    Returns:
+        The last ``window`` training points of every day; and the last ``window`` points
+        of ``now``'s weekday, each with whether it trains (flagged points do not).
+    """
     earlier = [
         point for point in history if point.executed_at < now and math.isfinite(float(point.value))
     ]
@@ -256,14 +265,52 @@ def training(
                 start = index - run + 1
             run_end = index + 1
     kept = [
-        point
+        (point, index < run_end or not point.flagged)
         for index, point in enumerate(earlier[start:], start)
-        if not point.flagged or index < run_end
     ]
-    if options.seasonality == "day_of_week":
-        weekday = now.astimezone(zone).weekday()
-        kept = [point for point in kept if point.executed_at.astimezone(zone).weekday() == weekday]
-    return [float(point.value) for point in kept[-options.window :]]
+    weekday = now.astimezone(zone).weekday()
+    return (
+        [float(point.value) for point, trains in kept if trains][-options.window :],
+        [
+            (float(point.value), trains)
+            for point, trains in kept
+            if point.executed_at.astimezone(zone).weekday() == weekday
+        ][-options.window :],
+    )
+
+
+def band(points: Sequence[float], confidence: float) -> tuple[float, float, float]:
+    """The median of ``points`` and the prediction band around it: expected, lower, upper."""
+    expected = statistics.median(points)
+    spread = robust_spread(points, expected)
+    n = len(points)
+    half = t_quantile((1 + confidence) / 2, n - 1) * spread * math.sqrt(1 + 1 / n)
+    return expected, expected - half, expected + half
+
+
+def _auto(
+    every_day: Sequence[float],
+    weekday_points: Sequence[tuple[float, bool]],
+    options: AnomalyOptions,
+) -> tuple[list[float], bool]:
+    """``auto`` seasonality: whether ``now``'s weekday has a level of its own, its points.
+
+    A weekday whose median (of all its points, flagged or not) lies outside the band of
+    all days has a level of its own, as a weekend has: it is compared with its own
+    weekday. Its points flagged while it was compared with all days are judged again
+    against its own band: those inside it train (they were flagged for being a weekend).
+    """
+    trained = [value for value, trains in weekday_points if trains]
+    every = [value for value, _ in weekday_points]
+    if len(every_day) < options.min_history or len(every) < _AUTO_MIN_WEEKDAYS:
+        return trained, False
+    _, low, high = band(every_day, options.confidence)
+    if low <= statistics.median(every) <= high:
+        return trained, False
+    _, own_low, own_high = band(every, options.confidence)
+    return [
+        value for value, trains in weekday_points if trains or own_low <= value <= own_high
+    ], True
 
 
 def detect(
@@ -278,8 +325,8 @@ def detect(
 
     Args:
         value: The value being judged.
-        history: Earlier values, in any order of arrival but judged by time; points at
-            or after ``now`` are ignored, so the judged point never trains its band.
+        history: Earlier values, in any order (they are sorted by time); points at or
+            after ``now`` are ignored, so the judged point never trains its band.
         options: The check's options (:func:`parse_options`).
         now: When ``value`` was measured.
         timezone: The zone whose weekdays seasonality uses (the check's schedule zone).
@@ -289,28 +336,32 @@ def detect(
     """
     zone = ZoneInfo(timezone or "UTC")
     ordered = sorted(history, key=lambda point: point.executed_at)
-    points = training(ordered, options, now=now, zone=zone)
+    every_day, weekday_points = training(ordered, options, now=now, zone=zone)
+    same_weekday = [value for value, trains in weekday_points if trains]
+    weekday_only = options.seasonality == "day_of_week"
+    if options.seasonality == "auto":
+        same_weekday, weekday_only = _auto(every_day, weekday_points, options)
+    points = same_weekday if weekday_only else every_day
+    compared_with = "same weekday" if weekday_only else "all days"
     if len(points) < options.min_history:
         return Band(
             flagged=False,
             points=len(points),
             options=options,
+            compared_with=compared_with,
             reason=f"learning: {len(points)} of {options.min_history} points",
         )
-    expected = statistics.median(points)
-    spread = robust_spread(points, expected)
-    n = len(points)
-    half = t_quantile((1 + options.confidence) / 2, n - 1) * spread * math.sqrt(1 + 1 / n)
-    lower, upper = expected - half, expected + half
+    expected, lower, upper = band(points, options.confidence)
     outside = (value > upper and options.direction != "down") or (
         value < lower and options.direction != "up"
     )
     large_enough = abs(value - expected) >= options.min_change_percent / 100 * abs(expected)
     return Band(
         flagged=outside and large_enough,
-        points=n,
+        points=len(points),
         expected=expected,
         lower=lower,
         upper=upper,
         options=options,
+        compared_with=compared_with,
     )
