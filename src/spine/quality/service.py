@@ -37,6 +37,7 @@ from spine.quality.sql import describe_table
 from spine.quality.store import QualityStore
 from spine.sources.connections import check_name, check_text
 from spine.sources.models import Connection
+from spine.sources.store import Ref
 from spine.tenancy import Actor
 
 __all__ = ["CheckOutcome", "QualityService", "QualitySummary"]
@@ -152,7 +153,7 @@ class QualityService:
         now = self.clock.now()
         registry = self.registry_for(self.workspace_id)
         found = registry.get(connection)
-        mirror_id = registry.ensure_mirror(found)
+        mirror_id = registry.ensure_mirror(Ref.id(found.id))
         schema, table_name = _split_table(table)
         draft = CheckDefinition(
             id=uuid.uuid4(),
@@ -244,21 +245,19 @@ class QualityService:
         mirror: uuid.UUID | None = None
         if changes.get("connection") is not None:
             target = registry.get(str(changes["connection"]))
-            mirror = registry.ensure_mirror(target)
+            mirror = registry.ensure_mirror(Ref.id(target.id))
 
         def revise(old: CheckDefinition) -> CheckDefinition:
             new = old
             if "table" in changes:
                 schema, table_name = _split_table(str(changes["table"]))
                 new = replace(new, target_schema=schema, target_table=table_name)
-            simple = {
-                "description": "description",
-                "check_type": "check_type",
-                "column": "target_column",
-            }
-            for key, attr in simple.items():
-                if key in changes:
-                    new = replace(new, **{attr: changes[key] or None})
+            if "description" in changes:
+                new = replace(new, description=changes["description"] or None)
+            if "check_type" in changes:
+                new = replace(new, check_type=str(changes["check_type"]))
+            if "column" in changes:
+                new = replace(new, target_column=changes["column"] or None)
             if "config" in changes:
                 new = replace(new, config=dict(changes["config"] or {}))
             if "severity" in changes:
