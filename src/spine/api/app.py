@@ -12,6 +12,8 @@ from spine.api.auth import FailedAuthLimiter
 from spine.api.docs import install_docs
 from spine.api.limits import BodyLimits, document_limits
 from spine.api.problems import PROBLEM_MEDIA_TYPE, install_handlers
+from spine.api.quality import router as quality_router
+from spine.api.quality_ops import router as quality_ops_router
 from spine.bootstrap import Services
 
 _PROBLEM_REF = "#/components/schemas/Problem"
@@ -68,4 +70,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(history.router)
     for part in (runs, schedules, alerting, sources, tenancy):
         app.include_router(part.router)
+    app.include_router(quality_router)
+    app.include_router(quality_ops_router)
     return app

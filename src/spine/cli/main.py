@@ -43,6 +43,9 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "keys": ("api_keys", "app"),
     "audit": ("audit", "app"),
     "secret-key": ("secret_key", "app"),
+    "checks": ("checks", "app"),
+    "incidents": ("incidents", "app"),
+    "quality": ("quality", "app"),
 }
 # Single commands: name -> (module in spine.cli, its function), in the order `--help`
 # lists them (Typer lists single commands before groups).

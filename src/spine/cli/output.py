@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -30,8 +32,29 @@ def _default(value: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    """Write ``data`` as JSON on stdout (no colour, no wrapping)."""
-    sys.stdout.write(json.dumps(data, default=_default, indent=2) + "\n")
+    """Write ``data`` as JSON on stdout (no colour, no wrapping).
+
+    A ``Decimal`` (a sensor value a float cannot hold) is written as a JSON number with
+    all its digits, not rounded through a float.
+    """
+    exact: list[str] = []
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            if not value.is_finite():
+                return None
+            exact.append(str(value))
+            return f"\x00decimal{len(exact) - 1}\x00"
+        return _default(value)
+
+    text = json.dumps(data, default=default, indent=2)
+    if exact:
+        text = _DECIMAL.sub(lambda match: exact[int(match.group(1))], text)
+    sys.stdout.write(text + "\n")
+
+
+# How json.dumps writes the placeholder of the n-th Decimal.
+_DECIMAL = re.compile(r'"\\u0000decimal(\d+)\\u0000"')
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

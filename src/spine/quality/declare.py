@@ -2,10 +2,10 @@
 
 ``spine checks apply FILE.yaml`` reads the document (:func:`parse_document`), compares it
 with the workspace's checks (:func:`spine.quality.declare_plan.make_plan`), prints the
-plan, and writes it (:func:`spine.quality.declare_plan.apply_plan`). The document is the truth for the checks it names: a field left
-out takes its default (no schedule, no description, enabled), so that applying the same
-file twice finds nothing to do. Checks the document does not name are left alone unless
-``--prune`` asks to delete them.
+plan, and writes it (:func:`spine.quality.declare_plan.apply_plan`). The document is the
+truth for the checks it names: a field left out takes its default (no schedule, no
+description, enabled), so that applying the same file twice finds nothing to do. Checks
+the document does not name are left alone unless ``--prune`` asks to delete them.
 
 Everything is checked before anything is written: the document's shape here, then
 each check's type, config, thresholds, connection and schedule
