@@ -255,28 +255,46 @@ def training(
     earlier = [
         point for point in history if point.executed_at < now and math.isfinite(float(point.value))
     ]
-    # The latest run of relearn_after or more flagged points starts a new level: its
-    # points train as normal; flagged points outside it never train.
+    level = _since_level(earlier, options)
+    weekday = now.astimezone(zone).weekday()
+    same = [
+        (point, trains)
+        for point, trains in level
+        if point.executed_at.astimezone(zone).weekday() == weekday
+    ]
+    # A weekday relearns on its own runs too, within the level of all days.
+    same_level = _since_level([point for point, _ in same], options)
+    same = same[len(same) - len(same_level) :]
+    return (
+        [float(point.value) for point, trains in level if trains][-options.window :],
+        [
+            (float(point.value), trains or own)
+            for (point, trains), (_, own) in zip(same, same_level, strict=True)
+        ][-options.window :],
+    )
+
+
+def _since_level(
+    points: Sequence[HistoryPoint], options: AnomalyOptions
+) -> list[tuple[HistoryPoint, bool]]:
+    """The points of the current level, each with whether it trains.
+
+    The latest run of ``relearn_after`` or more flagged points starts a new level: the
+    points before it are dropped, its own points train as normal; other flagged points
+    never train. With seasonality, runs are also counted in the weekday's own series, so
+    that a weekday whose band locked too narrow relearns as well.
+    """
     start, run_end, run = 0, 0, 0
-    for index, point in enumerate(earlier):
+    for index, point in enumerate(points):
         run = run + 1 if point.flagged else 0
         if run >= options.relearn_after:
             if run == options.relearn_after:
                 start = index - run + 1
             run_end = index + 1
-    kept = [
+    return [
         (point, index < run_end or not point.flagged)
-        for index, point in enumerate(earlier[start:], start)
+        for index, point in enumerate(points[start:], start)
     ]
-    weekday = now.astimezone(zone).weekday()
-    return (
-        [float(point.value) for point, trains in kept if trains][-options.window :],
-        [
-            (float(point.value), trains)
-            for point, trains in kept
-            if point.executed_at.astimezone(zone).weekday() == weekday
-        ][-options.window :],
-    )
 
 
 def band(points: Sequence[float], confidence: float) -> tuple[float, float, float]:
