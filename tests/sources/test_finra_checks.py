@@ -136,7 +136,9 @@ def test_first_use_creates_missing_checks_and_keeps_what_the_user_changed(
     assert len(quality.list_checks()) == len(names)
 
 
-def test_the_connection_is_spines_own_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_connection_is_spines_own_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     relative = create_database("sqlite:///here.db")
     assert connection_settings(relative) == {

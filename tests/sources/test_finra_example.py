@@ -158,8 +158,7 @@ def test_a_republished_week_is_a_new_capture(
     new_capture = second["run"]["outputs"]["capture_id"]
     t2_rows = _count(
         db_url,
-        "SELECT count(*) FROM finra_otc_weekly "
-        f"WHERE capture_id = '{new_capture}' AND tier = 'T2'",
+        f"SELECT count(*) FROM finra_otc_weekly WHERE capture_id = '{new_capture}' AND tier = 'T2'",
     )
     assert metrics["results"]["finra.rows_t2"]["sensor_value"] == t2_rows == 55
     assert metrics["results"]["finra.volume_swing"]["sensor_value"] == 0  # no week before

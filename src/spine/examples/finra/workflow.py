@@ -41,6 +41,7 @@ SAMPLE_DIR = Path(__file__).with_name("data")
 DEFAULT_WEEK = "2025-01-10"
 SOURCE = "finra.otc_weekly"
 
+
 def store(ctx: StepContext) -> FinraStore:
     """The example's store on spine's database, which the step's context carries."""
     return FinraStore(ctx.database)
