@@ -66,6 +66,17 @@ SEEDS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("/runs", {"workflow_name": WF, "params": {}}, "run_id"),
     ("/alerts", {"severity": "ERROR", "title": "t", "message": "m", "source": "tests"}, "alert_id"),
+    (
+        "/checks",
+        {
+            "name": "rows",
+            "connection_name": "warehouse",
+            "check_type": "row_count",
+            "target_table": "orders",
+        },
+        "check_id",
+    ),
+    ("/checks/{check_id}/run", {}, "job_id"),
 ]
 
 #: Bodies that would be accepted if the object were b's own, so that a 404 shows the
@@ -75,6 +86,11 @@ PATCHES: dict[str, dict[str, Any]] = {
     "channel_id": {"enabled": False},
     "source_id": {"enabled": False},
     "connection_id": {"pool_size": 3},
+    "check_id": {"severity": "warning"},
+}
+#: Bodies of POSTs that take one, accepted if the object were b's own (as PATCHES).
+POSTS: dict[str, dict[str, Any]] = {
+    "/incidents/{incident_id}/acknowledge": {"by": "b"},
 }
 
 
@@ -91,12 +107,17 @@ def _operations(tenants: Tenants) -> list[tuple[str, str]]:
 def _seed(tenant: Tenant) -> dict[str, str]:
     ids: dict[str, str] = {"dlq_id": new_id(), "key_id": tenant.key_ids["read"]}
     for collection, body, parameter in SEEDS:
-        response = tenant.post(collection, json=body)
+        response = tenant.post(_fill(collection, ids), json=body)
         if response.status_code == 404 and collection == "/runs":
             continue  # the runs router is not there
-        assert response.status_code in (200, 201), (collection, response.text)
+        assert response.status_code in (200, 201, 202), (collection, response.text)
         made = response.json()
         ids[parameter] = str(made.get("id") or made["run_id"])
+    # An incident is opened by a failing run: the check's database does not exist.
+    tenant.services.quality.run_checks(["rows"])
+    incident = tenant.services.quality.open_incident("rows")
+    assert incident is not None
+    ids["incident_id"] = str(incident.id)
     return ids
 
 
@@ -111,7 +132,7 @@ def _fill(path: str, ids: dict[str, str]) -> str:
 def _body(method: str, path: str) -> dict[str, Any] | None:
     if method == "PATCH":
         return next(body for name, body in PATCHES.items() if "{" + name + "}" in path)
-    return {} if method in ("POST", "PUT") else None
+    return POSTS.get(path, {}) if method in ("POST", "PUT") else None
 
 
 def _state(

@@ -195,11 +195,15 @@ def make_plan(
 
 
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Change, ...]:
-    """The fields of :data:`FIELDS` whose values differ, in that order."""
+    """The fields of :data:`FIELDS` whose values differ, in that order.
+
+    A schedule removed is one change (``cron``): its zone goes with it unsaid.
+    """
     return tuple(
         Change(field=name, old=old.get(name), new=new.get(name))
         for name in FIELDS
         if not _same(name, old.get(name), new.get(name))
+        and not (name == "timezone" and new.get("cron") is None)
     )
 
 
