@@ -111,6 +111,8 @@ def main() -> None:
         print(f"   Run {run['run_id']} loaded it first: {_loaded(earlier)} rows ({run['status']}).")
         for tier, by_code in _rejects(earlier).items():
             print(f"   tier {tier}: malformed lines rejected then, by reason: {by_code}")
+        if run["status"] == "FAILED":
+            print(f"   Its checks failed then: {run['error']}")
     if mode == "first":
         print(f"   (Remove {database} to watch the first load again.)")
 

@@ -133,4 +133,6 @@ def set_up_checks(ctx: StepContext) -> None:
         raise StepServiceMissing("quality", ctx.step_name, ctx.workflow_name)
     created = ensure_checks(quality.service)
     if created:
-        ctx.log.info("created %d checks from %s: %s", len(created), CHECKS_FILE.name, created)
+        ctx.log.info(
+            "created %d checks from %s (spine checks list)", len(created), CHECKS_FILE.name
+        )
