@@ -31,8 +31,7 @@ def make_orders(path: Path, rows: int = 20, bad: int = 0) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE IF EXISTS orders")
         conn.execute(
-            "CREATE TABLE orders (id INTEGER PRIMARY KEY, amount REAL, email TEXT, "
-            "created_at TEXT)"
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY, amount REAL, email TEXT, created_at TEXT)"
         )
         conn.executemany(
             "INSERT INTO orders VALUES (?, ?, ?, ?)",

@@ -85,7 +85,7 @@ class IncidentMachine(RuleBasedStateMachine):
             before, check=CHECK, passed=False, severity=severity, at=self.now, policy=self.policy
         )
         after = transition.incident
-        assert after is not None and after.status is IncidentStatus.OPEN or (
+        assert (after is not None and after.status is IncidentStatus.OPEN) or (
             after is not None and after.status is IncidentStatus.ACKNOWLEDGED
         )
         if before is not None and before.status is not IncidentStatus.RESOLVED:

@@ -3,6 +3,7 @@ a user's SQLite file registered as a connection."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -89,9 +90,10 @@ def test_add_list_get_and_run_row_count(services: Services, events: Collector) -
     assert [r.id for r in quality.results("orders_rows")] == [outcome.result.id]
     assert quality.latest_result("orders_rows") == outcome.result
     [event] = [e for e in events.seen if e.type is EventType.CHECK_RESULT]
-    assert event.payload["sensor_value"] in ("20", "20.0") or Decimal(
-        event.payload["sensor_value"]
-    ) == 20
+    assert (
+        event.payload["sensor_value"] in ("20", "20.0")
+        or Decimal(event.payload["sensor_value"]) == 20
+    )
     assert event.payload["rule_passed"] is True
     assert event.workspace_id == str(check.workspace_id)
     assert check.to_dict()["connection_name"] == "shop"
@@ -223,7 +225,8 @@ def test_a_check_that_cannot_run_records_its_error_and_fails(
     quality.add_check(
         "rows", connection="shop", check_type="row_count", table="orders", severity="fatal"
     )
-    target.unlink()  # the database is gone
+    with sqlite3.connect(target) as conn:
+        conn.execute("DROP TABLE orders")  # the table is gone: the check cannot run
     [outcome] = quality.run_checks(["rows"])
     assert not outcome.result.rule_passed
     assert outcome.result.error_message

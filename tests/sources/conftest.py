@@ -39,6 +39,8 @@ def make_service(
         options: dict[str, Any] = {
             "sources_allow_private_urls": True,
             "sources_cache_dir": str(tmp_path / "cache"),
+            # The key that seals spec 004 connection configs: beside the test, not in cwd.
+            "secret_key_file": str(tmp_path / "secret.key"),
             **overrides,
         }
         service = SourceService.build(load_settings(**options), db, clock, listeners=listeners)

@@ -136,6 +136,15 @@ class ConnectionResponse(BaseModel):
     updated_at: datetime = Field(description=_TIME)
     created_by: str | None
     workspace_id: str
+    allow_samples: bool = Field(
+        description="Whether quality checks may keep samples of failed rows read through it."
+    )
+    status: str = Field(
+        description="Spec 004 `connections.status`: unknown, healthy (last test passed), "
+        "unhealthy (the database refused or could not be reached), error (spine could not "
+        "try: driver, setting, password reference)."
+    )
+    last_tested_at: datetime | None = Field(description=_TIME)
 
     @classmethod
     def of(cls, connection: Connection) -> ConnectionResponse:
@@ -172,6 +181,9 @@ class ConnectionCreate(BaseModel):
     pool_size: int = Field(default=5, ge=1, le=1000)
     max_overflow: int = Field(default=10, ge=0, le=1000)
     pool_timeout: int = Field(default=30, ge=1, le=3600)
+    allow_samples: bool = Field(
+        default=True, description="False keeps failed-row samples of checks away (PII)."
+    )
 
 
 class ConnectionPatch(BaseModel):
@@ -190,6 +202,7 @@ class ConnectionPatch(BaseModel):
     max_overflow: int | None = Field(default=None, ge=0, le=1000)
     pool_timeout: int | None = Field(default=None, ge=1, le=3600)
     enabled: bool | None = None
+    allow_samples: bool | None = None
 
 
 class ConnectionTestResponse(BaseModel):
@@ -360,6 +373,7 @@ def create_connection(access: AdminAccess, body: ConnectionCreate) -> Connection
         pool_size=body.pool_size,
         max_overflow=body.max_overflow,
         pool_timeout=body.pool_timeout,
+        allow_samples=body.allow_samples,
     )
     return ConnectionResponse.of(connection)
 
@@ -401,11 +415,13 @@ def update_connection(
     "/connections/{connection_id}",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(401, 403, 404, 429, 503),
+    responses=problem_responses(401, 403, 404, 409, 429, 503),
+    description="Remove a connection. Its quality checks (with their results and "
+    "incidents) go with it: refused (409) while it has checks unless `force=true`.",
 )
-def delete_connection(connection_id: str, access: AdminAccess) -> Response:
+def delete_connection(connection_id: str, access: AdminAccess, force: bool = False) -> Response:
     """Remove a connection."""
-    access.services.sources.connections.remove(Ref.id(connection_id))
+    access.services.sources.connections.remove(Ref.id(connection_id), force=force)
     return Response(status_code=204)
 
 
@@ -413,7 +429,8 @@ def delete_connection(connection_id: str, access: AdminAccess) -> Response:
     "/connections/{connection_id}/test",
     response_model=ConnectionTestResponse,
     responses=problem_responses(401, 403, 404, 429, 503),
-    description="Connect and run `SELECT 1`; records `last_connected_at` or `last_error`. "
+    description="Connect and run `SELECT 1`; records `last_connected_at` or `last_error`, "
+    "and `status`/`last_tested_at`. "
     "A failure to connect is an answer (`ok: false`), not an error.",
 )
 def test_connection(connection_id: str, access: AdminAccess) -> ConnectionTestResponse:

@@ -47,11 +47,14 @@ def rotate_command(ctx: typer.Context) -> None:
             "comma-separated (SPINE_SECRET_KEY=NEW,OLD; NEW from `spine secret-key`)"
         )
     SecretBox(settings.secret_key)  # a malformed key is refused before the database is read
-    # Every place spine seals a secret: alert channels' configs (a database connection
-    # keeps a password reference, never a password). tests/test_house_rules.py holds this.
+    # Every place spine seals a secret: alert channels' configs, and the configs of spec
+    # 004's `connections` (a password reference, never a password; `plain:` ones, stored
+    # while no key was set, are sealed now). tests/test_house_rules.py holds this.
     secrets, channels = services.alerting().reseal_secrets(settings.secret_key)
+    mirrors = services.sources.connections.reseal_mirrors(settings.secret_key)
     typer.echo(
         f"re-sealed {secrets} secret{'s' * (secrets != 1)} in {channels} alert "
-        f"channel{'s' * (channels != 1)} with the first key of SPINE_SECRET_KEY; "
+        f"channel{'s' * (channels != 1)} and {mirrors} connection "
+        f"config{'s' * (mirrors != 1)} with the first key of SPINE_SECRET_KEY; "
         "the keys after it can now be removed"
     )

@@ -90,6 +90,7 @@ CONNECTION_SETTINGS = (
     "max_overflow",
     "pool_timeout",
     "enabled",
+    "allow_samples",
 )
 
 
@@ -123,6 +124,10 @@ class Connection:
     workspace_id: uuid.UUID | None = None
     #: Whether quality checks may keep samples of failed rows read through it.
     allow_samples: bool = True
+    #: Spec 004's ``connections.status`` (its mirror): unknown, healthy, unhealthy, error.
+    status: str = "unknown"
+    #: Spec 004's ``connections.last_tested_at``: when a test last ran, passed or not.
+    last_tested_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The row's columns, for ``--json`` (``password_ref`` names a secret, holds none)."""

@@ -152,7 +152,10 @@ class SourceService:
         databases = databases or ExternalDatabases(
             connect_timeout_seconds=settings.connect_timeout_seconds
         )
-        return cls(store, clock, fetch_settings, cache, ConnectionRegistry(store, databases, clock))
+        registry = ConnectionRegistry(
+            store, databases, clock, secret_key=settings.effective_secret_key
+        )
+        return cls(store, clock, fetch_settings, cache, registry)
 
     def close(self) -> None:
         """Close the pools of registered connections this service opened."""

@@ -108,7 +108,7 @@ def claim_table_batch(
         checks_t.c.target_schema.is_(None) if schema is None else checks_t.c.target_schema == schema
     )
     batch_q = (
-        sa.select(jobs_t, *[c.label(f"check_{c.name}") for c in checks_t.c])
+        sa.select(jobs_t, *[c.label(f"chk_{c.name}") for c in checks_t.c])
         .select_from(jobs_t.join(checks_t, checks_t.c.id == jobs_t.c.check_id))
         .where(
             _claimable(now),
@@ -125,7 +125,7 @@ def claim_table_batch(
     wanted: dict[uuid.UUID, Any] = {}
     for row in rows:
         job = job_from_row(row)
-        if not row["check_enabled"]:
+        if not row["chk_enabled"]:
             _end(conn, job.id, JobStatus.CANCELLED, now, "the check is disabled")
         elif job.attempts >= max_attempts:
             why = f"abandoned: claimed {job.attempts} times and never finished (workers died?)"

@@ -122,9 +122,11 @@ def _value(value: Any, details: Any) -> Any:
 def summary(conn: sa.Connection, workspace_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     """Spec 004's four useful queries, for the workspace."""
     mine = checks_t.c.workspace_id == workspace_id
+    inner = results_t.alias("newest")
     newest = (
-        sa.select(sa.func.max(results_t.c.id))
-        .where(results_t.c.check_id == checks_t.c.id)
+        sa.select(sa.func.max(inner.c.id))
+        .where(inner.c.check_id == checks_t.c.id)
+        .correlate(checks_t)
         .scalar_subquery()
     )
     latest_q = (
@@ -138,6 +140,7 @@ def summary(conn: sa.Connection, workspace_id: uuid.UUID, now: datetime) -> dict
             results_t.c.sensor_value.label("last_value"),
             results_t.c.details,
         )
+        .select_from(checks_t)
         .outerjoin(results_t, results_t.c.id == newest)
         .where(mine, checks_t.c.enabled == sa.true())
         .order_by(checks_t.c.name)

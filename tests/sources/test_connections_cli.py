@@ -1,0 +1,89 @@
+"""``spine connections``: samples, status and removal with checks, through the console script."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from ulid import ULID
+
+from spine.core.storage.schema.dq_platform import check_definitions
+from spine.tenancy import DEFAULT_WORKSPACE_ID
+from tests.cli.spine_process import run_spine
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+def _add_check(db_url: str, mirror: uuid.UUID) -> None:
+    now = datetime.now(UTC)
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(check_definitions).values(
+                id=uuid.uuid4(),
+                connection_id=mirror,
+                workspace_id=DEFAULT_WORKSPACE_ID,
+                name="rows",
+                check_type="row_count",
+                target_type="table",
+                target_table="t",
+                config={},
+                severity="error",
+                enabled=True,
+                tags=[],
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    engine.dispose()
+
+
+def test_samples_status_and_removal_with_checks(tmp_path: Path, db_url: str) -> None:
+    env = {"SPINE_DATABASE_URL": db_url}
+    data = tmp_path / "data.db"
+    with sqlite3.connect(data) as conn:
+        conn.execute("CREATE TABLE t (x INTEGER)")
+    added = run_spine(
+        "connections", "add", "local", "--dialect", "sqlite", "--database", str(data),
+        "--no-samples", "--json", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    made = json.loads(added.stdout)
+    assert (made["allow_samples"], made["status"], made["last_tested_at"]) == (
+        False,
+        "unknown",
+        None,
+    )
+    assert run_spine("connections", "test", "local", cwd=tmp_path, env=env).code == 0
+    updated = run_spine(
+        "connections", "update", "local", "--samples", "--json", cwd=tmp_path, env=env
+    )
+    assert updated.code == 0, updated.stderr
+    assert json.loads(updated.stdout)["allow_samples"] is True
+    listed = run_spine("connections", "list", "--json", cwd=tmp_path, env=env)
+    [row] = json.loads(listed.stdout)
+    assert (row["status"], row["allow_samples"]) == ("healthy", True)
+    assert row["last_tested_at"] is not None
+    nothing = run_spine("connections", "update", "local", cwd=tmp_path, env=env)
+    assert nothing.code == 2 and "nothing to change" in nothing.stderr
+
+    _add_check(db_url, ULID.from_str(made["id"]).to_uuid())
+    refused = run_spine("connections", "remove", "local", cwd=tmp_path, env=env)
+    assert refused.code == 2, refused.stdout
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "has 1 quality check" in lines[0] and "--force" in lines[0]
+    assert "Traceback" not in refused.stderr
+    assert run_spine("connections", "show", "local", cwd=tmp_path, env=env).code == 0
+    removed = run_spine("connections", "remove", "local", "--force", cwd=tmp_path, env=env)
+    assert removed.code == 0, removed.stderr
+    assert removed.stdout.strip() == "connection local removed, with 1 check"
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        left = conn.execute(sa.select(sa.func.count()).select_from(check_definitions)).scalar()
+    engine.dispose()
+    assert left == 0
