@@ -22,6 +22,7 @@ from spine.alerting import (
     ScheduleFireAlerts,
     policy_from_settings,
 )
+from spine.alerting.notifications import QualityNotifications
 from spine.config import Settings, load_settings
 from spine.core.clock import Clock, SystemClock
 from spine.core.errors import ConfigurationError
@@ -467,7 +468,9 @@ def event_listeners(clock: Clock) -> tuple[Listener, ...]:
     on_fire: tuple[Listener, ...] = (ScheduleFireAlerts(clock, workflows, on_alert),)
     on_run: tuple[Listener, ...] = (ScheduleRunTracker(on_fire), FailedRunAlerts(clock, on_alert))
     on_source: tuple[Listener, ...] = ()  # nothing reacts to source.changed yet
-    return on_run + on_fire + on_source + on_alert
+    # Quality's incidents and failed checks: webhooks and incident alerts.
+    on_quality: tuple[Listener, ...] = (QualityNotifications(clock, on_alert),)
+    return on_run + on_fire + on_source + on_alert + on_quality
 
 
 def import_app(module: str | None) -> None:

@@ -174,12 +174,18 @@ class DeliveryWorker:
             ``"sent"``, ``"retry"``, ``"dead_letter"``, or None if the claim was lost.
         """
         kind = channel_type(claim.channel.channel_type)
+        metadata = claim.alert.metadata
+        # A webhook's channel gets the event of a quality notification, not the alert.
+        event = metadata.get("webhook_event") if claim.channel.events is not None else None
         message = Message(
             alert=claim.alert,
             message_id=message_id(claim),
             delivery_id=claim.delivery_id,
             attempt=claim.attempt,
             channel_name=claim.channel.name,
+            event=event,
+            event_data=metadata.get("data") if event else None,
+            event_at=metadata.get("occurred_at") if event else None,
         )
         response = None
         retry_after: str | None = None

@@ -110,6 +110,9 @@ class Channel:
     updated_at: datetime | None = None
     created_by: str | None = None
     workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID
+    #: The events of the spec 004 webhook this channel delivers (``None``: an ordinary
+    #: channel). Such a channel is left out of routing by severity.
+    events: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,3 +187,51 @@ class Requeued:
     channel_name: str
     breaker: BreakerState
     probe_from: datetime | None = None
+
+
+#: The events a spec 004 webhook may ask for (``webhooks.events``).
+WEBHOOK_EVENTS = ("check.failed", "incident.created", "incident.acknowledged", "incident.resolved")
+#: ``core_alerts.source`` of a message recorded only to carry webhook deliveries through
+#: the outbox (``check.failed``, ``incident.acknowledged``): not an alert, not listed.
+WEBHOOK_SOURCE = "spine.webhooks"
+#: Prefix of the name of the alert channel that delivers a webhook.
+WEBHOOK_CHANNEL_PREFIX = "webhook:"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Webhook:
+    """A spec 004 webhook (``webhooks``); its URL and secret live in its alert channel.
+
+    ``failure_count``: failed attempts since the last successful one.
+    """
+
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    name: str
+    url: str
+    events: tuple[str, ...]
+    enabled: bool = True
+    last_triggered_at: datetime | None = None
+    last_response_code: int | None = None
+    failure_count: int = 0
+    channel_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec's columns (the secret never: ``secret`` says whether one is set)."""
+        return {
+            "id": str(self.id),
+            "workspace_id": str(self.workspace_id),
+            "name": self.name,
+            "url": self.url,
+            "secret": "********",
+            "events": list(self.events),
+            "enabled": self.enabled,
+            "last_triggered_at": self.last_triggered_at,
+            "last_response_code": self.last_response_code,
+            "failure_count": self.failure_count,
+            "channel_id": self.channel_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }

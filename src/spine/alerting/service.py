@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spine.alerting import rotation
 from spine.alerting.channels import Message, channel_type, http_sender
@@ -25,6 +25,9 @@ from spine.core.crypto import SecretBox, reseal
 from spine.core.errors import InvalidInput
 from spine.core.ids import new_id
 from spine.tenancy import Actor
+
+if TYPE_CHECKING:
+    from spine.alerting.webhooks import WebhookService
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
 
@@ -342,6 +345,15 @@ class AlertService:
                 allow_private=self.policy.allow_private_urls,
                 sender=sender,
             )
+
+    @property
+    def webhooks(self) -> WebhookService:
+        """Spec 004 webhooks of the same workspace, delivered through this outbox."""
+        from spine.alerting.store.webhooks import WebhookStore
+        from spine.alerting.webhooks import WebhookService
+
+        store = WebhookStore(self.store.database, self.store.clock, self.policy, actor=self.actor)
+        return WebhookService(store, self.policy)
 
     def worker(
         self, *, concurrency: int | None = None, poll_seconds: float = 1.0

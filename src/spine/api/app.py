@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from spine import __version__
 from spine.api import alerting, health, history, runs, schedules, sources, tenancy
+from spine.api import webhooks as webhooks_api
 from spine.api.auth import FailedAuthLimiter
 from spine.api.docs import install_docs
 from spine.api.limits import BodyLimits, document_limits
@@ -72,4 +73,5 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(part.router)
     app.include_router(quality_router)
     app.include_router(quality_ops_router)
+    app.include_router(webhooks_api.router)
     return app

@@ -154,10 +154,17 @@ def update_channel(
 
 
 @channels_app.command("list")
-def list_channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def list_channels(
+    ctx: typer.Context,
+    webhooks: Annotated[
+        bool,
+        typer.Option("--webhooks", help="Also the channels that deliver `spine webhooks`."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
     """List channels (credentials masked)."""
     alerting = _alerting(ctx)
-    views = [alerting.channel_view(c) for c in alerting.store.list_channels()]
+    views = [alerting.channel_view(c) for c in alerting.store.list_channels(webhooks=webhooks)]
     if as_json:
         print_json(views)
         return

@@ -46,6 +46,7 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "checks": ("checks", "app"),
     "incidents": ("incidents", "app"),
     "quality": ("quality", "app"),
+    "webhooks": ("webhooks", "app"),
 }
 # Single commands: name -> (module in spine.cli, its function), in the order `--help`
 # lists them (Typer lists single commands before groups).

@@ -53,6 +53,11 @@ class Message:
     delivery_id: str
     attempt: int
     channel_name: str
+    #: A spec 004 webhook's event (``incident.created`` ...): the body is the event's
+    #: ``type``, ``timestamp`` and facts (``event_data``) instead of the alert.
+    event: str | None = None
+    event_data: dict[str, Any] | None = None
+    event_at: str | None = None
 
     def summary(self) -> str:
         """``[SEVERITY] title``, the subject line every channel shows."""

@@ -4,7 +4,8 @@ Config: ``url``; ``secret`` (``whsec_...``, sealed at rest) or ``secret_ref``
 (``env:VAR`` / ``file:PATH``); optional ``headers`` (non-secret extra headers). After
 ``--rotate-secret``, ``previous_secret`` and ``overlap_until`` (:mod:`spine.alerting.rotation`):
 until then the previous secret signs too.
-The body is ``{"type": "alert.<severity>", "timestamp": ..., "data": {...}}``.
+The body is ``{"type": "alert.<severity>", "timestamp": ..., "data": {...}}``; for a spec
+004 webhook's event, ``type`` is the event (``incident.created`` ...) and ``data`` its facts.
 """
 
 from __future__ import annotations
@@ -64,15 +65,24 @@ class WebhookChannel:
         allow_private: bool,
         sender: HttpPoster,
     ) -> dict[str, Any]:
-        """POST the signed body; return the receiver's status and body."""
-        body = json.dumps(
-            {
+        """POST the signed body; return the receiver's status and body.
+
+        A spec 004 webhook's event is sent as ``{"type": <event>, "timestamp": <when it
+        happened>, "data": <its facts>}``; an alert as ``alert.<severity>``.
+        """
+        if message.event is not None:
+            document: dict[str, Any] = {
+                "type": message.event,
+                "timestamp": message.event_at or datetime.now(UTC).isoformat(),
+                "data": message.event_data or {},
+            }
+        else:
+            document = {
                 "type": f"alert.{message.alert.severity.value.lower()}",
                 "timestamp": datetime.now(UTC).isoformat(),
                 "data": message.payload(),
-            },
-            separators=(",", ":"),
-        ).encode("utf-8")
+            }
+        body = json.dumps(document, separators=(",", ":"), default=str).encode("utf-8")
         headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
         previous = config.get(PREVIOUS)
         headers.update(

@@ -163,10 +163,14 @@ class AlertStore(ActorBound):
             lambda conn: channels.get_channel_by_id(conn, self.workspace_id, channel_id)
         )
 
-    def list_channels(self, *, after: str | None = None, limit: int | None = None) -> list[Channel]:
-        """The workspace's channels, by name (after name ``after``, at most ``limit``)."""
+    def list_channels(
+        self, *, after: str | None = None, limit: int | None = None, webhooks: bool = False
+    ) -> list[Channel]:
+        """The workspace's channels, by name (webhooks' channels only with ``webhooks``)."""
         return self.database.run_read(
-            lambda conn: channels.list_channels(conn, self.workspace_id, after=after, limit=limit)
+            lambda conn: channels.list_channels(
+                conn, self.workspace_id, after=after, limit=limit, webhooks=webhooks
+            )
         )
 
     def update_channel(self, **fields: Any) -> Channel:
@@ -177,6 +181,7 @@ class AlertStore(ActorBound):
         def work(conn: sa.Connection) -> Channel:
             if expected.workspace_id != self.workspace_id:
                 raise ChannelNotFound(expected.name)
+            channels.refuse_managed(expected)
             channel = channels.update_channel(conn, now, **fields)
             self._audit_channel(conn, now, AuditAction.UPDATE, expected, channel)
             return channel
@@ -188,6 +193,7 @@ class AlertStore(ActorBound):
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> Channel:
+            channels.refuse_managed(channels.get_channel(conn, self.workspace_id, name))
             old, new = channels.set_enabled(conn, now, self.workspace_id, name, enabled)
             self._audit_channel(conn, now, AuditAction.UPDATE, old, new)
             return new
@@ -199,6 +205,7 @@ class AlertStore(ActorBound):
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> int:
+            channels.refuse_managed(channels.get_channel(conn, self.workspace_id, name))
             channel, closed = channels.remove_channel(conn, now, self.workspace_id, name)
             self._audit_channel(conn, now, AuditAction.DELETE, channel, None)
             return closed

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spine.alerting.models import Alert, Channel, DeliveryStatus, Severity
+from spine.alerting.models import WEBHOOK_SOURCE, Alert, Channel, DeliveryStatus, Severity
 from spine.alerting.routing import dedup_key, route
 from spine.alerting.store.rows import alert_from_row, channel_from_row, is_ulid
 from spine.core.errors import InvalidInput
@@ -49,13 +49,18 @@ _ENABLED_CHANNELS = (
     .where(
         core_alert_channels.c.enabled.is_(True),
         core_alert_channels.c.workspace_id == sa.bindparam("b_workspace"),
+        # A webhook's channel takes its events only, never routing by severity.
+        core_alert_channels.c.events.is_(None),
     )
     .order_by(core_alert_channels.c.name)
 )
 
 
 def enabled_channels(conn: sa.Connection, workspace_id: uuid.UUID) -> list[Channel]:
-    """The workspace's enabled channels, by name: an alert goes to its own workspace's."""
+    """The workspace's enabled channels, by name: an alert goes to its own workspace's.
+
+    The channels of spec 004 webhooks are not among them: they take their events only.
+    """
     rows = conn.execute(_ENABLED_CHANNELS, {"b_workspace": workspace_id})
     return [channel_from_row(row) for row in rows]
 
@@ -304,4 +309,7 @@ def list_alerts(
         query = query.where(a.c.created_at >= since)
     if source is not None:
         query = query.where(a.c.source == source)
+    else:
+        # The messages that only carry webhook events are not alerts.
+        query = query.where(a.c.source != WEBHOOK_SOURCE)
     return [dict(row._mapping) for row in conn.execute(query)]

@@ -114,9 +114,16 @@ def list_channels(
     *,
     after: str | None = None,
     limit: int | None = None,
+    webhooks: bool = False,
 ) -> list[Channel]:
-    """The workspace's channels, by name (after name ``after``, at most ``limit``)."""
+    """The workspace's channels, by name (after name ``after``, at most ``limit``).
+
+    The channels of spec 004 webhooks only with ``webhooks`` (``spine webhooks`` manages
+    them).
+    """
     query = sa.select(ch).where(ch.c.workspace_id == workspace_id).order_by(ch.c.name)
+    if not webhooks:
+        query = query.where(ch.c.events.is_(None))
     if after is not None:
         query = query.where(ch.c.name > after)
     if limit is not None:
@@ -248,3 +255,19 @@ def reseal_configs(
 def reset_channel_failures(conn: sa.Connection, channel_id: str) -> None:
     """Clear a channel's ``consecutive_failures`` (with ``spine breakers reset``)."""
     conn.execute(sa.update(ch).where(ch.c.id == channel_id).values(consecutive_failures=0))
+
+
+def refuse_managed(channel: Channel) -> Channel:
+    """``channel``, unless it delivers a spec 004 webhook (changed through the webhook).
+
+    Raises:
+        InvalidInput: If it is a webhook's channel.
+    """
+    if channel.events is not None:
+        from spine.core.errors import InvalidInput
+
+        raise InvalidInput(
+            f"alert channel {channel.name!r} delivers a webhook: change it with "
+            "`spine webhooks` (or the API's /webhooks)"
+        )
+    return channel

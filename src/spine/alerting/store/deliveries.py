@@ -34,7 +34,7 @@ from spine.alerting.models import (
     DeliveryStatus,
     DlqStatus,
 )
-from spine.alerting.store import breakers, claiming
+from spine.alerting.store import breakers, claiming, webhook_rows
 from spine.alerting.store.alerts import alerts_by_id, record_alert
 from spine.alerting.store.dead_letters import (
     dead_letter,
@@ -241,7 +241,15 @@ def record_sent(conn: sa.Connection, now: datetime, claim: Claim, response: dict
     # that their row locks are held for as little as possible before the commit.
     conn.execute(_CHANNEL_SUCCEEDED, {"b_channel": claim.channel.id, "now": now})
     breakers.record_success(conn, now, claim.channel.id)
+    if claim.channel.events is not None:
+        webhook_rows.note_attempt(conn, claim.channel.id, now, _code(response), ok=True)
     return True
+
+
+def _code(response: dict[str, Any] | None) -> int | None:
+    """The HTTP status a response record holds, if any."""
+    code = (response or {}).get("status_code")
+    return code if isinstance(code, int) else None
 
 
 def record_failed(
@@ -276,6 +284,8 @@ def record_failed(
         .values(consecutive_failures=ch.c.consecutive_failures + 1, last_failure_at=now)
     )
     breakers.record_failure(conn, now, claim.channel.id, policy)
+    if claim.channel.events is not None:
+        webhook_rows.note_attempt(conn, claim.channel.id, now, _code(response), ok=False)
     due = now + timedelta(seconds=backoff(claim.attempt))
     next_attempt = _fail_attempt(
         conn, now, row, error, category, policy, due, retryable=retryable, response=response

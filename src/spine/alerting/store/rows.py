@@ -37,6 +37,7 @@ def channel_from_row(row: Any) -> Channel:
         updated_at=m["updated_at"],
         created_by=m["created_by"],
         workspace_id=m["workspace_id"],
+        events=None if m["events"] is None else tuple(m["events"]),
     )
 
 
