@@ -19,6 +19,11 @@ def read_columns(conn: sa.Connection, schema: str | None, table: str) -> dict[st
         InvalidInput: If the table does not exist.
     """
     name = f"{schema}.{table}" if schema else table
+    if conn.dialect.name == "duckdb":
+        found = _duckdb_columns(conn, schema, table)
+        if not found:
+            raise InvalidInput(f"table {name!r} not found in connection ({_where(conn)})")
+        return found
     inspector = sa.inspect(conn)
     try:
         columns = inspector.get_columns(table, schema=schema)
@@ -28,6 +33,28 @@ def read_columns(conn: sa.Connection, schema: str | None, table: str) -> dict[st
         # Some dialects answer an unknown table with no columns instead of an error.
         raise InvalidInput(f"table {name!r} not found in connection ({_where(conn)})")
     return {str(c["name"]): _type_text(c["type"], conn.dialect) for c in columns}
+
+
+def _duckdb_columns(conn: sa.Connection, schema: str | None, table: str) -> dict[str, str]:
+    # duckdb_engine's inspector reads pg_catalog tables DuckDB 2 no longer has.
+    info = sa.table(
+        "columns",
+        sa.column("column_name"),
+        sa.column("data_type"),
+        sa.column("table_name"),
+        sa.column("table_schema"),
+        sa.column("ordinal_position"),
+        schema="information_schema",
+    )
+    statement = (
+        sa.select(info.c.column_name, info.c.data_type)
+        .where(
+            info.c.table_name == table,
+            info.c.table_schema == (schema if schema else sa.func.current_schema()),
+        )
+        .order_by(info.c.ordinal_position)
+    )
+    return {str(name): str(kind) for name, kind in conn.execute(statement)}
 
 
 def _type_text(kind: sa.types.TypeEngine[object], dialect: sa.Dialect) -> str:

@@ -8,8 +8,9 @@ statement that runs too long:
 - MySQL/MariaDB: ``START TRANSACTION READ ONLY`` and ``max_execution_time`` (MySQL) or
   ``max_statement_time`` (MariaDB);
 - SQLite: ``PRAGMA query_only`` and a progress handler that interrupts past the deadline;
-- DuckDB: every statement is parsed by DuckDB's own parser and refused unless it is one
-  SELECT; a timer calls ``interrupt()`` past the deadline.
+- DuckDB: ``BEGIN TRANSACTION READ ONLY``, and every statement is parsed by DuckDB's own
+  parser and refused unless it is one SELECT; a timer calls ``interrupt()`` past the
+  deadline.
 
 Every unit ends with a rollback. Statements the session itself issues are marked
 ``spine_setup`` so :func:`count_statements` counts only the ones that read data.
@@ -44,6 +45,9 @@ _TIMEOUT_MARKERS = (
 )
 
 
+_FIRST_WORD = re.compile(r"[\s(]*([A-Za-z]+)")
+
+
 class WriteRefused(Exception):
     """A statement that is not a single SELECT was about to run on DuckDB."""
 
@@ -74,14 +78,16 @@ def read_only(conn: sa.Connection, timeout_seconds: float) -> Iterator[Run]:
             conn.execute(sa.text("PRAGMA query_only = ON"), execution_options=_SETUP)
             raw.set_progress_handler(_deadline_handler(deadline, timed_out), 1000)
         elif dialect == "duckdb":
+            # duckdb_engine has begun a read-write transaction: swap it for a read-only one.
+            conn.exec_driver_sql("ROLLBACK", execution_options=_SETUP)
+            conn.exec_driver_sql("BEGIN TRANSACTION READ ONLY", execution_options=_SETUP)
             raw = conn.connection.driver_connection
             timer = threading.Timer(timeout_seconds, _interrupt, (raw, timed_out))
             timer.daemon = True
             timer.start()
 
         def run(statement: sa.Executable) -> list[sa.Row[Any]]:
-            if dialect == "duckdb":
-                _refuse_non_select(conn, statement)
+            _refuse_non_query(conn, statement)
             return list(conn.execute(statement).all())
 
         yield run
@@ -134,10 +140,21 @@ def _interrupt(raw: Any, timed_out: threading.Event) -> None:
     raw.interrupt()
 
 
-def _refuse_non_select(conn: sa.Connection, statement: sa.Executable) -> None:
+def _refuse_non_query(conn: sa.Connection, statement: sa.Executable) -> None:
+    """Refuse anything but a query before it reaches the database.
+
+    The read-only transaction is the barrier for DML; this keeps DDL away too, which
+    MySQL and MariaDB would run after an implicit commit, outside the transaction.
+    """
+    sql = str(statement.compile(dialect=conn.dialect))  # type: ignore[attr-defined]
+    first = _FIRST_WORD.match(sql)
+    if first is None or first.group(1).upper() not in ("SELECT", "WITH"):
+        word = first.group(1).upper() if first else "nothing"
+        raise WriteRefused(f"refused: only a read-only SELECT may run, not {word}")
+    if conn.dialect.name != "duckdb":
+        return
     import duckdb  # the DuckDB driver is present whenever a DuckDB engine is
 
-    sql = str(statement.compile(dialect=conn.dialect))  # type: ignore[attr-defined]
     parsed = duckdb.extract_statements(sql)
     if len(parsed) != 1 or parsed[0].type != duckdb.StatementType.SELECT:
         kinds = ", ".join(str(p.type.name) for p in parsed) or "nothing"
