@@ -228,6 +228,9 @@ DETECTORS: dict[str, Callable[[Sequence[float]], list[bool]]] = {
 }
 
 
+SHORT = ("z-score", "spine defaults", "spine day_of_week")
+
+
 def evaluate(seed: int, seeds: int, length: int) -> Results:
     """Score every detector on ``seeds`` series of each kind, ``length`` days each."""
     results = Results()
@@ -261,14 +264,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"  {name:<36} {score.precision:>9.3f} {score.recall:>7.3f} {score.f1:>6.3f}"
             f"  {score.tp:>3} {score.fp:>3} {score.fn:>3}"
         )
-    print("F1 by kind of series:")
-    print("  " + f"{'kind':<14}" + "".join(f"{name[:22]:>24}" for name in DETECTORS))
+    print("by kind of series, F1 (TP/FP/FN):")
+    print("  " + f"{'kind':<14}" + "".join(f"{short:>22}" for short in SHORT))
     for kind in KINDS:
-        cells = "".join(
-            f"{results.by_kind[name][kind].f1:>10.3f} ({results.by_kind[name][kind].tp:>2}/"
-            f"{results.by_kind[name][kind].fp:>3}fp)"
-            for name in DETECTORS
-        )
+        cells = ""
+        for name in DETECTORS:
+            score = results.by_kind[name][kind]
+            cells += f"{score.f1:>9.3f} ({score.tp:>3}/{score.fp:>3}/{score.fn:>3})"
         print(f"  {kind:<14}{cells}")
 
 

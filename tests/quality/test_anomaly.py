@@ -22,8 +22,8 @@ from spine.quality.anomaly import (
     HistoryPoint,
     detect,
     parse_options,
-    t_quantile,
 )
+from spine.quality.student_t import t_quantile
 
 START = datetime(2026, 1, 5, 6, tzinfo=UTC)  # a Monday
 
@@ -54,10 +54,14 @@ def judge_next(values: list[float], value: float, **options: Any) -> Any:
         (0.975, 120, 1.9799),
         (0.975, 1, 12.7062),
         (0.995, 2, 9.9248),
+        (0.9995, 3, 12.924),
+        (0.9995, 6, 5.9588),
+        (0.99995, 4, 15.544),
+        (0.99995, 10, 6.2111),
     ],
 )
 def test_t_quantile_matches_the_tables(p: float, degrees: int, table: float) -> None:
-    assert t_quantile(p, degrees) == pytest.approx(table, rel=0.01)
+    assert t_quantile(p, degrees) == pytest.approx(table, rel=1e-4)
 
 
 values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)

@@ -7,13 +7,22 @@ should catch them:
 
 1. **Training points.** The check's earlier values, oldest first, before the point being
    judged (never the point itself), minus those already flagged as anomalies, the last
-   ``window`` of them. With ``seasonality: day_of_week`` only the values measured on the
-   same weekday (in the check's schedule time zone, UTC without one) train: a Sunday is
-   compared with Sundays.
+   ``window`` of them. Weekdays are taken in the check's schedule time zone (UTC
+   without one):
+
+   - ``seasonality: auto`` (the default): a weekday whose median over the last
+     ``window`` points is further from the median of all days than the band's
+     half-width (spread taken within weekdays) has a level of its own (a weekend). It
+     is compared with the same weekday only, and its points leave the training of the
+     other days. Its points flagged while it was still compared with
+     all days are judged again against its own band: inside it, they train.
+   - ``day_of_week``: every value is compared with the same weekday only.
+   - ``none``: every value is compared with all days.
 2. **A sustained change becomes the new normal.** A run of ``relearn_after``
    consecutive flagged points is a level shift, not a series of accidents: training
    starts again at the first of them, which then count as normal. Without this, excluding
-   flagged points would flag every value after a shift forever.
+   flagged points would flag every value after a shift forever. With seasonality a
+   weekday's own runs count too (a weekday whose band locked too narrow relearns).
 3. **Below ``min_history`` training points** there is no judgement: the details say the
    detector is still learning, and the value passes.
 4. **The band** is ``median ± t * spread * sqrt(1 + 1/n)``: the spread is the median
@@ -26,10 +35,7 @@ should catch them:
    from the median is at least ``min_change_percent`` of the median (a change too small
    to matter is let through however quiet the series is).
 
-The t quantile comes from the normal quantile (:class:`statistics.NormalDist`) through
-the Cornish-Fisher expansion of Abramowitz and Stegun, formula 26.7.5 (exact closed
-forms for one and two degrees of freedom): within 1 % of the tables from 3 degrees of
-freedom on and 0.3 % from 6 at the confidences offered, with no numpy or scipy.
+The t quantile comes from :mod:`spine.quality.student_t` (no numpy or scipy).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from spine.core.errors import InvalidInput
+from spine.quality.student_t import t_quantile
 
 #: How wide the band is, by name: the two-sided confidence of the prediction interval.
 SENSITIVITY = {"low": 0.99999, "medium": 0.9999, "high": 0.999}
@@ -212,28 +219,6 @@ def parse_options(raw: Any) -> AnomalyOptions:
     return options
 
 
-def t_quantile(p: float, degrees: int) -> float:
-    """The ``p`` quantile of Student's t with ``degrees`` degrees of freedom.
-
-    Cornish-Fisher expansion around the normal quantile (Abramowitz and Stegun 26.7.5);
-    one degree of freedom or two are exact closed forms.
-    """
-    if degrees < 1:
-        raise ValueError("degrees of freedom must be at least 1")
-    if degrees == 1:
-        return math.tan(math.pi * (p - 0.5))
-    if degrees == 2:
-        a = 4 * p * (1 - p)
-        return (2 * p - 1) * math.sqrt(2 / a)
-    z = statistics.NormalDist().inv_cdf(p)
-    n = float(degrees)
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / n + g2 / n**2 + g3 / n**3 + g4 / n**4
-
-
 def robust_spread(values: Sequence[float], centre: float) -> float:
     """The scaled median absolute deviation around ``centre``, mean deviation if it is 0."""
     deviations = [abs(value - centre) for value in values]
@@ -244,45 +229,26 @@ def robust_spread(values: Sequence[float], centre: float) -> float:
 
 
 def training(
-    history: Sequence[HistoryPoint], options: AnomalyOptions, *, now: datetime, zone: ZoneInfo
-) -> tuple[list[float], list[tuple[float, bool]]]:
-    """The values that may train the band for a point measured at ``now``, oldest first.
+    history: Sequence[HistoryPoint], options: AnomalyOptions, *, now: datetime
+) -> list[tuple[HistoryPoint, bool]]:
+    """The points of the current level before ``now``, oldest first, with whether each trains.
 
-    Returns:
-        The last ``window`` training points of every day; and the last ``window`` points
-        of ``now``'s weekday, each with whether it trains (flagged points do not).
+    See :func:`since_level`; points at or after ``now`` are never among them.
     """
     earlier = [
         point for point in history if point.executed_at < now and math.isfinite(float(point.value))
     ]
-    level = _since_level(earlier, options)
-    weekday = now.astimezone(zone).weekday()
-    same = [
-        (point, trains)
-        for point, trains in level
-        if point.executed_at.astimezone(zone).weekday() == weekday
-    ]
-    # A weekday relearns on its own runs too, within the level of all days.
-    same_level = _since_level([point for point, _ in same], options)
-    same = same[len(same) - len(same_level) :]
-    return (
-        [float(point.value) for point, trains in level if trains][-options.window :],
-        [
-            (float(point.value), trains or own)
-            for (point, trains), (_, own) in zip(same, same_level, strict=True)
-        ][-options.window :],
-    )
+    return since_level(earlier, options)
 
 
-def _since_level(
+def since_level(
     points: Sequence[HistoryPoint], options: AnomalyOptions
 ) -> list[tuple[HistoryPoint, bool]]:
     """The points of the current level, each with whether it trains.
 
     The latest run of ``relearn_after`` or more flagged points starts a new level: the
     points before it are dropped, its own points train as normal; other flagged points
-    never train. With seasonality, runs are also counted in the weekday's own series, so
-    that a weekday whose band locked too narrow relearns as well.
+    never train.
     """
     start, run_end, run = 0, 0, 0
     for index, point in enumerate(points):
@@ -306,29 +272,72 @@ def band(points: Sequence[float], confidence: float) -> tuple[float, float, floa
     return expected, expected - half, expected + half
 
 
-def _auto(
-    every_day: Sequence[float],
-    weekday_points: Sequence[tuple[float, bool]],
-    options: AnomalyOptions,
-) -> tuple[list[float], bool]:
-    """``auto`` seasonality: whether ``now``'s weekday has a level of its own, its points.
+class _Weekdays:
+    """The training points of one check seen by weekday, in the check's time zone."""
 
-    A weekday whose median (of all its points, flagged or not) lies outside the band of
-    all days has a level of its own, as a weekend has: it is compared with its own
-    weekday. Its points flagged while it was compared with all days are judged again
-    against its own band: those inside it train (they were flagged for being a weekend).
-    """
-    trained = [value for value, trains in weekday_points if trains]
-    every = [value for value, _ in weekday_points]
-    if len(every_day) < options.min_history or len(every) < _AUTO_MIN_WEEKDAYS:
-        return trained, False
-    _, low, high = band(every_day, options.confidence)
-    if low <= statistics.median(every) <= high:
-        return trained, False
-    _, own_low, own_high = band(every, options.confidence)
-    return [
-        value for value, trains in weekday_points if trains or own_low <= value <= own_high
-    ], True
+    def __init__(
+        self, level: Sequence[tuple[HistoryPoint, bool]], options: AnomalyOptions, zone: ZoneInfo
+    ) -> None:
+        self.level = level
+        self.options = options
+        self.zone = zone
+
+    def of(self, point: HistoryPoint) -> int:
+        return point.executed_at.astimezone(self.zone).weekday()
+
+    def own(self, weekday: int, *, rejudge: bool) -> list[float]:
+        """The training values of ``weekday`` alone.
+
+        A weekday relearns on its own runs of flagged points too (within the level of all
+        days), so that a weekday whose band locked too narrow recovers. With ``rejudge``
+        (``auto``), its flagged points that lie inside its own band train: they were
+        flagged while compared with all days, for being a weekend.
+        """
+        same = [(point, trains) for point, trains in self.level if self.of(point) == weekday]
+        own = since_level([point for point, _ in same], self.options)
+        same = same[len(same) - len(own) :]
+        pairs = [
+            (float(point.value), trains or relearnt)
+            for (point, trains), (_, relearnt) in zip(same, own, strict=True)
+        ][-self.options.window :]
+        if not rejudge or len(pairs) < _AUTO_MIN_WEEKDAYS:
+            return [value for value, trains in pairs if trains]
+        _, low, high = band([value for value, _ in pairs], self.options.confidence)
+        return [value for value, trains in pairs if trains or low <= value <= high]
+
+    def others(self, excluded: set[int]) -> list[float]:
+        """The last ``window`` training values of every weekday but ``excluded``."""
+        return [
+            float(point.value)
+            for point, trains in self.level
+            if trains and self.of(point) not in excluded
+        ][-self.options.window :]
+
+    def with_own_level(self) -> set[int]:
+        """``auto``: the weekdays with a level of their own (a weekend's, typically).
+
+        Over the last ``window`` points of every day (flagged or not): the weekdays whose
+        median is further from the median of all days than the band's half-width, the
+        spread taken within weekdays (around each weekday's median), so that the weekend
+        being tested does not widen the band that tests it.
+        """
+        recent = [point for point, _ in self.level[-self.options.window :]]
+        if len(recent) < self.options.min_history:
+            return set()
+        by_day: dict[int, list[float]] = {}
+        for point in recent:
+            by_day.setdefault(self.of(point), []).append(float(point.value))
+        medians = {day: statistics.median(values) for day, values in by_day.items()}
+        within = [value - medians[day] for day, values in by_day.items() for value in values]
+        spread = robust_spread(within, 0.0)
+        n = len(recent)
+        half = t_quantile((1 + self.options.confidence) / 2, n - 1) * spread * math.sqrt(1 + 1 / n)
+        centre = statistics.median(float(point.value) for point in recent)
+        return {
+            day
+            for day, values in by_day.items()
+            if len(values) >= _AUTO_MIN_WEEKDAYS and abs(medians[day] - centre) > half
+        }
 
 
 def detect(
@@ -344,7 +353,8 @@ def detect(
     Args:
         value: The value being judged.
         history: Earlier values, in any order (they are sorted by time); points at or
-            after ``now`` are ignored, so the judged point never trains its band.
+            after ``now`` are ignored, so the judged point never trains its band. With
+            seasonality, pass ``window`` weeks of them.
         options: The check's options (:func:`parse_options`).
         now: When ``value`` was measured.
         timezone: The zone whose weekdays seasonality uses (the check's schedule zone).
@@ -354,13 +364,18 @@ def detect(
     """
     zone = ZoneInfo(timezone or "UTC")
     ordered = sorted(history, key=lambda point: point.executed_at)
-    every_day, weekday_points = training(ordered, options, now=now, zone=zone)
-    same_weekday = [value for value, trains in weekday_points if trains]
-    weekday_only = options.seasonality == "day_of_week"
-    if options.seasonality == "auto":
-        same_weekday, weekday_only = _auto(every_day, weekday_points, options)
-    points = same_weekday if weekday_only else every_day
-    compared_with = "same weekday" if weekday_only else "all days"
+    weekdays = _Weekdays(training(ordered, options, now=now), options, zone)
+    weekday = now.astimezone(zone).weekday()
+    if options.seasonality == "day_of_week":
+        points, compared_with = weekdays.own(weekday, rejudge=False), "same weekday"
+    elif options.seasonality == "none":
+        points, compared_with = weekdays.others(set()), "all days"
+    else:
+        special = weekdays.with_own_level()
+        if weekday in special:
+            points, compared_with = weekdays.own(weekday, rejudge=True), "same weekday"
+        else:
+            points, compared_with = weekdays.others(special), "all days"
     if len(points) < options.min_history:
         return Band(
             flagged=False,
