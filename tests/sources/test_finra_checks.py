@@ -20,6 +20,7 @@ from spine.examples.finra.checks import (
     connection_settings,
     declared_checks,
     ensure_checks,
+    password_warning,
 )
 from spine.examples.finra.parsing import parse
 from spine.examples.finra.workflow import SAMPLE_DIR
@@ -157,3 +158,6 @@ def test_the_connection_is_spines_own_database(
         "username": "etl",
     }
     assert "s3cret" not in json.dumps(settings)  # a connection holds a reference, never this
+    warning = password_warning(server)
+    assert warning is not None and "PGPASSWORD" in warning and "s3cret" not in warning
+    assert password_warning(relative) is None

@@ -12,7 +12,6 @@ a removed one comes back on the next run).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +110,13 @@ def ensure_checks(service: CheckWriter) -> list[str]:
 
 
 def password_warning(database: Database) -> str | None:
-    """Why the registered connection may fail to log in, if spine's URL has a password."""
+    """Where the registered connection finds its password, if spine's URL has one."""
     url = database.url
-    if url.get_backend_name() == "postgresql" and url.password and "PGPASSWORD" not in os.environ:
+    if url.get_backend_name() == "postgresql" and url.password:
         return (
             f"spine's database URL has a password, the connection {CONNECTION!r} holds none: "
-            f"set PGPASSWORD, or `spine connections update {CONNECTION} --password-ref env:VAR`"
+            "libpq reads PGPASSWORD or ~/.pgpass, or give it one with "
+            f"`spine connections update {CONNECTION} --password-ref env:VAR`"
         )
     return None
 
