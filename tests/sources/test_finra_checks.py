@@ -15,6 +15,7 @@ from spine.config import load_settings
 from spine.core.errors import ConfigurationError
 from spine.core.storage import create_database
 from spine.examples.finra.checks import (
+    CHECKS_FILE,
     CONNECTION,
     TABLE,
     connection_settings,
@@ -124,6 +125,18 @@ def test_first_use_creates_missing_checks_and_keeps_what_the_user_changed(
     connection = services.sources.connections.get(CONNECTION)
     assert connection.dialect == "sqlite"
     assert connection.database == str(Path(db_url.removeprefix("sqlite:///")).resolve())
+
+    # The file is `spine checks apply`'s format: applied as it is, it changes nothing.
+    applied = run_spine(
+        "checks",
+        "apply",
+        str(CHECKS_FILE),
+        "--dry-run",
+        cwd=tmp_path,
+        env={"SPINE_DATABASE_URL": db_url},
+    )
+    assert applied.code == 0, applied.stderr
+    assert f"= {len(names)} unchanged" in applied.stdout
 
     quality.update_check("finra.rows_t1", {"config": {"min": 1, "filter": "tier = 'T1'"}})
     quality.remove_check("finra.mpid_format")
