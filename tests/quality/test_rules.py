@@ -17,8 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spine.core.errors import InvalidInput
-from spine.quality.models import CheckDefinition, Severity, TargetType
-from spine.quality.rules import HistoryPoint, judge, validate_rules
+from spine.core.jsonsafe import json_object
+from spine.quality.models import CheckDefinition, CheckResult, Severity, TargetType
+from spine.quality.rules import HistoryPoint, history_from, judge, validate_rules
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 
@@ -117,6 +118,56 @@ def test_anomaly_severity_and_threshold_severity_combine() -> None:
     verdict = judge(check({"anomaly": {}}, Severity.WARNING), 5000, history, now=NOW)
     assert verdict.severity is Severity.WARNING
     assert judge(check({"anomaly": True}), 101, history, now=NOW).passed
+
+
+def test_details_are_json_whatever_the_config_holds() -> None:
+    start = NOW - timedelta(days=30)
+    history = [
+        HistoryPoint(executed_at=start + timedelta(days=i), value=Decimal(100 + i % 3))
+        for i in range(30)
+    ]
+    config = {"max": Decimal("5.005"), "anomaly": {}}
+    verdict = judge(check(config), Decimal("5.0056"), history, now=NOW)
+    details = json_object(verdict.details, "details")
+    assert details["failed"] == [{"severity": "error", "key": "max", "limit": "5.005"}]
+    assert details["anomaly"]["flagged"] is True
+
+
+def test_now_defaults_to_the_present() -> None:
+    past = [
+        HistoryPoint(executed_at=datetime.now(UTC) - timedelta(days=30 - i), value=50 + i % 2)
+        for i in range(30)
+    ]
+    verdict = judge(check({"anomaly": {"seasonality": "none"}}), 5000, past)
+    assert verdict.details["anomaly"]["flagged"] is True
+    assert verdict.details["anomaly"]["points"] == 28
+
+
+def test_history_from_results_keeps_flags_and_skips_missing_values() -> None:
+    def result(day: int, value: str | None, details: dict[str, Any] | None) -> CheckResult:
+        return CheckResult(
+            id=day,
+            check_id=uuid.uuid4(),
+            executed_at=NOW + timedelta(days=day),
+            execution_time_ms=3,
+            sensor_value=None if value is None else Decimal(value),
+            rule_passed=True,
+            details=details,
+        )
+
+    points = history_from(
+        [
+            result(2, "7", {"anomaly": {"flagged": True}}),
+            result(0, "5.5", None),
+            result(1, None, {"error": "timeout"}),
+            result(3, "6", {"anomaly": {"flagged": False}}),
+        ]
+    )
+    assert [(p.value, p.flagged) for p in points] == [
+        (Decimal("5.5"), False),
+        (Decimal("7"), True),
+        (Decimal("6"), False),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -305,7 +305,11 @@ def scheduler_command(
     cli.load_app()
     services = cli.services()
     scheduler = services.scheduler()
-    if not scheduler.runner.workflows.names():
+    # Scheduled checks (spine.quality) need no workflow; a scheduler with neither has
+    # nothing to do, and is most likely missing its --app.
+    if not scheduler.runner.workflows.names() and not (
+        services.quality_store().installed() and services.quality_store().next_due()
+    ):
         raise ConfigurationError(
             "no workflow is registered: pass --app MODULE or set SPINE_APP so that the "
             "scheduler knows what it may fire"

@@ -43,9 +43,14 @@ class CheckScheduling:
     def __init__(self, store: QualityStore, *, batch_size: int = 500) -> None:
         self.store = store
         self.batch_size = batch_size
+        self.installed: bool | None = None
 
     def tick(self) -> datetime | None:
         """Queue every due schedule's job; return when the next one is due."""
+        if self.installed is None:
+            self.installed = self.store.installed()
+        if not self.installed:
+            return None
         while len(self.store.queue_due(limit=self.batch_size)) >= self.batch_size:
             pass
         return self.store.next_due()
@@ -132,6 +137,10 @@ class JobWorker:
     def run(self, *, once: bool = False) -> int:
         """Work until stopped (with ``once``: until nothing is due); return jobs claimed."""
         before = self.executed
+        installed = self.database_wait.call(self.store.installed, self.stop_event)
+        if not installed:
+            log.info("no quality tables (basic tier): the worker runs no check jobs")
+            return 0
         while not self.stop_event.is_set():
             try:
                 self.drain()

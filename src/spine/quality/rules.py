@@ -22,7 +22,7 @@ not this module's: the catalogue checks them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -30,13 +30,14 @@ from typing import Any
 
 from spine.core.errors import InvalidInput
 from spine.quality.anomaly import HistoryPoint, detect, parse_options
-from spine.quality.models import CheckDefinition, SensorValue, Severity, Verdict
+from spine.quality.models import CheckDefinition, CheckResult, SensorValue, Severity, Verdict
 
 __all__ = [
     "BOUND_KEYS",
     "RULE_KEYS",
     "HistoryPoint",
     "Threshold",
+    "history_from",
     "judge",
     "thresholds",
     "validate_rules",
@@ -98,6 +99,13 @@ def exact(value: SensorValue, where: str = "value") -> Decimal:
     return number
 
 
+def _as_json(limit: Any) -> Any:
+    """A limit as the verdict's details keep it: as given when JSON holds it, else text."""
+    if isinstance(limit, int | float | str) and not isinstance(limit, bool):
+        return limit
+    return str(limit)
+
+
 def thresholds(config: Mapping[str, Any], severity: Severity) -> list[Threshold]:
     """The thresholds of ``config``, flat ones at ``severity``, in rising severity.
 
@@ -135,7 +143,7 @@ def thresholds(config: Mapping[str, Any], severity: Severity) -> list[Threshold]
                 severity=level,
                 key=key,
                 limit=exact(block[key], f"config.{level.value}.{key}"),
-                given=block[key],
+                given=_as_json(block[key]),
             )
             for key in BOUND_KEYS
             if key in block
@@ -161,6 +169,24 @@ def validate_rules(config: Mapping[str, Any], severity: Severity) -> None:
     thresholds(config, severity)
     if "anomaly" in config:
         parse_options(config["anomaly"])
+
+
+def history_from(results: Iterable[CheckResult]) -> list[HistoryPoint]:
+    """A check's stored results as the anomaly detector's history, oldest first.
+
+    Results without a sensor value (errors, empty tables) are left out; a result whose
+    ``details["anomaly"]["flagged"]`` is true is a flagged point, kept out of training.
+    """
+    points = [
+        HistoryPoint(
+            executed_at=result.executed_at,
+            value=result.sensor_value,
+            flagged=bool(((result.details or {}).get("anomaly") or {}).get("flagged", False)),
+        )
+        for result in results
+        if result.sensor_value is not None and result.sensor_value.is_finite()
+    ]
+    return sorted(points, key=lambda point: point.executed_at)
 
 
 def judge(

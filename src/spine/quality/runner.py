@@ -131,15 +131,18 @@ class CheckRunner:
                 log.exception("measuring %s failed", first.table_label)
                 reason = _one_line(error)
                 measurements = [Measurement(check_id=c.id, error=reason) for c in group]
+        recs = [
+            self._judge(check, measurement, now, engine, connection, jobs.get(check.id))
+            for check, measurement in zip(group, measurements, strict=True)
+        ]
         outcomes = []
-        for check, measurement in zip(group, measurements, strict=True):
-            rec = self._judge(check, measurement, now, engine, connection, jobs.get(check.id))
-            try:
-                outcomes.append(self.store.record(rec))
-            except SpineError as error:
-                if on_lost is None or rec.job is None:
-                    raise
-                on_lost(check, error)
+        for rec, recorded in zip(recs, self.store.record_many(recs), strict=True):
+            if isinstance(recorded, CheckOutcome):
+                outcomes.append(recorded)
+            elif on_lost is None:
+                raise recorded
+            else:
+                on_lost(rec.check, recorded)
         return outcomes
 
     def _judge(

@@ -22,7 +22,7 @@ from spine.core.errors import Conflict
 from spine.core.events import Listener, Publisher
 from spine.core.storage import Database
 from spine.core.storage.bounds import check_lengths
-from spine.quality.errors import CheckNotFound, IncidentNotFound, JobNotFound
+from spine.quality.errors import CheckNotFound, ClaimLost, IncidentNotFound, JobNotFound
 from spine.quality.incidents import IncidentPolicy, Transition
 from spine.quality.models import (
     CheckDefinition,
@@ -218,9 +218,41 @@ class QualityStore(ActorBound):
         Raises:
             ClaimLost: If ``rec.job`` is held by another worker now (nothing written).
         """
+        now = self.clock.now()
         return self.database.run_write(
-            lambda conn: recording.record(conn, rec, policy=self.policy, publisher=self.listeners)
+            lambda conn: recording.record(
+                conn, rec, policy=self.policy, publisher=self.listeners, now=now
+            )
         )
+
+    def record_many(self, recs: Sequence[Recording]) -> list[CheckOutcome | ClaimLost]:
+        """Record several checks' runs (one scan's) in one transaction.
+
+        Each check's result, incident change, job and events are written in a savepoint
+        of their own: a job whose claim was lost is rolled back alone (its
+        :class:`ClaimLost` takes its place in the returned list) and the others commit.
+        One transaction per scan instead of one per check: a worker's batch of a
+        hundred checks costs one commit.
+        """
+        if not recs:
+            return []
+        now = self.clock.now()
+
+        def work(conn: sa.Connection) -> list[CheckOutcome | ClaimLost]:
+            out: list[CheckOutcome | ClaimLost] = []
+            for rec in recs:
+                try:
+                    with conn.begin_nested():
+                        out.append(
+                            recording.record(
+                                conn, rec, policy=self.policy, publisher=self.listeners, now=now
+                            )
+                        )
+                except ClaimLost as lost:
+                    out.append(lost)
+            return out
+
+        return self.database.run_write(work)
 
     def results(
         self,
@@ -362,6 +394,11 @@ class QualityStore(ActorBound):
         return self.database.run_write(
             lambda conn: jobs.queue_due(conn, now, self.next_fire, limit=limit)
         )
+
+    def installed(self) -> bool:
+        """Whether spec 004's quality tables exist (the intermediate tier or above)."""
+        with self.database.engine.connect() as conn:
+            return sa.inspect(conn).has_table(jobs_t.name)
 
     def next_due(self) -> datetime | None:
         """The earliest next run of any enabled schedule (all workspaces)."""

@@ -99,8 +99,12 @@ def record(
     *,
     policy: IncidentPolicy,
     publisher: Publisher,
+    now: datetime | None = None,
 ) -> CheckOutcome:
     """Record ``rec`` on ``conn`` (result, incident, job, events); return the outcome.
+
+    ``now`` is when the job is finished (``completed_at``; the result's time is
+    ``rec.executed_at``, when its scan started).
 
     Raises:
         ClaimLost: If ``rec.job`` is no longer held by its worker (nothing is kept).
@@ -141,7 +145,7 @@ def record(
     )
     write_incident(conn, transition)
     if rec.job is not None:
-        finish_job(conn, rec.job, result.id, rec.error_message, rec.executed_at)
+        finish_job(conn, rec.job, result.id, rec.error_message, now or rec.executed_at)
     publish_result(conn, publisher, rec.check, result.id, rec, row["sensor_value"], text)
     publish_incident(conn, publisher, rec.check, transition)
     return CheckOutcome(check=rec.check, result=result, incident=transition.incident)
