@@ -43,6 +43,10 @@ class QualityCli:
     def __call__(self, *args: str) -> Completed:
         return run_spine(*args, cwd=self.cwd, env=self.env)
 
+    def wide(self, *args: str) -> Completed:
+        """Run ``spine ARGS`` on a terminal wide enough for its tables."""
+        return run_spine(*args, cwd=self.cwd, env={**self.env, "COLUMNS": "200"})
+
     def many(self, *invocations: list[str]) -> list[Completed]:
         """Run independent invocations side by side."""
         return run_spines([(args, self.env, self.cwd) for args in invocations])
@@ -125,19 +129,15 @@ def test_a_check_is_added_listed_shown_disabled_enabled_and_removed(
     assert (added["cron_expression"], added["timezone"]) == ("0 6 * * *", "Europe/Zurich")
     assert added["connection_name"] == "warehouse"
 
-    listed, other_table, shown, table_view = (
-        json.loads(d.stdout) if "--json" in args else d.stdout
-        for d, args in zip(
-            cli.many(
-                ["checks", "list", "--json"],
-                ["checks", "list", "--table", "items", "--json"],
-                ["checks", "show", "orders_rows", "--json"],
-                ["checks", "list"],
-            ),
-            (["--json"], ["--json"], ["--json"], []),
-            strict=True,
+    listed, other_table, shown = (
+        json.loads(d.stdout)
+        for d in cli.many(
+            ["checks", "list", "--json"],
+            ["checks", "list", "--table", "items", "--json"],
+            ["checks", "show", "orders_rows", "--json"],
         )
     )
+    table_view = cli.wide("checks", "list").stdout
     assert [c["name"] for c in listed] == ["orders_rows"]
     assert listed[0] == added
     assert other_table == []
@@ -323,11 +323,11 @@ def test_results_are_listed_newest_first_with_since_and_limit(quality_cli: Quali
         assert cli("checks", "run", "rows").code == 0
 
     results = cli.json("checks", "results", "rows")
-    limited, future, table = cli.many(
+    limited, future = cli.many(
         ["checks", "results", "rows", "--limit", "2", "--json"],
         ["checks", "results", "rows", "--since", "2999-01-01T00:00:00Z", "--json"],
-        ["checks", "results", "rows"],
     )
+    table = cli.wide("checks", "results", "rows")
 
     assert len(results) == 3
     times = [r["executed_at"] for r in results]
@@ -345,7 +345,7 @@ def test_show_has_recent_results_and_the_open_incident(quality_cli: QualityCli) 
     assert cli("checks", "run", "customer_nulls").code == 1
 
     shown = cli.json("checks", "show", "customer_nulls")
-    text = cli("checks", "show", "customer_nulls").stdout
+    text = cli.wide("checks", "show", "customer_nulls").stdout
 
     assert len(shown["results"]) == 1
     assert shown["results"][0]["rule_passed"] is False
@@ -356,7 +356,7 @@ def test_show_has_recent_results_and_the_open_incident(quality_cli: QualityCli) 
 
 def test_types_lists_the_catalogue(quality_cli: QualityCli) -> None:
     types = {t["name"]: t for t in quality_cli.json("checks", "types")}
-    table = quality_cli("checks", "types").stdout
+    table = quality_cli.wide("checks", "types").stdout
 
     for name in ("row_count", "null_percent", "duplicate_count", "freshness", "custom_sql"):
         assert name in types
@@ -373,7 +373,7 @@ def test_quality_summary_shows_the_four_queries(quality_cli: QualityCli) -> None
     assert cli("checks", "run", "--all").code == 1
 
     summary = cli.json("quality", "summary")
-    text = cli("quality", "summary").stdout
+    text = cli.wide("quality", "summary").stdout
 
     assert set(summary) == {"latest", "pass_rate_by_table", "open_incidents", "due"}
     latest = {row["name"]: row for row in summary["latest"]}

@@ -49,7 +49,7 @@ def test_a_failing_check_opens_one_incident_that_repeat_failures_count(
     assert cli("checks", "run", "customer_nulls").code == 1
 
     incidents = cli.json("incidents", "list")
-    table = cli("incidents", "list").stdout
+    table = cli.wide("incidents", "list").stdout
 
     # fatal before error; one incident per check, the repeat failure counted.
     assert [(i["check_name"], i["severity"], i["status"]) for i in incidents] == [
@@ -89,7 +89,7 @@ def test_an_incident_is_shown_acknowledged_and_resolved(quality_cli: QualityCli)
             ["incidents", "list", "--status", "resolved", "--json"],
         )
     )
-    text = cli("incidents", "show", ident).stdout
+    text = cli.wide("incidents", "show", ident).stdout
 
     assert shown == incident
     assert (acked["status"], acked["acknowledged_by"]) == ("acknowledged", "ada")
