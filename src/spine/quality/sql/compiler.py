@@ -86,7 +86,7 @@ def bad_condition(check: CheckDefinition, dialect: str) -> ColumnElement[bool] |
         return sa.not_(dialects.regex_match(dialect, value, FORMATS[config["format"]]))
     if kind == "failed_rows":
         # User SQL by design: it runs only inside the read-only, timed session.
-        return sa.literal_column(f"({config['condition']})", sa.Boolean())
+        return sa.literal_column(f"({config['condition']})")
     return None
 
 

@@ -50,8 +50,9 @@ def regex_match(dialect: str, value: ColumnElement[Any], pattern: str) -> Column
     if dialect == "databricks":
         return value.op("RLIKE", is_comparison=True)(bound)
     if dialect == "mssql":
-        # SQL Server 2025's REGEXP_LIKE searches (it is not anchored).
-        return sa.func.regexp_like(value, bound, type_=sa.Boolean)
+        # SQL Server 2025's REGEXP_LIKE searches (it is not anchored). It is a predicate,
+        # not a value: untyped, so SQLAlchemy writes `NOT regexp_like(...)`, not `= 0`.
+        return sa.func.regexp_like(value, bound)
     return value.regexp_match(bound)
 
 

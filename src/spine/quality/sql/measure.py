@@ -70,12 +70,13 @@ class _Plan:
     errors: dict[uuid.UUID, str] = field(default_factory=dict)
 
 
-def _plan(
+def plan_checks(
     checks: Sequence[CheckDefinition],
     dialect: str,
     previous: Mapping[uuid.UUID, CheckResult | None],
     now: datetime,
 ) -> _Plan:
+    """Compile ``checks`` for ``dialect``: the shared scan and each check's finish."""
     first = checks[0]
     table = table_clause(first.target_table, first.target_schema)
     scanned = [c for c in checks if c.check_type in COMPILERS and uses_scan(c, dialect)]
@@ -121,7 +122,7 @@ def measure(
     if not checks:
         return []
     dialect = engine.dialect.name
-    plan = _plan(checks, dialect, previous, now)
+    plan = plan_checks(checks, dialect, previous, now)
     results: dict[uuid.UUID, Measurement] = {
         check_id: Measurement(check_id=check_id, error=error)
         for check_id, error in plan.errors.items()
@@ -192,7 +193,7 @@ def _scan(
     by_check: dict[uuid.UUID, Mapping[str, Any]] = {}
     failures: dict[uuid.UUID, str] = {}
     for check in served:
-        alone = _plan([check], engine.dialect.name, previous, now)
+        alone = plan_checks([check], engine.dialect.name, previous, now)
         try:
             with read_only(conn, timeout_seconds) as run:
                 row = run(alone.scan.statement(table, alone.where))[0]

@@ -63,7 +63,8 @@ def scope_condition(
     config = check.config
     if config.get("filter"):
         # User SQL by design: it runs only inside the read-only, timed session.
-        parts.append(sa.literal_column(f"({config['filter']})", sa.Boolean()))
+        # Untyped: written as given, never as `(...) = 1` (SQL Server has no booleans).
+        parts.append(sa.literal_column(f"({config['filter']})"))
     if config.get("time_column") and config.get("window"):
         since = now.astimezone(UTC) - timedelta(seconds=window_seconds(config["window"]))
         if dialect != "postgresql":
