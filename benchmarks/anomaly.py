@@ -20,7 +20,7 @@ still news is a matter of taste, and both detectors get the same allowance.
 Scores are counted over all scored points of all series (micro average): precision =
 TP / (TP + FP), recall = TP / (TP + FN), F1 their harmonic mean. The detectors run with
 one configuration for every series: spine with its defaults, and with
-``seasonality: day_of_week`` (what a user sets on a daily check), no tuning per series.
+``seasonality: day_of_week`` forced on every series; no tuning per series.
 """
 
 from __future__ import annotations

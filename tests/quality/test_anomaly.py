@@ -157,6 +157,18 @@ def test_below_min_history_nothing_is_judged() -> None:
     assert judge_next([10, 11, 10, 12, 11], 10_000, min_history=5).flagged
 
 
+def test_naive_times_are_read_as_utc() -> None:
+    values = [100.0, 102, 98, 101, 99, 100, 103, 97]
+    naive = [
+        HistoryPoint(executed_at=(START + timedelta(days=i)).replace(tzinfo=None), value=v)
+        for i, v in enumerate(values)
+    ]
+    now = START + timedelta(days=len(values))
+    options = AnomalyOptions(seasonality="none")
+    assert detect(1000, naive, options, now=now) == detect(1000, series(values), options, now=now)
+    assert detect(1000, naive, options, now=now.replace(tzinfo=None)).flagged
+
+
 def test_details_carry_the_band() -> None:
     details = judge_next([100, 102, 98, 101, 99, 100, 103], 100).details()
     assert details["flagged"] is False

@@ -43,8 +43,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,8 +56,6 @@ from spine.quality.student_t import t_quantile
 SENSITIVITY = {"low": 0.99999, "medium": 0.9999, "high": 0.999}
 METHODS = ("robust",)
 SEASONALITIES = ("auto", "none", "day_of_week")
-# Same-weekday points "auto" needs before it can tell that a weekday has its own level.
-_AUTO_MIN_WEEKDAYS = 3
 DIRECTIONS = ("both", "up", "down")
 OPTION_KEYS = frozenset(
     {
@@ -77,6 +75,8 @@ OPTION_KEYS = frozenset(
 # mean absolute deviation is 0.7979 of it.
 _MAD_SCALE = 1.4826
 _MEAN_AD_SCALE = 1.2533
+# Same-weekday points "auto" needs before it can tell that a weekday has its own level.
+_AUTO_MIN_WEEKDAYS = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,7 +84,8 @@ class HistoryPoint:
     """One earlier sensor value of a check.
 
     ``flagged`` says that this value was judged anomalous when it was measured: such
-    points do not train the band (unless a run of them became the new normal).
+    points do not train the band (unless a run of them became the new normal). A naive
+    ``executed_at`` is read as UTC.
     """
 
     executed_at: datetime
@@ -340,6 +341,11 @@ class _Weekdays:
         }
 
 
+def _utc(moment: datetime) -> datetime:
+    """``moment``, a naive one read as UTC (what spine stores; SQLite drops the zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def detect(
     value: float,
     history: Sequence[HistoryPoint],
@@ -363,7 +369,11 @@ def detect(
         The band and whether ``value`` is outside it.
     """
     zone = ZoneInfo(timezone or "UTC")
-    ordered = sorted(history, key=lambda point: point.executed_at)
+    now = _utc(now)
+    ordered = sorted(
+        (replace(point, executed_at=_utc(point.executed_at)) for point in history),
+        key=lambda point: point.executed_at,
+    )
     weekdays = _Weekdays(training(ordered, options, now=now), options, zone)
     weekday = now.astimezone(zone).weekday()
     if options.seasonality == "day_of_week":
