@@ -13,16 +13,18 @@ a removed one comes back on the next run).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spine.core.errors import ConfigurationError, Conflict
 from spine.core.storage import Database
 from spine.orchestration.context import StepContext
 from spine.orchestration.errors import StepServiceMissing
-from spine.quality.declare import CheckSpec, parse_document
-from spine.quality.declare_plan import CheckWriter, Plan, apply_plan, make_plan
 from spine.sources.connections import ConnectionRegistry
 from spine.sources.errors import ConnectionNotFound
+
+if TYPE_CHECKING:
+    from spine.quality.declare import CheckSpec
+    from spine.quality.declare_plan import CheckWriter
 
 #: The connection the checks name: spine's own database, where the example loads.
 CONNECTION = "finra"
@@ -90,6 +92,10 @@ def ensure_connection(registry: ConnectionRegistry, database: Database) -> bool:
 
 def declared_checks() -> list[CheckSpec]:
     """The checks ``quality.yaml`` declares."""
+    # YAML and the plan are imported when a step needs them, not by every command that
+    # loads the example (`spine --app spine.examples.finra runs list`).
+    from spine.quality.declare import parse_document
+
     return parse_document(CHECKS_FILE.read_text(encoding="utf-8"), str(CHECKS_FILE.name))
 
 
@@ -99,6 +105,8 @@ def ensure_checks(service: CheckWriter) -> list[str]:
     Returns:
         The names of the checks created now.
     """
+    from spine.quality.declare_plan import Plan, apply_plan, make_plan
+
     plan = make_plan(declared_checks(), service.list_checks())
     if not plan.create:
         return []
