@@ -124,6 +124,8 @@ def main() -> None:
         while services.clock.now() < end:
             time.sleep(0.5)
         stop.set()  # no more queuing; the workers finish what is queued
+        for thread in threads[:2]:
+            thread.join()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             left = services.quality_store().list_jobs(
@@ -134,7 +136,7 @@ def main() -> None:
             time.sleep(0.5)
         for worker in workers:
             worker.stop()
-        for thread in threads:
+        for thread in threads[2:]:
             thread.join()
         rows = services.database.run_read(
             lambda conn: conn.execute(

@@ -342,3 +342,25 @@ def test_nothing_is_queued_when_the_change_rolls_back(
     with pytest.raises(RuntimeError):
         db.run_write(work)
     assert _rows(db, core_alerts) == [] and _rows(db, core_alert_deliveries) == []
+
+
+def test_a_gone_endpoint_disables_the_webhook_and_says_how_to_enable_it(
+    db: Database,
+    clock: FrozenClock,
+    alerting: AlertService,
+    hooks: WebhookService,
+    deliverer: DeliveryWorker,
+    receiver: Receiver,
+) -> None:
+    hooks.add("old", url=receiver.url("/old"), events="check.failed", secret=WHSEC)
+    receiver.status = 410
+    _publish(db, clock, EventType.CHECK_RESULT, _result(passed=False))
+    assert deliverer.drain() == 1
+    assert not hooks.get("old").enabled
+    assert not alerting.store.get_channel("webhook:old").enabled
+    [gone] = alerting.store.list_alerts(severity=None, since=None, limit=10)
+    assert "`spine webhooks enable old`" in gone["message"]
+    _publish(db, clock, EventType.CHECK_RESULT, _result(passed=False))
+    assert len(_rows(db, core_alerts)) == 2  # the failed run and the gone alert: no new message
+    hooks.set_enabled("old", True)
+    assert hooks.get("old").enabled and alerting.store.get_channel("webhook:old").enabled

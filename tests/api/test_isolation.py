@@ -64,6 +64,16 @@ SEEDS: list[tuple[str, dict[str, Any], str]] = [
         {"name": "warehouse", "dialect": "sqlite", "database": "/nonexistent/w.db"},
         "connection_id",
     ),
+    (
+        "/webhooks",
+        {
+            "name": "quality",
+            "url": "https://hooks.example.com/quality",
+            "events": ["incident.created", "check.failed"],
+            "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        },
+        "webhook_id",
+    ),
     ("/runs", {"workflow_name": WF, "params": {}}, "run_id"),
     ("/alerts", {"severity": "ERROR", "title": "t", "message": "m", "source": "tests"}, "alert_id"),
     (
@@ -87,6 +97,7 @@ PATCHES: dict[str, dict[str, Any]] = {
     "source_id": {"enabled": False},
     "connection_id": {"pool_size": 3},
     "check_id": {"severity": "warning"},
+    "webhook_id": {"enabled": False},
 }
 #: Bodies of POSTs that take one, accepted if the object were b's own (as PATCHES).
 POSTS: dict[str, dict[str, Any]] = {

@@ -26,6 +26,8 @@ PASSWORD = "sentinel-Pa55-ZqX9w"
 WEBHOOK_SECRET = "whsec_c2VudGluZWwtd2ViaG9vay1zZWNyZXQtMDE="
 ROTATED_SECRET = "whsec_c2VudGluZWwtcm90YXRlZC1zZWNyZXQtMDI="
 SMTP_PASSWORD = "sentinel-Smtp-Qq7"
+HOOK_SECRET = "whsec_c2VudGluZWwtcXVhbGl0eS1ob29rLTAz"
+HOOK_ROTATED = "whsec_c2VudGluZWwtcXVhbGl0eS1ob29rLTA0"
 PREFIX = "/api/v1/workspaces/{workspace_id}"
 
 
@@ -36,7 +38,7 @@ def _sealed_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _sentinels() -> tuple[str, ...]:
-    return (PASSWORD, WEBHOOK_SECRET, ROTATED_SECRET, SMTP_PASSWORD)
+    return (PASSWORD, WEBHOOK_SECRET, ROTATED_SECRET, SMTP_PASSWORD, HOOK_SECRET, HOOK_ROTATED)
 
 
 def test_no_response_log_audit_row_or_cli_output_holds_a_secret(
@@ -91,6 +93,16 @@ def test_no_response_log_audit_row_or_cli_output_holds_a_secret(
             },
         },
     ).json()
+    hook = call(
+        "POST",
+        "/webhooks",
+        json={
+            "name": "quality",
+            "url": "https://hooks.example.com/quality",
+            "events": ["incident.created"],
+            "secret": HOOK_SECRET,
+        },
+    ).json()
     source = call(
         "POST",
         "/sources",
@@ -108,6 +120,7 @@ def test_no_response_log_audit_row_or_cli_output_holds_a_secret(
         "dlq_id": "01JAAAAAAAAAAAAAAAAAAAAAAA",
         "run_id": "01JAAAAAAAAAAAAAAAAAAAAAAA",
         "key_id": a.key_ids["read"],
+        "webhook_id": hook["id"],
     }
     call("POST", f"/connections/{connection['id']}/test", json={})
     call("POST", f"/sources/{source['id']}/fetch", json={})
@@ -119,6 +132,8 @@ def test_no_response_log_audit_row_or_cli_output_holds_a_secret(
         json={"config_json": {"secret": ROTATED_SECRET}},
     )
     call("POST", "/alerts", json={"severity": "ERROR", "title": "t", "message": "m", "source": "x"})
+    call("POST", f"/webhooks/{hook['id']}/test", json={})
+    call("PATCH", f"/webhooks/{hook['id']}", json={"secret": HOOK_ROTATED})
 
     document = a.client.get("/openapi.json").json()
     for path, operations in document["paths"].items():
@@ -136,6 +151,8 @@ def test_no_response_log_audit_row_or_cli_output_holds_a_secret(
     for args in (
         ["connections", "list", "--json"],
         ["alerts", "channels", "list", "--json"],
+        ["alerts", "channels", "list", "--webhooks", "--json"],
+        ["webhooks", "list", "--json"],
         ["sources", "list", "--json"],
         ["audit", "list", "--json"],
         ["keys", "list", "--json"],

@@ -90,6 +90,20 @@ def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     )
 
 
+@app.command("enable")
+def enable_command(ctx: typer.Context, name: NameArg) -> None:
+    """Enable a webhook: new events reach it, its waiting deliveries are sent."""
+    _webhooks(ctx).set_enabled(name, True)
+    typer.echo(f"webhook {name} enabled")
+
+
+@app.command("disable")
+def disable_command(ctx: typer.Context, name: NameArg) -> None:
+    """Disable a webhook: no new events reach it; its waiting deliveries wait."""
+    _webhooks(ctx).set_enabled(name, False)
+    typer.echo(f"webhook {name} disabled")
+
+
 @app.command("remove")
 def remove_command(ctx: typer.Context, name: NameArg, as_json: JsonOption = False) -> None:
     """Remove a webhook; deliveries still waiting are closed, history stays."""

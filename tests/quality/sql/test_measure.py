@@ -11,6 +11,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import pytest
+
 from spine.quality.models import CheckDefinition, CheckResult
 from spine.quality.sql import count_statements, measure
 from spine.quality.sql.dialects import GROUP_BY_DUPLICATES
@@ -367,3 +369,33 @@ def test_an_empty_scope_gives_zero_counts_and_no_means(target: Target) -> None:
     measured = measure(target.engine, checks, previous={}, now=NOW, timeout_seconds=30)
     assert [m.sensor_value for m in measured] == [0, 0, None, None]
     assert all(m.error is None for m in measured)
+
+
+def test_a_broken_check_is_found_without_scanning_once_per_check(target: Target) -> None:
+    good = [
+        make_check("row_count"),
+        make_check("max", "qty"),
+        make_check("null_count", "grp"),
+        make_check("mean", "amount"),
+        make_check("sum", "qty"),
+    ]
+    broken = make_check("failed_rows", condition="no_such_col > 1")
+    with count_statements(target.engine) as statements:
+        measured = measure(target.engine, [*good, broken], previous={}, now=NOW, timeout_seconds=30)
+    # The failed scan, one probe per check that reads no rows, one scan of the good ones.
+    assert len(statements) == 1 + len(good) + 1 + 1
+    assert measured[-1].error and "no_such_col" in measured[-1].error
+    assert measured[0].sensor_value == len(target.rows)
+    assert measured[1].sensor_value == max(values(target.rows, "qty"))
+    assert measured[4].sensor_value == sum(values(target.rows, "qty"))
+
+
+def test_a_check_failing_on_the_data_fails_alone(target: Target) -> None:
+    if target.name in ("sqlite", "mariadb"):
+        pytest.skip("SQLite and MariaDB cast text to numbers without an error")
+    good = [make_check("row_count"), make_check("max", "qty")]
+    broken = make_check("failed_rows", condition="CAST(email AS INTEGER) > 0")
+    measured = measure(target.engine, [*good, broken], previous={}, now=NOW, timeout_seconds=30)
+    assert measured[0].sensor_value == len(target.rows)
+    assert measured[1].sensor_value == max(values(target.rows, "qty"))
+    assert measured[2].error and measured[2].sensor_value is None

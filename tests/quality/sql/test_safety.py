@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from spine.quality.sql import measure
+from spine.core.errors import ErrorCategory, SpineError
+from spine.quality.sql import describe_table, measure, sample_rows
 from spine.quality.sql.session import WriteRefused, read_only
 from tests.quality.sql.conftest import NOW, Target, make_check, readings, sites
 
@@ -156,3 +157,17 @@ def test_the_database_itself_refuses_writes_in_the_session(
     ):
         conn.exec_driver_sql(statement)
     assert _snapshot(fresh_target) == before
+
+
+def test_describe_and_samples_raise_one_line_spine_errors_when_unreachable() -> None:
+    engine = sa.create_engine(
+        "postgresql+psycopg://spine:s3cr3t-pw@127.0.0.1:1/nowhere?connect_timeout=2",
+        poolclass=sa.NullPool,
+    )
+    with pytest.raises(SpineError) as described:
+        describe_table(engine, None, "readings")
+    with pytest.raises(SpineError) as sampled:
+        sample_rows(engine, make_check("null_count", "grp"), limit=5, timeout_seconds=5)
+    for raised in (described.value, sampled.value):
+        assert raised.category is ErrorCategory.UNAVAILABLE
+        assert "s3cr3t-pw" not in str(raised) and "\n" not in str(raised)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from spine.alerting.bounds import ERROR_STORED
 from spine.alerting.models import (
     DLQ_SOURCE_TYPE,
+    WEBHOOK_CHANNEL_PREFIX,
     Alert,
     Channel,
     DeliveryPolicy,
@@ -306,6 +307,11 @@ def _disable_gone_channel(
         sa.update(ch).where(ch.c.id == claim.channel.id).values(enabled=False, updated_at=now)
     )
     name = claim.channel.name
+    enable = f"spine alerts channels enable {name}"
+    if claim.channel.events is not None:
+        # A webhook's channel: the webhook is disabled with it, and enabled through it.
+        webhook_rows.disable_for_channel(conn, claim.channel.id, now)
+        enable = f"spine webhooks enable {name.removeprefix(WEBHOOK_CHANNEL_PREFIX)}"
     record_alert(
         conn,
         now,
@@ -316,7 +322,7 @@ def _disable_gone_channel(
             f"The endpoint of alert channel {name} answered HTTP 410 Gone to delivery "
             f"{claim.delivery_id} (alert {claim.alert.id}): it no longer exists. The "
             f"channel is disabled; its deliveries wait. Fix its config and run "
-            f"`spine alerts channels enable {name}`, or remove it."
+            f"`{enable}`, or remove it."
         ),
         source=GONE_ALERT_SOURCE,
         metadata={

@@ -238,3 +238,10 @@ def note_attempt(
         .where(w.c.channel_id == channel_id)
         .values(last_triggered_at=now, last_response_code=code, failure_count=count)
     )
+
+
+def disable_for_channel(conn: sa.Connection, channel_id: str, now: datetime) -> None:
+    """Disable the webhook that ``channel_id`` delivers (its endpoint answered 410 Gone)."""
+    conn.execute(
+        sa.update(w).where(w.c.channel_id == channel_id).values(enabled=False, updated_at=now)
+    )

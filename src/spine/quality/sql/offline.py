@@ -78,8 +78,7 @@ class RedshiftDialect(PGDialect):
 
 
 def offline_dialect(name: str) -> sa.Dialect:
-    """A dialect to compile for: ``mssql``, ``snowflake``, ``bigquery``, ``redshift``,
-    ``databricks``.
+    """A dialect to compile for: mssql, snowflake, bigquery, redshift or databricks.
 
     Raises:
         KeyError: For another name.
@@ -116,8 +115,9 @@ def compile_checks(
     now: datetime,
     previous: Mapping[uuid.UUID, CheckResult | None] | None = None,
 ) -> list[str]:
-    """The SQL a table's checks run on ``dialect``, values written in: the shared scan
-    first, then each separate statement.
+    """The SQL a table's checks run on ``dialect``, with the values written in.
+
+    The shared scan comes first, then each separate statement.
 
     Raises:
         ValueError: If a check's config is invalid (the text says which).

@@ -19,7 +19,7 @@ from spine.quality.catalogue import check_type
 from spine.quality.models import CheckDefinition
 from spine.quality.sql.compiler import bad_condition
 from spine.quality.sql.scan import scope_condition, split_table, table_clause
-from spine.quality.sql.session import read_only
+from spine.quality.sql.session import as_spine_error, read_only
 
 
 def sample_rows(
@@ -30,8 +30,8 @@ def sample_rows(
     Returns an empty list for a type without rows (``row_count`` ...) or ``limit`` 0.
 
     Raises:
-        Exception: What the database raised (the caller records the check without
-            samples); a timeout as :class:`TimeoutError`.
+        SpineError: What went wrong, in one line (``TIMEOUT``, ``UNAVAILABLE`` or
+            ``DATABASE``): the caller records the check without samples.
     """
     if limit <= 0 or not check_type(check.check_type).row_level:
         return []
@@ -57,8 +57,11 @@ def sample_rows(
     scope = scope_condition(check, dialect, datetime.now(UTC))
     conditions = [bad] if scope is None else [scope, bad]
     statement = sa.select(sa.text("*")).select_from(table).where(*conditions).limit(limit)
-    with engine.connect() as conn, read_only(conn, timeout_seconds) as run:
-        rows = run(statement)
+    try:
+        with engine.connect() as conn, read_only(conn, timeout_seconds) as run:
+            rows = run(statement)
+    except Exception as error:
+        raise as_spine_error(error, engine) from None
     return [{key: jsonable(value) for key, value in row._mapping.items()} for row in rows]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from spine.core.errors import InvalidInput
+from spine.quality.sql.session import as_spine_error
 
 
 def _where(engine_or_conn: sa.Engine | sa.Connection) -> str:
@@ -69,8 +70,13 @@ def describe_table(engine: sa.Engine, schema: str | None, table: str) -> dict[st
 
     Raises:
         InvalidInput: ``table X not found in connection ...`` when it does not exist.
-        sqlalchemy.exc.DBAPIError: When the database cannot be reached (the caller
-            decides whether that refuses an ``add``).
+        SpineError: ``UNAVAILABLE`` when the database cannot be reached (the caller
+            decides whether that refuses an ``add``), ``DATABASE`` for other failures.
     """
-    with engine.connect() as conn:
-        return read_columns(conn, schema, table)
+    try:
+        with engine.connect() as conn:
+            return read_columns(conn, schema, table)
+    except InvalidInput:
+        raise
+    except Exception as error:
+        raise as_spine_error(error, engine) from None

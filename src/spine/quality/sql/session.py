@@ -31,6 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spine.core.errors import ErrorCategory, SpineError
 from spine.core.secrets import MASK, redact_url_password
 from spine.quality.sql.dialects import SQLITE_PERCENTILE, SQLITE_REGEXP, SQLITE_STDDEV
 
@@ -110,19 +111,27 @@ def _end(conn: sa.Connection, dialect: str) -> None:
             conn.execute(sa.text("PRAGMA query_only = OFF"), execution_options=_SETUP)
             conn.rollback()
         elif dialect == "mysql":
-            _mysql_timeout(conn, 0)
+            _mysql_timeout(conn, None)
             conn.rollback()
     except Exception:
         # A broken connection: the pool throws it away; the unit's own error tells why.
         conn.invalidate()
 
 
-def _mysql_timeout(conn: sa.Connection, seconds: float) -> None:
-    if getattr(conn.dialect, "is_mariadb", False):
-        statement = f"SET SESSION max_statement_time = {float(seconds):.3f}"
+def _mysql_timeout(conn: sa.Connection, seconds: float | None) -> None:
+    """Set the session's statement limit, or (``None``) give back the server's default."""
+    name = (
+        "max_statement_time"
+        if getattr(conn.dialect, "is_mariadb", False)
+        else ("max_execution_time")
+    )
+    if seconds is None:
+        value = "DEFAULT"
+    elif name == "max_statement_time":
+        value = f"{float(seconds):.3f}"  # MariaDB: seconds
     else:
-        statement = f"SET SESSION max_execution_time = {math.ceil(seconds * 1000)}"
-    conn.execute(sa.text(statement), execution_options=_SETUP)
+        value = str(math.ceil(seconds * 1000))  # MySQL: milliseconds
+    conn.execute(sa.text(f"SET SESSION {name} = {value}"), execution_options=_SETUP)
 
 
 def _deadline_handler(deadline: float, timed_out: threading.Event) -> Callable[[], int]:
@@ -164,6 +173,23 @@ def _refuse_non_query(conn: sa.Connection, statement: sa.Executable) -> None:
 def _looks_like_timeout(error: BaseException) -> bool:
     text = str(getattr(error, "orig", None) or error).lower()
     return any(marker in text for marker in _TIMEOUT_MARKERS)
+
+
+def as_spine_error(error: BaseException, engine: sa.Engine) -> SpineError:
+    """A driver error as a :class:`SpineError` callers above SQLAlchemy can catch.
+
+    Unreachable databases are ``UNAVAILABLE``, timeouts ``TIMEOUT``, the rest
+    ``DATABASE``; the message is :func:`error_text`'s one line.
+    """
+    if isinstance(error, SpineError):
+        return error
+    if isinstance(error, TimeoutError):
+        category = ErrorCategory.TIMEOUT
+    elif isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        category = ErrorCategory.UNAVAILABLE
+    else:
+        category = ErrorCategory.DATABASE
+    return SpineError(error_text(error, engine), category=category)
 
 
 def error_text(error: BaseException, engine: sa.Engine) -> str:

@@ -228,29 +228,19 @@ class QualityStore(ActorBound):
     def record_many(self, recs: Sequence[Recording]) -> list[CheckOutcome | ClaimLost]:
         """Record several checks' runs (one scan's) in one transaction.
 
-        Each check's result, incident change, job and events are written in a savepoint
-        of their own: a job whose claim was lost is rolled back alone (its
-        :class:`ClaimLost` takes its place in the returned list) and the others commit.
-        One transaction per scan instead of one per check: a worker's batch of a
-        hundred checks costs one commit.
+        Each check's result, incident change, job and events are written together; a
+        job whose claim was lost writes nothing (its :class:`ClaimLost` takes its place
+        in the returned list) and the others commit. One transaction per scan instead
+        of one per check: a worker's batch of a hundred checks costs one commit.
         """
         if not recs:
             return []
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> list[CheckOutcome | ClaimLost]:
-            out: list[CheckOutcome | ClaimLost] = []
-            for rec in recs:
-                try:
-                    with conn.begin_nested():
-                        out.append(
-                            recording.record(
-                                conn, rec, policy=self.policy, publisher=self.listeners, now=now
-                            )
-                        )
-                except ClaimLost as lost:
-                    out.append(lost)
-            return out
+            return recording.record_batch(
+                conn, recs, policy=self.policy, publisher=self.listeners, now=now
+            )
 
         return self.database.run_write(work)
 

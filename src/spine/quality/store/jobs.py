@@ -144,20 +144,33 @@ def claim_table_batch(
         )
     }
     lease = now + timedelta(seconds=lease_seconds)
-    claimed: list[tuple[Job, CheckDefinition]] = []
-    for check_id, job in wanted.items():
-        done = conn.execute(
-            sa.update(jobs_t)
-            .where(jobs_t.c.id == job.id, _claimable(now))
-            .values(
-                status=JobStatus.RUNNING.value,
-                claimed_by=worker_id,
-                lease_expires_at=lease,
-                attempts=jobs_t.c.attempts + 1,
-                started_at=sa.func.coalesce(jobs_t.c.started_at, now),
+    ids = [job.id for job in wanted.values()]
+    conn.execute(
+        sa.update(jobs_t)
+        .where(jobs_t.c.id.in_(ids), _claimable(now))
+        .values(
+            status=JobStatus.RUNNING.value,
+            claimed_by=worker_id,
+            lease_expires_at=lease,
+            attempts=jobs_t.c.attempts + 1,
+            started_at=sa.func.coalesce(jobs_t.c.started_at, now),
+        )
+    )
+    # What this claim took (on PostgreSQL the rows are locked; on SQLite no other writer
+    # runs): the jobs now held by this worker with this lease.
+    took = {
+        row[0]
+        for row in conn.execute(
+            sa.select(jobs_t.c.id).where(
+                jobs_t.c.id.in_(ids),
+                jobs_t.c.claimed_by == worker_id,
+                jobs_t.c.lease_expires_at == lease,
             )
         )
-        if done.rowcount == 1 and check_id in checks:
+    }
+    claimed: list[tuple[Job, CheckDefinition]] = []
+    for check_id, job in wanted.items():
+        if job.id in took and check_id in checks:
             held = Job(
                 id=job.id,
                 check_id=job.check_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -103,12 +104,54 @@ def record(
 ) -> CheckOutcome:
     """Record ``rec`` on ``conn`` (result, incident, job, events); return the outcome.
 
-    ``now`` is when the job is finished (``completed_at``; the result's time is
-    ``rec.executed_at``, when its scan started).
-
     Raises:
         ClaimLost: If ``rec.job`` is no longer held by its worker (nothing is kept).
     """
+    [done] = record_batch(conn, [rec], policy=policy, publisher=publisher, now=now)
+    if isinstance(done, ClaimLost):
+        raise done
+    return done
+
+
+def _held(conn: sa.Connection, recs: Sequence[Recording]) -> set[uuid.UUID]:
+    """The jobs of ``recs`` still held by the worker that ran them.
+
+    Locked on PostgreSQL; SQLite's write transaction already excludes other writers.
+    """
+    claims = {rec.job.job_id: rec.job.claimed_by for rec in recs if rec.job is not None}
+    if not claims:
+        return set()
+    query = sa.select(jobs_t.c.id, jobs_t.c.claimed_by).where(
+        jobs_t.c.id.in_(list(claims)), jobs_t.c.status == JobStatus.RUNNING.value
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {job_id for job_id, holder in conn.execute(query) if claims.get(job_id) == holder}
+
+
+def latest_incidents(
+    conn: sa.Connection, check_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Incident]:
+    """Each check's most recent incident, whatever its status (locked on PostgreSQL)."""
+    if not check_ids:
+        return {}
+    newer = incidents_t.alias("newer")
+    query = incident_query().where(
+        incidents_t.c.check_id.in_(list(check_ids)),
+        ~sa.exists().where(
+            newer.c.check_id == incidents_t.c.check_id,
+            newer.c.created_at > incidents_t.c.created_at,
+        ),
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=incidents_t)
+    found: dict[uuid.UUID, Incident] = {}
+    for row in conn.execute(query.order_by(incidents_t.c.id)).mappings():
+        found.setdefault(row["check_id"], incident_from_row(row))
+    return found
+
+
+def _result_values(conn: sa.Connection, rec: Recording) -> tuple[dict[str, Any], str | None]:
     number, text = _column_value(rec.sensor_value)
     details = dict(rec.details)
     if number is not None and conn.dialect.name == "sqlite":
@@ -116,39 +159,98 @@ def record(
         text = str(number)
     if text is not None:
         details["sensor_value_text"] = text
-    row = (
-        conn.execute(
-            sa.insert(results_t)
-            .values(
-                check_id=rec.check.id,
-                executed_at=rec.executed_at,
-                execution_time_ms=rec.execution_time_ms,
-                sensor_value=number,
-                rule_passed=rec.passed,
-                severity=None if rec.passed else (rec.severity or rec.check.severity).value,
-                error_message=rec.error_message,
-                details=details,
+    values = {
+        "check_id": rec.check.id,
+        "executed_at": rec.executed_at,
+        "execution_time_ms": rec.execution_time_ms,
+        "sensor_value": number,
+        "rule_passed": rec.passed,
+        "severity": None if rec.passed else (rec.severity or rec.check.severity).value,
+        "error_message": rec.error_message,
+        "details": details,
+    }
+    return values, text
+
+
+def record_batch(
+    conn: sa.Connection,
+    recs: Sequence[Recording],
+    *,
+    policy: IncidentPolicy,
+    publisher: Publisher,
+    now: datetime | None = None,
+) -> list[CheckOutcome | ClaimLost]:
+    """Record the runs of one scan on ``conn``; a lost claim's run is left out.
+
+    Each kept run writes its result, its incident change, its job's end and its events.
+    A run whose job another worker holds now writes nothing: its :class:`ClaimLost`
+    takes its place in the list. ``now`` is when the jobs end (``completed_at``; a
+    result's time is ``rec.executed_at``, when its scan started). A few statements for
+    the whole scan rather than a few per check: a worker records a hundred checks a
+    second on SQLite.
+    """
+    held = _held(conn, recs)
+    kept = [r for r in recs if r.job is None or r.job.job_id in held]
+    outcomes: dict[int, CheckOutcome] = {}
+    if kept:
+        prepared = [_result_values(conn, rec) for rec in kept]
+        rows = (
+            conn.execute(
+                sa.insert(results_t).returning(*results_t.c, sort_by_parameter_order=True),
+                [values for values, _ in prepared],
             )
-            .returning(*results_t.c)
+            .mappings()
+            .all()
         )
-        .mappings()
-        .one()
-    )
-    result = result_from_row(row)
-    transition = after_result(
-        latest_incident(conn, rec.check.id, lock=True),
-        check=rec.check,
-        passed=rec.passed,
-        severity=rec.severity,
-        at=rec.executed_at,
-        policy=policy,
-    )
-    write_incident(conn, transition)
-    if rec.job is not None:
-        finish_job(conn, rec.job, result.id, rec.error_message, now or rec.executed_at)
-    publish_result(conn, publisher, rec.check, result.id, rec, row["sensor_value"], text)
-    publish_incident(conn, publisher, rec.check, transition)
-    return CheckOutcome(check=rec.check, result=result, incident=transition.incident)
+        incidents = latest_incidents(conn, [rec.check.id for rec in kept])
+        finished: list[dict[str, Any]] = []
+        for rec, (_, text), row in zip(kept, prepared, rows, strict=True):
+            result = result_from_row(row)
+            transition = after_result(
+                incidents.get(rec.check.id),
+                check=rec.check,
+                passed=rec.passed,
+                severity=rec.severity,
+                at=rec.executed_at,
+                policy=policy,
+            )
+            write_incident(conn, transition)
+            if rec.job is not None:
+                finished.append(
+                    {
+                        "job": rec.job.job_id,
+                        "status": (
+                            JobStatus.FAILED if rec.error_message else JobStatus.COMPLETED
+                        ).value,
+                        "completed_at": now or rec.executed_at,
+                        "result_id": result.id,
+                        "error_message": rec.error_message,
+                    }
+                )
+            publish_result(conn, publisher, rec.check, result.id, rec, row["sensor_value"], text)
+            publish_incident(conn, publisher, rec.check, transition)
+            outcomes[id(rec)] = CheckOutcome(
+                check=rec.check, result=result, incident=transition.incident
+            )
+        if finished:
+            conn.execute(
+                sa.update(jobs_t)
+                .where(jobs_t.c.id == sa.bindparam("job"))
+                .values(
+                    status=sa.bindparam("status"),
+                    completed_at=sa.bindparam("completed_at"),
+                    result_id=sa.bindparam("result_id"),
+                    error_message=sa.bindparam("error_message"),
+                    lease_expires_at=None,
+                ),
+                finished,
+            )
+    return [
+        outcomes[id(rec)]
+        if id(rec) in outcomes
+        else ClaimLost(str(rec.job.job_id if rec.job else ""))
+        for rec in recs
+    ]
 
 
 def write_incident(conn: sa.Connection, transition: Transition) -> None:
