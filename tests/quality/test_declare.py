@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from spine.bootstrap import Services
 from spine.core.errors import InvalidInput
 from spine.quality.declare import CheckSpec, parse_document
-from spine.quality.declare_plan import Update, make_plan
+from spine.quality.declare_plan import Update, apply_plan, make_plan
 from spine.quality.models import CheckDefinition, Severity, TargetType
 
 DOCUMENT = """
@@ -231,3 +232,61 @@ def test_update_is_a_value_of_the_plan() -> None:
     assert make_plan(specs[:1], [changed]).to_dict()["update"] == [
         {"name": "orders_not_empty", "changes": {"config": {"old": {"min": 2}, "new": {"min": 1}}}}
     ]
+
+
+# -- applying through the real service (SQLite and PostgreSQL) ----------------------------
+
+SHOP = """
+defaults: {connection: shop, table: orders}
+checks:
+  - {name: rows, type: row_count, config: {min: 1}}
+  - {name: email_nulls, type: null_count, column: email, config: {max: 0}}
+"""
+
+
+def test_apply_writes_the_plan_and_a_second_plan_is_empty(services: Services) -> None:
+    quality = services.quality
+    specs = parse_document(SHOP)
+
+    apply_plan(make_plan(specs, quality.list_checks()), quality)
+
+    saved = {c.name: c for c in quality.list_checks()}
+    assert set(saved) == {"rows", "email_nulls"}
+    assert (saved["email_nulls"].target_column, saved["email_nulls"].config) == (
+        "email",
+        {"max": 0},
+    )
+    assert make_plan(specs, quality.list_checks()).empty
+
+
+def test_a_refused_write_undoes_the_writes_before_it(services: Services) -> None:
+    quality = services.quality
+    apply_plan(make_plan(parse_document(SHOP), quality.list_checks()), quality)
+    before = {c.name: c for c in quality.list_checks()}
+    # A create and an update that pass, then an update the database refuses (no column).
+    changed = (
+        SHOP.replace("{min: 1}", "{min: 5}").replace("column: email,", "column: e_mail,")
+        + "  - {name: ids, type: distinct_count, column: id, config: {min: 1}}\n"
+    )
+    plan = make_plan(parse_document(changed), quality.list_checks())
+    assert [s.name for s in plan.create] == ["ids"]
+    assert [u.spec.name for u in plan.update] == ["rows", "email_nulls"]
+
+    with pytest.raises(InvalidInput, match="check 'email_nulls': column 'e_mail'"):
+        apply_plan(plan, quality)
+
+    after = {c.name: c for c in quality.list_checks()}
+    assert set(after) == set(before)
+    assert after["rows"].config == {"min": 1}
+    assert make_plan(parse_document(SHOP), quality.list_checks()).empty
+
+
+def test_prune_deletes_through_the_service(services: Services) -> None:
+    quality = services.quality
+    apply_plan(make_plan(parse_document(SHOP), quality.list_checks()), quality)
+    only_rows = SHOP.split("  - {name: email_nulls")[0]
+
+    plan = make_plan(parse_document(only_rows), quality.list_checks(), prune=True)
+    apply_plan(plan, quality)
+
+    assert [c.name for c in quality.list_checks()] == ["rows"]
