@@ -399,3 +399,19 @@ def test_a_check_failing_on_the_data_fails_alone(target: Target) -> None:
     assert measured[0].sensor_value == len(target.rows)
     assert measured[1].sensor_value == max(values(target.rows, "qty"))
     assert measured[2].error and measured[2].sensor_value is None
+
+
+def test_checks_of_two_tables_get_a_scan_each(target: Target) -> None:
+    checks = [
+        make_check("row_count"),
+        make_check("row_count", table="sites"),
+        make_check("max", "qty"),
+    ]
+    with count_statements(target.engine) as statements:
+        measured = measure(target.engine, checks, previous={}, now=NOW, timeout_seconds=30)
+    assert [m.sensor_value for m in measured] == [
+        len(target.rows),
+        len(SITES),
+        max(values(target.rows, "qty")),
+    ]
+    assert len(statements) == 2

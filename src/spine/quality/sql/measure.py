@@ -115,12 +115,29 @@ def measure(
 ) -> list[Measurement]:
     """Measure the checks of ONE table (same connection, schema and table).
 
+    Checks of other tables given by mistake are measured too, in a scan of their own.
+
     Returns:
         One :class:`Measurement` per check, in the order given. A check that could not
         run has ``error`` set (one line, no password) and no value.
     """
-    if not checks:
-        return []
+    tables: dict[tuple[str | None, str], list[CheckDefinition]] = {}
+    for check in checks:
+        tables.setdefault((check.target_schema, check.target_table), []).append(check)
+    measured: dict[uuid.UUID, Measurement] = {}
+    for group in tables.values():
+        for result in _measure_table(engine, group, previous, now, timeout_seconds):
+            measured[result.check_id] = result
+    return [measured[check.id] for check in checks]
+
+
+def _measure_table(
+    engine: sa.Engine,
+    checks: Sequence[CheckDefinition],
+    previous: Mapping[uuid.UUID, CheckResult | None],
+    now: datetime,
+    timeout_seconds: float,
+) -> list[Measurement]:
     dialect = engine.dialect.name
     plan = plan_checks(checks, dialect, previous, now)
     results: dict[uuid.UUID, Measurement] = {
