@@ -88,7 +88,7 @@ def rows_for(week: date, tier: str, rng: random.Random) -> list[str]:
             shares = max(1, round(symbol_volume(tier, symbol) * weight * noise))
             trades = max(1, shares // rng.randint(80, 400))
             if week == BROKEN_WEEK and tier == "T1" and mpid in OUTAGE:
-                continue  # the outage: drawn (the other weeks stay the same), not written
+                continue  # the outage: drawn, so that the weeks after are as without it
             lines.append(
                 f"{TIERS[tier]}|{symbol}|{name}|{venue}|{mpid}|{shares}|{trades}|{updated}"
             )
