@@ -245,7 +245,7 @@ class Services:
         """The scheduler's hook that queues the jobs of due check schedules."""
         from spine.quality.jobs import CheckScheduling
 
-        return CheckScheduling(self.quality_store(), batch_size=self.settings.scheduler_batch_size)
+        return CheckScheduling(self.quality_store())
 
     def check_worker(self) -> JobWorker:
         """Runs queued check jobs (``spine worker`` runs one beside its workflow runs)."""

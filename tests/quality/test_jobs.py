@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +24,7 @@ def _rows(services: Services, table: sa.Table) -> list[dict[str, object]]:
     )
 
 
-def _worker(services: Services, name: str, **kwargs: float) -> JobWorker:
+def _worker(services: Services, name: str, **kwargs: int) -> JobWorker:
     worker = services.check_worker()
     worker.worker_id = name
     for key, value in kwargs.items():
@@ -134,3 +137,32 @@ def test_the_scheduler_runs_the_check_hook(services: Services, clock: FrozenCloc
     scheduler.tick_extras()
     [job] = services.quality.list_jobs()
     assert job.triggered_by == "schedule"
+
+
+def test_two_workers_at_once_run_each_job_once(services: Services, target: Path) -> None:
+    with sqlite3.connect(target) as conn:
+        for n in range(4):
+            conn.execute(f"CREATE TABLE t{n} AS SELECT * FROM orders")
+    quality = services.quality
+    for n in range(4):
+        for kind in ("row_count", "column_count"):
+            quality.add_check(f"{kind}_{n}", connection="shop", check_type=kind, table=f"t{n}")
+    queued = [quality.queue_job(c.name) for c in quality.list_checks()]
+    workers = [_worker(services, f"w{n}", batch_size=1) for n in range(2)]
+    threads = [threading.Thread(target=w.drain) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(w.executed for w in workers) == len(queued) == 8
+    done = quality.list_jobs()
+    assert {j.status for j in done} == {JobStatus.COMPLETED}
+    assert {j.attempts for j in done} == {1}
+    results = _rows(services, check_results)
+    assert len(results) == 8
+    # The two checks of a table ran in one scan, whichever worker took the table.
+    by_table: dict[object, set[object]] = {}
+    for job in done:
+        check = quality.get_check(str(job.check_id))
+        by_table.setdefault(check.target_table, set()).add(job.claimed_by)
+    assert all(len(holders) == 1 for holders in by_table.values())

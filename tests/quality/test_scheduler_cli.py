@@ -49,8 +49,11 @@ def test_scheduler_once_queues_due_checks_without_an_app(tmp_path: Path) -> None
         assert "1 check jobs" in worker.stdout
         finished = services.quality.get_job(str(job.id))
         assert finished.status.value == "completed" and finished.result_id is not None
-        assert services.database.run_read(
-            lambda conn: conn.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one()
-        ) == 1
+        assert (
+            services.database.run_read(
+                lambda conn: conn.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one()
+            )
+            == 1
+        )
     finally:
         services.close()

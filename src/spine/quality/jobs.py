@@ -4,7 +4,7 @@
 hook of the scheduler, wired by bootstrap): due schedules become queued jobs
 (``triggered_by = "schedule"``) and the next due time is returned so the scheduler
 sleeps no longer than that. ``spine worker`` runs a :class:`JobWorker` beside its
-workflow runs: it claims the due jobs of one table at a time (durably, with a lease)
+workflow runs: it claims due jobs by whole tables (durably, with a lease)
 and runs them in one scan; each job's result, its status and its incident change are
 recorded in one transaction, only while the worker still holds the claim.
 """
@@ -40,7 +40,7 @@ class CheckScheduling:
         batch_size: Schedules queued per transaction.
     """
 
-    def __init__(self, store: QualityStore, *, batch_size: int = 500) -> None:
+    def __init__(self, store: QualityStore, *, batch_size: int = 2000) -> None:
         self.store = store
         self.batch_size = batch_size
         self.installed: bool | None = None
@@ -57,7 +57,7 @@ class CheckScheduling:
 
 
 class JobWorker:
-    """Claims and runs check jobs, one table's batch at a time.
+    """Claims and runs check jobs, a batch of whole tables at a time (one scan each).
 
     Args:
         store: The quality store.
@@ -65,7 +65,8 @@ class JobWorker:
         lease_seconds: How long a claim holds; longer than a scan may take.
         max_attempts: Claims of one job before it is failed.
         poll_seconds: Sleep when no job is due.
-        batch_size: Most jobs of one table claimed together.
+        batch_size: The oldest due jobs claimed together, with every other due job of
+            their tables.
         worker_id: Identity in ``claimed_by`` (default :func:`worker_identity`).
     """
 
@@ -77,7 +78,7 @@ class JobWorker:
         lease_seconds: float = 300.0,
         max_attempts: int = 3,
         poll_seconds: float = 1.0,
-        batch_size: int = 200,
+        batch_size: int = 100,
         worker_id: str | None = None,
     ) -> None:
         self.store = store
@@ -96,7 +97,7 @@ class JobWorker:
         self.stop_event.set()
 
     def work_once(self) -> int:
-        """Claim one table's due jobs and run them; return how many were claimed."""
+        """Claim a batch of due jobs (whole tables) and run them; return how many."""
         claimed = self.store.claim_jobs(
             self.worker_id,
             lease_seconds=self.lease_seconds,

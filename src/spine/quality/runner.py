@@ -95,14 +95,16 @@ class CheckRunner:
         lost is passed to ``on_lost`` (else raised).
         """
         outcomes: dict[uuid.UUID, CheckOutcome] = {}
+        previous = self.store.latest_results([c.id for c in checks]) if checks else {}
         for group in group_by_table(checks):
-            for outcome in self._run_table(group, jobs or {}, on_lost):
+            for outcome in self._run_table(group, previous, jobs or {}, on_lost):
                 outcomes[outcome.check.id] = outcome
         return [outcomes[c.id] for c in checks if c.id in outcomes]
 
     def _run_table(
         self,
         group: list[CheckDefinition],
+        previous: Mapping[uuid.UUID, CheckResult],
         jobs: Mapping[uuid.UUID, JobClaim],
         on_lost: Callable[[CheckDefinition, SpineError], None] | None,
     ) -> list[CheckOutcome]:
@@ -118,7 +120,6 @@ class CheckRunner:
             reason = f"connection {first.connection_name!r}: {_one_line(error)}"
             measurements = [Measurement(check_id=c.id, error=reason) for c in group]
         else:
-            previous = self.store.latest_results([c.id for c in group])
             try:
                 measurements = measure(
                     engine,

@@ -39,6 +39,7 @@ from spine.sources.connections import check_name, check_text
 from spine.sources.models import Connection
 from spine.sources.store import Ref
 from spine.tenancy import Actor
+from spine.tenancy.audit import entity_uuid
 
 __all__ = ["CheckOutcome", "QualityService", "QualitySummary"]
 
@@ -153,12 +154,11 @@ class QualityService:
         now = self.clock.now()
         registry = self.registry_for(self.workspace_id)
         found = registry.get(connection)
-        mirror_id = registry.ensure_mirror(Ref.id(found.id))
         schema, table_name = _split_table(table)
         draft = CheckDefinition(
             id=uuid.uuid4(),
             workspace_id=self.workspace_id,
-            connection_id=mirror_id,
+            connection_id=entity_uuid(found.id),  # the mirror's id, made once valid
             connection_name=found.name,
             name=name,
             check_type=check_type,
@@ -177,7 +177,9 @@ class QualityService:
             timezone=(timezone or "UTC") if cron else None,
         )
         check = self._validated(draft, found, now)
-        return self.store.add_check(check)
+        # Written only for a valid check: bad input leaves nothing behind.
+        mirror_id = registry.ensure_mirror(Ref.id(found.id))
+        return self.store.add_check(replace(check, connection_id=mirror_id))
 
     def _tags(self, tags: Sequence[str]) -> tuple[str, ...]:
         if isinstance(tags, str):

@@ -397,7 +397,7 @@ class QualityStore(ActorBound):
     def claim_jobs(
         self, worker_id: str, *, lease_seconds: float, max_attempts: int, limit: int = 200
     ) -> list[tuple[Job, CheckDefinition]]:
-        """Claim the due jobs of one table (all workspaces); see :mod:`.jobs`."""
+        """Claim a batch of due jobs by whole tables (all workspaces); see :mod:`.jobs`."""
         now = self.clock.now()
         return self.database.run_write(
             lambda conn: jobs.claim_table_batch(

@@ -84,44 +84,47 @@ def claim_table_batch(
     max_attempts: int,
     limit: int,
 ) -> list[tuple[Job, CheckDefinition]]:
-    """Claim the oldest claimable job and the other claimable jobs of its table.
+    """Claim the oldest claimable jobs and every other claimable job of their tables.
+
+    Up to ``limit`` oldest jobs choose the tables; all of those tables' due jobs are
+    claimed with them, so that each table's due checks run in one scan.
 
     At most one job per check is claimed at a time (the others wait for the next
     batch). Jobs of a disabled check are cancelled; jobs claimed ``max_attempts``
     times already are failed.
     """
     postgres = conn.dialect.name == "postgresql"
+    joined = jobs_t.join(checks_t, checks_t.c.id == jobs_t.c.check_id)
     first_q = (
         sa.select(checks_t.c.connection_id, checks_t.c.target_schema, checks_t.c.target_table)
-        .select_from(jobs_t.join(checks_t, checks_t.c.id == jobs_t.c.check_id))
+        .select_from(joined)
         .where(_claimable(now))
-        .order_by(jobs_t.c.created_at, jobs_t.c.id)
-        .limit(1)
-    )
-    if postgres:
-        first_q = first_q.with_for_update(of=jobs_t, skip_locked=True)
-    first = conn.execute(first_q).first()
-    if first is None:
-        return []
-    connection_id, schema, table = first
-    same_schema = (
-        checks_t.c.target_schema.is_(None) if schema is None else checks_t.c.target_schema == schema
-    )
-    batch_q = (
-        sa.select(jobs_t, *[c.label(f"chk_{c.name}") for c in checks_t.c])
-        .select_from(jobs_t.join(checks_t, checks_t.c.id == jobs_t.c.check_id))
-        .where(
-            _claimable(now),
-            checks_t.c.connection_id == connection_id,
-            same_schema,
-            checks_t.c.target_table == table,
-        )
         .order_by(jobs_t.c.created_at, jobs_t.c.id)
         .limit(limit)
     )
     if postgres:
+        first_q = first_q.with_for_update(of=jobs_t, skip_locked=True)
+    keys = {tuple(row) for row in conn.execute(first_q)}
+    if not keys:
+        return []
+    batch_q = (
+        sa.select(jobs_t, *[c.label(f"chk_{c.name}") for c in checks_t.c])
+        .select_from(joined)
+        .where(
+            _claimable(now),
+            checks_t.c.connection_id.in_({k[0] for k in keys}),
+            checks_t.c.target_table.in_({k[2] for k in keys}),
+        )
+        .order_by(jobs_t.c.created_at, jobs_t.c.id)
+        .limit(limit * 10)
+    )
+    if postgres:
         batch_q = batch_q.with_for_update(of=jobs_t, skip_locked=True)
-    rows = conn.execute(batch_q).mappings().all()
+    rows = [
+        row
+        for row in conn.execute(batch_q).mappings().all()
+        if (row["chk_connection_id"], row["chk_target_schema"], row["chk_target_table"]) in keys
+    ]
     wanted: dict[uuid.UUID, Any] = {}
     for row in rows:
         job = job_from_row(row)
@@ -232,7 +235,13 @@ def queue_due(conn: sa.Connection, now: datetime, next_fire: NextFire, *, limit:
             checks_t.c.enabled == sa.true(),
             schedules_t.c.next_run_at <= now,
         )
-        .order_by(schedules_t.c.next_run_at)
+        # A table's checks next to each other: a batch rarely splits a table's scan.
+        .order_by(
+            schedules_t.c.next_run_at,
+            checks_t.c.connection_id,
+            checks_t.c.target_schema,
+            checks_t.c.target_table,
+        )
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
