@@ -112,7 +112,26 @@ def test_no_response_log_audit_row_or_cli_output_holds_a_secret(
             "config_json": {"connection": "warehouse", "query": "SELECT 1"},
         },
     ).json()
+    # A check on the connection, run (it cannot connect): its error and incident are shown.
+    check = call(
+        "POST",
+        "/checks",
+        json={
+            "name": "dw_rows",
+            "connection_name": "warehouse",
+            "check_type": "row_count",
+            "target_table": "trades",
+        },
+    ).json()
+    job = call("POST", f"/checks/{check['id']}/run").json()
+    assert a.services.check_worker().drain() == 1
+    a.services.quality.run_checks(["dw_rows"])
+    incident = a.services.quality.open_incident("dw_rows")
+    assert incident is not None
     ids = {
+        "check_id": check["id"],
+        "job_id": job["id"],
+        "incident_id": str(incident.id),
         "connection_id": connection["id"],
         "channel_id": webhook["id"],
         "source_id": source["id"],
@@ -156,6 +175,8 @@ def test_no_response_log_audit_row_or_cli_output_holds_a_secret(
         ["sources", "list", "--json"],
         ["audit", "list", "--json"],
         ["keys", "list", "--json"],
+        ["checks", "results", "dw_rows", "--json"],
+        ["incidents", "list", "--json"],
     ):
         done = subprocess.run(
             [
