@@ -23,9 +23,17 @@ from spine.quality.sql.session import as_spine_error, read_only
 
 
 def sample_rows(
-    engine: sa.Engine, check: CheckDefinition, *, limit: int, timeout_seconds: float
+    engine: sa.Engine,
+    check: CheckDefinition,
+    *,
+    limit: int,
+    timeout_seconds: float,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` offending rows of a row-level check, as JSON-able dicts.
+
+    ``now`` places a ``time_column`` + ``window`` scope (default: the current time); pass
+    the run's time so the sample reads the rows the check measured.
 
     Returns an empty list for a type without rows (``row_count`` ...) or ``limit`` 0.
 
@@ -54,7 +62,7 @@ def sample_rows(
         )
     else:
         bad = bad_condition(check, dialect)
-    scope = scope_condition(check, dialect, datetime.now(UTC))
+    scope = scope_condition(check, dialect, now or datetime.now(UTC))
     conditions = [bad] if scope is None else [scope, bad]
     statement = sa.select(sa.text("*")).select_from(table).where(*conditions).limit(limit)
     try:
