@@ -87,3 +87,28 @@ def test_samples_status_and_removal_with_checks(tmp_path: Path, db_url: str) -> 
         left = conn.execute(sa.select(sa.func.count()).select_from(check_definitions)).scalar()
     engine.dispose()
     assert left == 0
+
+
+def test_secret_key_rotate_reseals_the_connection_mirrors(tmp_path: Path, db_url: str) -> None:
+    from spine.core.crypto import SecretBox, generate_key
+    from spine.core.storage.schema.dq_platform import connections
+    from spine.sources.mirror import open_config
+
+    env = {"SPINE_DATABASE_URL": db_url}
+    added = run_spine(
+        "connections", "add", "dw", "--dialect", "postgresql", "--database", "dw",
+        "--password-ref", "env:DW_PASSWORD", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    local = Path(db_url.removeprefix("sqlite:///") + ".secret.key").read_text().strip()
+    new = generate_key()
+    rotated = run_spine(
+        "secret-key", "rotate", cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": f"{new},{local}"}
+    )
+    assert rotated.code == 0, rotated.stderr
+    assert "and 1 connection config with" in rotated.stdout
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        blob = conn.execute(sa.select(connections.c.config_encrypted)).scalar_one()
+    engine.dispose()
+    assert open_config(blob, SecretBox(new))["password_ref"] == "env:DW_PASSWORD"
