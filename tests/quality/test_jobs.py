@@ -166,3 +166,29 @@ def test_two_workers_at_once_run_each_job_once(services: Services, target: Path)
         check = quality.get_check(str(job.check_id))
         by_table.setdefault(check.target_table, set()).add(job.claimed_by)
     assert all(len(holders) == 1 for holders in by_table.values())
+
+
+def test_two_schedulers_at_once_queue_each_due_time_once(
+    services: Services, clock: FrozenClock
+) -> None:
+    quality = services.quality
+    for n in range(30):
+        quality.add_check(
+            f"rows_{n:02d}",
+            connection="shop",
+            check_type="row_count",
+            table="orders",
+            cron="*/10 * * * *",
+        )
+    clock.advance(timedelta(minutes=10))
+    hooks = [services.check_scheduling() for _ in range(2)]
+    for hook in hooks:
+        hook.batch_size = 7  # several transactions each, interleaved
+    threads = [threading.Thread(target=hook.tick) for hook in hooks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queued = quality.list_jobs()
+    assert len(queued) == 30
+    assert len({j.check_id for j in queued}) == 30

@@ -146,9 +146,15 @@ class JobWorker:
             try:
                 self.drain()
             except Exception as error:
-                if not is_outage(error) or once:
+                if once:
                     raise
-                self.database_wait.pause(error, self.stop_event)
+                if is_outage(error):
+                    self.database_wait.pause(error, self.stop_event)
+                else:
+                    # A bug must not stop the checks for good: the claims expire and
+                    # are retried (at most max_attempts times), and so is the loop.
+                    log.exception("check jobs: a batch failed; going on")
+                    self.stop_event.wait(self.poll_seconds)
                 continue
             self.database_wait.succeeded()
             if once:

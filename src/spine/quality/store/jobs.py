@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 NextFire = Callable[[str, str, datetime], datetime]
 
+#: The PostgreSQL advisory lock claims take in turn (any fixed 64-bit number).
+_CLAIM_LOCK = 0x5350_494E_4551_4A42  # "SPINEQJB"
+
 
 def insert_job(
     conn: sa.Connection,
@@ -94,6 +97,10 @@ def claim_table_batch(
     times already are failed.
     """
     postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        # Claims take turns (as SQLite's write lock makes them): with SKIP LOCKED alone,
+        # two workers could each lock one job of a table and split its scan in two.
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
     joined = jobs_t.join(checks_t, checks_t.c.id == jobs_t.c.check_id)
     first_q = (
         sa.select(checks_t.c.connection_id, checks_t.c.target_schema, checks_t.c.target_table)
