@@ -251,3 +251,35 @@ def test_the_summary_and_the_catalogue(a: Tenant) -> None:
     assert isinstance(summary["due"], list)
     assert types["row_count"]["level"] == "table"
     assert "condition" in types["failed_rows"]["config_keys"]
+
+
+def test_a_patch_is_checked_as_a_new_check_is_and_changes_nothing_when_refused(
+    a: Tenant,
+) -> None:
+    made = _create(a, NULLS)
+    path = f"/checks/{made['id']}"
+
+    refused = {
+        "null severity": a.request("PATCH", path, json={"severity": None}),
+        "no such column": a.request("PATCH", path, json={"target_column": "customer"}),
+        "no such table": a.request("PATCH", path, json={"target_table": "orderz"}),
+        "bad config": a.request("PATCH", path, json={"config": {"maximum": 1}}),
+        "column-level type without a column": a.request(
+            "PATCH", path, json={"target_column": None}
+        ),
+    }
+    moved = a.request("PATCH", path, json={"check_type": "row_count", "target_column": None})
+
+    assert {name: r.status_code for name, r in refused.items()} == dict.fromkeys(refused, 422)
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["check_type"], moved.json()["target_type"]) == ("row_count", "table")
+    assert moved.json()["target_column"] is None
+    assert {
+        k: v
+        for k, v in moved.json().items()
+        if k not in ("check_type", "target_type", "target_column", "updated_at")
+    } == {
+        k: v
+        for k, v in made.items()
+        if k not in ("check_type", "target_type", "target_column", "updated_at")
+    }

@@ -8,6 +8,7 @@ shell script or a CI job can gate on it.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from spine.cli.context import state
-from spine.cli.output import print_json, print_table, when
+from spine.cli.output import console, print_json, print_table, when
 from spine.cli.parsing import parse_json_object, parse_time
 
 if TYPE_CHECKING:
@@ -201,8 +202,6 @@ def show_command(
 
 
 def _cell(key: str, value: Any) -> Any:
-    import json
-
     if key.endswith("_at") and value:
         return when(value)
     if isinstance(value, dict | list):
@@ -230,25 +229,42 @@ def print_results(results: list[CheckResult]) -> None:
 
 
 def print_incidents(title: str, incidents: list[Incident]) -> None:
-    """Incidents as a table, in the order given."""
-    print_table(
+    """Incidents as a table, in the order given.
+
+    Ids are shown whole (``ack`` and ``resolve`` take them); the table and first-seen
+    time are left to ``incidents show`` so that the row fits a terminal.
+    """
+    print_whole_ids(
         title,
-        ["id", "check", "table", "status", "severity", "failures", "first seen", "last seen", "by"],
+        ["id", "check", "status", "severity", "failures", "last seen", "acknowledged by"],
         [
             (
                 i.id,
                 i.check_name,
-                i.target_table,
                 i.status.value,
                 i.severity.value,
                 i.failure_count,
-                when(i.first_seen),
                 when(i.last_seen),
                 i.acknowledged_by,
             )
             for i in incidents
         ],
     )
+
+
+def print_whole_ids(title: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Like :func:`spine.cli.output.print_table`, never shortening the first column (an id)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for index, column in enumerate(columns):
+        if index == 0:
+            table.add_column(column, no_wrap=True, min_width=36)
+        else:
+            table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
 
 
 def _set_enabled(ctx: typer.Context, name: str, enabled: bool, as_json: bool) -> None:

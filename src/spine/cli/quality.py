@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from spine.cli.checks import sensor_text
+from spine.cli.checks import print_whole_ids, sensor_text
 from spine.cli.context import state
 from spine.cli.output import print_json, print_table, when
 
@@ -49,15 +49,14 @@ def summary_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
             for row in summary.pass_rate_by_table
         ],
     )
-    print_table(
+    print_whole_ids(
         "Open incidents",
-        ["id", "severity", "failures", "first seen", "last seen", "check", "table", "connection"],
+        ["id", "severity", "failures", "last seen", "check", "table", "connection"],
         [
             (
                 row["incident_id"],
                 row["severity"],
                 row["failure_count"],
-                when(row["first_seen"]),
                 when(row["last_seen"]),
                 row["check_name"],
                 row["target_table"],
