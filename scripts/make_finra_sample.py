@@ -2,7 +2,12 @@
 
 Writes ``src/spine/examples/finra/data/otc_<week_ending>_<tier>.psv`` in the real file
 format of FINRA's OTC transparency files: pipe-delimited, one header row, one row
-per security, venue and week. The week 2025-01-24 carries malformed lines on purpose.
+per security, venue and week. Four weeks, 2025-01-10 to 2025-01-31; venues differ in
+size (a venue's share of the volume is its weight). The week 2025-01-24 is the broken
+one, on purpose: its Tier 1 file carries malformed lines (rejected by the parser), and
+the four smallest venues' Tier 1 reports are missing (an outage), so its Tier 1 row count
+falls under the example's floor (``rows_t1`` in ``quality.yaml``) while its total volume
+moves by less than the volume-swing warning. 2025-01-31 is a good week again.
 """
 
 from __future__ import annotations
@@ -16,17 +21,18 @@ HEADER = (
     "totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate"
 )
 TIERS = {"T1": "NMS Tier 1", "T2": "NMS Tier 2", "OTC": "OTC"}
+# (MPID, venue name, weight): the venue's share of a symbol's volume, roughly.
 VENUES = [
-    ("UBSA", "UBS ATS"),
-    ("JPMX", "JPM-X"),
-    ("MSPL", "MS POOL (ATS-4)"),
-    ("CROS", "CROSSFINDER"),
-    ("LQNT", "LIQUIDNET ATS"),
-    ("XSTM", "XSTREAM"),
-    ("INCR", "INSTINET CROSSING"),
-    ("DLTX", "DEALERWEB"),
-    ("CDEL", "CITADEL CONNECT"),
-    ("VFCM", "VIRTU MATCHIT"),
+    ("UBSA", "UBS ATS", 0.24),
+    ("JPMX", "JPM-X", 0.20),
+    ("MSPL", "MS POOL (ATS-4)", 0.16),
+    ("CROS", "CROSSFINDER", 0.13),
+    ("LQNT", "LIQUIDNET ATS", 0.10),
+    ("XSTM", "XSTREAM", 0.07),
+    ("INCR", "INSTINET CROSSING", 0.04),
+    ("DLTX", "DEALERWEB", 0.03),
+    ("CDEL", "CITADEL CONNECT", 0.02),
+    ("VFCM", "VIRTU MATCHIT", 0.01),
 ]
 SYMBOLS = {
     "T1": [
@@ -58,8 +64,16 @@ SYMBOLS = {
         ("OTCM", "OTC Markets Group"),
     ],
 }
-WEEKS = [date(2025, 1, 10) + timedelta(weeks=n) for n in range(3)]
+WEEKS = [date(2025, 1, 10) + timedelta(weeks=n) for n in range(4)]
 BROKEN_WEEK = date(2025, 1, 24)
+# The venues whose Tier 1 reports are missing in the broken week: the four smallest.
+OUTAGE = {"INCR", "DLTX", "CDEL", "VFCM"}
+
+
+def symbol_volume(tier: str, symbol: str) -> int:
+    """A symbol's usual weekly off-exchange volume: the same every week (seeded by name)."""
+    low, high = (20_000_000, 60_000_000) if tier == "T1" else (500_000, 3_000_000)
+    return random.Random(symbol).randint(low, high)
 
 
 def rows_for(week: date, tier: str, rng: random.Random) -> list[str]:
@@ -67,11 +81,14 @@ def rows_for(week: date, tier: str, rng: random.Random) -> list[str]:
     updated = (week + timedelta(days=3)).isoformat()
     lines = []
     for symbol, name in SYMBOLS[tier]:
-        for mpid, venue in VENUES:
+        for mpid, venue, weight in VENUES:
             if rng.random() < 0.15:  # a venue that did not trade the symbol: no row
                 continue
-            shares = rng.randint(1_000, 5_000_000) if tier == "T1" else rng.randint(100, 400_000)
+            noise = rng.uniform(0.7, 1.3)
+            shares = max(1, round(symbol_volume(tier, symbol) * weight * noise))
             trades = max(1, shares // rng.randint(80, 400))
+            if week == BROKEN_WEEK and tier == "T1" and mpid in OUTAGE:
+                continue  # the outage: drawn, so that the weeks after are as without it
             lines.append(
                 f"{TIERS[tier]}|{symbol}|{name}|{venue}|{mpid}|{shares}|{trades}|{updated}"
             )

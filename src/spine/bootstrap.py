@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from spine.quality.models import CheckOutcome
     from spine.quality.service import QualityService
     from spine.quality.store import QualityStore
+    from spine.sources.connections import ConnectionRegistry
     from spine.sources.models import FetchResult, Source
     from spine.sources.service import SourceService
 
@@ -368,6 +369,11 @@ class _SourcesOnDemand:
             name, params, force=force, run_id=run_id, execution_id=execution_id
         )
 
+    @property
+    def connections(self) -> ConnectionRegistry:
+        """The registered connections of :attr:`Services.sources`."""
+        return self.services.sources.connections
+
 
 class _QualityOnDemand:
     """A :class:`QualityChecker` that builds the quality service on a step's first run."""
@@ -394,6 +400,11 @@ class _QualityOnDemand:
             all_checks=all_checks,
             triggered_by=triggered_by,
         )
+
+    @property
+    def service(self) -> QualityService:
+        """The whole quality service of the run's workspace (to declare checks)."""
+        return self.services.quality
 
 
 def next_fire(cron: str, zone: str, after: datetime) -> datetime:

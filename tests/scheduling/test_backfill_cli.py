@@ -196,15 +196,22 @@ def test_the_readme_finra_schedule_loads_the_week_ending_the_friday_before(
     saturday = cli.ok("schedules", "trigger", "weekly-finra", "--at", "2025-01-11T06:00", "--json")
     assert saturday["params"] == {"week_ending": "2025-01-10"}
     assert saturday["logical_time"] == "2025-01-11T11:00:00+00:00"
-    done = cli.ok("backfill", "finra.weekly_ingest", "--schedule", "weekly-finra",
-                  "--from", "2025-01-11", "--to", "2025-01-25T12:00", "--concurrency", "2",
-                  "--json")  # fmt: skip
+    # One run at a time, in week order: each run's checks judge the week it loaded (the
+    # example's checks look at the newest week), and 2025-01-24 fails them.
+    backfill = cli("backfill", "finra.weekly_ingest", "--schedule", "weekly-finra",
+                   "--from", "2025-01-11", "--to", "2025-01-25T12:00", "--json")  # fmt: skip
+    assert backfill.code == 1, backfill
+    done = json.loads(backfill.stdout)
     assert (done["created"], done["existing"]) == (2, 1)
     assert done["runs"][0]["run_id"] == saturday["run_id"]
-    assert [r["status"] for r in done["runs"]] == ["COMPLETED"] * 3
+    assert [r["status"] for r in done["runs"]] == ["COMPLETED", "COMPLETED", "FAILED"]
     for run, week in zip(done["runs"], ["2025-01-10", "2025-01-17", "2025-01-24"], strict=True):
-        outputs = cli.ok("runs", "show", run["run_id"], "--json")["run"]["outputs"]
-        assert outputs["week_ending"] == week and outputs["rows_loaded"] > 0, outputs
+        shown = cli.ok("runs", "show", run["run_id"], "--json")
+        assert shown["run"]["params"]["week_ending"] == week
+        load = next(s for s in shown["steps"] if s["step_name"] == "load")
+        assert load["output_data"]["row_count"] > 0, load
+    failed = cli.ok("runs", "show", done["runs"][2]["run_id"], "--json")["run"]
+    assert "finra.rows_t1" in failed["error"], failed
 
 
 def test_the_scheduler_process_gives_each_fire_its_interval_and_rendered_params(

@@ -74,6 +74,11 @@ class SourceFetcher(Protocol):
         """Fetch source ``name``; a failed fetch is a result, not an exception."""
         ...
 
+    @property
+    def connections(self) -> Any:  # spine.sources.ConnectionRegistry
+        """The workspace's registered database connections (a step may register one)."""
+        ...
+
 
 class QualityChecker(Protocol):
     """Runs data-quality checks and records their results (``spine.quality.QualityService``)."""
@@ -88,6 +93,11 @@ class QualityChecker(Protocol):
         triggered_by: str = "cli",
     ) -> list[Any]:  # spine.quality.CheckOutcome: quality sits above orchestration
         """Run the named checks, or the enabled checks of ``table``; return their outcomes."""
+        ...
+
+    @property
+    def service(self) -> Any:  # spine.quality.QualityService
+        """The whole quality service of the workspace (a step may declare checks)."""
         ...
 
 

@@ -1,4 +1,7 @@
-"""The example's SQL: its domain table, and spine's baseline tables it records into."""
+"""The example's SQL: its domain table, and spine's baseline tables it records into.
+
+Its quality checks are not here: they are checks of ``spine.quality`` (``quality.yaml``).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,7 @@ import sqlalchemy as sa
 
 from spine.core.ids import new_id
 from spine.core.storage import Database
-from spine.core.storage.schema.baseline import (
-    core_data_manifests,
-    core_load_records,
-    core_quality_checks,
-)
+from spine.core.storage.schema.baseline import core_data_manifests, core_load_records
 
 DOMAIN = "finra.otc_transparency"
 
@@ -44,7 +43,7 @@ _DDL_LOCK = 0x46494E5241
 
 
 class FinraStore:
-    """Writes the example's rows, manifests, load records and quality checks."""
+    """Writes the example's rows, manifests and load records."""
 
     def __init__(self, database: Database) -> None:
         self.db = database
@@ -76,49 +75,6 @@ class FinraStore:
             )
         )
         return bool(self.db.run_read(lambda conn: conn.execute(query).scalar_one()))
-
-    def previous_week_volume(self, week_ending: str) -> int | None:
-        """Total shares of the latest capture of the week before, if loaded."""
-        query = sa.select(sa.func.sum(finra_otc_weekly.c.shares)).where(
-            finra_otc_weekly.c.week_ending < week_ending
-        )
-        query = (
-            query.group_by(finra_otc_weekly.c.week_ending)
-            .order_by(finra_otc_weekly.c.week_ending.desc())
-            .limit(1)
-        )
-        value = self.db.run_read(lambda conn: conn.execute(query).scalar_one_or_none())
-        return int(value) if value is not None else None
-
-    def record_checks(
-        self,
-        checks: Sequence[dict[str, Any]],
-        *,
-        partition_key: str,
-        capture_id: str,
-        run_id: str,
-        now: datetime,
-    ) -> None:
-        """Write one core_quality_checks row per check."""
-        rows = [
-            {
-                "id": new_id(),
-                "check_name": c["name"],
-                "domain": DOMAIN,
-                "partition_key": partition_key,
-                "capture_id": capture_id,
-                "target": c["target"],
-                "status": c["status"],
-                "severity": c["severity"],
-                "metric_value": c["value"],
-                "threshold": c["threshold"],
-                "message": c["message"],
-                "run_id": run_id,
-                "checked_at": now,
-            }
-            for c in checks
-        ]
-        self.db.run_write(lambda conn: conn.execute(sa.insert(core_quality_checks), rows))
 
     def load(
         self,

@@ -1,4 +1,4 @@
-"""``finra.weekly_ingest``: fetch a week of FINRA OTC files, parse, check, load.
+"""``finra.weekly_ingest``: fetch a week of FINRA OTC files, parse, load, check.
 
 Steps:
     fetch          fetch the file source ``finra.otc_weekly`` (a glob over the week's
@@ -8,10 +8,13 @@ Steps:
                    straight to ``report``
     transform      a map over the files: the ``finra.parse_tier`` pipeline parses and
                    validates each (bad rows rejected with a reason code) into staging
-    quality_check  week-level checks into ``core_quality_checks``; grade F fails the run
     load           insert the valid rows tagged with the capture id, with a manifest and
                    load records; a capture already loaded is skipped
-    report         what happened: fetch status, capture, rows loaded or why not
+    quality_check  ``spine.quality.checks_step`` over the checks of ``quality.yaml`` on
+                   the loaded table (connection ``finra`` and the checks are set up on
+                   first use, see :mod:`spine.examples.finra.checks`): a check failing
+                   at error or fatal fails the run, and opens an incident
+    report         what happened: fetch status, capture, rows loaded or why not, checks
 
 Params: ``week_ending`` (a Friday, default 2025-01-10), ``data_dir`` (default: the
 bundled sample files), ``staging_dir`` (default ``.spine/staging``), ``force`` (fetch and
@@ -26,22 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from spine import Step, Workflow, pipeline
-from spine.core.errors import ErrorCategory, InvalidInput, SpineError
+from spine.core.errors import InvalidInput
+from spine.examples.finra.checks import CONNECTION, TABLE, set_up_checks
 from spine.examples.finra.parsing import parse
 from spine.examples.finra.store import DOMAIN, FinraStore
 from spine.orchestration.context import StepContext
+from spine.quality import checks_step
 from spine.sources import run_fetch
 
 SAMPLE_DIR = Path(__file__).with_name("data")
 DEFAULT_WEEK = "2025-01-10"
 SOURCE = "finra.otc_weekly"
-ROW_FLOORS = {"T1": 50, "T2": 30, "OTC": 20}  # sample-sized; real files: T1 >= 1,000
-
-
-class DataQualityFailed(SpineError):
-    """The week's data failed a blocking quality check (grade F)."""
-
-    category = ErrorCategory.DATA_QUALITY
 
 
 def store(ctx: StepContext) -> FinraStore:
@@ -149,74 +147,6 @@ def parse_tier(ctx: StepContext) -> dict[str, Any]:
     }
 
 
-def quality_check(ctx: StepContext) -> dict[str, Any]:
-    """Week-level checks, recorded in core_quality_checks; grade F fails the run."""
-    tiers = ctx.outputs["transform"]["results"]
-    fetched = ctx.outputs["fetch"]
-    checks: list[dict[str, Any]] = []
-    for tier in tiers:
-        floor = ROW_FLOORS.get(tier["tier"], 1)
-        checks.append(
-            _check(
-                f"row_count_floor.{tier['tier']}",
-                tier["tier"],
-                tier["row_count"] >= floor,
-                "ERROR",
-                tier["row_count"],
-                floor,
-                f"{tier['row_count']} valid rows (floor {floor})",
-            )
-        )
-        ratio = tier["rows_rejected"] / max(tier["rows_read"], 1)
-        checks.append(
-            _check(
-                f"reject_ratio.{tier['tier']}",
-                tier["tier"],
-                ratio <= 0.05,
-                "WARNING",
-                round(ratio, 4),
-                0.05,
-                f"{tier['rows_rejected']} of {tier['rows_read']} rows rejected: "
-                f"{tier['rejects_by_code']}",
-            )
-        )
-    volume = sum(_staged_volume(t["staged"]) for t in tiers)
-    previous = store(ctx).previous_week_volume(fetched["week_ending"])
-    if previous:
-        change = (volume - previous) / previous
-        checks.append(
-            _check(
-                "volume_change_wow",
-                "all",
-                abs(change) <= 0.5,
-                "WARNING",
-                round(change, 4),
-                0.5,
-                f"total volume {volume:,} vs {previous:,} the week before",
-            )
-        )
-    errors = [c for c in checks if c["status"] == "FAIL"]
-    warnings = [c for c in checks if c["status"] == "WARN"]
-    grade = "F" if errors else "A" if not warnings else "B" if len(warnings) == 1 else "C"
-    store(ctx).record_checks(
-        checks,
-        partition_key=json.dumps({"week_ending": fetched["week_ending"]}),
-        capture_id=fetched["capture_id"],
-        run_id=ctx.run_id,
-        now=_now(),
-    )
-    if grade == "F":
-        raise DataQualityFailed(
-            f"week {fetched['week_ending']} graded F: " + "; ".join(c["message"] for c in errors)
-        )
-    return {
-        "grade": grade,
-        "passed": True,
-        "warnings": len(warnings),
-        "checks": [{k: c[k] for k in ("name", "status", "message")} for c in checks],
-    }
-
-
 def load(ctx: StepContext) -> dict[str, Any]:
     """Insert the staged rows under the capture id, unless that capture is loaded."""
     fetched = ctx.outputs["fetch"]
@@ -251,30 +181,21 @@ def load(ctx: StepContext) -> dict[str, Any]:
     return {"row_count": inserted, "capture_id": capture_id, "skipped": False}
 
 
-def _check(
-    name: str,
-    target: str,
-    passed: bool,
-    severity: str,
-    value: float,
-    threshold: float,
-    message: str,
-) -> dict[str, Any]:
-    status = "PASS" if passed else ("FAIL" if severity == "ERROR" else "WARN")
-    return {
-        "name": name,
-        "target": target,
-        "status": status,
-        "severity": severity,
-        "value": value,
-        "threshold": threshold,
-        "message": message,
-    }
+#: The checks of the loaded table: a failure at error or fatal fails the step (and the run).
+_run_checks = checks_step("quality_check", table=TABLE, connection=CONNECTION, fail_on="error")
 
 
-def _staged_volume(path: str) -> int:
-    with open(path, encoding="utf-8") as staged:
-        return sum(json.loads(line)["shares"] for line in staged)
+def quality_check(ctx: StepContext) -> dict[str, Any]:
+    """Run the loaded table's checks (one scan), after setting them up on first use.
+
+    Sets the step's ``quality_passed`` and ``quality_metrics``; a check failing at error
+    or above fails the step (DATA_QUALITY, not retried) with the checks' names, and its
+    incident opens (``spine incidents list``). Warnings only show in the metrics.
+    """
+    set_up_checks(ctx)
+    assert _run_checks.fn is not None
+    outputs: dict[str, Any] = _run_checks.fn(ctx)
+    return outputs
 
 
 def _now() -> Any:
@@ -301,7 +222,11 @@ def report(ctx: StepContext) -> dict[str, Any]:
             if t["rows_rejected"]
         }
         summary["rejects_by_tier"] = rejected
-        summary["grade"] = ctx.outputs["quality_check"]["grade"]
+        checked = ctx.outputs["quality_check"]
+        summary["checks"] = {key: checked[key] for key in ("checks", "passed", "failed")}
+        summary["checks_failed"] = sorted(
+            name for name, result in checked["results"].items() if not result["rule_passed"]
+        )
     else:
         summary["rows_loaded"] = 0
         summary["skipped"] = loaded.get("reason") or (
@@ -318,8 +243,8 @@ weekly_ingest = Workflow(
         Step.map(
             "transform", "fetch.files", Step.pipeline("parse", "finra.parse_tier"), concurrency=3
         ),
-        Step.lambda_("quality_check", quality_check),
         Step.lambda_("load", load),
+        Step.lambda_("quality_check", quality_check),
         Step.lambda_("report", report),
     ],
     domain=DOMAIN,
