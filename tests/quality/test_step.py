@@ -95,3 +95,27 @@ def test_checks_step_records_quality_and_fails_at_fail_on(
 def test_fail_on_must_be_a_severity() -> None:
     with pytest.raises(InvalidInput):
         checks_step("q", table="t", connection="c", fail_on="bad")
+
+
+def test_a_value_no_float_holds_is_kept_exact_in_the_step(
+    services: Services, clock: FrozenClock, target: Path
+) -> None:
+    # 1 null email in 7 rows: 14.285714...%, a Decimal no float holds; the step's JSON
+    # metrics must take it (on PostgreSQL it once failed the step).
+    make_orders(target, rows=7)
+    services.quality.add_check(
+        "null_emails",
+        connection="shop",
+        check_type="null_percent",
+        table="orders",
+        column="email",
+        config={"max": 50},
+    )
+    registry = WorkflowRegistry()
+    Workflow("load", [checks_step("quality", table="orders", connection="shop")], registry=registry)
+    run = _runner(services, clock, registry).run("load", {})
+    assert run.status.value == "COMPLETED", run.error
+    [step] = services.runs.steps_of(run.run_id)
+    entry = step.quality_metrics["results"]["null_emails"]
+    assert entry["sensor_value"] == pytest.approx(100 / 7)
+    assert entry["sensor_value_text"].startswith("14.2857142857142857")

@@ -8,6 +8,7 @@ through ``ctx.services.quality`` (a protocol of the engine, filled by bootstrap)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from spine.core.errors import ErrorCategory, InvalidInput, SpineError
@@ -34,18 +35,25 @@ def _metrics(outcomes: Sequence[CheckOutcome]) -> dict[str, Any]:
         "checks": len(outcomes),
         "passed": len(outcomes) - len(failed),
         "failed": len(failed),
-        "results": {
-            o.check.name: {
-                "check_type": o.check.check_type,
-                "sensor_value": exact_number(o.result.sensor_value),
-                "rule_passed": o.result.rule_passed,
-                "severity": None if o.result.severity is None else o.result.severity.value,
-                "result_id": o.result.id,
-                "error_message": o.result.error_message,
-            }
-            for o in outcomes
-        },
+        "results": {o.check.name: _metric(o) for o in outcomes},
     }
+
+
+def _metric(outcome: CheckOutcome) -> dict[str, Any]:
+    # The step's metrics are a JSON column: a value no float holds goes in as the
+    # nearest float, with its exact digits beside it (as the API's sensor_value_text).
+    value = exact_number(outcome.result.sensor_value)
+    entry: dict[str, Any] = {
+        "check_type": outcome.check.check_type,
+        "sensor_value": float(value) if isinstance(value, Decimal) else value,
+        "rule_passed": outcome.result.rule_passed,
+        "severity": None if outcome.result.severity is None else outcome.result.severity.value,
+        "result_id": outcome.result.id,
+        "error_message": outcome.result.error_message,
+    }
+    if isinstance(value, Decimal):
+        entry["sensor_value_text"] = str(value)
+    return entry
 
 
 def checks_step(
