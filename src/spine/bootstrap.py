@@ -249,11 +249,7 @@ class Services:
         return CheckScheduling(self.quality_store())
 
     def check_worker(self, *, database_wait: DatabaseWait | None = None) -> JobWorker:
-        """Runs queued check jobs (``spine worker`` runs one beside its workflow runs).
-
-        ``database_wait``: an outage back-off to share (the workflow runner's), so that
-        the process logs an outage once.
-        """
+        """Runs queued check jobs beside ``spine worker``'s runs, sharing ``database_wait``."""
         from spine.quality.jobs import JobWorker
 
         system = self.for_actor(Actor.system_in(self.actor.workspace_id))
