@@ -3,6 +3,7 @@ switches, the anomaly band from the check's own history, events in the transacti
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -96,3 +97,32 @@ def test_a_listener_that_aborts_takes_the_result_incident_and_job_with_it(
     assert seen(services.database) == []
     assert services.quality.get_job(str(job.id)).status.value == "running"
     assert _count(services, jobs) == 1
+
+
+def test_two_runs_at_once_open_one_incident(services: Services, target: Path) -> None:
+    # Two processes running the same failing check at once (two `spine checks run`, a
+    # job and a step): the first failure of each check must open one incident, not
+    # fail the second run on the one-open-incident index.
+    make_orders(target, bad=3)
+    names = [f"negatives_{i}" for i in range(8)]
+    for name in names:
+        _negatives(services, name)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            barrier.wait(timeout=30)
+            services.quality.run_checks([name])
+        except BaseException as error:  # reported below, with the check's name
+            errors.append(error)
+
+    for name in names:
+        threads = [threading.Thread(target=run, args=(name,)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, f"{name}: {errors[0]!r}"
+        [incident] = services.quality.list_incidents(check=name)
+        assert incident.failure_count == 2

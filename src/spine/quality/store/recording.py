@@ -33,6 +33,7 @@ from spine.quality.models import (
     iso,
 )
 from spine.quality.store.rows import (
+    checks_t,
     incident_from_row,
     incident_query,
     incident_values,
@@ -129,6 +130,25 @@ def _held(conn: sa.Connection, recs: Sequence[Recording]) -> set[uuid.UUID]:
     return {job_id for job_id, holder in conn.execute(query) if claims.get(job_id) == holder}
 
 
+def _lock_checks(conn: sa.Connection, check_ids: Sequence[uuid.UUID]) -> None:
+    """Take the checks' rows on PostgreSQL, so that runs of one check record in turn.
+
+    Without it, two runs of a check that has no open incident would both open one (the
+    second fails on ``idx_incidents_open``). ``FOR NO KEY UPDATE`` leaves the key-share
+    locks of the results' foreign keys alone; the ids are taken in order, so two scans
+    sharing checks cannot deadlock. SQLite's write transaction already runs them in turn.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    query = (
+        sa.select(checks_t.c.id)
+        .where(checks_t.c.id.in_(sorted(set(check_ids))))
+        .order_by(checks_t.c.id)
+        .with_for_update(key_share=True)
+    )
+    conn.execute(query).all()
+
+
 def latest_incidents(
     conn: sa.Connection, check_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Incident]:
@@ -193,6 +213,7 @@ def record_batch(
     kept = [r for r in recs if r.job is None or r.job.job_id in held]
     outcomes: dict[int, CheckOutcome] = {}
     if kept:
+        _lock_checks(conn, [rec.check.id for rec in kept])
         prepared = [_result_values(conn, rec) for rec in kept]
         rows = (
             conn.execute(
