@@ -68,6 +68,10 @@ PURPOSES = {
     "circuit_breakers": "Shared state of a circuit breaker, seen by every process.",
     # spec 003
     "users": "A person who owns, changes or acknowledges automation objects.",
+    "roles": "A named group of users in a workspace that alerts and notifications address.",
+    "user_roles": "Which users hold which role.",
+    "automation_changes": "One captured change of a watched table, in the dispatcher's order.",
+    "automation_cursors": "How far a reader (the dispatcher) has handled the change log.",
     "trigger_types": "Kinds of event that fire rules (on_create, on_update, on_delete, scheduled).",
     "entity_types": "Kinds of monitored entity (table, view).",
     "entities": "A monitored table or view.",

@@ -6,13 +6,10 @@ below this module reads the environment or a global configuration.
 
 from __future__ import annotations
 
-import importlib
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spine.alerting import (
@@ -25,7 +22,6 @@ from spine.alerting import (
 from spine.alerting.notifications import QualityNotifications
 from spine.config import Settings, load_settings
 from spine.core.clock import Clock, SystemClock
-from spine.core.errors import ConfigurationError
 from spine.core.events import EventType, Listener
 from spine.core.log_format import configure_logging
 from spine.core.storage import Database, EngineOptions, create_database
@@ -39,6 +35,7 @@ from spine.tenancy import DEFAULT_NAME, DEFAULT_WORKSPACE_ID, OPERATOR, Actor, T
 from spine.tenancy.store import TenancyStore
 
 if TYPE_CHECKING:
+    from spine.automation.assembly import Automation
     from spine.core.storage.migrator import Migrator
     from spine.core.storage.outage import DatabaseWait
     from spine.quality.jobs import CheckScheduling, JobWorker
@@ -217,6 +214,19 @@ class Services:
             policy=policy,
             listeners=self.listeners,
             actor=self.actor,
+        )
+
+    @property
+    def automation(self) -> Automation:
+        """Automation rules, entities, executions and alerts for people, as :attr:`actor`."""
+        from spine.automation.assembly import Automation
+
+        return Automation(
+            settings=self.settings,
+            database=self.database,
+            clock=self.clock,
+            actor=self.actor,
+            listeners=self.listeners,
         )
 
     @property
@@ -473,26 +483,3 @@ def event_listeners(clock: Clock) -> tuple[Listener, ...]:
     # Quality's incidents and failed checks: webhooks and incident alerts.
     on_quality: tuple[Listener, ...] = (QualityNotifications(clock, on_alert),)
     return on_run + on_fire + on_source + on_alert + on_quality
-
-
-def import_app(module: str | None) -> None:
-    """Import the user's module so that its workflows and pipelines register.
-
-    The working directory is importable, as with ``python -m``.
-
-    Raises:
-        ConfigurationError: If the module cannot be imported.
-    """
-    if not module:
-        return
-    cwd = str(Path.cwd())
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        importlib.import_module(module)
-    except ImportError as error:
-        raise ConfigurationError(f"cannot import app module {module!r}: {error}") from None
-    except Exception as error:  # the user's module failed while it ran
-        raise ConfigurationError(
-            f"app module {module!r} failed on import: {type(error).__name__}: {error}"
-        ) from error

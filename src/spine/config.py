@@ -264,6 +264,28 @@ class Settings(BaseSettings):
         ge=1,
         description="Most past results of a check its anomaly rule is trained on.",
     )
+    automation_max_depth: int = Field(
+        default=5,
+        ge=0,
+        description="Deepest cascade of automation: a change made by an action of a change "
+        "this many actions deep is recorded, not acted on.",
+    )
+    automation_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often an idle dispatcher looks for changes (PostgreSQL also "
+        "wakes it with NOTIFY).",
+    )
+    automation_batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="Most changes the dispatcher reads at once.",
+    )
+    automation_notification_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Tries of one notification delivery before it is recorded failed.",
+    )
     secret_key: str | None = Field(
         default=None,
         description="Fernet key(s), comma-separated, newest first, for encrypted configs.",

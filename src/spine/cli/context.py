@@ -54,7 +54,7 @@ class CliState:
 
     def load_app(self) -> None:
         """Import the user's module (``--app`` / ``SPINE_APP``) so its workflows register."""
-        from spine.bootstrap import import_app
+        from spine.cli.app_module import import_app
 
         import_app(self.services().settings.app)
 

@@ -51,7 +51,7 @@ def list_workflows(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the registered workflows (--app / SPINE_APP) and their steps, by name."""
-    from spine.bootstrap import import_app
+    from spine.cli.app_module import import_app
     from spine.config import load_settings
     from spine.orchestration.registry import workflows
 

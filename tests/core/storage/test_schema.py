@@ -372,7 +372,11 @@ def test_spec_003_tables_are_in_schemas_workflow_and_core_on_postgresql_plain_on
 
     if backend == "postgresql":
         assert set(inspector.get_table_names(schema=WORKFLOW_SCHEMA)) == workflow_tables
-        assert set(inspector.get_table_names(schema=CORE_SCHEMA)) == {"users"}
+        assert set(inspector.get_table_names(schema=CORE_SCHEMA)) == {
+            "users",
+            "roles",
+            "user_roles",
+        }
         assert not workflow_tables & set(inspector.get_table_names())
     else:
         assert workflow_tables | {"users"} <= set(inspector.get_table_names())

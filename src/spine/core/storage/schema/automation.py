@@ -4,6 +4,12 @@ On PostgreSQL these tables live in schema ``workflow`` and users in ``core.users
 specification says; on SQLite they are plain tables (a schema translate map drops the
 schema names). ``core.users``, which spec 003 references without defining, is designed
 here. Timestamps are TIMESTAMPTZ throughout (spec 003 mixes in TIMESTAMP without zone).
+
+Added by spine (``intermediate_0008``, docs/decisions.md): a ``workspace_id`` on the
+objects people make (entities, rules, templates, executions, deliveries, alerts), names
+unique per workspace, roles (``core.roles``, ``core.user_roles``) for alert recipients,
+the change log the capture triggers write (``automation_changes``) and the dispatcher's
+durable position (``automation_cursors``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from spine.core.storage.schema._base import (
     table,
     ts,
     uuid_pk,
+    workspace_ref,
 )
 from spine.core.storage.types import keyed_text
 
@@ -88,7 +95,9 @@ entities = table(
     flag("is_active", True, nullable=True),
     ts("created_date", nullable=False),
     _deactivated_by(),
-    sa.UniqueConstraint("name", name="uq_entities_name"),
+    workspace_ref(),
+    # Spec 003 makes a name unique; spine makes it unique per workspace.
+    sa.UniqueConstraint("workspace_id", "name", name="uq_entities_workspace_name"),
     schema=W,
     tier=Tier.INTERMEDIATE,
     spec=SPEC,
@@ -109,6 +118,10 @@ automation_rules = table(
     sa.Column("created_by", sa.Uuid, sa.ForeignKey(USERS_FK), nullable=False),
     sa.Column("updated_by", sa.Uuid, sa.ForeignKey(USERS_FK), nullable=False),
     _deactivated_by(),
+    workspace_ref(),
+    # A scheduled rule's next fire (its cron and timezone are in trigger_conditions).
+    ts("next_fire_at"),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_automation_rules_workspace_name"),
     sa.Index("idx_automation_rules_entity", "entity_id"),
     sa.Index("idx_automation_rules_trigger", "trigger_type_id"),
     sa.Index("idx_automation_rules_active", "is_active"),
@@ -128,7 +141,8 @@ action_templates = table(
     sa.Column("created_by", sa.Uuid, sa.ForeignKey(USERS_FK), nullable=False),
     flag("is_active", True, nullable=True),
     _deactivated_by(),
-    sa.UniqueConstraint("name", name="uq_action_templates_name"),
+    workspace_ref(),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_action_templates_workspace_name"),
     schema=W,
     tier=Tier.INTERMEDIATE,
     spec=SPEC,
@@ -179,7 +193,15 @@ automation_executions = table(
     sa.Column("error_message", sa.Text),
     sa.Column("execution_time_ms", sa.Integer),
     ts("executed_at", nullable=False),
+    workspace_ref(),
+    # The change (``automation_changes.position``) the execution answers: one execution
+    # per rule and change, which a replay updates rather than repeats.
+    sa.Column("change_position", sa.BigInteger),
+    counter("depth", 0),
     one_of("status", ("success", "failed", "partial"), "status"),
+    sa.UniqueConstraint(
+        "automation_rules_id", "change_position", name="uq_automation_executions_rule_change"
+    ),
     # spec 003 indexes `rule_id`; the column is `automation_rules_id`.
     sa.Index("idx_automation_executions_rule", "automation_rules_id"),
     sa.Index("idx_automation_executions_status", "status"),
@@ -210,6 +232,10 @@ notification_deliveries = table(
     json_col("provider_response"),
     ts("created_date", nullable=False),
     ts("updated_date", nullable=False),
+    workspace_ref(),
+    # What to send (subject, body, address) and when to try next (pending, retrying).
+    json_col("payload"),
+    ts("next_attempt_at"),
     one_of("status", NOTIFICATION_STATUSES, "status"),
     sa.Index("idx_notification_deliveries_status", "status"),
     sa.Index("idx_notification_deliveries_execution", "automation_execution_id"),
@@ -248,7 +274,14 @@ alerts = table(
     ts("expires_date"),
     ts("created_date", nullable=False),
     ts("updated_date", nullable=False),
+    workspace_ref(),
+    sa.Column("automation_execution_id", sa.Uuid, _fk("automation_executions.id")),
+    # An approval alert (alert_type ``approval``) records its decision here.
+    sa.Column("decision", sa.String(20)),
+    sa.Column("decided_by", sa.Uuid, sa.ForeignKey(USERS_FK)),
+    ts("decided_at"),
     one_of("severity", ALERT_SEVERITIES, "severity"),
+    sa.CheckConstraint("decision IN ('approved', 'rejected')", name="decision"),
     one_of("status", ALERT_STATUSES, "status"),
     sa.Index("idx_alerts_status", "status"),
     sa.Index("idx_alerts_created", "created_date"),
@@ -280,6 +313,90 @@ alert_acknowledgments = table(
     ts("acknowledged_date", nullable=False),
     sa.Column("notes", sa.Text),
     sa.Index("idx_alert_acknowledgments_alert", "alert_id"),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+roles = table(
+    "roles",
+    uuid_pk(),
+    workspace_ref(),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text),
+    ts("created_date", nullable=False),
+    sa.UniqueConstraint("workspace_id", "name", name="uq_roles_workspace_name"),
+    schema=CORE_SCHEMA,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+user_roles = table(
+    "user_roles",
+    uuid_pk(),
+    sa.Column(
+        "role_id",
+        sa.Uuid,
+        sa.ForeignKey(f"{CORE_SCHEMA}.roles.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey(USERS_FK, ondelete="CASCADE"), nullable=False),
+    ts("created_date", nullable=False),
+    sa.UniqueConstraint("role_id", "user_id", name="uq_user_roles_pair"),
+    sa.Index("idx_user_roles_user", "user_id"),
+    schema=CORE_SCHEMA,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+CHANGE_OPERATIONS = ("insert", "update", "delete", "scheduled")
+
+# The change log: one row per change of a watched table, written by the capture trigger
+# (or by spine's own parts, for their tables) in the transaction of the change. ``id``
+# orders writes; ``position`` is given by the dispatcher in the order rows become
+# visible, which on PostgreSQL is not ``id`` order (sequence values are taken before
+# commit), and is the durable position the dispatcher and ``replay`` read from.
+automation_changes = table(
+    "automation_changes",
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.Identity(always=False),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.BigInteger),
+    sa.Column("table_name", sa.Text, nullable=False),
+    sa.Column("schema_name", sa.Text),
+    sa.Column("operation", sa.String(16), nullable=False),
+    json_col("old_row"),
+    json_col("new_row"),
+    # How many automation actions led to this change (a cascade's depth).
+    counter("depth", 0),
+    # A scheduled rule's selected row is addressed to that rule alone.
+    sa.Column("rule_id", sa.Uuid),
+    # Spine's own parts name the workspace of the change; a trigger cannot (NULL: every
+    # workspace that watches the table).
+    sa.Column("workspace_id", sa.Uuid),
+    ts("created_at"),
+    one_of("operation", CHANGE_OPERATIONS, "operation"),
+    sa.Index("idx_automation_changes_position", "position", unique=True),
+    sa.Index(
+        "idx_automation_changes_unsequenced",
+        "id",
+        sqlite_where=sa.text("position IS NULL"),
+        postgresql_where=sa.text("position IS NULL"),
+    ),
+    schema=W,
+    tier=Tier.INTERMEDIATE,
+    spec=SPEC,
+)
+
+# Durable positions in the change log, by reader (``dispatcher``).
+automation_cursors = table(
+    "automation_cursors",
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False, server_default="0"),
+    ts("updated_at"),
     schema=W,
     tier=Tier.INTERMEDIATE,
     spec=SPEC,

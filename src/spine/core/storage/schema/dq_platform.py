@@ -100,6 +100,8 @@ api_keys = table(
     ts("created_at", nullable=False),
     # Added by spine (docs/decisions.md): a revoked key stays listed and audited.
     ts("revoked_at"),
+    # Added by spine (intermediate_0008): the user a key acts for (``alerts/mine``).
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("core.users.id", ondelete="SET NULL")),
     sa.Index("idx_api_keys_workspace", "workspace_id"),
     sa.Index("idx_api_keys_prefix", "key_prefix"),
     tier=Tier.INTERMEDIATE,

@@ -1,0 +1,80 @@
+"""Automation rules (spec 003): react to changes of watched tables with ordered actions.
+
+A change of a watched table is captured in the transaction that makes it; a dispatcher
+reads the captured changes from a durable position, matches them against rules'
+triggers and conditions, and runs the rules' actions (alerts for people, notifications,
+workflow runs, webhooks, field updates, approvals), each exactly once. See
+docs/automation.md.
+"""
+
+from spine.automation.errors import (
+    ActionFailed,
+    AlertNotFound,
+    EntityNotFound,
+    RuleNotFound,
+    TemplateNotFound,
+)
+from spine.automation.models import (
+    ActionContext,
+    ActionHandler,
+    ActionOutcome,
+    ActionStatus,
+    ActionTemplate,
+    ActionType,
+    Alert,
+    AlertSeverity,
+    AlertStatus,
+    Change,
+    Decision,
+    DeliveryChannel,
+    DeliveryStatus,
+    Entity,
+    EntityType,
+    Execution,
+    ExecutionStatus,
+    FieldCondition,
+    NotificationDelivery,
+    Operation,
+    Operator,
+    Recipient,
+    RecipientType,
+    Rule,
+    RuleAction,
+    Schedule,
+    TriggerType,
+)
+
+__all__ = [
+    "ActionContext",
+    "ActionFailed",
+    "ActionHandler",
+    "ActionOutcome",
+    "ActionStatus",
+    "ActionTemplate",
+    "ActionType",
+    "Alert",
+    "AlertNotFound",
+    "AlertSeverity",
+    "AlertStatus",
+    "Change",
+    "Decision",
+    "DeliveryChannel",
+    "DeliveryStatus",
+    "Entity",
+    "EntityNotFound",
+    "EntityType",
+    "Execution",
+    "ExecutionStatus",
+    "FieldCondition",
+    "NotificationDelivery",
+    "Operation",
+    "Operator",
+    "Recipient",
+    "RecipientType",
+    "Rule",
+    "RuleAction",
+    "RuleNotFound",
+    "Schedule",
+    "TemplateNotFound",
+    "TriggerType",
+]

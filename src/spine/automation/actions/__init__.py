@@ -1,0 +1,1 @@
+"""One handler per action type (:class:`spine.automation.models.ActionHandler`)."""

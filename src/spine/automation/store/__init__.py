@@ -1,0 +1,1 @@
+"""The only modules of automation that speak SQL (spine's own database)."""
