@@ -47,6 +47,8 @@ _GROUPS: dict[str, tuple[str, str]] = {
     "incidents": ("incidents", "app"),
     "quality": ("quality", "app"),
     "webhooks": ("webhooks", "app"),
+    "automation": ("automation", "app"),
+    "roles": ("automation_alerts", "roles_app"),
 }
 # Single commands: name -> (module in spine.cli, its function), in the order `--help`
 # lists them (Typer lists single commands before groups).
