@@ -72,12 +72,16 @@ class Actor:
         system: Spine itself (the scheduler starting a run, a listener recording an
             alert): confined to the workspace like anyone, but its changes are the
             engine's history, not users' edits, and write no audit rows.
+        user_id: The user (``core.users``) an API key acts for, when it names one
+            (``alerts/mine``, acknowledging alerts); ``None`` for the CLI and for keys
+            made without ``--user``.
     """
 
     workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID
     api_key_id: uuid.UUID | None = None
     scopes: frozenset[ApiScope] = ALL_SCOPES
     system: bool = False
+    user_id: uuid.UUID | None = None
 
     @classmethod
     def system_in(cls, workspace_id: uuid.UUID | str | None) -> Actor:
