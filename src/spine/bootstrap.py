@@ -145,12 +145,13 @@ class Services:
         return shared.acting_as(self.actor)
 
     def step_services(self) -> StepServices:
-        """What workflow steps may use: alerts, sources, quality checks, spine's database."""
+        """What workflow steps may use: alerts, sources, checks, automation, spine's database."""
         return StepServices(
             alerts=_AlertsOnDemand(self),
             sources=_SourcesOnDemand(self),
             database=self.database,
             quality=_QualityOnDemand(self),
+            automation=_AutomationOnDemand(self),
         )
 
     def runner(self) -> WorkflowRunner:
@@ -483,3 +484,21 @@ def event_listeners(clock: Clock) -> tuple[Listener, ...]:
     # Quality's incidents and failed checks: webhooks and incident alerts.
     on_quality: tuple[Listener, ...] = (QualityNotifications(clock, on_alert),)
     return on_run + on_fire + on_source + on_alert + on_quality
+
+
+class _AutomationOnDemand:
+    """An :class:`AutomationSetup` of the services' workspace (built on a step's first use)."""
+
+    __slots__ = ("services",)
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    @property
+    def automation(self) -> Automation:
+        """The automation services of the run's workspace."""
+        return self.services.automation
+
+    def add_role(self, name: str) -> Any:
+        """Add the role ``name`` to the run's workspace (``Conflict`` if it exists)."""
+        return self.services.tenancy.add_role(name, actor=self.services.actor)
