@@ -198,8 +198,9 @@ def update_rule(rule_id: str, body: RulePatch, access: WriteAccess) -> RuleRespo
             changes.pop(name)
     spec.update(changes)
     if spec.get("trigger") != "scheduled":
+        # A rule that stops being scheduled leaves its schedule behind unless told.
         for name in ("cron", "timezone", "max_rows"):
-            if spec.get(name) is None:
+            if changes.get(name) is None:
                 spec.pop(name, None)
     return RuleResponse.of(rules.update(rule_id, spec))
 
