@@ -29,6 +29,7 @@ from typing import Any
 from spine.automation.executor import Executor
 from spine.automation.models import ActionTemplate, Change, ExecutionStatus, Rule
 from spine.automation.store.changes import DISPATCHER, ChangeLog
+from spine.automation.store.cursor import move_cursor
 from spine.automation.store.executions import ExecutionStore
 from spine.automation.store.leader import Leadership
 from spine.automation.store.wakeup import Wakeup
@@ -170,29 +171,42 @@ class Dispatcher:
         changes = self.log.read(position, self.batch_size)
         tally = _Tally()
         moved = position
+        handled = 0
         for change in changes:
             if self.stopping.is_set():
                 break
             acted = self._handle(change, tally)
-            moved = change.position
+            handled += 1
             if acted:
-                # Past a change that did something, the cursor is moved at once, so that
-                # a restart does not go over its actions again (they would be kept, but
-                # reading their keys costs time).
-                self.log.advance(moved, self.clock.now(), self.name)
-        if moved != position:
-            self.log.advance(moved, self.clock.now(), self.name)
+                # Past a change that did something, the cursor moves at once, so that a
+                # restart does not go over its actions again (they are kept, but reading
+                # their keys costs time).
+                if not self._move(moved, change.position):
+                    break
+                moved = change.position
+        last = changes[handled - 1].position if handled else position
+        if last != moved and self._move(moved, last):
+            moved = last
         resolved = 0
         if self.resolve_expired is not None:
             resolved = self.resolve_expired(self.database, self.clock.now())
         return DispatchReport(
-            changes=sum(1 for c in changes if c.position <= moved),
+            changes=handled,
             executions=tally.executions,
             failed=tally.failed,
             too_deep=tally.too_deep,
             resolved_alerts=resolved,
             position=moved,
         )
+
+    def _move(self, expected: int, position: int) -> bool:
+        """Move the cursor from ``expected``; False when it was moved meanwhile (a replay)."""
+        if move_cursor(
+            self.database, self.name, expected=expected, position=position, at=self.clock.now()
+        ):
+            return True
+        log.info("%s: the cursor moved under this pass (a replay?): reading again", self.name)
+        return False
 
     def drain(self) -> DispatchReport:
         """Pass until no change is left after the cursor; the passes added up."""

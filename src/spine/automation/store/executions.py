@@ -13,6 +13,7 @@ Writes are the dispatcher's (system, every workspace); reads are the actor's wor
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from spine.automation.errors import RuleNotFound
 from spine.automation.models import Change, Execution, ExecutionStatus, Rule
 from spine.core.storage import Database
 from spine.core.storage.schema.automation import automation_executions as executions_t
@@ -229,6 +231,26 @@ class ExecutionStore(ActorBound):
                 .first()
             )
         return None if row is None else execution_from_row(row)
+
+    def rule_id(self, ref: str) -> uuid.UUID:
+        """The id of the workspace's rule named ``ref`` (or with id ``ref``).
+
+        Raises:
+            RuleNotFound: If the workspace has no such rule.
+        """
+        condition = rules_t.c.name == ref
+        with contextlib.suppress(ValueError):
+            condition = sa.or_(condition, rules_t.c.id == uuid.UUID(ref))
+        with self.database.read() as conn:
+            found = conn.execute(
+                sa.select(rules_t.c.id).where(
+                    condition, rules_t.c.workspace_id == self.workspace_id
+                )
+            ).first()
+        if found is None:
+            raise RuleNotFound(ref)
+        rule_id: uuid.UUID = found[0]
+        return rule_id
 
     def count(self) -> int:
         """How many executions the workspace has."""
