@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
 from spine.automation.executions import ExecutionService, execution_to_dict
@@ -54,10 +55,8 @@ def test_run_once_keeps_nothing_when_the_work_fails(db: Database) -> None:
     def boom(conn: sa.Connection) -> dict[str, int]:
         raise RuntimeError("no")
 
-    try:
+    with pytest.raises(RuntimeError):
         run_once(db, "k", boom, at=AT)
-    except RuntimeError:
-        pass
     assert stored_result(db, "k") is None
     assert run_once(db, "k", lambda conn: {"ok": 1}, at=AT) == ({"ok": 1}, False)
 
@@ -94,9 +93,7 @@ def test_a_matching_change_runs_the_rule_and_moves_the_cursor(db: Database) -> N
     report = dispatcher.run_once()
 
     assert (report.changes, report.executions, report.failed, report.position) == (2, 1, 0, 2)
-    assert [(r["rule"], r["row_id"], r["position"]) for r in acted_rows(db)] == [
-        ("shipped", 1, 1)
-    ]
+    assert [(r["rule"], r["row_id"], r["position"]) for r in acted_rows(db)] == [("shipped", 1, 1)]
     (execution,) = ExecutionStore(db).list()
     assert execution.status is ExecutionStatus.SUCCESS
     assert execution.change_position == 1
