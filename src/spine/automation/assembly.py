@@ -17,7 +17,7 @@ from spine.core.storage import Database
 from spine.tenancy.models import Actor
 
 if TYPE_CHECKING:
-    pass
+    from spine.automation.capture import EntityService
 
 
 class Automation:
@@ -50,3 +50,11 @@ class Automation:
     @cached_property
     def _built(self) -> bool:
         return True
+
+    @cached_property
+    def entities(self) -> EntityService:
+        """The workspace's watched tables (``watch``, ``unwatch``, ``entities``)."""
+        from spine.automation.capture import EntityService
+        from spine.automation.store.entities import EntityStore
+
+        return EntityService(EntityStore(self.database, self.clock, actor=self.actor))
