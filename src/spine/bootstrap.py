@@ -20,6 +20,7 @@ from spine.alerting import (
     policy_from_settings,
 )
 from spine.alerting.notifications import QualityNotifications
+from spine.automation.listener import OwnTableChanges
 from spine.config import Settings, load_settings
 from spine.core.clock import Clock, SystemClock
 from spine.core.events import EventType, Listener
@@ -482,4 +483,6 @@ def event_listeners(clock: Clock) -> tuple[Listener, ...]:
     on_source: tuple[Listener, ...] = ()  # nothing reacts to source.changed yet
     # Quality's incidents and failed checks: webhooks and incident alerts.
     on_quality: tuple[Listener, ...] = (QualityNotifications(clock, on_alert),)
-    return on_run + on_fire + on_source + on_alert + on_quality
+    # Automation records changes of watched runs, check results and incidents.
+    on_own_tables: tuple[Listener, ...] = (OwnTableChanges(clock),)
+    return on_run + on_fire + on_source + on_alert + on_quality + on_own_tables
