@@ -8,6 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from spine.automation.dispatcher import Dispatcher
 from spine.automation.executions import ExecutionService, execution_to_dict
 from spine.automation.models import (
     ExecutionStatus,
@@ -211,3 +212,66 @@ def test_a_change_of_one_workspace_reaches_only_that_workspaces_rules(db: Databa
 
     assert [r["row_id"] for r in acted_rows(db)] == [2]
     assert ExecutionStore(db, actor=Actor.system_in(other)).list() == []
+
+
+def test_two_dispatchers_without_the_leader_lock_do_no_action_twice(db: Database) -> None:
+    """The lock is an economy: keys and the unique execution keep two at once correct."""
+    create_acted(db)
+    rule = make_rule(db, "every", actions=(("a", 1), ("b", 1), ("c", 2)))
+    first = build_dispatcher(db, [rule], batch_size=7)
+    second = build_dispatcher(db, [rule], batch_size=5)
+    writing = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        for i in range(60):
+            update(db, i % 6, "a", f"s{i}")
+        writing.set()
+
+    def dispatch(dispatcher: Dispatcher) -> None:
+        try:
+            while not writing.is_set():
+                dispatcher.drain()
+            dispatcher.drain()
+        except BaseException as error:  # reported below, on the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=write)] + [
+        threading.Thread(target=dispatch, args=(d,)) for d in (first, second)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    first.drain()
+
+    keys = [r["idempotency_key"] for r in acted_rows(db)]
+    assert len(keys) == len(set(keys)) == 60 * 3
+    executions = ExecutionStore(db).list(limit=1000)
+    assert len(executions) == 60
+    assert {e.status for e in executions} == {ExecutionStatus.SUCCESS}
+
+
+def test_changes_captured_by_a_trigger_are_dispatched_in_order(db: Database) -> None:
+    from spine.automation.capture import EntityService
+    from spine.automation.store.entities import EntityStore
+
+    create_acted(db)
+    with db.write() as conn:
+        conn.execute(sa.text("CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT)"))
+        conn.execute(sa.text("INSERT INTO orders VALUES (1, 'new'), (2, 'new')"))
+    EntityService(EntityStore(db, FrozenClock(AT))).watch("orders")
+    rule = make_rule(db, "shipped", conditions=SHIPPED)
+    for row_id in (2, 1):
+        with db.write() as conn:
+            conn.execute(
+                sa.text("UPDATE orders SET status = 'shipped' WHERE id = :i"), {"i": row_id}
+            )
+    with db.write() as conn:
+        conn.execute(sa.text("UPDATE orders SET status = 'shipped' WHERE id = 1"))  # no change
+
+    report = build_dispatcher(db, [rule]).run_once()
+
+    assert [(r["row_id"], r["position"]) for r in acted_rows(db)] == [(2, 1), (1, 2)]
+    assert report.executions == 2
