@@ -300,7 +300,7 @@ def test_reading_needs_read_and_changing_needs_write(a: Tenant) -> None:
     assert a.request("DELETE", "/automation/rules/shipped", kind="read").status_code == 403
     assert (
         a.post(
-            "/automation/rules/shipped/test", kind="read", json={"operation": "insert"}
+            "/automation/rules/shipped/test", kind="read", json={"operation": "insert", "new": {}}
         ).status_code
         == 200
     )

@@ -132,6 +132,8 @@ def unwatch_table(entity_id: str, access: WriteAccess) -> EntityResponse:
 @router.get(
     "/rules",
     response_model=Page[RuleResponse],
+    # A condition shows `value` or `previous_value`, as it was written.
+    response_model_exclude_unset=True,
     description="The workspace's rules with their conditions and actions, by name.",
     responses=problem_responses(*_LIST),
 )
@@ -146,6 +148,8 @@ def list_rules(access: ReadAccess, page: PageParams) -> Page[RuleResponse]:
     "/rules",
     status_code=201,
     response_model=RuleResponse,
+    # A condition shows `value` or `previous_value`, as it was written.
+    response_model_exclude_unset=True,
     description="Save a rule, in the shape of one item of the YAML `rules:` list, checked "
     "as `spine automation apply` checks it: 422 (nothing saved) for a bad operator, a "
     "field the table lacks, a malformed value, a bad template or schedule, an unknown "
@@ -161,6 +165,8 @@ def create_rule(body: RuleSpec, access: WriteAccess) -> RuleResponse:
 @router.get(
     "/rules/{rule_id}",
     response_model=RuleResponse,
+    # A condition shows `value` or `previous_value`, as it was written.
+    response_model_exclude_unset=True,
     description="One rule, by id or by name.",
     responses=problem_responses(403, 422, *_AUTH),
 )
@@ -172,6 +178,8 @@ def get_rule(rule_id: str, access: ReadAccess) -> RuleResponse:
 @router.put(
     "/rules/{rule_id}",
     response_model=RuleResponse,
+    # A condition shows `value` or `previous_value`, as it was written.
+    response_model_exclude_unset=True,
     description="Replace a rule with the spec given (absent fields take their defaults), "
     "checked as a new rule is.",
     responses=problem_responses(*_CHANGE),
@@ -184,6 +192,8 @@ def replace_rule(rule_id: str, body: RuleSpec, access: WriteAccess) -> RuleRespo
 @router.patch(
     "/rules/{rule_id}",
     response_model=RuleResponse,
+    # A condition shows `value` or `previous_value`, as it was written.
+    response_model_exclude_unset=True,
     description="Change the fields given (lists are replaced whole); "
     '`{"is_active": false}` disables a rule. Checked as a new rule is.',
     responses=problem_responses(*_CHANGE),

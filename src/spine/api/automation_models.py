@@ -317,12 +317,13 @@ class ConditionVerdictResponse(BaseModel):
 
 
 class ActionPreview(BaseModel):
-    """An action that would run, with its config rendered for the event."""
+    """An action that would run, with its config merged and rendered for the event."""
 
     name: str
     action_type: str
     execution_order: int
-    config: dict[str, Any]
+    config: dict[str, Any] | None = Field(description="null when it cannot be rendered.")
+    error: str | None = Field(default=None, description="Why it cannot be rendered.")
 
 
 class RuleTestResponse(BaseModel):
@@ -331,6 +332,8 @@ class RuleTestResponse(BaseModel):
     rule: str
     matched: bool = Field(description="The trigger fits and every condition holds.")
     trigger_matched: bool
+    trigger: str = Field(description="The rule's trigger.")
+    operation: str = Field(description="The event's operation.")
     conditions: list[ConditionVerdictResponse]
     actions: list[ActionPreview] = Field(description="What would run (when matched).")
 
