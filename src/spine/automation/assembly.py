@@ -17,7 +17,7 @@ from spine.core.storage import Database
 from spine.tenancy.models import Actor
 
 if TYPE_CHECKING:
-    pass
+    from spine.automation.people import AlertInbox
 
 
 class Automation:
@@ -50,3 +50,13 @@ class Automation:
     @cached_property
     def _built(self) -> bool:
         return True
+
+    # ------------------------------------------------------------ actions and people
+
+    @cached_property
+    def inbox(self) -> AlertInbox:
+        """Alerts for people in the actor's workspace: list, acknowledge, dismiss, decide."""
+        from spine.automation.people import AlertInbox
+        from spine.automation.store.alerts import AlertStore
+
+        return AlertInbox(AlertStore(self.database, self.actor), self.clock)
