@@ -17,11 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from spine.api.quality_models import _no_nul
 from spine.automation.models import (
     ActionTemplate,
-    Alert,
     Entity,
-    Execution,
     FieldCondition,
-    Operator,
     Rule,
     RuleAction,
 )
@@ -48,8 +45,6 @@ ActionTypeName = Literal[
     "update_field",
     "seek_approval",
 ]
-ExecutionStatusName = Literal["success", "failed", "partial"]
-AlertStatusName = Literal["active", "acknowledged", "dismissed", "resolved"]
 OperationName = Literal["insert", "update", "delete"]
 
 
@@ -363,129 +358,3 @@ class TemplateResponse(BaseModel):
             is_active=template.is_active,
             created_date=template.created_date,
         )
-
-
-# --- executions and alerts ------------------------------------------------------------
-
-
-class ExecutionResponse(BaseModel):
-    """What one rule did for one change (spec 003 ``automation_executions``)."""
-
-    id: str
-    workspace_id: str
-    automation_rules_id: str
-    rule: str = Field(description="The rule's name.")
-    entity_type: str = Field(description="The table the change was of.")
-    change_position: int | None = Field(description="Its place in the change log.")
-    trigger_data: dict[str, Any] = Field(description="The change: operation, old, new.")
-    actions_executed: list[dict[str, Any]] = Field(
-        description="Each action: name, action_type, status, result, error, duration_ms."
-    )
-    status: str = Field(description="success, failed or partial.")
-    error_message: str | None
-    execution_time_ms: int | None
-    executed_at: datetime = Field(description=_TIME)
-    depth: int = Field(description="How many automation actions led to the change.")
-
-    @classmethod
-    def of(cls, execution: Execution) -> ExecutionResponse:
-        """The answer for ``execution``."""
-        return cls(
-            id=str(execution.id),
-            workspace_id=str(execution.workspace_id),
-            automation_rules_id=str(execution.rule_id),
-            rule=execution.rule_name,
-            entity_type=execution.entity_type,
-            change_position=execution.change_position,
-            trigger_data=dict(execution.trigger_data),
-            actions_executed=[dict(a) for a in execution.actions_executed],
-            status=execution.status.value,
-            error_message=execution.error_message,
-            execution_time_ms=execution.execution_time_ms,
-            executed_at=execution.executed_at,
-            depth=execution.depth,
-        )
-
-
-class RecipientResponse(BaseModel):
-    """A user or role an alert is for."""
-
-    recipient_type: str = Field(description="user or role.")
-    recipient_id: str
-    name: str = Field(description="The user's email or the role's name.")
-
-
-class AlertResponse(BaseModel):
-    """An alert for people (spec 003 ``alerts``) with its recipients."""
-
-    id: str
-    workspace_id: str
-    alert_type: str = Field(description="e.g. rule or approval.")
-    severity: str = Field(description="low, medium, high or critical.")
-    title: str
-    message: str
-    context: dict[str, Any]
-    source_entity_name: str | None
-    source_entity_id: str | None
-    source_rule_id: str | None
-    status: str = Field(description="active, acknowledged, dismissed or resolved.")
-    expires_date: datetime | None = Field(description=_TIME)
-    created_date: datetime = Field(description=_TIME)
-    updated_date: datetime = Field(description=_TIME)
-    recipients: list[RecipientResponse]
-    automation_execution_id: str | None
-    decision: str | None = Field(description="approved or rejected (approval alerts).")
-    decided_at: datetime | None = Field(description=_TIME)
-
-    @classmethod
-    def of(cls, alert: Alert) -> AlertResponse:
-        """The answer for ``alert``."""
-        return cls(
-            id=str(alert.id),
-            workspace_id=str(alert.workspace_id),
-            alert_type=alert.alert_type,
-            severity=alert.severity.value,
-            title=alert.title,
-            message=alert.message,
-            context=dict(alert.context),
-            source_entity_name=alert.source_entity_name,
-            source_entity_id=_id(alert.source_entity_id),
-            source_rule_id=_id(alert.source_rule_id),
-            status=alert.status.value,
-            expires_date=alert.expires_date,
-            created_date=alert.created_date,
-            updated_date=alert.updated_date,
-            recipients=[
-                RecipientResponse(recipient_type=r.type.value, recipient_id=str(r.id), name=r.name)
-                for r in alert.recipients
-            ],
-            automation_execution_id=_id(alert.automation_execution_id),
-            decision=alert.decision.value if alert.decision else None,
-            decided_at=alert.decided_at,
-        )
-
-
-class AlertAcknowledgeBody(_Body):
-    """Notes on what is known so far; who acknowledges is the key's user."""
-
-    notes: str | None = Field(default=None, max_length=10_000)
-    user: str | None = Field(
-        default=None,
-        min_length=3,
-        max_length=320,
-        description="The recipient's email, for a key that acts for no user.",
-    )
-
-
-class AlertDismissBody(_Body):
-    """Who dismisses: the key's user, or (for a key that acts for none) `user`."""
-
-    user: str | None = Field(default=None, min_length=3, max_length=320)
-
-
-def _id(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-#: The operators in their documented order (for the OpenAPI descriptions).
-OPERATORS = tuple(o.value for o in Operator)

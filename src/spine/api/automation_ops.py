@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from spine.api.auth import WORKSPACE_PATH, Access, ReadAccess, WriteAccess
-from spine.api.automation_models import (
+from spine.api.automation_ops_models import (
     AlertAcknowledgeBody,
     AlertDismissBody,
     AlertResponse,
