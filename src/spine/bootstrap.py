@@ -152,7 +152,8 @@ class Services:
             sources=_SourcesOnDemand(self),
             database=self.database,
             quality=_QualityOnDemand(self),
-            automation=_AutomationOnDemand(self),
+            # Services has what a step declaring automation rules needs (AutomationSetup).
+            automation=self,
         )
 
     def runner(self) -> WorkflowRunner:
@@ -488,20 +489,3 @@ def event_listeners(clock: Clock) -> tuple[Listener, ...]:
     on_own_tables: tuple[Listener, ...] = (OwnTableChanges(clock),)
     return on_run + on_fire + on_source + on_alert + on_quality + on_own_tables
 
-
-class _AutomationOnDemand:
-    """An :class:`AutomationSetup` of the services' workspace (built on a step's first use)."""
-
-    __slots__ = ("services",)
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    @property
-    def automation(self) -> Automation:
-        """The automation services of the run's workspace."""
-        return self.services.automation
-
-    def add_role(self, name: str) -> Any:
-        """Add the role ``name`` to the run's workspace (``Conflict`` if it exists)."""
-        return self.services.tenancy.add_role(name, actor=self.services.actor)

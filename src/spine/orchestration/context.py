@@ -104,7 +104,8 @@ class QualityChecker(Protocol):
 class AutomationSetup(Protocol):
     """Declares automation rules in a run's workspace (``spine.automation``, above us).
 
-    A workflow sets up the rules it ships on first use, as the FINRA example does.
+    A workflow sets up the rules it ships on first use, as the FINRA example does;
+    ``spine.bootstrap.Services`` of the run's workspace is one.
     """
 
     @property
@@ -112,8 +113,14 @@ class AutomationSetup(Protocol):
         """The automation services of the run's workspace."""
         ...
 
-    def add_role(self, name: str) -> Any:  # spine.tenancy.Role
-        """Add the role ``name`` to the run's workspace; ``Conflict`` if it exists."""
+    @property
+    def tenancy(self) -> Any:  # spine.tenancy.TenancyService
+        """Workspaces, users and roles (``add_role(name, actor=...)``)."""
+        ...
+
+    @property
+    def actor(self) -> Any:  # spine.tenancy.Actor
+        """Who acts: the system, in the run's workspace."""
         ...
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from spine.core.errors import Conflict
-from spine.orchestration.context import StepContext
+from spine.orchestration.context import AutomationSetup, StepContext
 from spine.orchestration.errors import StepServiceMissing
 
 #: The rules and templates, as code (``spine automation apply`` reads the same file).
@@ -46,21 +46,21 @@ def missing(document: Mapping[str, Any], rules: set[str], templates: set[str]) -
     }
 
 
-def ensure_automation(automation: Any, add_role: Any) -> list[str]:
+def ensure_automation(services: AutomationSetup) -> list[str]:
     """Watch the runs, add the role and create the missing rules and templates.
 
     Args:
-        automation: The run's workspace's ``spine.automation.assembly.Automation``.
-        add_role: Adds a role of that workspace by name (``TenancyService.add_role``).
+        services: The run's workspace's services (``spine.bootstrap.Services``).
 
     Returns:
         The names of the rules and templates created now.
     """
+    automation = services.automation
     watched = {e.name for e in automation.entities.entities() if e.is_active}
     if WATCHED not in watched:
         automation.entities.watch(WATCHED)
     with suppress(Conflict):  # it exists (made by an earlier run, or by hand)
-        add_role(ROLE)
+        services.tenancy.add_role(ROLE, actor=services.actor)
     rules = automation.rules
     todo = missing(declared(), {r.name for r in rules.rules()}, {t.name for t in rules.templates()})
     if not todo["rules"] and not todo["templates"]:
@@ -77,7 +77,7 @@ def set_up_automation(ctx: StepContext) -> None:
     services = ctx.services.automation
     if services is None:
         raise StepServiceMissing("automation", ctx.step_name, ctx.workflow_name)
-    created = ensure_automation(services.automation, services.add_role)
+    created = ensure_automation(services)
     if created:
         ctx.log.info(
             "watching %s; created %s from %s (spine automation rules list)",
