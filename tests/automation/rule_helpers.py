@@ -9,57 +9,39 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spine.automation.errors import EntityNotFound
+from spine.automation.capture import EntityService
 from spine.automation.service import RuleService
+from spine.automation.store.entities import EntityStore
 from spine.automation.store.rules import RuleStore
 from spine.core.clock import FrozenClock
 from spine.core.storage import Database
-from spine.core.storage.schema.automation import entities, entity_types
 from spine.tenancy import Actor
 
 START = datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
 
 
 class Tables:
-    """Tables watched in a workspace, as entity rows, with their columns."""
+    """Real tables of spine's database, watched in a workspace through the entity service."""
 
-    def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
+    def __init__(self, db: Database, workspace_id: uuid.UUID, clock: FrozenClock) -> None:
         self.db = db
         self.workspace_id = workspace_id
-        self.known: dict[str, tuple[str, ...]] = {}
+        self.service = EntityService(EntityStore(db, clock, actor=Actor(workspace_id=workspace_id)))
 
     def watch(self, name: str, columns: Sequence[str]) -> uuid.UUID:
-        """Register ``name`` as a watched table (an entity row) with ``columns``."""
-        entity_id = uuid.uuid4()
-
-        def work(conn: sa.Connection) -> None:
-            type_id = conn.execute(
-                sa.select(entity_types.c.id).where(entity_types.c.name == "table")
-            ).scalar_one_or_none()
-            if type_id is None:
-                type_id = uuid.uuid4()
-                conn.execute(entity_types.insert().values(id=type_id, name="table"))
-            conn.execute(
-                entities.insert().values(
-                    id=entity_id,
-                    name=name,
-                    entity_type_id=type_id,
-                    schema_name=None,
-                    is_active=True,
-                    created_date=START,
-                    workspace_id=self.workspace_id,
-                )
-            )
-
-        self.db.run_write(work)
-        self.known[name] = tuple(columns)
-        return entity_id
+        """Create table ``name`` (an ``id`` key and text ``columns``) unless it exists; watch it."""
+        table = sa.Table(
+            name,
+            sa.MetaData(),
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+            *(sa.Column(column, sa.Text) for column in columns if column != "id"),
+        )
+        self.db.run_write(lambda conn: table.create(conn, checkfirst=True))
+        return self.service.watch(name).id
 
     def columns(self, table: str) -> tuple[str, ...]:
-        """``EntityService.columns`` as the rules see it."""
-        if table not in self.known:
-            raise EntityNotFound(table)
-        return self.known[table]
+        """``EntityService.columns``: what the rules check fields against."""
+        return self.service.columns(table)
 
 
 def rule_service(

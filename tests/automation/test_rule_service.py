@@ -29,8 +29,8 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def tables(db: Database) -> Tables:
-    made = Tables(db, DEFAULT_WORKSPACE_ID)
+def tables(db: Database, clock: FrozenClock) -> Tables:
+    made = Tables(db, DEFAULT_WORKSPACE_ID, clock)
     made.watch("orders", ["id", "status", "amount", "region"])
     return made
 
@@ -161,7 +161,7 @@ def test_names_are_unique_per_workspace_and_workspaces_are_isolated(
         workspace = services.tenancy.create_workspace("other", "default", services.actor)
     finally:
         services.close()
-    elsewhere = Tables(db, workspace.id)
+    elsewhere = Tables(db, workspace.id, clock)
     elsewhere.watch("orders", ["id", "status"])
     other = rule_service(db, clock, elsewhere)
 

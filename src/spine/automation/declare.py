@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import yaml
+
 from spine.automation.models import ActionTemplate, Rule
 from spine.automation.specs import (
     RULE_KEYS,
@@ -32,7 +34,14 @@ from spine.automation.store.rules import RuleWrite, Writes
 from spine.automation.validation import validate_template
 from spine.core.errors import InvalidInput, SpineError
 
-__all__ = ["ApplyPlan", "FieldChange", "PlanItem", "apply_document", "parse_document"]
+__all__ = [
+    "ApplyPlan",
+    "FieldChange",
+    "PlanItem",
+    "apply_document",
+    "load_document",
+    "parse_document",
+]
 
 _TOP_KEYS = ("templates", "rules")
 
@@ -139,6 +148,47 @@ class ApplyPlan:
             "delete": items(self.delete),
             "unchanged": items(self.unchanged),
         }
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader refusing a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys silently: a rule with two ``conditions:``
+    must be an error, not half of what was written.
+    """
+
+
+def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            mark = key_node.start_mark
+            raise InvalidInput(f"line {mark.line + 1}: {key!r} is given twice in the same mapping")
+        seen[key] = loader.construct_object(value_node, deep=True)
+    return seen
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def load_document(text: str, source: str) -> Any:
+    """The YAML document ``text`` as Python values.
+
+    Raises:
+        InvalidInput: ``SOURCE: not valid YAML: line L, column C: problem`` (or a key
+            given twice).
+    """
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except InvalidInput as error:
+        raise InvalidInput(f"{source}: {error}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise InvalidInput(f"{source}: not valid YAML: {where}{problem}") from None
 
 
 def parse_document(document: Any) -> tuple[list[TemplateSpec], list[RuleSpec]]:
