@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from spine.automation.capture import EntityService
     from spine.automation.models import ActionHandler, ActionType
+    from spine.automation.people import AlertInbox
     from spine.automation.service import RuleService
 
 
@@ -81,3 +82,12 @@ class Automation:
         # only then.
         handlers: Mapping[ActionType, ActionHandler] | None = getattr(self, "handlers", None)
         return handlers or {}
+    # ------------------------------------------------------------ actions and people
+
+    @cached_property
+    def inbox(self) -> AlertInbox:
+        """Alerts for people in the actor's workspace: list, acknowledge, dismiss, decide."""
+        from spine.automation.people import AlertInbox
+        from spine.automation.store.alerts import AlertStore
+
+        return AlertInbox(AlertStore(self.database, self.actor), self.clock)
