@@ -41,6 +41,9 @@ __all__ = ["DispatchReport", "Dispatcher"]
 
 log = logging.getLogger(__name__)
 
+# Changes that ran rules between two moves of the cursor within a pass.
+_SAVE_EVERY = 16
+
 RulesFor = Callable[[str], Sequence[Rule]]
 TemplatesFor = Callable[[Iterable[uuid.UUID]], Mapping[uuid.UUID, ActionTemplate]]
 Matches = Callable[[Rule, Change], bool]
@@ -172,18 +175,19 @@ class Dispatcher:
         tally = _Tally()
         moved = position
         handled = 0
+        unsaved = 0
         for change in changes:
             if self.stopping.is_set():
                 break
-            acted = self._handle(change, tally)
+            unsaved += self._handle(change, tally)
             handled += 1
-            if acted:
-                # Past a change that did something, the cursor moves at once, so that a
-                # restart does not go over its actions again (they are kept, but reading
-                # their keys costs time).
+            if unsaved >= _SAVE_EVERY:
+                # The cursor moves every few changes that did something, so that a restart
+                # goes over few of them again (their actions are kept, but reading their
+                # keys costs time), without a transaction per change.
                 if not self._move(moved, change.position):
                     break
-                moved = change.position
+                moved, unsaved = change.position, 0
         last = changes[handled - 1].position if handled else position
         if last != moved and self._move(moved, last):
             moved = last

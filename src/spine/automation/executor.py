@@ -35,8 +35,8 @@ from spine.automation.models import (
     Rule,
     RuleAction,
 )
-from spine.automation.store.executions import ExecutionStore, trigger_data
-from spine.automation.store.results import run_once
+from spine.automation.store.executions import ExecutionStore, finish_on, open_on, trigger_data
+from spine.automation.store.results import once_on, run_once
 from spine.core.clock import Clock
 from spine.core.errors import SpineError
 from spine.core.storage import Database
@@ -176,6 +176,103 @@ class Executor:
                 )
             return self._pool
 
+    def _prepare(
+        self,
+        rule: Rule,
+        change: Change,
+        action: RuleAction,
+        templates: Mapping[Any, ActionTemplate],
+    ) -> tuple[ActionHandler, dict[str, Any]]:
+        """The action's handler and its config, merged and rendered (raises if it cannot)."""
+        handler = self.handlers.get(action.action_type)
+        if handler is None:
+            raise SpineError(f"no handler for action type {action.action_type.value!r}")
+        template = templates.get(action.template_id) if action.template_id else None
+        merged = templating.merge_config(
+            None if template is None else template.default_config, action.config
+        )
+        return handler, templating.render_config(merged, templating.template_names(change, rule))
+
+    def _execute_one(
+        self,
+        rule: Rule,
+        change: Change,
+        action: RuleAction,
+        templates: Mapping[Any, ActionTemplate],
+        started: float,
+    ) -> Execution | None:
+        """A one-action rule in one transaction: open, act, keep, finish; None if it failed.
+
+        Most rules have one action: opening the execution, doing the action with its key
+        and finishing the execution commit together (one transaction instead of three).
+        When the action fails, everything rolls back and the caller records the failure
+        the general way.
+        """
+        key = action_key(rule, change, action)
+        try:
+            handler, config = self._prepare(rule, change, action, templates)
+        except Exception as failure:
+            if is_outage(failure):
+                raise
+            return None
+
+        def transaction(conn: Any) -> Execution:
+            now = self.clock.now()
+            execution_id = open_on(conn, rule, change, at=now)
+            ctx = ActionContext(
+                rule=rule,
+                action=action,
+                config=config,
+                change=change,
+                execution_id=execution_id,
+                idempotency_key=key,
+                now=now,
+            )
+            result, kept = once_on(conn, key, lambda c: handler.perform(c, ctx), at=now)
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            outcome = ActionOutcome(
+                action_id=action.id,
+                name=action.name,
+                action_type=action.action_type,
+                execution_order=action.execution_order,
+                status=ActionStatus.ALREADY_DONE if kept else ActionStatus.SUCCESS,
+                result=result,
+                duration_ms=elapsed_ms,
+            )
+            items = (outcome.to_dict(),)
+            finish_on(
+                conn,
+                execution_id,
+                status=ExecutionStatus.SUCCESS,
+                actions=items,
+                error=None,
+                elapsed_ms=elapsed_ms,
+                at=now,
+            )
+            return Execution(
+                id=execution_id,
+                workspace_id=rule.workspace_id,
+                rule_id=rule.id,
+                rule_name=rule.name,
+                entity_type=change.table_name,
+                change_position=change.position,
+                trigger_data=trigger_data(change),
+                actions_executed=items,
+                status=ExecutionStatus.SUCCESS,
+                error_message=None,
+                execution_time_ms=elapsed_ms,
+                executed_at=now,
+                depth=change.depth,
+            )
+
+        try:
+            # Idempotent: a retry after a lost COMMIT finds the execution and the key.
+            return self.database.run_write(transaction, idempotent=True)
+        except Exception as failure:
+            if is_outage(failure):
+                raise
+            return None
+
     def _run_action(
         self,
         rule: Rule,
@@ -190,14 +287,7 @@ class Executor:
         result: Mapping[str, Any] | None = None
         error: str | None = None
         try:
-            handler = self.handlers.get(action.action_type)
-            if handler is None:
-                raise SpineError(f"no handler for action type {action.action_type.value!r}")
-            template = templates.get(action.template_id) if action.template_id else None
-            merged = templating.merge_config(
-                None if template is None else template.default_config, action.config
-            )
-            config = templating.render_config(merged, templating.template_names(change, rule))
+            handler, config = self._prepare(rule, change, action, templates)
             ctx = ActionContext(
                 rule=rule,
                 action=action,

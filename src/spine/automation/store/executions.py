@@ -31,7 +31,7 @@ from spine.core.storage.schema.automation import automation_rules as rules_t
 from spine.tenancy.bound import ActorBound
 from spine.tenancy.models import OPERATOR, Actor
 
-__all__ = ["INTERRUPTED", "ExecutionStore", "trigger_data"]
+__all__ = ["INTERRUPTED", "ExecutionStore", "finish_on", "open_on", "trigger_data"]
 
 #: What an execution opened by a dispatcher that never finished it says.
 INTERRUPTED = "interrupted: the dispatcher stopped before the execution finished"
@@ -72,37 +72,9 @@ class ExecutionStore(ActorBound):
 
         A new execution reads ``failed`` / :data:`INTERRUPTED` until it is finished.
         """
-
-        def work(conn: sa.Connection) -> uuid.UUID:
-            values = _values(
-                rule,
-                change,
-                status=ExecutionStatus.FAILED,
-                error=INTERRUPTED,
-                actions=(),
-                elapsed_ms=None,
-                at=at,
-            )
-            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            conn.execute(
-                insert(executions_t)
-                .values(id=uuid.uuid4(), **values)
-                .on_conflict_do_nothing(
-                    index_elements=[
-                        executions_t.c.automation_rules_id,
-                        executions_t.c.change_position,
-                    ]
-                )
-            )
-            found: uuid.UUID = conn.execute(
-                sa.select(executions_t.c.id).where(
-                    executions_t.c.automation_rules_id == rule.id,
-                    executions_t.c.change_position == change.position,
-                )
-            ).scalar_one()
-            return found
-
-        return self.database.run_write(work, idempotent=True)
+        return self.database.run_write(
+            lambda conn: open_on(conn, rule, change, at=at), idempotent=True
+        )
 
     def finish(
         self,
@@ -115,21 +87,18 @@ class ExecutionStore(ActorBound):
         at: datetime,
     ) -> None:
         """Record how an opened execution ended."""
-
-        def work(conn: sa.Connection) -> None:
-            conn.execute(
-                executions_t.update()
-                .where(executions_t.c.id == execution_id)
-                .values(
-                    status=status.value,
-                    actions_executed=[dict(a) for a in actions],
-                    error_message=_bounded(error),
-                    execution_time_ms=elapsed_ms,
-                    executed_at=at,
-                )
-            )
-
-        self.database.run_write(work, idempotent=True)
+        self.database.run_write(
+            lambda conn: finish_on(
+                conn,
+                execution_id,
+                status=status,
+                actions=actions,
+                error=error,
+                elapsed_ms=elapsed_ms,
+                at=at,
+            ),
+            idempotent=True,
+        )
 
     def record(
         self, rule: Rule, change: Change, *, status: ExecutionStatus, error: str, at: datetime
@@ -262,6 +231,58 @@ class ExecutionStore(ActorBound):
                     )
                 ).scalar_one()
             )
+
+
+def open_on(conn: sa.Connection, rule: Rule, change: Change, *, at: datetime) -> uuid.UUID:
+    """:meth:`ExecutionStore.begin` on ``conn``, a write transaction the caller commits."""
+    values = _values(
+        rule,
+        change,
+        status=ExecutionStatus.FAILED,
+        error=INTERRUPTED,
+        actions=(),
+        elapsed_ms=None,
+        at=at,
+    )
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(
+        insert(executions_t)
+        .values(id=uuid.uuid4(), **values)
+        .on_conflict_do_nothing(
+            index_elements=[executions_t.c.automation_rules_id, executions_t.c.change_position]
+        )
+    )
+    found: uuid.UUID = conn.execute(
+        sa.select(executions_t.c.id).where(
+            executions_t.c.automation_rules_id == rule.id,
+            executions_t.c.change_position == change.position,
+        )
+    ).scalar_one()
+    return found
+
+
+def finish_on(
+    conn: sa.Connection,
+    execution_id: uuid.UUID,
+    *,
+    status: ExecutionStatus,
+    actions: tuple[Mapping[str, Any], ...],
+    error: str | None,
+    elapsed_ms: int,
+    at: datetime,
+) -> None:
+    """:meth:`ExecutionStore.finish` on ``conn``, a write transaction the caller commits."""
+    conn.execute(
+        executions_t.update()
+        .where(executions_t.c.id == execution_id)
+        .values(
+            status=status.value,
+            actions_executed=[dict(a) for a in actions],
+            error_message=_bounded(error),
+            execution_time_ms=elapsed_ms,
+            executed_at=at,
+        )
+    )
 
 
 def _select() -> sa.Select[Any]:

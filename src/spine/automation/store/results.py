@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from spine.core.storage import Database
 from spine.core.storage.schema.automation import allocation_results as results_t
 
-__all__ = ["MAX_KEY_LENGTH", "run_once", "stored_result"]
+__all__ = ["MAX_KEY_LENGTH", "KeyRace", "once_on", "run_once", "stored_result"]
 
 #: ``allocation_results.idempotency_key`` is VARCHAR(255).
 MAX_KEY_LENGTH = 255
@@ -51,33 +51,46 @@ def run_once(
         raise ValueError(f"idempotency key longer than {MAX_KEY_LENGTH} characters: {key!r}")
 
     def transaction(conn: sa.Connection) -> tuple[Mapping[str, Any], bool]:
-        kept = _kept(conn, key)
-        if kept is not None:
-            return kept, True
-        # Claim the key before the work: on PostgreSQL a second transaction with the same
-        # key blocks on the unique index here until this one ends, then sees its row.
-        if not _claim(conn, key, at):
-            kept = _kept(conn, key)
-            if kept is not None:
-                return kept, True
-            raise _KeyRace(key)
-        result = dict(work(conn))
-        conn.execute(
-            results_t.update()
-            .where(results_t.c.idempotency_key == key)
-            .values(allocation_data=result)
-        )
-        return result, False
+        return once_on(conn, key, work, at=at)
 
     try:
         # Idempotent by construction: a transaction retried after a lost COMMIT finds the
         # key it kept and returns the result without working again.
         return database.run_write(transaction, idempotent=True)
-    except (exc.IntegrityError, _KeyRace):
+    except (exc.IntegrityError, KeyRace):
         kept = stored_result(database, key)
         if kept is None:
             raise
         return kept, True
+
+
+def once_on(
+    conn: sa.Connection, key: str, work: Work, *, at: datetime
+) -> tuple[Mapping[str, Any], bool]:
+    """:func:`run_once`'s work on ``conn``, a write transaction the caller commits.
+
+    For a caller that does more in the same transaction (the executor opens and
+    finishes a one-action execution with it). An insert that conflicts raises
+    ``IntegrityError`` on SQLite only if the key was kept by another writer, which
+    ``BEGIN IMMEDIATE`` rules out.
+    """
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"idempotency key longer than {MAX_KEY_LENGTH} characters: {key!r}")
+    kept = _kept(conn, key)
+    if kept is not None:
+        return kept, True
+    # Claim the key before the work: on PostgreSQL a second transaction with the same key
+    # blocks on the unique index here until this one ends, then sees its row.
+    if not _claim(conn, key, at):
+        kept = _kept(conn, key)
+        if kept is not None:
+            return kept, True
+        raise KeyRace(key)
+    result = dict(work(conn))
+    conn.execute(
+        results_t.update().where(results_t.c.idempotency_key == key).values(allocation_data=result)
+    )
+    return result, False
 
 
 def stored_result(database: Database, key: str) -> Mapping[str, Any] | None:
@@ -86,7 +99,7 @@ def stored_result(database: Database, key: str) -> Mapping[str, Any] | None:
         return _kept(conn, key)
 
 
-class _KeyRace(Exception):
+class KeyRace(Exception):
     """The key was claimed by a transaction that is not visible yet (retried as a read)."""
 
 
