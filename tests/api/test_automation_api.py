@@ -80,8 +80,8 @@ def people(tenant: Tenant) -> None:
     for email in ("ada@example.com", "ops@example.com", "bob@example.com"):
         tenancy.add_user(email)
     operator = Actor(workspace_id=tenant.workspace.id)
-    tenancy.add_role(operator, "oncall")
-    tenancy.assign_role(operator, "oncall", "ada@example.com")
+    tenancy.add_role("oncall", actor=operator)
+    tenancy.assign_role("oncall", "ada@example.com", actor=operator)
 
 
 @pytest.fixture
