@@ -17,6 +17,10 @@ from spine.core.storage import Database
 from spine.tenancy.models import Actor
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from spine.automation.models import ActionHandler, ActionType
+    from spine.automation.notifications import NotificationSender
     from spine.automation.people import AlertInbox
 
 
@@ -60,3 +64,16 @@ class Automation:
         from spine.automation.store.alerts import AlertStore
 
         return AlertInbox(AlertStore(self.database, self.actor), self.clock)
+
+    @cached_property
+    def handlers(self) -> Mapping[ActionType, ActionHandler]:
+        """One handler per action type (the executor's and the rules' validation)."""
+        from spine.automation.actions.registry import build_handlers
+
+        return build_handlers(self.database, self.clock, self.settings)
+
+    def notification_sender(self) -> NotificationSender:
+        """The loop that sends pending notification deliveries (every workspace)."""
+        from spine.automation.notifications import NotificationSender
+
+        return NotificationSender(self.database, self.clock, self.settings)
