@@ -128,7 +128,7 @@ def test_mail_is_sent_to_each_address_and_recorded(
 def test_a_refused_address_bounces_without_retries(
     stage: Stage, db_url: str, smtp: tuple[Inbox, int]
 ) -> None:
-    inbox, port = smtp
+    _, port = smtp
     _email(stage, port, REFUSED, "desk@example.com")
 
     _sender(stage, db_url).run_once()
