@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from spine.automation.dispatcher import Dispatcher
     from spine.automation.executions import ExecutionService
     from spine.automation.models import ActionHandler, ActionType
+    from spine.automation.notifications import NotificationSender
     from spine.automation.people import AlertInbox
     from spine.automation.service import RuleService
 
@@ -134,3 +135,16 @@ class Automation:
             poll_seconds=self.settings.automation_poll_seconds,
             name=name,
         )
+
+    @cached_property
+    def handlers(self) -> Mapping[ActionType, ActionHandler]:
+        """One handler per action type (the executor's and the rules' validation)."""
+        from spine.automation.actions.registry import build_handlers
+
+        return build_handlers(self.database, self.clock, self.settings)
+
+    def notification_sender(self) -> NotificationSender:
+        """The loop that sends pending notification deliveries (every workspace)."""
+        from spine.automation.notifications import NotificationSender
+
+        return NotificationSender(self.database, self.clock, self.settings)
