@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from spine.automation.dispatcher import Dispatcher
     from spine.automation.executions import ExecutionService
     from spine.automation.models import ActionHandler, ActionType
+    from spine.automation.notifications import NotificationSender
     from spine.automation.people import AlertInbox
     from spine.automation.service import RuleService
 
@@ -123,7 +124,7 @@ class Automation:
         return Dispatcher(
             self.database,
             self.clock,
-            executor=Executor(self.database, self.clock, self._rule_handlers(), executions),
+            executor=Executor(self.database, self.clock, self.handlers, executions),
             executions=executions,
             rules_for=rules.active_rules_for,
             templates_for=rules.templates_by_id,
@@ -134,3 +135,16 @@ class Automation:
             poll_seconds=self.settings.automation_poll_seconds,
             name=name,
         )
+
+    @cached_property
+    def handlers(self) -> Mapping[ActionType, ActionHandler]:
+        """One handler per action type (the executor's and the rules' validation)."""
+        from spine.automation.actions.registry import build_handlers
+
+        return build_handlers(self.database, self.clock, self.settings)
+
+    def notification_sender(self) -> NotificationSender:
+        """The loop that sends pending notification deliveries (every workspace)."""
+        from spine.automation.notifications import NotificationSender
+
+        return NotificationSender(self.database, self.clock, self.settings)
