@@ -124,7 +124,7 @@ class Automation:
         return Dispatcher(
             self.database,
             self.clock,
-            executor=Executor(self.database, self.clock, self._rule_handlers(), executions),
+            executor=Executor(self.database, self.clock, self.handlers, executions),
             executions=executions,
             rules_for=rules.active_rules_for,
             templates_for=rules.templates_by_id,
