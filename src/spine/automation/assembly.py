@@ -17,7 +17,11 @@ from spine.core.storage import Database
 from spine.tenancy.models import Actor
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from spine.automation.capture import EntityService
+    from spine.automation.models import ActionHandler, ActionType
+    from spine.automation.service import RuleService
 
 
 class Automation:
@@ -58,3 +62,22 @@ class Automation:
         from spine.automation.store.entities import EntityStore
 
         return EntityService(EntityStore(self.database, self.clock, actor=self.actor))
+
+    @cached_property
+    def rules(self) -> RuleService:
+        """The workspace's rules and action templates (save, apply, test)."""
+        from spine.automation.service import RuleService
+        from spine.automation.store.rules import RuleStore
+
+        return RuleService(
+            RuleStore(self.database, self.clock, actor=self.actor),
+            columns=lambda table: self.entities.columns(table),
+            handlers=self._rule_handlers,
+        )
+
+    def _rule_handlers(self) -> Mapping[ActionType, ActionHandler]:
+        # The handlers' own config checks, when the actions part is assembled (the
+        # ``handlers`` property); asked for at save time, so a rule save builds them
+        # only then.
+        handlers: Mapping[ActionType, ActionHandler] | None = getattr(self, "handlers", None)
+        return handlers or {}
