@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
     from spine.automation.capture import EntityService
     from spine.automation.models import ActionHandler, ActionType
+    from spine.automation.notifications import NotificationSender
+    from spine.automation.people import AlertInbox
     from spine.automation.service import RuleService
 
 
@@ -55,29 +57,8 @@ class Automation:
     def _built(self) -> bool:
         return True
 
-    @cached_property
-    def entities(self) -> EntityService:
-        """The workspace's watched tables (``watch``, ``unwatch``, ``entities``)."""
-        from spine.automation.capture import EntityService
-        from spine.automation.store.entities import EntityStore
-
-        return EntityService(EntityStore(self.database, self.clock, actor=self.actor))
-
-    @cached_property
-    def rules(self) -> RuleService:
-        """The workspace's rules and action templates (save, apply, test)."""
-        from spine.automation.service import RuleService
-        from spine.automation.store.rules import RuleStore
-
-        return RuleService(
-            RuleStore(self.database, self.clock, actor=self.actor),
-            columns=lambda table: self.entities.columns(table),
-            handlers=self._rule_handlers,
-        )
-
-    def _rule_handlers(self) -> Mapping[ActionType, ActionHandler]:
-        # The handlers' own config checks, when the actions part is assembled (the
-        # ``handlers`` property); asked for at save time, so a rule save builds them
-        # only then.
-        handlers: Mapping[ActionType, ActionHandler] | None = getattr(self, "handlers", None)
-        return handlers or {}
+    from spine.automation.capture import EntityService
+    from spine.automation.models import ActionHandler, ActionType
+    from spine.automation.notifications import NotificationSender
+    from spine.automation.people import AlertInbox
+    from spine.automation.service import RuleService
