@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 import spine.examples.finra  # noqa: F401  (registers finra.weekly_ingest)
 from spine.automation.models import ExecutionStatus, RecipientType
 from spine.bootstrap import Services, build
 from spine.config import load_settings
+from spine.core.storage.schema.automation import notification_deliveries as deliveries_t
 from spine.examples.finra.automation import (
     AUTOMATION_FILE,
     ROLE,
@@ -41,19 +43,28 @@ def _event(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return {"operation": "update", "old": old, "new": new}
 
 
-def test_a_failed_run_alerts_finra_oncall_once(services: Services) -> None:
+def _failed_run(services: Services) -> Any:
+    # Not a Friday: the run fails in its first step, after setting up the rules.
+    run = services.runner().run("finra.weekly_ingest", {"week_ending": "2025-01-23"})
+    assert run.status is WorkflowStatus.FAILED
+    services.automation.dispatcher().run_once()
+    services.automation.dispatcher().run_once()  # nothing is done twice
+    return run
+
+
+def test_a_failed_run_alerts_finra_oncall_and_emails_it_once(services: Services) -> None:
     tenancy = services.tenancy
     tenancy.add_user("ada@example.com")
     tenancy.add_role(ROLE, actor=services.actor)
     tenancy.assign_role(ROLE, "ada@example.com", actor=services.actor)
+    mail = {"smtp_host": "smtp.example.com", "smtp_port": 25, "from": "spine@example.com"}
+    services.alerting().add_channel(
+        "oncall-mail", "email", {**mail, "recipients": ["ops@example.com"]}
+    )
 
-    # Not a Friday: the run fails in its first step, after setting up the rules.
-    run = services.runner().run("finra.weekly_ingest", {"week_ending": "2025-01-23"})
+    run = _failed_run(services)
+
     automation = services.automation
-    automation.dispatcher().run_once()
-    automation.dispatcher().run_once()
-
-    assert run.status is WorkflowStatus.FAILED
     (execution,) = automation.executions.executions(rule="finra-ingest-failed")
     assert execution.status is ExecutionStatus.SUCCESS, execution.actions_executed
     assert {a["name"] for a in execution.actions_executed} == {"alert-oncall", "email-oncall"}
@@ -62,6 +73,23 @@ def test_a_failed_run_alerts_finra_oncall_once(services: Services) -> None:
     assert "NOT_FRIDAY" in alert.message
     assert [(r.type, r.name) for r in alert.recipients] == [(RecipientType.ROLE, ROLE)]
     assert automation.inbox.alerts(user="ada@example.com") == [alert]
+    with services.database.read() as conn:
+        deliveries = conn.execute(sa.select(deliveries_t.c.channel, deliveries_t.c.status)).all()
+    assert [tuple(d) for d in deliveries] == [("email", "pending")]  # for `spine worker`
+
+
+def test_before_anyone_is_on_call_the_alert_is_made_and_the_email_says_why_not(
+    services: Services,
+) -> None:
+    _failed_run(services)
+
+    automation = services.automation
+    (execution,) = automation.executions.executions(rule="finra-ingest-failed")
+    assert execution.status is ExecutionStatus.PARTIAL
+    outcome = {a["name"]: a for a in execution.actions_executed}
+    assert outcome["alert-oncall"]["status"] == "success"
+    assert "has no members" in outcome["email-oncall"]["error"]
+    assert len(automation.inbox.alerts()) == 1
 
 
 def test_setting_up_twice_creates_nothing_more_and_keeps_a_users_change(
