@@ -9,12 +9,14 @@ an object parameter this test cannot fill fails it until it can.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from spine.core.errors import Conflict
 from spine.core.ids import new_id
 from spine.orchestration.registry import workflows
 from spine.orchestration.steps import Step
@@ -164,6 +166,8 @@ def _seed(tenant: Tenant) -> dict[str, str]:
 
 def _seed_automation(tenant: Tenant) -> dict[str, str]:
     """A watched table, a rule, and the execution and alert a change of the table made."""
+    with suppress(Conflict):  # users are shared: b's seeding finds a's
+        tenant.services.tenancy.add_user(RECIPIENT)
     with tenant.services.database.write() as conn:
         conn.execute(
             sa.text("CREATE TABLE IF NOT EXISTS iso_orders (id INTEGER PRIMARY KEY, status TEXT)")
@@ -173,7 +177,12 @@ def _seed_automation(tenant: Tenant) -> dict[str, str]:
     rule = tenant.post("/automation/rules", json=RULE)
     assert rule.status_code == 201, rule.text
     with tenant.services.database.write() as conn:
-        conn.execute(sa.text("INSERT INTO iso_orders (status) VALUES ('shipped')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO iso_orders (id, status) "
+                "SELECT coalesce(max(id), 0) + 1, 'shipped' FROM iso_orders"
+            )
+        )
     tenant.services.automation.dispatcher().run_once()
     executions = tenant.get("/automation/executions").json()["items"]
     alerts = tenant.get("/automation/alerts").json()["items"]
