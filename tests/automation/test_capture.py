@@ -356,3 +356,38 @@ def _trigger_names(conn: sa.Connection) -> list[str]:
     else:
         query = "SELECT name FROM sqlite_master WHERE name LIKE 'spine_capture%'"
     return [str(n) for n in conn.exec_driver_sql(query).scalars()]
+
+
+def test_an_update_of_a_rows_key_is_its_delete_and_an_insert(
+    db: Database, orders: str, entities: EntityService
+) -> None:
+    entities.watch(orders)
+    _sql(db, "INSERT INTO orders VALUES (1, 'new', 10), (2, 'new', 20)")
+    _sql(db, "UPDATE orders SET id = id + 10, status = 'moved' WHERE id = 1")
+    _sql(db, "UPDATE orders SET status = 'x'")  # a multi-row statement, keys kept
+
+    changes = _changes(db)[2:]
+    rekeyed = {(c.operation, c.old and c.old["id"], c.new and c.new["id"]) for c in changes[:2]}
+    assert rekeyed == {(Operation.DELETE, 1, None), (Operation.INSERT, None, 11)}
+    assert sorted((c.old or {})["id"] for c in changes[2:]) == [2, 11]
+    assert {c.operation for c in changes[2:]} == {Operation.UPDATE}
+    assert all(c.old and c.new and c.old["id"] == c.new["id"] for c in changes[2:])
+
+
+def test_a_table_without_a_key_is_captured_row_by_row(
+    db: Database, entities: EntityService
+) -> None:
+    _sql(db, "CREATE TABLE events (name TEXT, n INTEGER)")
+    entities.watch("events")
+    _sql(db, "INSERT INTO events VALUES ('a', 1), ('b', 2)")
+    _sql(db, "UPDATE events SET n = n + 1")
+    _sql(db, "UPDATE events SET n = n")  # nothing changed
+    _sql(db, "DELETE FROM events WHERE name = 'a'")
+
+    changes = _changes(db)
+    assert [c.operation for c in changes] == [Operation.INSERT] * 2 + [Operation.UPDATE] * 2 + [
+        Operation.DELETE
+    ]
+    updates = sorted((c.old["n"], c.new["n"]) for c in changes[2:4] if c.old and c.new)
+    assert updates == [(1, 2), (2, 3)]
+    assert changes[4].old == {"name": "a", "n": 2}

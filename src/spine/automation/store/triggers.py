@@ -4,12 +4,12 @@ The trigger runs in the transaction that makes the change, so the change and its
 record in ``automation_changes`` commit together or not at all (an outbox kept by the
 database itself).
 
-- PostgreSQL: one shared function ``workflow.spine_capture_change()`` (made or replaced
-  at each watch) and, per table, one ``AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW``
-  trigger named ``spine_capture``. The function writes ``to_jsonb(OLD)``/``to_jsonb(NEW)``,
-  the cascade depth from the transaction's ``spine.automation_depth`` setting, and wakes
-  the dispatcher with ``pg_notify('spine_automation', '')`` (a wake-up: the event itself
-  is only ever read from the table).
+- PostgreSQL: shared functions in schema ``workflow`` (made or replaced at each watch)
+  and statement-level triggers per table over transition tables, writing
+  ``to_jsonb`` of the old and new rows, the cascade depth from the transaction's
+  ``spine.automation_depth`` setting, and waking the dispatcher with
+  ``pg_notify('spine_automation', '')`` (a wake-up: the event itself is only ever read
+  from the table). See :mod:`spine.automation.store.pg_triggers`.
 - SQLite: three triggers per table (``spine_capture_<table>_insert|update|delete``)
   writing ``json_object(...)`` over the table's columns as they were when it was
   watched (watching again refreshes them), with ``created_at`` in spine's timestamp
@@ -28,6 +28,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from spine.automation.models import SPINE_TABLES, EntityType
+from spine.automation.store import pg_triggers
 from spine.core.errors import InvalidInput
 from spine.core.storage.schema import LEGACY_VIEWS, metadata
 from spine.core.storage.schema.automation import automation_changes as changes_t
@@ -45,20 +46,16 @@ __all__ = [
 ]
 
 #: The PostgreSQL channel the capture notifies (an empty payload: a wake-up only).
-CHANNEL = "spine_automation"
-#: The shared PostgreSQL trigger function, in the change log's schema.
-FUNCTION = "spine_capture_change"
-# The trigger's name on PostgreSQL (trigger names are per table there).
-_PG_TRIGGER = "spine_capture"
-_OPERATIONS = ("insert", "update", "delete")
+CHANNEL = pg_triggers.CHANNEL
+#: The shared PostgreSQL row-level trigger function, in the change log's schema.
+FUNCTION = pg_triggers.FUNCTION
+_OPERATIONS = ("insert", "update", "delete", "rekey")
 # SQLite's json_object takes at most 127 arguments by default (SQLITE_MAX_FUNCTION_ARG):
 # wider rows are built in slices of this many columns.
 _SQLITE_SLICE = 60
 # Spine's created_at text: strftime's %f gives milliseconds; format_timestamp writes
 # microseconds and the zone, and text order must stay time order.
 _SQLITE_NOW = "strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000+00:00'"
-# Two watches at once on PostgreSQL must not replace the function under each other.
-_PG_LOCK = "SELECT pg_advisory_xact_lock(hashtext('spine.automation.capture'))"
 
 
 def _spine_names() -> frozenset[str]:
@@ -165,7 +162,7 @@ def install(conn: sa.Connection, table: str, schema: str | None) -> tuple[str, .
         return columns
     schema = resolve_schema(conn, schema)
     if conn.dialect.name == "postgresql":
-        _pg_install(conn, table, schema)
+        pg_triggers.install(conn, table, schema)
     else:
         _sqlite_install(conn, table, columns)
     return columns
@@ -177,64 +174,10 @@ def remove(conn: sa.Connection, table: str, schema: str | None) -> None:
         return
     quote = conn.dialect.identifier_preparer.quote_identifier
     if conn.dialect.name == "postgresql":
-        schema = schema or default_schema(conn)
-        conn.execute(sa.text(_PG_LOCK))
-        inspector = sa.inspect(conn)
-        if inspector.has_table(table, schema=schema):
-            target = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_PG_TRIGGER} ON {target}")
+        pg_triggers.remove(conn, table, schema or default_schema(conn))
         return
     for operation in _OPERATIONS:
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {quote(_sqlite_trigger(table, operation))}")
-
-
-# ------------------------------------------------------------------ PostgreSQL
-
-
-def _pg_function() -> str:
-    changes = f"{changes_t.schema}.{changes_t.name}" if changes_t.schema else changes_t.name
-    function = f"{changes_t.schema}.{FUNCTION}" if changes_t.schema else FUNCTION
-    # The variables are prefixed so that they never shadow a column of the insert.
-    return f"""
-CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $spine$
-DECLARE
-    v_old jsonb;
-    v_new jsonb;
-    v_depth integer := coalesce(
-        nullif(current_setting('spine.automation_depth', true), ''), '0')::integer;
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        v_new := to_jsonb(NEW);
-    ELSIF TG_OP = 'UPDATE' THEN
-        v_old := to_jsonb(OLD);
-        v_new := to_jsonb(NEW);
-        IF v_old = v_new THEN
-            RETURN NULL;  -- an update that changed nothing is no change
-        END IF;
-    ELSE
-        v_old := to_jsonb(OLD);
-    END IF;
-    INSERT INTO {changes}
-        (table_name, schema_name, operation, old_row, new_row, depth, created_at)
-    VALUES (TG_TABLE_NAME, TG_TABLE_SCHEMA, lower(TG_OP), v_old, v_new, v_depth, now());
-    PERFORM pg_notify('{CHANNEL}', '');
-    RETURN NULL;
-END
-$spine$
-"""
-
-
-def _pg_install(conn: sa.Connection, table: str, schema: str | None) -> None:
-    quote = conn.dialect.identifier_preparer.quote_identifier
-    target = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
-    function = f"{changes_t.schema}.{FUNCTION}" if changes_t.schema else FUNCTION
-    conn.execute(sa.text(_PG_LOCK))
-    conn.exec_driver_sql(_pg_function())
-    conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_PG_TRIGGER} ON {target}")
-    conn.exec_driver_sql(
-        f"CREATE TRIGGER {_PG_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {target} "
-        f"FOR EACH ROW EXECUTE FUNCTION {function}()"
-    )
 
 
 # ---------------------------------------------------------------------- SQLite
@@ -275,22 +218,38 @@ def _json_path(column: str) -> str:
 def _sqlite_install(conn: sa.Connection, table: str, columns: tuple[str, ...]) -> None:
     quote = conn.dialect.identifier_preparer.quote_identifier
     remove(conn, table, None)
-    insert = (
-        f"INSERT INTO {quote(changes_t.name)} "
-        "(table_name, schema_name, operation, old_row, new_row, depth, created_at) "
-    )
-    rows = {
-        "insert": ("NULL", _sqlite_row(conn, "NEW", columns)),
-        "update": (_sqlite_row(conn, "OLD", columns), _sqlite_row(conn, "NEW", columns)),
-        "delete": (_sqlite_row(conn, "OLD", columns), "NULL"),
-    }
+    old, new = _sqlite_row(conn, "OLD", columns), _sqlite_row(conn, "NEW", columns)
     changed = " OR ".join(f"OLD.{quote(c)} IS NOT NEW.{quote(c)}" for c in columns)
-    for operation in _OPERATIONS:
-        old, new = rows[operation]
-        when = f" WHEN {changed}" if operation == "update" and columns else ""
-        conn.exec_driver_sql(
-            f"CREATE TRIGGER {quote(_sqlite_trigger(table, operation))} "
-            f"AFTER {operation.upper()} ON {quote(table)} FOR EACH ROW{when} BEGIN "
-            f"{insert}VALUES ({_literal(table)}, NULL, {_literal(operation)}, {old}, {new}, "
-            f"0, {_SQLITE_NOW}); END"
+    key = sa.inspect(conn).get_pk_constraint(table).get("constrained_columns") or []
+    rekeyed = " OR ".join(f"OLD.{quote(c)} IS NOT NEW.{quote(c)}" for c in key)
+    same_key = f"NOT ({rekeyed}) AND ({changed})" if rekeyed else changed
+    values = {
+        "insert": _values(table, "insert", "NULL", new),
+        "delete": _values(table, "delete", old, "NULL"),
+        "update": _values(table, "update", old, new),
+    }
+    triggers = [
+        ("insert", "INSERT", "", values["insert"]),
+        ("delete", "DELETE", "", values["delete"]),
+        ("update", "UPDATE", f" WHEN {same_key}" if columns else "", values["update"]),
+    ]
+    if rekeyed:
+        # A row whose key changed is another row: its delete and its insert, as on
+        # PostgreSQL (pg_triggers pairs old and new rows by key).
+        triggers.append(
+            ("rekey", "UPDATE", f" WHEN {rekeyed}", values["delete"] + values["insert"])
         )
+    for name, event, when, body in triggers:
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER {quote(_sqlite_trigger(table, name))} "
+            f"AFTER {event} ON {quote(table)} FOR EACH ROW{when} BEGIN {body} END"
+        )
+
+
+def _values(table: str, operation: str, old: str, new: str) -> str:
+    return (
+        f"INSERT INTO {changes_t.name} "
+        "(table_name, schema_name, operation, old_row, new_row, depth, created_at) "
+        f"VALUES ({_literal(table)}, NULL, {_literal(operation)}, {old}, {new}, 0, "
+        f"{_SQLITE_NOW});"
+    )
