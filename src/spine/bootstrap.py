@@ -37,6 +37,7 @@ from spine.tenancy.store import TenancyStore
 
 if TYPE_CHECKING:
     from spine.automation.assembly import Automation
+    from spine.automation.scheduled import RuleScheduling
     from spine.core.storage.migrator import Migrator
     from spine.core.storage.outage import DatabaseWait
     from spine.quality.jobs import CheckScheduling, JobWorker
@@ -186,7 +187,8 @@ class Services:
     def scheduler(self) -> Scheduler:
         """A scheduler over the registered workflows, with the configured timings.
 
-        It also queues the jobs of due check schedules (:meth:`check_scheduling`).
+        It also queues the jobs of due check schedules (:meth:`check_scheduling`) and
+        fires due scheduled automation rules (:meth:`rule_scheduling`).
         """
         return Scheduler(
             self.schedules,
@@ -196,7 +198,7 @@ class Services:
             max_sleep_seconds=self.settings.scheduler_max_sleep_seconds,
             batch_size=self.settings.scheduler_batch_size,
             catchup_limit=self.settings.scheduler_catchup_limit,
-            extra_ticks=(self.check_scheduling().tick,),
+            extra_ticks=(self.check_scheduling().tick, self.rule_scheduling().tick),
         )
 
     def quality_store(self) -> QualityStore:
@@ -258,6 +260,13 @@ class Services:
         from spine.quality.jobs import CheckScheduling
 
         return CheckScheduling(self.quality_store())
+
+    def rule_scheduling(self) -> RuleScheduling:
+        """The scheduler's hook that fires due scheduled automation rules."""
+        from spine.automation.scheduled import RuleScheduling
+        from spine.automation.store.scheduled import ScheduledRuleStore
+
+        return RuleScheduling(ScheduledRuleStore(self.database, self.clock))
 
     def check_worker(self, *, database_wait: DatabaseWait | None = None) -> JobWorker:
         """Runs queued check jobs beside ``spine worker``'s runs, sharing ``database_wait``."""
