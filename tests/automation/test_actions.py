@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from spine.config import Settings
 from spine.core.errors import InvalidInput
 from spine.core.storage import Database
 from spine.core.storage.schema.alerting import core_alert_deliveries, core_alerts
+from spine.core.storage.schema.automation import automation_executions
 from spine.core.storage.schema.workflow_history import core_workflow_runs
 from spine.orchestration.workflow import WorkflowRegistry
 from tests.automation.action_fixtures import Stage, make_stage, update
@@ -334,3 +336,36 @@ def test_update_field_sets_a_column_of_the_changed_row(
         _perform(stage, handler, stage.context(ActionType.UPDATE_FIELD, config, change=deleted))
     with pytest.raises(InvalidInput, match="value"):
         handler.validate({"field": "note"}, workspace_id=stage.rule.workspace_id)
+
+
+def test_alerts_and_deliveries_link_to_an_execution_already_recorded(
+    stage: Stage, handlers: dict[ActionType, ActionHandler]
+) -> None:
+    config = {
+        "title": "t",
+        "message": "m",
+        "recipients": ["ada@example.com"],
+        "channels": ["in_app"],
+    }
+    ctx = stage.context(ActionType.CREATE_ALERT, config)
+    with stage.db.write() as conn:
+        conn.execute(
+            sa.insert(automation_executions).values(
+                id=ctx.execution_id,
+                automation_rules_id=stage.rule.id,
+                entity_type="orders",
+                status="success",
+                executed_at=ctx.now,
+                workspace_id=stage.rule.workspace_id,
+                change_position=ctx.change.position,
+            )
+        )
+
+    alert = _perform(stage, handlers[ActionType.CREATE_ALERT], ctx)
+    notified = _perform(
+        stage, handlers[ActionType.SEND_NOTIFICATION], replace(ctx, config={**config})
+    )
+
+    assert _inbox(stage).alert(alert["alert_id"]).automation_execution_id == ctx.execution_id
+    [row] = DeliveryStore(stage.db).deliveries(execution_id=ctx.execution_id)
+    assert str(row.notification_id) == notified["notification_id"]
