@@ -11,6 +11,7 @@ conditions (the cursor's position), bounded; the poll interval is short.
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -26,7 +27,7 @@ from spine.automation.store.changes import ChangeLog
 from spine.bootstrap import Services, build
 from spine.config import load_settings
 from spine.core.storage.schema.automation import alerts, automation_executions
-from tests.cli.spine_process import start_spine, stop, wait_for
+from tests.cli.spine_process import run_spine, start_spine, stop, wait_for
 
 ROWS = 5
 
@@ -227,3 +228,27 @@ def test_changes_made_while_the_dispatcher_is_down_are_handled_in_order(setup: S
     assert len(seen) == ROWS
     for sequence in seen.values():
         assert sequence == sorted(sequence)  # each row's changes, in the order made
+
+
+def test_the_worker_dispatches_unless_told_not_to(setup: Setup) -> None:
+    Writer(setup.engine, count=2, pause=0).start().join()
+
+    skipped = run_spine("worker", "--once", "--no-dispatch", cwd=setup.cwd, env=setup.env)
+    assert skipped.code == 0, skipped.stderr
+    assert setup.position() == 0
+    worked = run_spine("worker", "--once", cwd=setup.cwd, env=setup.env)
+    assert worked.code == 0, worked.stderr
+    assert setup.position() == 2
+    Writer(setup.engine, count=1, pause=0, first=2).start().join()
+    once = run_spine("automation", "dispatch", "--once", "--json", cwd=setup.cwd, env=setup.env)
+    assert once.code == 0, once.stderr
+    assert json.loads(once.stdout) == {
+        "changes": 1,
+        "executions": 1,
+        "failed": 0,
+        "too_deep": 0,
+        "resolved_alerts": 0,
+        "position": 3,
+        "leader": True,
+    }
+    _check_each_change_handled_once(setup, 3)
