@@ -11,6 +11,7 @@ conditions (the cursor's position), bounded; the poll interval is short.
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -26,7 +27,7 @@ from spine.automation.store.changes import ChangeLog
 from spine.bootstrap import Services, build
 from spine.config import load_settings
 from spine.core.storage.schema.automation import alerts, automation_executions
-from tests.cli.spine_process import start_spine, stop, wait_for
+from tests.cli.spine_process import run_spine, start_spine, stop, wait_for
 
 ROWS = 5
 
@@ -98,8 +99,11 @@ def setup(db_url: str, tmp_path: Path) -> Iterator[Setup]:
 class Writer:
     """Updates the watched rows, one transaction each, until ``count`` or :meth:`stop`."""
 
-    def __init__(self, engine: sa.Engine, count: int | None = None, pause: float = 0.01) -> None:
+    def __init__(
+        self, engine: sa.Engine, count: int | None = None, pause: float = 0.01, first: int = 0
+    ) -> None:
         self.engine = engine
+        self.first = first
         self.count = count
         self.pause = pause
         self.done = 0
@@ -111,21 +115,17 @@ class Writer:
         return self
 
     def _write(self) -> None:
-        n = 0
-        while not self.stopping.is_set() and (self.count is None or n < self.count):
+        n = self.first
+        while not self.stopping.is_set() and (self.count is None or n < self.first + self.count):
             n += 1
             with self.engine.begin() as conn:
                 conn.execute(
                     sa.text("UPDATE orders SET status = :s, seq = :n WHERE id = :i"),
                     {"s": f"s{n}", "n": n, "i": n % ROWS + 1},
                 )
-            self.done = n
+            self.done = n - self.first
             if self.pause:
                 self.stopping.wait(self.pause)  # a stream, not a burst
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join()
 
     def join(self) -> None:
         self.thread.join(timeout=120)
@@ -170,22 +170,29 @@ def _check_each_change_handled_once(setup: Setup, changes: int) -> None:
 
 
 def test_twenty_sigkills_lose_no_change_and_repeat_no_action(setup: Setup) -> None:
-    writer = Writer(setup.engine).start()
     rng = random.Random(15)
-    for kill in range(20):
+    written = 0
+    # 20 on SQLite, as the issue asks; PostgreSQL's run the same rounds fewer times (each
+    # round is a process start, the suite's time).
+    rounds = 20 if setup.services.database.is_sqlite else 8
+    for kill in range(rounds):
+        # Each round, rows change while a fresh dispatcher works: it is killed once its
+        # cursor moved (it is mid-stream), at once or a few milliseconds later.
+        writer = Writer(setup.engine, pause=0.1, first=written).start()
         before = setup.position()
         process = _dispatch(setup, f"kill{kill}.log")
-        # Killed once it is working: right after its cursor moved, or a little later.
         wait_for(
             lambda before=before: setup.position() > before, "the dispatcher to advance", process
         )
         if rng.random() < 0.5:
-            threading.Event().wait(rng.random() * 0.05)
+            threading.Event().wait(rng.random() * 0.03)
         process.send_signal(signal.SIGKILL)
         stop(process)
-    writer.stop()
+        writer.stopping.set()
+        writer.join()
+        written += writer.done
     _drain(setup)
-    _check_each_change_handled_once(setup, writer.done)
+    _check_each_change_handled_once(setup, written)
 
 
 def test_two_dispatchers_at_once_handle_no_change_twice(setup: Setup) -> None:
@@ -221,3 +228,27 @@ def test_changes_made_while_the_dispatcher_is_down_are_handled_in_order(setup: S
     assert len(seen) == ROWS
     for sequence in seen.values():
         assert sequence == sorted(sequence)  # each row's changes, in the order made
+
+
+def test_the_worker_dispatches_unless_told_not_to(setup: Setup) -> None:
+    Writer(setup.engine, count=2, pause=0).start().join()
+
+    skipped = run_spine("worker", "--once", "--no-dispatch", cwd=setup.cwd, env=setup.env)
+    assert skipped.code == 0, skipped.stderr
+    assert setup.position() == 0
+    worked = run_spine("worker", "--once", cwd=setup.cwd, env=setup.env)
+    assert worked.code == 0, worked.stderr
+    assert setup.position() == 2
+    Writer(setup.engine, count=1, pause=0, first=2).start().join()
+    once = run_spine("automation", "dispatch", "--once", "--json", cwd=setup.cwd, env=setup.env)
+    assert once.code == 0, once.stderr
+    assert json.loads(once.stdout) == {
+        "changes": 1,
+        "executions": 1,
+        "failed": 0,
+        "too_deep": 0,
+        "resolved_alerts": 0,
+        "position": 3,
+        "leader": True,
+    }
+    _check_each_change_handled_once(setup, 3)

@@ -76,15 +76,9 @@ class Automation:
         return RuleService(
             RuleStore(self.database, self.clock, actor=self.actor),
             columns=lambda table: self.entities.columns(table),
-            handlers=self._rule_handlers,
+            # Asked for when a rule is checked: reading rules builds no handler.
+            handlers=lambda: self.handlers,
         )
-
-    def _rule_handlers(self) -> Mapping[ActionType, ActionHandler]:
-        # The handlers' own config checks, when the actions part is assembled (the
-        # ``handlers`` property); asked for at save time, so a rule save builds them
-        # only then.
-        handlers: Mapping[ActionType, ActionHandler] | None = getattr(self, "handlers", None)
-        return handlers or {}
 
     # ------------------------------------------------------------ actions and people
 

@@ -28,6 +28,12 @@ from spine.automation.specs import (
     template_values,
 )
 from spine.automation.store import rule_rows
+from spine.automation.store.rule_history import (
+    delete_history,
+    operator_user,
+    template_users,
+    trigger_type_id,
+)
 from spine.automation.store.rule_rows import (
     actions_t,
     conditions_json,
@@ -35,27 +41,15 @@ from spine.automation.store.rule_rows import (
     entities_t,
     rules_t,
     templates_t,
-    trigger_types_t,
 )
 from spine.core.clock import Clock
 from spine.core.errors import Conflict, InvalidInput
 from spine.core.storage import Database
-from spine.core.storage.dialect_sql import insert_if_absent
-from spine.core.storage.schema.automation import STANDARD_TRIGGER_TYPES
-from spine.core.storage.schema.automation import alerts as alerts_t
-from spine.core.storage.schema.automation import automation_executions as executions_t
-from spine.core.storage.schema.automation import notification_deliveries as deliveries_t
-from spine.core.storage.schema.automation import users as users_t
 from spine.tenancy import OPERATOR, Actor, AuditAction, Change, changes_between
 from spine.tenancy.bound import ActorBound
 from spine.tenancy.store import record
 
-__all__ = ["OPERATOR_USER_EMAIL", "RuleStore", "RuleWrite", "Writes"]
-
-#: The user that rules made by the CLI (or a key acting for no user) are ``created_by``:
-#: spec 003 makes the column a required reference to ``core.users``.
-OPERATOR_USER_EMAIL = "operator@spine.invalid"
-_OPERATOR_USER_ID = uuid.uuid5(uuid.NAMESPACE_URL, "spine:user:operator")
+__all__ = ["RuleStore", "RuleWrite", "Writes"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,7 +150,7 @@ class RuleStore(ActorBound):
         now = self.clock.now()
 
         def work(conn: sa.Connection) -> list[Rule]:
-            user = self._user(conn, now)
+            user = operator_user(conn, self.actor, now)
             for template in writes.templates:
                 self._write_template(conn, template, user, now)
             ids = [self._write_rule(conn, item, user, now) for item in writes.rules]
@@ -188,7 +182,7 @@ class RuleStore(ActorBound):
                 raise RuleNotFound(str(rule_id))
             old = found[0]
             values: dict[str, Any] = {"is_active": active, "updated_date": now}
-            values["updated_by"] = self._user(conn, now)
+            values["updated_by"] = operator_user(conn, self.actor, now)
             values["deactivated_by"] = None if active else values["updated_by"]
             if active and old.schedule is not None and not old.is_active:
                 values["next_fire_at"] = next_fire_at(old.schedule, now)
@@ -206,43 +200,6 @@ class RuleStore(ActorBound):
             rules_t.c.id.in_(list(ids)), rules_t.c.workspace_id == self.workspace_id
         )
         return list(conn.execute(query).scalars())
-
-    def _user(self, conn: sa.Connection, now: datetime) -> uuid.UUID:
-        if self.actor.user_id is not None:
-            return self.actor.user_id
-        found: uuid.UUID | None = conn.execute(
-            sa.select(users_t.c.id).where(users_t.c.email == OPERATOR_USER_EMAIL)
-        ).scalar_one_or_none()
-        if found is not None:
-            return found
-        values = {
-            "id": _OPERATOR_USER_ID,
-            "email": OPERATOR_USER_EMAIL,
-            "display_name": "spine operator (CLI, keys acting for no user)",
-            "is_active": True,
-            "created_date": now,
-            "updated_date": now,
-        }
-        insert_if_absent(conn, users_t, values, key=("email",))
-        found_id: uuid.UUID = conn.execute(
-            sa.select(users_t.c.id).where(users_t.c.email == OPERATOR_USER_EMAIL)
-        ).scalar_one()
-        return found_id
-
-    def _trigger_type(self, conn: sa.Connection, name: str) -> uuid.UUID:
-        query = sa.select(trigger_types_t.c.id).where(trigger_types_t.c.name == name)
-        found: uuid.UUID | None = conn.execute(query).scalar_one_or_none()
-        if found is not None:
-            return found
-        values = {
-            "id": uuid.uuid4(),
-            "name": name,
-            "description": STANDARD_TRIGGER_TYPES.get(name),
-            "is_active": True,
-        }
-        insert_if_absent(conn, trigger_types_t, values, key=("name",))
-        found_id: uuid.UUID = conn.execute(query).scalar_one()
-        return found_id
 
     def _entity(self, conn: sa.Connection, name: str) -> tuple[uuid.UUID, uuid.UUID]:
         row = conn.execute(
@@ -318,7 +275,7 @@ class RuleStore(ActorBound):
             "description": spec.description,
             "entity_id": entity_id,
             "entity_type_id": entity_type_id,
-            "trigger_type_id": self._trigger_type(conn, spec.trigger.value),
+            "trigger_type_id": trigger_type_id(conn, spec.trigger.value),
             "trigger_conditions": conditions_json(spec.conditions, spec.schedule),
             "is_active": spec.is_active,
             "updated_date": now,
@@ -445,38 +402,7 @@ class RuleStore(ActorBound):
                 "remove them or their depends_on first"
             )
         # Its history goes with it; alerts people got stay, without the link back.
-        executions = sa.select(executions_t.c.id).where(
-            executions_t.c.automation_rules_id == rule.id
-        )
-        action_ids = sa.select(actions_t.c.id).where(actions_t.c.automation_rules_id == rule.id)
-        conn.execute(
-            alerts_t.update()
-            .where(alerts_t.c.source_rule_id == rule.id)
-            .values(source_rule_id=None)
-        )
-        conn.execute(
-            alerts_t.update()
-            .where(alerts_t.c.automation_execution_id.in_(executions))
-            .values(automation_execution_id=None)
-        )
-        conn.execute(
-            deliveries_t.update()
-            .where(
-                sa.or_(
-                    deliveries_t.c.rule_id == rule.id,
-                    deliveries_t.c.action_id.in_(action_ids),
-                    deliveries_t.c.automation_execution_id.in_(executions),
-                )
-            )
-            .values(rule_id=None, action_id=None, automation_execution_id=None)
-        )
-        conn.execute(executions_t.delete().where(executions_t.c.automation_rules_id == rule.id))
-        conn.execute(
-            deps_t.delete().where(
-                sa.or_(deps_t.c.child_rule_id == rule.id, deps_t.c.parent_rule_id == rule.id)
-            )
-        )
-        conn.execute(actions_t.delete().where(actions_t.c.automation_rules_id == rule.id))
+        delete_history(conn, rule.id)
         conn.execute(rules_t.delete().where(rules_t.c.id == rule.id))
         self._audit_rule(conn, AuditAction.DELETE, rule, None, now)
 
@@ -493,16 +419,7 @@ class RuleStore(ActorBound):
         )
         if row is None:
             return
-        users = conn.execute(
-            sa.select(rules_t.c.name)
-            .join(actions_t, actions_t.c.automation_rules_id == rules_t.c.id)
-            .where(
-                actions_t.c.template_id == template_id,
-                sa.func.coalesce(actions_t.c.is_active, True),
-            )
-            .order_by(rules_t.c.name)
-        ).scalars()
-        named = sorted(set(users))
+        named = template_users(conn, template_id)
         if named:
             raise Conflict(
                 f"action template {row['name']!r} is used by rule(s) {', '.join(map(repr, named))}"
