@@ -497,4 +497,3 @@ def event_listeners(clock: Clock) -> tuple[Listener, ...]:
     # Automation records changes of watched runs, check results and incidents.
     on_own_tables: tuple[Listener, ...] = (OwnTableChanges(clock),)
     return on_run + on_fire + on_source + on_alert + on_quality + on_own_tables
-
