@@ -9,10 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from spine.automation.models import ExecutionStatus
+from spine.automation.store.changes import ChangeLog
 from spine.bootstrap import Services, build
 from spine.config import load_settings
 from spine.core.clock import FrozenClock
 from spine.core.storage.schema.automation import alerts
+from spine.core.storage.schema.workflow_history import core_workflow_runs
+from spine.tenancy import DEFAULT_WORKSPACE_ID
 
 from .rule_helpers import START
 
@@ -116,3 +119,41 @@ def test_a_scheduled_rule_alerts_once_per_selected_row(services: Services) -> No
     executions = automation.executions.executions(rule="late")
     assert {e.status for e in executions} == {ExecutionStatus.SUCCESS}
     assert len(executions) == 2
+
+
+def test_a_scheduled_rule_on_spines_runs_reads_its_own_workspace_only(
+    services: Services,
+) -> None:
+    other = services.tenancy.create_workspace("other", "default", services.actor)
+    automation = services.automation
+    automation.entities.watch("core_workflow_runs")
+    automation.rules.create(
+        {
+            "name": "failed-runs",
+            "entity": "core_workflow_runs",
+            "trigger": "scheduled",
+            "cron": "0 8 * * *",
+            "conditions": [{"field_name": "status", "operator": "equals", "value": "FAILED"}],
+        }
+    )
+    rows = [
+        {"run_id": f"01J{i:023d}", "workflow_name": "w", "status": "FAILED", "workspace_id": ws}
+        for i, ws in enumerate([DEFAULT_WORKSPACE_ID, other.id, DEFAULT_WORKSPACE_ID])
+    ]
+    services.database.run_write(
+        lambda conn: conn.execute(
+            core_workflow_runs.insert(), [{**row, "created_at": START} for row in rows]
+        )
+    )
+    clock = services.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(timedelta(hours=1))
+
+    hook = services.rule_scheduling()
+    hook.tick()
+
+    assert [f.rows for f in hook.fired] == [2]
+    log = ChangeLog(services.database)
+    log.sequence()
+    selected = [c.new["run_id"] for c in log.read(0, 100) if c.new]
+    assert selected == [rows[0]["run_id"], rows[2]["run_id"]]

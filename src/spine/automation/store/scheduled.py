@@ -34,6 +34,7 @@ from spine.automation.store.changes import append, row_json
 from spine.automation.store.rule_rows import entities_t, rules_t, trigger_types_t
 from spine.core.clock import Clock
 from spine.core.storage import Database
+from spine.core.storage.schema import metadata
 
 __all__ = ["Fired", "ScheduledRuleStore"]
 
@@ -119,12 +120,14 @@ class ScheduledRuleStore:
         assert rule.schedule is not None
         sqlite = conn.dialect.name == "sqlite"
         try:
-            table = sa.Table(
-                rule.entity,
-                sa.MetaData(),
-                schema=None if sqlite else schema,
-                autoload_with=conn,
-            )
+            table = _own_table(rule.entity)
+            if table is None:
+                table = sa.Table(
+                    rule.entity,
+                    sa.MetaData(),
+                    schema=None if sqlite else schema,
+                    autoload_with=conn,
+                )
         except sa.exc.NoSuchTableError:
             # The table was dropped after it was watched: nothing to select; the rule
             # keeps its schedule (the table may come back).
@@ -153,6 +156,13 @@ def _scheduled() -> Any:
             rules_t.c.next_fire_at.is_not(None),
         )
     )
+
+
+def _own_table(name: str) -> sa.Table | None:
+    """Spine's own table ``name`` as its schema declares it (its types read back right)."""
+    if name not in SPINE_TABLES:
+        return None
+    return next((t for t in metadata.tables.values() if t.name == name), None)
 
 
 def _change(rule: Rule, row: dict[str, Any]) -> Change:
