@@ -1,11 +1,11 @@
 """Narrate scripts/demo: what a run of finra.weekly_ingest just did, and why.
 
-Reads ``spine run ... --json`` (or ``spine runs show ... --json``) on stdin and prints a
-few plain sentences. The demo keeps its database (``spine.db``) between runs, so a
-second demo finds every week already loaded: the story says so instead of pretending
-it is the first time.
+Reads ``spine run ... --json`` (or ``spine runs show ... --json``; for ``alerts``,
+``spine automation alerts list --json``) on stdin and prints a few plain sentences.
+The demo keeps its database (``spine.db``) between runs, so a second demo finds every
+week already loaded: the story says so instead of pretending it is the first time.
 
-    python scripts/demo_story.py first|again|broken|good SPINE_COMMAND
+    python scripts/demo_story.py first|again|broken|good|alerts SPINE_COMMAND
 """
 
 from __future__ import annotations
@@ -80,10 +80,34 @@ def _checks(data: dict[str, Any]) -> None:
         print("   The rows stay loaded; each failing check opened an incident.")
 
 
+def _alerts(spine: str, alerts: list[dict[str, Any]]) -> None:
+    """What the example's rule raised: ``spine automation alerts list --json`` on stdin."""
+    fired = [a for a in alerts if any(r["name"] == "finra-oncall" for r in a["recipients"])]
+    if not fired:
+        print("-> No alert for finra-oncall: no run of finra.weekly_ingest has failed yet.")
+        return
+    print(f"-> The rule finra-ingest-failed fired: {len(fired)} alert(s) for the role")
+    print("   finra-oncall (automation.yaml):")
+    for alert in fired:
+        print(f"   [{alert['severity']}, {alert['status']}] {alert['title']}")
+    executions = _spine_json(spine, "automation", "executions", "--rule", "finra-ingest-failed")
+    unsent = {
+        action["error"]
+        for execution in executions
+        for action in execution["actions_executed"]
+        if action["name"] == "email-oncall" and action["status"] == "failed"
+    }
+    for error in sorted(unsent):
+        print(f"   Its e-mail was not sent: {error}")
+
+
 def main() -> None:
     """Print the story of the run on stdin."""
     mode, spine = sys.argv[1], sys.argv[2]
     data = json.load(sys.stdin)
+    if mode == "alerts":
+        _alerts(spine, data)
+        return
     fetched = _step(data, "fetch").get("output_data") or {}
     week, status = fetched.get("week_ending"), fetched.get("status")
     skipped = [s["step_name"] for s in data["steps"] if s["status"] == "SKIPPED"]

@@ -72,6 +72,12 @@ def test_the_demo_tells_a_story_the_first_time_and_the_second(tmp_path: Path) ->
         "finra.venues_t1": "resolved",
     }
 
+    # The failed run fired the example's rule: one alert for the role finra-oncall.
+    fired = _section(first, 10)
+    assert "-> The rule finra-ingest-failed fired: 1 alert(s) for the role" in fired
+    assert "[high, active] finra.weekly_ingest failed: run " in fired
+    assert "Its e-mail was not sent: role 'finra-oncall' has no members" in fired
+
     assert "-> SUCCESS" not in second
     assert second.count("-> UNCHANGED: demo.db already holds week") == 3
     assert "Remove demo.db to watch the first load again" in second
@@ -82,3 +88,5 @@ def test_the_demo_tells_a_story_the_first_time_and_the_second(tmp_path: Path) ->
         "finra.rows_t1": "resolved",
         "finra.venues_t1": "resolved",
     }
+    # No run failed this time: the alert of the first demo is the only one.
+    assert "-> The rule finra-ingest-failed fired: 1 alert(s) for the role" in _section(second, 10)

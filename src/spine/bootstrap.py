@@ -20,6 +20,7 @@ from spine.alerting import (
     policy_from_settings,
 )
 from spine.alerting.notifications import QualityNotifications
+from spine.automation.listener import OwnTableChanges
 from spine.config import Settings, load_settings
 from spine.core.clock import Clock, SystemClock
 from spine.core.events import EventType, Listener
@@ -36,6 +37,7 @@ from spine.tenancy.store import TenancyStore
 
 if TYPE_CHECKING:
     from spine.automation.assembly import Automation
+    from spine.automation.scheduled import RuleScheduling
     from spine.core.storage.migrator import Migrator
     from spine.core.storage.outage import DatabaseWait
     from spine.quality.jobs import CheckScheduling, JobWorker
@@ -145,12 +147,14 @@ class Services:
         return shared.acting_as(self.actor)
 
     def step_services(self) -> StepServices:
-        """What workflow steps may use: alerts, sources, quality checks, spine's database."""
+        """What workflow steps may use: alerts, sources, checks, automation, spine's database."""
         return StepServices(
             alerts=_AlertsOnDemand(self),
             sources=_SourcesOnDemand(self),
             database=self.database,
             quality=_QualityOnDemand(self),
+            # Services has what a step declaring automation rules needs (AutomationSetup).
+            automation=self,
         )
 
     def runner(self) -> WorkflowRunner:
@@ -185,7 +189,8 @@ class Services:
     def scheduler(self) -> Scheduler:
         """A scheduler over the registered workflows, with the configured timings.
 
-        It also queues the jobs of due check schedules (:meth:`check_scheduling`).
+        It also queues the jobs of due check schedules (:meth:`check_scheduling`) and
+        fires due scheduled automation rules (:meth:`rule_scheduling`).
         """
         return Scheduler(
             self.schedules,
@@ -195,7 +200,7 @@ class Services:
             max_sleep_seconds=self.settings.scheduler_max_sleep_seconds,
             batch_size=self.settings.scheduler_batch_size,
             catchup_limit=self.settings.scheduler_catchup_limit,
-            extra_ticks=(self.check_scheduling().tick,),
+            extra_ticks=(self.check_scheduling().tick, self.rule_scheduling().tick),
         )
 
     def quality_store(self) -> QualityStore:
@@ -257,6 +262,13 @@ class Services:
         from spine.quality.jobs import CheckScheduling
 
         return CheckScheduling(self.quality_store())
+
+    def rule_scheduling(self) -> RuleScheduling:
+        """The scheduler's hook that fires due scheduled automation rules."""
+        from spine.automation.scheduled import RuleScheduling
+        from spine.automation.store.scheduled import ScheduledRuleStore
+
+        return RuleScheduling(ScheduledRuleStore(self.database, self.clock))
 
     def check_worker(self, *, database_wait: DatabaseWait | None = None) -> JobWorker:
         """Runs queued check jobs beside ``spine worker``'s runs, sharing ``database_wait``."""
@@ -482,4 +494,6 @@ def event_listeners(clock: Clock) -> tuple[Listener, ...]:
     on_source: tuple[Listener, ...] = ()  # nothing reacts to source.changed yet
     # Quality's incidents and failed checks: webhooks and incident alerts.
     on_quality: tuple[Listener, ...] = (QualityNotifications(clock, on_alert),)
-    return on_run + on_fire + on_source + on_alert + on_quality
+    # Automation records changes of watched runs, check results and incidents.
+    on_own_tables: tuple[Listener, ...] = (OwnTableChanges(clock),)
+    return on_run + on_fire + on_source + on_alert + on_quality + on_own_tables

@@ -9,19 +9,24 @@ an object parameter this test cannot fill fails it until it can.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from spine.core.errors import Conflict
 from spine.core.ids import new_id
 from spine.orchestration.registry import workflows
 from spine.orchestration.steps import Step
 from spine.orchestration.workflow import Workflow
-from spine.tenancy import Actor
+from spine.tenancy import ALL_SCOPES, Actor
 from tests.api.tenants import Tenant, Tenants
 
 WF = "api_isolation.demo"
+#: The user a's automation alert is for (users are shared; their alerts are not).
+RECIPIENT = "iso@example.com"
 if WF not in workflows.names():
     Workflow(WF, [Step.lambda_("a", lambda ctx: {"ok": True})])
 
@@ -89,6 +94,27 @@ SEEDS: list[tuple[str, dict[str, Any], str]] = [
     ("/checks/{check_id}/run", {}, "job_id"),
 ]
 
+#: Tenant a's automation rule: an alert for a user every workspace may have a key for.
+RULE: dict[str, Any] = {
+    "name": "shipped",
+    "entity": "iso_orders",
+    "trigger": "on_create",
+    "conditions": [{"field_name": "status", "operator": "equals", "value": "shipped"}],
+    "actions": [
+        {
+            "name": "tell",
+            "type": "create_alert",
+            "execution_order": 1,
+            "config": {
+                "severity": "high",
+                "title": "order {{ new.id }} shipped",
+                "message": "m",
+                "recipients": [{"type": "user", "email": RECIPIENT}],
+            },
+        }
+    ],
+}
+
 #: Bodies that would be accepted if the object were b's own, so that a 404 shows the
 #: lookup refused it, not the validation.
 PATCHES: dict[str, dict[str, Any]] = {
@@ -98,10 +124,15 @@ PATCHES: dict[str, dict[str, Any]] = {
     "connection_id": {"pool_size": 3},
     "check_id": {"severity": "warning"},
     "webhook_id": {"enabled": False},
+    "rule_id": {"is_active": False},
 }
 #: Bodies of POSTs that take one, accepted if the object were b's own (as PATCHES).
 POSTS: dict[str, dict[str, Any]] = {
     "/incidents/{incident_id}/acknowledge": {"by": "b"},
+    "/automation/rules/{rule_id}": RULE,
+    "/automation/rules/{rule_id}/test": {"operation": "insert", "new": {"status": "shipped"}},
+    "/automation/alerts/{alert_id}/acknowledge": {"user": RECIPIENT},
+    "/automation/alerts/{alert_id}/dismiss": {"user": RECIPIENT},
 }
 
 
@@ -129,11 +160,44 @@ def _seed(tenant: Tenant) -> dict[str, str]:
     incident = tenant.services.quality.open_incident("rows")
     assert incident is not None
     ids["incident_id"] = str(incident.id)
+    ids.update(_seed_automation(tenant))
     return ids
 
 
+def _seed_automation(tenant: Tenant) -> dict[str, str]:
+    """A watched table, a rule, and the execution and alert a change of the table made."""
+    with suppress(Conflict):  # users are shared: b's seeding finds a's
+        tenant.services.tenancy.add_user(RECIPIENT)
+    with tenant.services.database.write() as conn:
+        conn.execute(
+            sa.text("CREATE TABLE IF NOT EXISTS iso_orders (id INTEGER PRIMARY KEY, status TEXT)")
+        )
+    entity = tenant.post("/automation/entities", json={"table": "iso_orders"})
+    assert entity.status_code == 201, entity.text
+    rule = tenant.post("/automation/rules", json=RULE)
+    assert rule.status_code == 201, rule.text
+    with tenant.services.database.write() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO iso_orders (id, status) "
+                "SELECT coalesce(max(id), 0) + 1, 'shipped' FROM iso_orders"
+            )
+        )
+    tenant.services.automation.dispatcher().run_once()
+    executions = tenant.get("/automation/executions").json()["items"]
+    alerts = tenant.get("/automation/alerts").json()["items"]
+    return {
+        "entity_id": entity.json()["id"],
+        "rule_id": rule.json()["id"],
+        "execution_id": executions[0]["id"],
+        "automation_alert_id": alerts[0]["id"],
+    }
+
+
 def _fill(path: str, ids: dict[str, str]) -> str:
-    out = path
+    # Alerts for people and spine's alerts both call their id `alert_id`.
+    people = "/automation/alerts/{alert_id}"
+    out = path.replace(people, people.replace("{alert_id}", ids.get("automation_alert_id", "")))
     for name, value in ids.items():
         out = out.replace("{" + name + "}", value)
     assert "{" not in out, f"no id of tenant a for {path}: add it to SEEDS"
@@ -198,12 +262,18 @@ def test_listings_never_show_another_workspaces_rows(tenants: Tenants) -> None:
     ids = _seed(a)
     _seed(b)
 
+    # b's key for the user a's alert is addressed to: the user is shared, a's alert is not.
+    recipient = b.services.tenancy.create_key(
+        Actor(workspace_id=b.workspace.id), name="user", scopes=ALL_SCOPES, user=RECIPIENT
+    )
+    as_recipient = {"Authorization": f"Bearer {recipient.secret}"}
     leaks: list[str] = []
     for method, path in operations:
         if method != "GET" or "{" in path:
             continue
         for query in ({}, {"limit": 200}, {"workspace_id": str(a.workspace.id)}):
-            response = b.get(path, params=query)
+            headers = as_recipient if path == "/automation/alerts/mine" else {}
+            response = b.get(path, params=query, headers=headers)
             assert response.status_code == 200, (path, response.text)
             text = response.text
             leaks += [f"{path} shows a's {name}" for name, value in ids.items() if value in text]

@@ -10,6 +10,8 @@ from spine import __version__
 from spine.api import alerting, health, history, runs, schedules, sources, tenancy
 from spine.api import webhooks as webhooks_api
 from spine.api.auth import FailedAuthLimiter
+from spine.api.automation import router as automation_router
+from spine.api.automation_ops import router as automation_ops_router
 from spine.api.docs import install_docs
 from spine.api.limits import BodyLimits, document_limits
 from spine.api.problems import PROBLEM_MEDIA_TYPE, install_handlers
@@ -74,4 +76,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(quality_router)
     app.include_router(quality_ops_router)
     app.include_router(webhooks_api.router)
+    app.include_router(automation_router)
+    app.include_router(automation_ops_router)
     return app

@@ -17,7 +17,15 @@ from spine.core.storage import Database
 from spine.tenancy.models import Actor
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Mapping
+
+    from spine.automation.capture import EntityService
+    from spine.automation.dispatcher import Dispatcher
+    from spine.automation.executions import ExecutionService
+    from spine.automation.models import ActionHandler, ActionType
+    from spine.automation.notifications import NotificationSender
+    from spine.automation.people import AlertInbox
+    from spine.automation.service import RuleService
 
 
 class Automation:
@@ -50,3 +58,87 @@ class Automation:
     @cached_property
     def _built(self) -> bool:
         return True
+
+    @cached_property
+    def entities(self) -> EntityService:
+        """The workspace's watched tables (``watch``, ``unwatch``, ``entities``)."""
+        from spine.automation.capture import EntityService
+        from spine.automation.store.entities import EntityStore
+
+        return EntityService(EntityStore(self.database, self.clock, actor=self.actor))
+
+    @cached_property
+    def rules(self) -> RuleService:
+        """The workspace's rules and action templates (save, apply, test)."""
+        from spine.automation.service import RuleService
+        from spine.automation.store.rules import RuleStore
+
+        return RuleService(
+            RuleStore(self.database, self.clock, actor=self.actor),
+            columns=lambda table: self.entities.columns(table),
+            # Asked for when a rule is checked: reading rules builds no handler.
+            handlers=lambda: self.handlers,
+        )
+
+    # ------------------------------------------------------------ actions and people
+
+    @cached_property
+    def inbox(self) -> AlertInbox:
+        """Alerts for people in the actor's workspace: list, acknowledge, dismiss, decide."""
+        from spine.automation.people import AlertInbox
+        from spine.automation.store.alerts import AlertStore
+
+        return AlertInbox(AlertStore(self.database, self.actor), self.clock)
+
+    # ------------------------------------------------------------ dispatch
+
+    @cached_property
+    def executions(self) -> ExecutionService:
+        """Executions of the actor's workspace, and replays of the change log."""
+        from spine.automation.executions import ExecutionService
+        from spine.automation.store.changes import ChangeLog
+        from spine.automation.store.executions import ExecutionStore
+
+        return ExecutionService(
+            ExecutionStore(self.database, actor=self.actor), ChangeLog(self.database), self.clock
+        )
+
+    def dispatcher(self, name: str = "dispatcher") -> Dispatcher:
+        """The dispatcher (system: every workspace's rules), reading cursor ``name``."""
+        from spine.automation.conditions import matches
+        from spine.automation.dispatcher import Dispatcher
+        from spine.automation.executor import Executor
+        from spine.automation.store.alerts import resolve_expired
+        from spine.automation.store.executions import ExecutionStore
+        from spine.automation.store.rules import RuleStore
+
+        system = Actor(system=True)
+        rules = RuleStore(self.database, self.clock, actor=system)
+        executions = ExecutionStore(self.database, actor=system)
+        return Dispatcher(
+            self.database,
+            self.clock,
+            executor=Executor(self.database, self.clock, self.handlers, executions),
+            executions=executions,
+            rules_for=rules.active_rules_for,
+            templates_for=rules.templates_by_id,
+            matches=matches,
+            resolve_expired=resolve_expired,
+            max_depth=self.settings.automation_max_depth,
+            batch_size=self.settings.automation_batch_size,
+            poll_seconds=self.settings.automation_poll_seconds,
+            name=name,
+        )
+
+    @cached_property
+    def handlers(self) -> Mapping[ActionType, ActionHandler]:
+        """One handler per action type (the executor's and the rules' validation)."""
+        from spine.automation.actions.registry import build_handlers
+
+        return build_handlers(self.database, self.clock, self.settings)
+
+    def notification_sender(self) -> NotificationSender:
+        """The loop that sends pending notification deliveries (every workspace)."""
+        from spine.automation.notifications import NotificationSender
+
+        return NotificationSender(self.database, self.clock, self.settings)

@@ -394,6 +394,9 @@ class Alert:
     decision: Decision | None = None
     decided_by: uuid.UUID | None = None
     decided_at: datetime | None = None
+    #: Spec 003 ``alert_acknowledgments`` rows: ``acknowledged_by`` (a user id),
+    #: ``email``, ``acknowledged_date``, ``notes``; oldest first.
+    acknowledgments: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,6 +30,10 @@ def create_key(
         int | None,
         typer.Option("--expires-in-days", help="Expire after N days (default: never)."),
     ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="The email of the user the key acts for (alerts/mine)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Make an API key and print it, this once: spine cannot show it again."""
@@ -38,7 +42,7 @@ def create_key(
     wanted = parse_scopes(scopes)
     services = state(ctx).services()
     made = services.tenancy.create_key(
-        services.actor, name=name, scopes=wanted, expires_in_days=expires_in_days
+        services.actor, name=name, scopes=wanted, expires_in_days=expires_in_days, user=user
     )
     if as_json:
         print_json(made.to_dict())

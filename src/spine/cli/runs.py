@@ -187,8 +187,13 @@ def worker_command(
             help="Execute what is due now (through parks of up to 10 s), say what is left, exit.",
         ),
     ] = False,
+    no_dispatch: Annotated[
+        bool,
+        typer.Option("--no-dispatch", help="Do not run the automation dispatcher in this worker."),
+    ] = False,
 ) -> None:
     """Execute PENDING and resumable runs until stopped (SIGTERM/SIGINT; twice: at once)."""
+    from spine.cli.automation_worker import AutomationLoops
     from spine.orchestration.worker import Worker
 
     cli = state(ctx)
@@ -208,10 +213,16 @@ def worker_command(
         target=_run_check_jobs, args=(checks, once), name="spine-check-jobs", daemon=True
     )
     check_thread.start()
+    # Automation rules' dispatcher (a stand-by while another process leads).
+    automation = None if no_dispatch else AutomationLoops(services, once=once)
+    if automation is not None:
+        automation.start()
 
     def stop(received: signal.Signals) -> str:
         worker.stop()
         checks.stop()
+        if automation is not None:
+            automation.stop()
         runs = "run" if worker.in_progress == 1 else "runs"
         return (
             f"stopping: finishing {worker.in_progress} {runs} in progress (a step gets up to "
@@ -223,6 +234,10 @@ def worker_command(
         if not once:
             checks.stop()
         check_thread.join()
+        if automation is not None:
+            if not once:
+                automation.stop()
+            automation.join()
     console.print(
         f"worker stopped after {executed} run executions and {checks.executed} check jobs",
         highlight=False,

@@ -101,6 +101,29 @@ class QualityChecker(Protocol):
         ...
 
 
+class AutomationSetup(Protocol):
+    """Declares automation rules in a run's workspace (``spine.automation``, above us).
+
+    A workflow sets up the rules it ships on first use, as the FINRA example does;
+    ``spine.bootstrap.Services`` of the run's workspace is one.
+    """
+
+    @property
+    def automation(self) -> Any:  # spine.automation.assembly.Automation
+        """The automation services of the run's workspace."""
+        ...
+
+    @property
+    def tenancy(self) -> Any:  # spine.tenancy.TenancyService
+        """Workspaces, users and roles (``add_role(name, actor=...)``)."""
+        ...
+
+    @property
+    def actor(self) -> Any:  # spine.tenancy.Actor
+        """Who acts: the system, in the run's workspace."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepServices:
     """The services a step may use; ``None`` for one the runner was not given.
@@ -110,6 +133,7 @@ class StepServices:
         sources: Fetches registered sources (``ctx.fetch``).
         database: Spine's database (``ctx.database``).
         quality: Runs data-quality checks (``spine.quality.checks_step``).
+        automation: Declares automation rules (``spine.examples.finra.automation``).
         in_workspace: The services of a run's workspace (a worker serves every
             workspace: a step's alerts and fetches belong to its run's); ``None``: these.
     """
@@ -119,6 +143,7 @@ class StepServices:
     database: Database | None = None
     in_workspace: Callable[[uuid.UUID | None], StepServices] | None = None
     quality: QualityChecker | None = None
+    automation: AutomationSetup | None = None
 
     def of_workspace(self, workspace_id: uuid.UUID | None) -> StepServices:
         """The services a step of a run in ``workspace_id`` uses."""

@@ -22,6 +22,7 @@ from spine.tenancy.models import (
     AuditEntry,
     NewApiKey,
     Organization,
+    Role,
     User,
     Workspace,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "NewApiKey",
     "Organization",
     "PermissionDenied",
+    "Role",
     "TenancyService",
     "Unauthenticated",
     "User",

@@ -32,6 +32,7 @@ __all__ = [
     "AuditEntry",
     "NewApiKey",
     "Organization",
+    "Role",
     "User",
     "Workspace",
 ]
@@ -166,6 +167,9 @@ class ApiKey:
     expires_at: datetime | None
     created_at: datetime
     revoked_at: datetime | None = None
+    #: The user (``core.users``) the key acts for (``keys create --user``); ``None``
+    #: for a key of no one in particular.
+    user_id: uuid.UUID | None = None
 
     def usable_at(self, now: datetime) -> bool:
         """Whether the key authenticates at ``now``: not revoked, not expired."""
@@ -173,7 +177,12 @@ class ApiKey:
 
     def actor(self) -> Actor:
         """The actor a request with this key is."""
-        return Actor(workspace_id=self.workspace_id, api_key_id=self.id, scopes=self.scopes)
+        return Actor(
+            workspace_id=self.workspace_id,
+            api_key_id=self.id,
+            scopes=self.scopes,
+            user_id=self.user_id,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The row by its column names, scopes sorted; never the digest (not held here)."""
@@ -199,7 +208,29 @@ class NewApiKey:
             "expires_at": made.expires_at,
             "workspace_id": made.workspace_id,
             "created_at": made.created_at,
+            # Only for a key made for a user, so that other keys' output is as it was.
+            **({"user_id": made.user_id} if made.user_id is not None else {}),
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Role:
+    """A role of a workspace (``core.roles``): alerts are addressed to it by name.
+
+    Attributes:
+        members: The emails of the users who hold it, sorted.
+    """
+
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    name: str
+    description: str | None
+    created_date: datetime
+    members: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row by its column names, with ``members`` as a list."""
+        return {**_columns(self), "members": list(self.members)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,16 +16,19 @@ from spine.tenancy import keys
 from spine.tenancy.audit import entity_uuid
 from spine.tenancy.errors import PermissionDenied, Unauthenticated
 from spine.tenancy.models import (
+    OPERATOR,
     Actor,
     ApiKey,
     ApiScope,
     AuditEntry,
     NewApiKey,
     Organization,
+    Role,
     User,
     Workspace,
 )
 from spine.tenancy.store import ApiKeyNotFound, TenancyStore
+from spine.tenancy.store.roles import RoleStore
 
 #: ``last_used_at`` is written at most this often per key and process, so that a busy
 #: key costs no write per request; the column is at most this stale.
@@ -123,6 +126,36 @@ class TenancyService:
         """Every user."""
         return self.store.users()
 
+    # ------------------------------------------------------------------ roles
+
+    def add_role(
+        self, name: str, description: str | None = None, *, actor: Actor = OPERATOR
+    ) -> Role:
+        """Add a role to ``actor``'s workspace (alerts are addressed to it by name).
+
+        Raises:
+            Conflict: If the workspace has a role of that name.
+            InvalidInput: If the name is empty or too long.
+        """
+        return self._roles.add(actor, name, description)
+
+    def assign_role(self, role: str, email: str, *, actor: Actor = OPERATOR) -> Role:
+        """Give the user with ``email`` the role ``role`` of ``actor``'s workspace.
+
+        Raises:
+            RoleNotFound: If the workspace has no such role.
+            UserNotFound: If no user has that email.
+        """
+        return self._roles.assign(actor, role, email)
+
+    def roles(self, *, actor: Actor = OPERATOR) -> list[Role]:
+        """The roles of ``actor``'s workspace by name, with their members' emails."""
+        return self._roles.roles(actor.workspace_id)
+
+    @property
+    def _roles(self) -> RoleStore:
+        return RoleStore(self.store.database, self.store.clock.now)
+
     # --------------------------------------------------------------- API keys
 
     def create_key(
@@ -132,13 +165,18 @@ class TenancyService:
         name: str,
         scopes: frozenset[ApiScope],
         expires_in_days: int | None = None,
+        user: str | None = None,
     ) -> NewApiKey:
         """Make a key for ``actor``'s workspace; the key itself is in the result only.
+
+        ``user``: the email of the user the key acts for (its requests'
+        ``Actor.user_id``: ``alerts/mine``, acknowledging alerts).
 
         Raises:
             PermissionDenied: If ``scopes`` holds one ``actor`` lacks (a key never
                 grants what its creator does not hold).
             InvalidInput: If the name is empty or the expiry out of range.
+            UserNotFound: If ``user`` is given and no user has that email.
         """
         missing = scopes - actor.scopes
         if missing:
@@ -159,6 +197,7 @@ class TenancyService:
             key_digest=keys.digest(secret),
             scopes=scopes,
             expires_at=expires_at,
+            user=user,
         )
         return NewApiKey(key=record, secret=secret)
 

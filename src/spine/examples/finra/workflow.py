@@ -1,7 +1,10 @@
 """``finra.weekly_ingest``: fetch a week of FINRA OTC files, parse, load, check.
 
 Steps:
-    fetch          fetch the file source ``finra.otc_weekly`` (a glob over the week's
+    fetch          set up the example's automation rules on first use (``automation.yaml``:
+                   a failed run alerts the role ``finra-oncall``, see
+                   :mod:`spine.examples.finra.automation`), then
+                   fetch the file source ``finra.otc_weekly`` (a glob over the week's
                    files, one per tier; registered on first use): hashes, record counts,
                    change detection; the fetch row is linked to the run and the capture
     changed        a choice: an UNCHANGED week whose capture is already loaded skips
@@ -30,6 +33,7 @@ from typing import Any
 
 from spine import Step, Workflow, pipeline
 from spine.core.errors import InvalidInput
+from spine.examples.finra.automation import set_up_automation
 from spine.examples.finra.checks import CONNECTION, TABLE, set_up_checks
 from spine.examples.finra.parsing import parse
 from spine.examples.finra.store import DOMAIN, FinraStore
@@ -86,6 +90,8 @@ def _forced(ctx: StepContext) -> bool:
 
 def fetch(ctx: StepContext) -> dict[str, Any]:
     """Fetch the week's files from the source; UNCHANGED when they are the same bytes."""
+    # Before anything can fail: a failed run alerts finra-oncall (automation.yaml).
+    set_up_automation(ctx)
     week = week_of(ctx)
     store(ctx).create_tables()
     register_source(ctx)

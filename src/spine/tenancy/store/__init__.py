@@ -33,7 +33,7 @@ from spine.tenancy.models import (
     User,
     Workspace,
 )
-from spine.tenancy.store import audit
+from spine.tenancy.store import audit, roles
 from spine.tenancy.store.audit import record
 
 __all__ = ["ApiKeyNotFound", "TenancyStore", "WorkspaceNotFound", "record"]
@@ -250,8 +250,15 @@ class TenancyStore:
         key_digest: str,
         scopes: frozenset[ApiScope],
         expires_at: datetime | None,
+        user: str | None = None,
     ) -> ApiKey:
-        """Insert a key of ``actor``'s workspace, audited (the digest only as changed)."""
+        """Insert a key of ``actor``'s workspace, audited (the digest only as changed).
+
+        ``user``: the email of the user the key acts for (``api_keys.user_id``).
+
+        Raises:
+            UserNotFound: If no user has that email.
+        """
         now = self.clock.now()
         values: dict[str, Any] = {
             "id": uuid.uuid4(),
@@ -267,6 +274,12 @@ class TenancyStore:
         shown = {k: v for k, v in values.items() if k not in ("id", "workspace_id")}
 
         def work(conn: sa.Connection) -> None:
+            if user is not None:
+                found = roles.user_id(conn, user)
+                if found is None:
+                    raise roles.UserNotFound(user)
+                values["user_id"] = found
+                shown["user"] = user.strip()
             conn.execute(sa.insert(keys_t).values(values))
             change = Change(
                 entity_type="api_key",
@@ -277,7 +290,7 @@ class TenancyStore:
             record(conn, actor, change, now)
 
         self.database.run_write(work)
-        return _key({**values, "last_used_at": None, "revoked_at": None})
+        return _key({"user_id": None, **values, "last_used_at": None, "revoked_at": None})
 
     def keys(
         self,
@@ -418,4 +431,5 @@ def _key(row: Any) -> ApiKey:
         expires_at=row["expires_at"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        user_id=row.get("user_id"),
     )
