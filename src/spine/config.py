@@ -271,7 +271,7 @@ class Settings(BaseSettings):
         "this many actions deep is recorded, not acted on.",
     )
     automation_poll_seconds: float = Field(
-        default=1.0,
+        default=0.25,
         gt=0,
         description="How often an idle dispatcher looks for changes (PostgreSQL also "
         "wakes it with NOTIFY).",

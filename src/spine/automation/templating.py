@@ -14,9 +14,10 @@ operation has none), ``row`` (new, else old), ``entity`` (the table), ``operatio
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from spine.automation.models import Change, Rule
@@ -92,12 +93,20 @@ def check_templates(config: Mapping[str, Any], path: str = "config") -> None:
                     check_templates(item, f"{where}[{index}]")
 
 
+@lru_cache(maxsize=1024)
+def _compiled(text: str) -> Template:
+    # Compiling is most of a render's cost (the sandbox compiles to Python each time);
+    # a rule's config strings are few and repeat for every change. Templates are
+    # immutable and render safely from several threads.
+    return _ENVIRONMENT.from_string(text)
+
+
 def _render(value: Any, names: Mapping[str, Any], path: str) -> Any:
     if isinstance(value, str):
         if "{" not in value:
             return value
         try:
-            text = _ENVIRONMENT.from_string(value).render(names)
+            text = _compiled(value).render(names)
         except TemplateError as error:
             raise InvalidInput(f"{path}: {error.message}") from None
         except Exception as error:  # the sandbox refuses unsafe access with SecurityError
