@@ -9,7 +9,7 @@ them and another takes over when its process dies; senders share the work by cla
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
@@ -29,11 +29,15 @@ class AutomationLoops:
         once: Handle what is recorded now and return, instead of running until stopped.
     """
 
-    def __init__(self, services: Services, *, once: bool) -> None:
+    def __init__(self, services: Services, *, once: bool, database_wait: Any = None) -> None:
         self.once = once
         self.stopping = threading.Event()
         self.dispatcher: Dispatcher = services.automation.dispatcher()
         self.sender: NotificationSender = services.automation.notification_sender()
+        if database_wait is not None:
+            # One outage back-off for the worker's loops: an outage is reported once.
+            self.dispatcher.database_wait = database_wait
+            self.sender.database_wait = database_wait
         self.threads = [
             threading.Thread(target=self._dispatch, name="spine-dispatcher", daemon=True),
             threading.Thread(target=self._send, name="spine-notifications", daemon=True),

@@ -214,7 +214,11 @@ def worker_command(
     )
     check_thread.start()
     # Automation rules' dispatcher (a stand-by while another process leads).
-    automation = None if no_dispatch else AutomationLoops(services, once=once)
+    automation = (
+        None
+        if no_dispatch
+        else AutomationLoops(services, once=once, database_wait=runner.database_wait)
+    )
     if automation is not None:
         automation.start()
 

@@ -42,6 +42,17 @@ def move_cursor(
         ).scalar_one_or_none()
         if exists is not None:
             return False
+        if conn.dialect.name == "postgresql":
+            # Two dispatchers may both find no cursor yet: the second one's insert does
+            # nothing, and it has not moved the cursor.
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            inserted = conn.execute(
+                pg_insert(cursors_t)
+                .values(name=name, position=position, updated_at=at)
+                .on_conflict_do_nothing()
+            ).rowcount
+            return bool(inserted)
         conn.execute(cursors_t.insert().values(name=name, position=position, updated_at=at))
         return True
 

@@ -60,9 +60,13 @@ class Leadership:
         """Give the lock up (closing its connection or file)."""
         conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(exc.DBAPIError):
+            # After an outage the connection is broken (or waits for a rollback): the
+            # server has already released the lock with the session.
+            with contextlib.suppress(exc.SQLAlchemyError):
                 conn.execute(sa.select(sa.func.pg_advisory_unlock(self._key)))
-            with contextlib.suppress(exc.DBAPIError):
+            with contextlib.suppress(exc.SQLAlchemyError):
+                conn.invalidate()
+            with contextlib.suppress(exc.SQLAlchemyError):
                 conn.close()
         handle, self._file = self._file, None
         if handle is not None:
@@ -76,7 +80,7 @@ class Leadership:
             return self.held
         try:
             self._conn.execute(sa.text("SELECT 1"))
-        except exc.DBAPIError:
+        except exc.SQLAlchemyError:
             # The session ended (an outage, a restart): the server released the lock.
             self.release()
             return False
