@@ -101,6 +101,17 @@ class Settings(BaseSettings):
         ge=1024,
         description="The largest API request body; larger ones get 413 before being read.",
     )
+    web_session_seconds: int = Field(
+        default=43_200,
+        ge=60,
+        description="How long a dashboard login lasts (its signed cookie expires then).",
+    )
+    web_secret: str | None = Field(
+        default=None,
+        description="The key that signs dashboard session cookies; every API process of "
+        "one deployment needs the same. Unset: derived from the secret key when there is "
+        "one, else random per process (logins end when the process does).",
+    )
     pool_size: int = Field(default=5, ge=1, description="Connections kept per process.")
     max_overflow: int = Field(default=10, ge=0, description="Extra connections allowed.")
     connect_timeout_seconds: int = Field(

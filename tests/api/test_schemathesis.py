@@ -26,7 +26,7 @@ from spine.config import Settings
 from spine.core.storage import create_database
 from spine.core.storage.migrator import Migrator
 from spine.tenancy import ALL_SCOPES, Actor
-from tests.api.conftest import serving
+from tests.live_server import serving
 
 # Enough to reach every branch the schema describes without dominating the suite's time;
 # SPINE_SCHEMATHESIS_EXAMPLES raises it for a deeper local run.

@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from spine import __version__
 from spine.api import alerting, health, history, runs, schedules, sources, tenancy
 from spine.api import webhooks as webhooks_api
-from spine.api.auth import FailedAuthLimiter
 from spine.api.automation import router as automation_router
 from spine.api.automation_ops import router as automation_ops_router
 from spine.api.docs import install_docs
@@ -18,6 +17,7 @@ from spine.api.problems import PROBLEM_MEDIA_TYPE, install_handlers
 from spine.api.quality import router as quality_router
 from spine.api.quality_ops import router as quality_ops_router
 from spine.bootstrap import Services
+from spine.tenancy.throttle import FailedAuthLimiter
 
 _PROBLEM_REF = "#/components/schemas/Problem"
 DESCRIPTION = (

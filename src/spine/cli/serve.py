@@ -18,7 +18,9 @@ from spine.cli.output import console, fail
 if TYPE_CHECKING:
     import uvicorn
 
-_API_MODULES = frozenset({"fastapi", "starlette", "uvicorn", "pydantic", "anyio", "h11"})
+_API_MODULES = frozenset(
+    {"fastapi", "starlette", "uvicorn", "pydantic", "anyio", "h11", "itsdangerous", "multipart"}
+)
 _UVICORN_LEVELS = frozenset({"critical", "error", "warning", "info", "debug"})
 
 
@@ -29,13 +31,14 @@ def serve_command(
         int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
     ] = 8000,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs) until stopped (SIGTERM/SIGINT)."""
+    """Serve the REST API (OpenAPI at /docs) and the dashboard (/ui) until stopped."""
     from rich.markup import escape
 
     try:
         import uvicorn
 
         from spine.api import create_app
+        from spine.web import mount_dashboard
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] not in _API_MODULES:
             raise
@@ -45,9 +48,11 @@ def serve_command(
     # The user's workflows register, so that `POST .../runs` and `GET .../workflows` know them.
     cli.load_app()
     app = create_app(services)
+    mount_dashboard(app, services)
     level = services.settings.log_level.lower()
     console.print(
-        f"spine API on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs)",
+        f"spine API on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs; "
+        f"dashboard: http://{host}:{port}/ui/)",
         highlight=False,
         soft_wrap=True,
     )

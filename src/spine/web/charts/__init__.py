@@ -1,0 +1,14 @@
+"""Charts drawn on the server as SVG: no JavaScript, no chart library (docs/decisions.md).
+
+Every chart is an ``<svg role="img">`` with an ``aria-label`` saying what it shows, and
+every data mark (a bar, a point, a step's span) has the class ``mark`` and a ``<title>``
+a pointer shows. Each chart module draws one kind: :mod:`.bars` (stacked bars per day),
+:mod:`.sparkline`.
+"""
+
+from __future__ import annotations
+
+from spine.web.charts.bars import stacked_bars
+from spine.web.charts.sparkline import sparkline
+
+__all__ = ["sparkline", "stacked_bars"]
