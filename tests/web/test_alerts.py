@@ -176,3 +176,37 @@ def test_no_channels_says_how_to_add_one(page: Any, dashboard: Dashboard) -> Non
     page.goto(dashboard.ui("/alerts"))
     expect(page.get_by_text("No alert channels yet.")).to_be_visible()
     expect(page.locator(".empty code")).to_contain_text("spine alerts channels add ops --type")
+
+
+def test_attempts_are_grouped_into_deliveries_in_order_of_their_newest() -> None:
+    from spine.web.pages.alerts import group_deliveries
+
+    def attempt(alert: str, channel: str, n: int, status: str, error: str | None) -> dict[str, Any]:
+        return {
+            "alert_id": alert,
+            "channel_id": channel,
+            "channel_name": channel,
+            "alert_title": f"title {alert}",
+            "alert_severity": "ERROR",
+            "attempt": n,
+            "status": status,
+            "error": error,
+            "attempted_at": None,
+        }
+
+    rows = [  # newest first
+        attempt("a1", "ops", 3, "PENDING", None),
+        attempt("a2", "ops", 1, "SENT", None),
+        attempt("a1", "ops", 2, "FAILED", "HTTP 502"),
+        attempt("a1", "team", 1, "SENT", None),
+        attempt("a1", "ops", 1, "FAILED", "HTTP 500"),
+    ]
+    grouped = group_deliveries(rows)
+    assert [(d.alert_id, d.channel_name, len(d.attempts)) for d in grouped] == [
+        ("a1", "ops", 3),
+        ("a2", "ops", 1),
+        ("a1", "team", 1),
+    ]
+    assert grouped[0].latest["status"] == "PENDING"
+    assert grouped[0].last_error == "HTTP 502"
+    assert grouped[1].last_error is None

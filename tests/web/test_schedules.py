@@ -127,3 +127,22 @@ def test_no_schedules_says_how_to_add_one(page: Any, dashboard: Dashboard) -> No
     page.goto(dashboard.ui("/schedules"))
     expect(page.get_by_text("No schedules yet.")).to_be_visible()
     expect(page.locator(".empty code")).to_contain_text("spine schedules add nightly --workflow")
+
+
+def test_next_fires_are_told_on_the_schedules_wall_clock() -> None:
+    from datetime import UTC, datetime
+
+    from spine.web.pages.schedules import next_fires
+
+    now = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    schedule = new_schedule(
+        "n", workflow=WF, now=now, registry=workflows, cron="0 2 * * *", timezone="Europe/Paris"
+    )
+    times = next_fires(schedule)
+    assert [t.local for t in times] == [
+        "2026-07-02 02:00 CEST",
+        "2026-07-03 02:00 CEST",
+        "2026-07-04 02:00 CEST",
+    ]
+    assert times[0].at == datetime(2026, 7, 2, 0, 0, tzinfo=UTC)
+    assert next_fires(replace(schedule, enabled=False)) == []

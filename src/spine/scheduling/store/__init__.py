@@ -266,8 +266,10 @@ class ScheduleStore(ActorBound):
         return self.update(name, lambda old: replace(old, enabled=enabled, next_run_at=next_run_at))
 
     def resume(self, ref: str) -> Schedule:
-        """Resume the schedule ``ref`` (id, else name) from now on, as ``spine schedules
-        resume`` and the API do: fires missed while it was paused are not run.
+        """Resume the schedule ``ref`` (id, else name) from now on.
+
+        As ``spine schedules resume`` and the API do: fires missed while it was paused
+        are not run.
 
         Resuming an enabled schedule changes nothing but its version.
 

@@ -21,6 +21,7 @@ _HEIGHT = 72
 _LARGE_HEIGHT = 140
 _BELOW = 10  # room under the baseline for failures
 _MIN_BAR = 3.0  # a fetch of zero bytes is still seen
+_CRISP = 'vector-effect="non-scaling-stroke"'  # the chart stretches; its outlines should not
 #: Statuses drawn as an outline: nothing new was read.
 HOLLOW = frozenset({"UNCHANGED"})
 #: Statuses drawn below the baseline: nothing was read.
@@ -73,22 +74,21 @@ def timeline(events: Sequence[TimelineMark], *, label: str, large: bool = False)
         status = event.status.upper()
         x = i * slot + (slot - bar) / 2
         fill = colour(status)
+        style = f'fill="{fill}"'
         if status in BELOW:
             y, h = plot + 1, float(_BELOW - 2)
-            style = f'fill="{fill}"'
         else:
             h = bar_height(event.size, peak, plot - 1)
             y = plot - h
-            style = (
-                f'fill="#ffffff" stroke="{fill}" stroke-width="1.5" vector-effect="non-scaling-stroke"'
-                if status in HOLLOW
-                else f'fill="{fill}"'
-            )
+            if status in HOLLOW:
+                style = f'fill="#ffffff" stroke="{fill}" stroke-width="1.5" {_CRISP}'
         parts.append(
             f'<rect class="mark" data-status="{escape(status)}" x="{number(x)}" '
             f'y="{number(y)}" width="{number(bar)}" height="{number(h)}" {style}>'
             f"{title(event.text)}</rect>"
         )
-    parts.append(f'<line class="baseline" x1="0" y1="{number(plot)}" x2="{_WIDTH}" y2="{number(plot)}"/>')
+    parts.append(
+        f'<line class="baseline" x1="0" y1="{number(plot)}" x2="{_WIDTH}" y2="{number(plot)}"/>'
+    )
     kind = "timeline large" if large else "timeline"
     return frame(_WIDTH, height, label, parts, kind=kind)

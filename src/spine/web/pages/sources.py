@@ -107,8 +107,7 @@ def sources_page(
     shown = found[:PAGE]
     history = service.latest_fetches([s.id for s in shown], CHARTED)
     rows = [
-        (s, fetch_chart(s.name, history[s.id]), with_changes(history[s.id])[:LISTED])
-        for s in shown
+        (s, fetch_chart(s.name, history[s.id]), with_changes(history[s.id])[:LISTED]) for s in shown
     ]
     return render(
         request,
