@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from spine import Step, Workflow
@@ -146,3 +147,24 @@ def test_next_fires_are_told_on_the_schedules_wall_clock() -> None:
     ]
     assert times[0].at == datetime(2026, 7, 2, 0, 0, tzinfo=UTC)
     assert next_fires(replace(schedule, enabled=False)) == []
+
+
+def test_schedules_and_fires_come_in_keyset_pages(
+    page: Any, dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spine.web.pages import schedules as pages
+
+    monkeypatch.setattr(pages, "PAGE", 2)
+    monkeypatch.setattr(pages, "FIRES_PAGE", 1)
+    made = _seed(dashboard)
+    log_in(page, dashboard, "read")
+    page.goto(dashboard.ui("/schedules"))
+    expect(page.locator("section.schedule")).to_have_count(2)
+    page.get_by_role("link", name="More schedules").click()
+    expect(page.locator("section.schedule")).to_have_count(1)
+    expect(page.get_by_role("region", name="graced")).to_be_visible()
+    page.goto(dashboard.ui(f"/schedules/{made['busy'].id}"))
+    expect(page.locator("table.fires tbody tr")).to_contain_text("SKIPPED")
+    page.get_by_role("link", name="Older").click()
+    expect(page.locator("table.fires tbody tr")).to_contain_text("RUNNING")
+    expect(page.get_by_role("link", name="Older")).to_have_count(0)

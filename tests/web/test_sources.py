@@ -124,3 +124,24 @@ def test_no_sources_says_how_to_add_one(page: Any, dashboard: Dashboard) -> None
     page.goto(dashboard.ui("/sources"))
     expect(page.get_by_text("No sources yet.")).to_be_visible()
     expect(page.locator(".empty code")).to_contain_text("spine sources add otc --type file")
+
+
+def test_sources_and_fetches_come_in_keyset_pages(
+    page: Any, dashboard: Dashboard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spine.web.pages import sources as pages
+
+    monkeypatch.setattr(pages, "PAGE", 1)
+    monkeypatch.setattr(pages, "FETCHES_PAGE", 2)
+    source = _fetched_three_times(dashboard.a, tmp_path, "b-otc")
+    _source(dashboard.a, tmp_path, "a-idle")
+    log_in(page, dashboard, "read")
+    page.goto(dashboard.ui("/sources"))
+    expect(page.get_by_role("region", name="a-idle")).to_be_visible()
+    page.get_by_role("link", name="More sources").click()
+    expect(page.get_by_role("region", name="b-otc")).to_be_visible()
+    page.goto(dashboard.ui(f"/sources/{source.id}"))
+    expect(page.locator("table.fetches tbody tr")).to_have_count(2)
+    page.get_by_role("link", name="Older").click()
+    expect(page.locator("table.fetches tbody tr")).to_have_count(1)
+    expect(page.locator("svg.chart-timeline .mark")).to_have_count(1)

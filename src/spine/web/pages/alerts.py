@@ -88,14 +88,20 @@ def alerts_page(
     channel: Annotated[str | None, Query(max_length=40)] = None,
     before: _Cursor = None,
     dlq: _Cursor = None,
+    after: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    """Channels with their breakers, deliveries with their attempts, and dead letters."""
+    """Channels with their breakers, deliveries with their attempts, and dead letters.
+
+    Query: ``channel`` (a channel's id) keeps its deliveries only; ``before`` (an
+    attempt's id), ``dlq`` (a dead letter's time and id) and ``after`` (a channel's
+    name) are the cursors of the three lists.
+    """
     store = access.services.alerting().store
-    channels = store.list_channels(limit=CHANNELS)
-    chosen = next((c for c in channels if c.id == channel), None) if channel else None
-    if channel and chosen is None:
-        chosen = store.get_channel_by_id(channel)  # another workspace's: not found
-    breakers = store.list_breakers(limit=CHANNELS)
+    found = store.list_channels(after=after or None, limit=CHANNELS + 1)
+    channels = found[:CHANNELS]
+    chosen = store.get_channel_by_id(channel) if channel else None  # another's: not found
+    # Breakers are listed by channel name too: the same cursor gives this page's.
+    breakers = store.list_breakers(after=after or None, limit=CHANNELS)
     attempts = store.list_deliveries(
         channel_id=chosen.id if chosen else None, before=before or None, limit=ATTEMPTS + 1
     )
@@ -108,6 +114,7 @@ def alerts_page(
         {
             "title": "Alerts",
             "channels": channels,
+            "next_channels": channels[-1].name if len(found) > CHANNELS else None,
             "chosen": chosen,
             "breakers": breakers,
             "breaker_of": {b["channel_id"]: b for b in breakers},
