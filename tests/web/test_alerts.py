@@ -169,6 +169,10 @@ def test_another_workspaces_alerting_is_not_seen_nor_touched(
         assert post_as(page, dashboard, path).status_code == 404, path
     assert _letter(dashboard.b)["status"] == "pending"
     assert _breaker(dashboard.b, "theirs") == "open"
+    assert post_as(page, dashboard, "/alerts/dlq/not-an-id/retry").status_code == 404
+    bad = page.goto(dashboard.ui("/alerts?dlq=yesterday"))
+    assert bad is not None and bad.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("this page link is not valid")
 
 
 def test_no_channels_says_how_to_add_one(page: Any, dashboard: Dashboard) -> None:

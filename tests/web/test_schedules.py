@@ -121,6 +121,8 @@ def test_another_workspaces_schedules_are_not_seen_nor_paused(
     refused = post_as(page, dashboard, f"/schedules/{theirs.id}/pause")
     assert refused.status_code == 404
     assert dashboard.b.services.schedules.get("theirs").enabled
+    missing = page.goto(dashboard.ui("/schedules/no-such-schedule"))
+    assert missing is not None and missing.status == 404
 
 
 def test_no_schedules_says_how_to_add_one(page: Any, dashboard: Dashboard) -> None:

@@ -117,6 +117,8 @@ def test_another_workspaces_sources_are_not_seen_nor_fetched(
     assert response is not None and response.status == 404
     assert post_as(page, dashboard, f"/sources/{theirs.id}/fetch").status_code == 404
     assert len(dashboard.b.services.sources.fetches("theirs")) == 3
+    missing = page.goto(dashboard.ui("/sources/not-an-id"))
+    assert missing is not None and missing.status == 404
 
 
 def test_no_sources_says_how_to_add_one(page: Any, dashboard: Dashboard) -> None:
