@@ -275,6 +275,15 @@ class SourceService:
         """
         return self.store.list_fetches(ref, limit, before=before)
 
+    def latest_fetches(
+        self, source_ids: Sequence[str], per_source: int = 30
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The latest fetch rows of each of a page of the workspace's sources, newest first.
+
+        One query for the page (no query per source); an id of another workspace gets none.
+        """
+        return self.store.latest_fetches(source_ids, per_source)
+
     def get_fetch(self, fetch_id: str) -> dict[str, Any] | None:
         """One fetch row, if its source belongs to the workspace."""
         return self.store.get_fetch(fetch_id)

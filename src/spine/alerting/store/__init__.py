@@ -27,7 +27,7 @@ from spine.alerting.models import (
     Requeued,
     Severity,
 )
-from spine.alerting.store import breakers, channels, dead_letters, deliveries
+from spine.alerting.store import breakers, channels, dead_letters, deliveries, delivery_history
 from spine.alerting.store.alerts import get_alert, list_alerts, record_alert
 from spine.alerting.store.channels import ChannelNotFound
 from spine.alerting.store.deliveries import Claim
@@ -299,6 +299,16 @@ class AlertStore(ActorBound):
         """Whether the workspace has alert ``alert_id``."""
         found = self.database.run_read(lambda conn: get_alert(conn, self.workspace_id, alert_id))
         return found is not None
+
+    def list_deliveries(
+        self, *, channel_id: str | None = None, before: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The workspace's delivery attempts newest first (``before``: an attempt's id)."""
+        return self.database.run_read(
+            lambda conn: delivery_history.list_deliveries(
+                conn, self.workspace_id, channel_id=channel_id, before=before, limit=limit
+            )
+        )
 
     # --- the delivery worker (every workspace) -------------------------------------
 

@@ -46,6 +46,7 @@ from spine.scheduling.store.rows import (
     schedule_run_from_row,
     schedule_values,
 )
+from spine.scheduling.triggers import trigger_for
 from spine.tenancy import OPERATOR, Actor, AuditAction, Change, changes_between
 from spine.tenancy.bound import ActorBound
 from spine.tenancy.store import record
@@ -264,6 +265,25 @@ class ScheduleStore(ActorBound):
         """
         return self.update(name, lambda old: replace(old, enabled=enabled, next_run_at=next_run_at))
 
+    def resume(self, ref: str) -> Schedule:
+        """Resume the schedule ``ref`` (id, else name) from now on.
+
+        As ``spine schedules resume`` and the API do: fires missed while it was paused
+        are not run.
+
+        Resuming an enabled schedule changes nothing but its version.
+
+        Raises:
+            ScheduleNotFound: If there is none.
+        """
+        now = self.clock.now()
+
+        def resumed(old: Schedule) -> Schedule:
+            following = old.next_run_at if old.enabled else trigger_for(old).next_after(now)
+            return replace(old, enabled=True, next_run_at=following)
+
+        return self.update(ref, resumed)
+
     def remove(self, name: str) -> Schedule:
         """Delete the schedule ``name`` (id, else name); return what was deleted.
 
@@ -317,6 +337,46 @@ class ScheduleStore(ActorBound):
             return [schedule_run_from_row(r._mapping) for r in rows]
 
         return self.database.run_read(work)
+
+    def latest_fires(
+        self, schedule_ids: Sequence[str], per_schedule: int
+    ) -> dict[str, list[ScheduleRun]]:
+        """The latest ``per_schedule`` fires of each of the workspace's ``schedule_ids``.
+
+        One statement for a page of schedules (a ``UNION ALL`` of one bounded branch per
+        schedule, each read newest first from the ``(schedule_id, scheduled_at)`` key):
+        a listing shows every schedule's recent fires without a query per schedule.
+        A schedule of another workspace has no fires here.
+        """
+        ids = list(dict.fromkeys(schedule_ids))
+        found: dict[str, list[ScheduleRun]] = {i: [] for i in ids}
+        if not ids or per_schedule < 1:
+            return found
+
+        def branch(schedule_id: str) -> sa.Select[tuple[object, ...]]:
+            newest = (
+                sa.select(runs_t)
+                .where(runs_t.c.schedule_id == schedule_id)
+                .order_by(runs_t.c.scheduled_at.desc(), runs_t.c.id.desc())
+                .limit(per_schedule)
+                .subquery()
+            )
+            return sa.select(newest)
+
+        def work(conn: sa.Connection) -> list[ScheduleRun]:
+            mine = sa.select(schedules_t.c.id).where(self._mine(), schedules_t.c.id.in_(ids))
+            owned = [str(i) for i in conn.execute(mine).scalars()]
+            if not owned:
+                return []
+            union = sa.union_all(*(branch(i) for i in owned)).subquery()
+            rows = conn.execute(
+                sa.select(union).order_by(union.c.scheduled_at.desc(), union.c.id.desc())
+            ).all()
+            return [schedule_run_from_row(r._mapping) for r in rows]
+
+        for fire in self.database.run_read(work):
+            found[fire.schedule_id].append(fire)
+        return found
 
     # ------------------------------------------------------------ firing
 

@@ -36,6 +36,7 @@ from spine.sources.errors import SourceNotFound
 from spine.sources.models import Source, SourceType
 from spine.sources.store.cache_rows import CacheRows
 from spine.sources.store.connection_rows import CONNECTION_SECRETS, ConnectionRows
+from spine.sources.store.history_rows import FetchHistoryRows
 from spine.sources.store.ref import Ref
 from spine.tenancy import DEFAULT_WORKSPACE_ID, AuditAction, changes_between
 
@@ -93,11 +94,12 @@ def _changed(fetch: Mapping[str, Any], workspace_id: uuid.UUID | None) -> Event:
     )
 
 
-class SourceStore(ConnectionRows, CacheRows):
+class SourceStore(ConnectionRows, CacheRows, FetchHistoryRows):
     """Sources, their fetch history, the content cache and database connections.
 
     Sources and fetches are here; the cache's rows are :class:`CacheRows`'s, the
-    connections' :class:`ConnectionRows`'s.
+    connections' :class:`ConnectionRows`'s, a page of sources' fetch history
+    :class:`FetchHistoryRows`'s.
 
     Args:
         database: Spine's database.
