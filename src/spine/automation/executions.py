@@ -9,6 +9,7 @@ action's result is kept under its idempotency key (``allocation_results``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +97,24 @@ class ExecutionService:
             limit=limit,
             after=None if after is None else _uuid(after, "after"),
         )
+
+    def latest_by_rule(
+        self, rule_ids: Sequence[uuid.UUID], *, per_rule: int = 5
+    ) -> dict[uuid.UUID, list[Execution]]:
+        """The newest ``per_rule`` executions of each rule of ``rule_ids``, newest first.
+
+        One query for all of them (the dashboard's rules page); a rule of another
+        workspace, or with no execution, maps to an empty list.
+
+        Raises:
+            InvalidInput: If ``per_rule`` is not from 1 to 100, or more than 500 rules
+                are asked for.
+        """
+        if not 1 <= per_rule <= 100:
+            raise InvalidInput("per_rule must be between 1 and 100")
+        if len(rule_ids) > 500:
+            raise InvalidInput("ask for the executions of at most 500 rules at once")
+        return self.store.latest_by_rule(rule_ids, per_rule=per_rule)
 
     def execution(self, execution_id: uuid.UUID | str) -> Execution:
         """One execution of the workspace.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -185,6 +185,41 @@ class ExecutionStore(ActorBound):
                 )
             ).mappings()
             return [execution_from_row(row) for row in rows]
+
+    def latest_by_rule(
+        self, rule_ids: Sequence[uuid.UUID], *, per_rule: int
+    ) -> dict[uuid.UUID, list[Execution]]:
+        """The newest ``per_rule`` executions of each of ``rule_ids``, newest first.
+
+        One query for every rule (a page of rules with their last executions): a
+        ``UNION ALL`` of one ``LIMIT``ed select per rule, each on the rule's index, so
+        that a rule with a long history costs what one with a short one does.
+        """
+        wanted = list(dict.fromkeys(rule_ids))
+        found: dict[uuid.UUID, list[Execution]] = {rule_id: [] for rule_id in wanted}
+        if not wanted or per_rule < 1:
+            return found
+        parts = [
+            _select()
+            .where(
+                executions_t.c.workspace_id == self.workspace_id,
+                executions_t.c.automation_rules_id == rule_id,
+            )
+            .order_by(executions_t.c.executed_at.desc(), executions_t.c.id.desc())
+            .limit(per_rule)
+            # SQLite and PostgreSQL want a LIMITed member of a UNION as a subquery.
+            .subquery()
+            .select()
+            for rule_id in wanted
+        ]
+        query = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+        with self.database.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        for row in rows:
+            found[row["automation_rules_id"]].append(execution_from_row(row))
+        for executions in found.values():
+            executions.sort(key=lambda e: (e.executed_at, str(e.id)), reverse=True)
+        return found
 
     def get(self, execution_id: uuid.UUID) -> Execution | None:
         """The workspace's execution with this id, or ``None``."""
