@@ -38,6 +38,8 @@ INTERRUPTED = "interrupted: the dispatcher stopped before the execution finished
 # automation_executions.entity_type is VARCHAR(50).
 _ENTITY_TYPE_CHARS = 50
 _ERROR_CHARS = 4_000
+#: Executions newest first (an alias: ``ExecutionStore.list`` hides the builtin there).
+Executions = list[Execution]
 
 
 def trigger_data(change: Change) -> dict[str, Any]:
@@ -188,7 +190,7 @@ class ExecutionStore(ActorBound):
 
     def latest_by_rule(
         self, rule_ids: Sequence[uuid.UUID], *, per_rule: int
-    ) -> dict[uuid.UUID, list[Execution]]:
+    ) -> dict[uuid.UUID, Executions]:
         """The newest ``per_rule`` executions of each of ``rule_ids``, newest first.
 
         One query for every rule (a page of rules with their last executions): a
@@ -196,7 +198,7 @@ class ExecutionStore(ActorBound):
         that a rule with a long history costs what one with a short one does.
         """
         wanted = list(dict.fromkeys(rule_ids))
-        found: dict[uuid.UUID, list[Execution]] = {rule_id: [] for rule_id in wanted}
+        found: dict[uuid.UUID, Executions] = {rule_id: [] for rule_id in wanted}
         if not wanted or per_rule < 1:
             return found
         parts = [
