@@ -137,9 +137,7 @@ def test_rules_with_their_executions_and_an_execution(page: Any, dashboard: Dash
     assert dashboard.a.services.automation.rules.rule("created").is_active
 
 
-def test_a_read_key_sees_but_cannot_act_and_b_is_not_found(
-    page: Any, dashboard: Dashboard
-) -> None:
+def test_a_read_key_sees_but_cannot_act_and_b_is_not_found(page: Any, dashboard: Dashboard) -> None:
     seeded = seed(dashboard)
     b_rule = dashboard.b.services.automation.rules.rule("shipped")
     log_in(page, dashboard, "read")
@@ -162,9 +160,7 @@ def test_a_read_key_sees_but_cannot_act_and_b_is_not_found(
     assert dashboard.b.services.automation.rules.rule("shipped").is_active
 
 
-def test_the_tester_shows_matched_and_unmatched_conditions(
-    page: Any, dashboard: Dashboard
-) -> None:
+def test_the_tester_shows_matched_and_unmatched_conditions(page: Any, dashboard: Dashboard) -> None:
     seed(dashboard)
     inbox = dashboard.a.services.automation.inbox
     before = len(inbox.alerts())
@@ -172,8 +168,10 @@ def test_the_tester_shows_matched_and_unmatched_conditions(
 
     page.goto(dashboard.ui("/automation/test?rule=shipped"))
     event = page.get_by_label("Event")
-    event.fill('{"operation": "update", "old": {"id": 7, "status": "new"}, '
-               '"new": {"id": 7, "status": "shipped"}}')
+    event.fill(
+        '{"operation": "update", "old": {"id": 7, "status": "new"}, '
+        '"new": {"id": 7, "status": "shipped"}}'
+    )
     page.get_by_role("button", name="Test").click()
     expect(page.get_by_role("heading", name="The rule would fire")).to_be_visible()
     expect(page.locator("tr.condition.matched")).to_have_count(1)
@@ -181,8 +179,10 @@ def test_the_tester_shows_matched_and_unmatched_conditions(
     screenshot(page, "automation-test")
     assert accessibility_violations(page) == []
 
-    page.get_by_label("Event").fill('{"operation": "update", "old": {"id": 7, "status": "new"}, '
-                                    '"new": {"id": 7, "status": "late"}}')
+    page.get_by_label("Event").fill(
+        '{"operation": "update", "old": {"id": 7, "status": "new"}, '
+        '"new": {"id": 7, "status": "late"}}'
+    )
     page.get_by_role("button", name="Test").click()
     expect(page.get_by_role("heading", name="The rule would not fire")).to_be_visible()
     expect(page.locator("tr.condition.unmatched")).to_have_count(1)
