@@ -15,9 +15,10 @@ import httpx
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from spine.automation.models import AlertStatus
+from spine.automation.models import AlertStatus, FieldCondition, Operator
 from spine.bootstrap import Services
 from spine.tenancy import Actor, ApiScope
+from spine.web.pages.automation import condition_text, field_changes
 from tests.web.conftest import Dashboard, accessibility_violations, log_in, screenshot
 
 ADA = "ada@example.com"
@@ -254,3 +255,37 @@ def test_empty_states_say_what_to_do(page: Any, dashboard: Dashboard) -> None:
     expect(page.locator(".empty")).to_contain_text("spine automation apply")
     response = page.goto(dashboard.ui(f"/automation/executions/{uuid.uuid4()}"))
     assert response is not None and response.status == 404
+
+
+# --- pure logic, no browser ---------------------------------------------------------
+
+
+def test_conditions_read_as_a_sentence() -> None:
+    assert (
+        condition_text(
+            FieldCondition(
+                field_name="status", operator=Operator.CHANGED_FROM, previous_value="new"
+            )
+        )
+        == 'status changed from "new"'
+    )
+    assert (
+        condition_text(
+            FieldCondition(field_name="amount", operator=Operator.GREATER_THAN, value=100)
+        )
+        == "amount > 100"
+    )
+    assert (
+        condition_text(FieldCondition(field_name="desk", operator=Operator.IN, value=["a", "b"]))
+        == 'desk in ["a", "b"]'
+    )
+
+
+def test_an_executions_change_names_the_changed_fields() -> None:
+    rows = field_changes({"old": {"id": 1, "status": "new"}, "new": {"id": 1, "status": "x"}})
+    assert [(r.name, r.old, r.new, r.changed) for r in rows] == [
+        ("id", "1", "1", False),
+        ("status", '"new"', '"x"', True),
+    ]
+    (inserted,) = field_changes({"old": None, "new": {"id": 2}})
+    assert (inserted.old, inserted.changed) == ("\u2014", False)

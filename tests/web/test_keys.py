@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import expect
 
-from spine.tenancy import ApiScope
+from spine.core.errors import InvalidInput
+from spine.tenancy import ApiKey, ApiScope
+from spine.web.pages.keys import key_cursor, key_state, parse_cursor
 from tests.web.conftest import Dashboard, accessibility_violations, log_in, screenshot
 
 
@@ -117,3 +122,21 @@ def test_a_bad_key_form_is_a_message(page: Any, dashboard: Dashboard) -> None:
     response = _forge(page, dashboard, "/keys", name="x")
     assert response.status_code == 400 and "at least one scope" in response.text
     assert len(dashboard.a.services.tenancy.keys(dashboard.a.services.actor)) == 3
+
+
+def test_a_key_cursor_round_trips_and_a_bad_one_is_refused() -> None:
+    at = datetime(2026, 12, 2, 12, tzinfo=UTC)
+    key = ApiKey(
+        id=uuid.uuid4(),
+        workspace_id=uuid.uuid4(),
+        name="k",
+        key_prefix="spk_x",
+        scopes=frozenset({ApiScope.READ}),
+        last_used_at=None,
+        expires_at=at,
+        created_at=at,
+    )
+    assert parse_cursor(key_cursor(key)) == (at, key.id)
+    assert key_state(key, at) == "expired"
+    with pytest.raises(InvalidInput):
+        parse_cursor("yesterday")

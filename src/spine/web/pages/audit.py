@@ -50,7 +50,8 @@ class FieldChange:
     """One field of an audit entry's changes."""
 
     name: str
-    old: str
+    #: ``None`` when the field had no value before (a creation).
+    old: str | None
     new: str
 
 
@@ -59,9 +60,12 @@ def field_changes(changes: Mapping[str, Any] | None) -> list[FieldChange]:
     rows = []
     for name, change in (changes or {}).items():
         if isinstance(change, Mapping) and set(change) <= {"old", "new"}:
-            rows.append(FieldChange(name, _text(change.get("old")), _text(change.get("new"))))
+            old = change.get("old")
+            rows.append(
+                FieldChange(name, None if old is None else _text(old), _text(change.get("new")))
+            )
         else:
-            rows.append(FieldChange(name, "", _text(change)))
+            rows.append(FieldChange(name, None, _text(change)))
     return rows
 
 
