@@ -1,4 +1,4 @@
-"""The newest executions of many rules at once (the dashboard's rules page), in one query."""
+"""Executions as the dashboard reads them: many rules' newest at once, one's deliveries."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ from datetime import timedelta
 import pytest
 
 from spine.automation.executions import ExecutionService
-from spine.automation.models import Change, ExecutionStatus, Operation
+from spine.automation.models import (
+    Change,
+    DeliveryChannel,
+    DeliveryStatus,
+    ExecutionStatus,
+    Operation,
+)
 from spine.automation.store.changes import ChangeLog
+from spine.automation.store.deliveries import NewDelivery, insert_deliveries
 from spine.automation.store.executions import ExecutionStore
 from spine.core.clock import FrozenClock
 from spine.core.errors import InvalidInput
@@ -69,3 +76,37 @@ def test_the_request_is_bounded(db: Database) -> None:
         service.latest_by_rule([uuid.uuid4()], per_rule=0)
     with pytest.raises(InvalidInput):
         service.latest_by_rule([uuid.uuid4() for _ in range(501)])
+
+
+def test_an_executions_deliveries_with_their_attempts(db: Database) -> None:
+    rule = make_rule(db, "tell")
+    system = ExecutionStore(db, actor=Actor(system=True))
+    execution_id = system.record(rule, _change(1), status=ExecutionStatus.SUCCESS, error="", at=AT)
+    other = system.record(rule, _change(2), status=ExecutionStatus.SUCCESS, error="", at=AT)
+    with db.write() as conn:
+        for made_by, channels in ((execution_id, ("email", "in_app")), (other, ("in_app",))):
+            insert_deliveries(
+                conn,
+                workspace_id=DEFAULT_WORKSPACE_ID,
+                notification_id=uuid.uuid4(),
+                deliveries=[
+                    NewDelivery(
+                        recipient_id="ada@example.com", channel=DeliveryChannel(c), payload={}
+                    )
+                    for c in channels
+                ],
+                now=AT,
+                execution_id=made_by,
+                rule_id=rule.id,
+                action_id=rule.actions[0].id,
+            )
+    service = _service(db)
+    execution = service.execution(execution_id)
+
+    found = service.deliveries(execution)
+
+    assert sorted((d.channel, d.status, d.attempts) for d in found) == [
+        (DeliveryChannel.EMAIL, DeliveryStatus.PENDING, 0),
+        (DeliveryChannel.IN_APP, DeliveryStatus.DELIVERED, 1),
+    ]
+    assert _service(db, uuid.uuid4()).deliveries(execution) == []

@@ -44,7 +44,18 @@ RULES = {
                     "name": "tell-ada",
                     "type": "create_alert",
                     "config": _alert_to_ada("Order {{ new.id }} shipped"),
-                }
+                },
+                {
+                    "name": "ping-ada",
+                    "type": "send_notification",
+                    "execution_order": 2,
+                    "config": {
+                        "recipients": [{"type": "user", "email": ADA}],
+                        "channels": ["in_app"],
+                        "title": "Order {{ new.id }} shipped",
+                        "message": "in the app",
+                    },
+                },
             ],
         },
         {
@@ -124,6 +135,13 @@ def test_rules_with_their_executions_and_an_execution(page: Any, dashboard: Dash
     expect(action).to_contain_text("success")
     expect(action).to_contain_text("create_alert")
     expect(action.locator("pre")).to_contain_text("alert_id")
+    expect(page.locator("tr[data-action]")).to_have_count(2)
+    expect(page.locator("tr[data-action]").nth(1)).to_contain_text("ping-ada")
+    expect(page.locator("tr[data-action=ping-ada]")).to_contain_text("1 (deliveries)")
+    delivery = page.locator("tr[data-delivery]")
+    expect(delivery).to_have_count(1)
+    expect(delivery).to_contain_text("in_app")
+    expect(delivery).to_contain_text("delivered")
     expect(page.locator("tr.changed")).to_contain_text('"shipped"')
     expect(page.get_by_role("heading", name="Execution of shipped")).to_be_visible()
     screenshot(page, "automation-execution")

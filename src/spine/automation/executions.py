@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spine.automation.models import Execution, ExecutionStatus
+from spine.automation.models import Execution, ExecutionStatus, NotificationDelivery
 from spine.automation.store.changes import DISPATCHER, ChangeLog
 from spine.automation.store.executions import ExecutionStore
 from spine.core.clock import Clock
@@ -130,6 +130,13 @@ class ExecutionService:
         if found is None:
             raise ExecutionNotFound(str(execution_id))
         return found
+
+    def deliveries(self, execution: Execution) -> list[NotificationDelivery]:
+        """The notifications ``execution``'s actions sent: each recipient's, with attempts.
+
+        Oldest first; an execution of another workspace has none here.
+        """
+        return self.store.deliveries(execution.id)
 
     def replay(self, from_position: int) -> ReplayReport:
         """Have the dispatcher handle the changes from ``from_position`` on again.

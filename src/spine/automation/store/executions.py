@@ -24,7 +24,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from spine.automation.errors import RuleNotFound
-from spine.automation.models import Change, Execution, ExecutionStatus, Rule
+from spine.automation.models import (
+    Change,
+    Execution,
+    ExecutionStatus,
+    NotificationDelivery,
+    Rule,
+)
+from spine.automation.store.deliveries import DeliveryStore
 from spine.core.storage import Database
 from spine.core.storage.schema.automation import automation_executions as executions_t
 from spine.core.storage.schema.automation import automation_rules as rules_t
@@ -40,6 +47,7 @@ _ENTITY_TYPE_CHARS = 50
 _ERROR_CHARS = 4_000
 #: Executions newest first (an alias: ``ExecutionStore.list`` hides the builtin there).
 Executions = list[Execution]
+Deliveries = list[NotificationDelivery]
 
 
 def trigger_data(change: Change) -> dict[str, Any]:
@@ -237,6 +245,15 @@ class ExecutionStore(ActorBound):
                 .first()
             )
         return None if row is None else execution_from_row(row)
+
+    def deliveries(self, execution_id: uuid.UUID) -> Deliveries:
+        """The notification deliveries the workspace's execution ``execution_id`` made.
+
+        Oldest first; on ``idx_notification_deliveries_execution``.
+        """
+        return DeliveryStore(self.database).deliveries(
+            workspace_id=self.workspace_id, execution_id=execution_id
+        )
 
     def rule_id(self, ref: str) -> uuid.UUID:
         """The id of the workspace's rule named ``ref`` (or with id ``ref``).

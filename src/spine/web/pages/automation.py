@@ -177,6 +177,11 @@ def execution(request: Request, execution_id: str, access: Viewer) -> HTMLRespon
         found.actions_executed,
         key=lambda a: (int(a.get("execution_order") or 0), str(a.get("name") or "")),
     )
+    deliveries = service.executions.deliveries(found)
+    attempts: dict[str, int] = {}
+    for delivery in deliveries:
+        key = str(delivery.action_id)
+        attempts[key] = attempts.get(key, 0) + delivery.attempts
     return render(
         request,
         "execution.html",
@@ -184,6 +189,8 @@ def execution(request: Request, execution_id: str, access: Viewer) -> HTMLRespon
             "title": f"Execution of {found.rule_name}",
             "execution": found,
             "actions": actions,
+            "deliveries": deliveries,
+            "attempts": attempts,
             "fields": field_changes(found.trigger_data),
             "as_json": _json,
         },
