@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
@@ -33,6 +33,8 @@ _PER_RULE = 10
 _SHOWN = 3
 #: Executions of the "recent" list per page.
 _RECENT = 20
+#: Rules per page.
+_RULES = 100
 
 _WORDS = {
     Operator.EQUALS: "is",
@@ -91,10 +93,22 @@ def durations_chart(rule: Rule, executions: Sequence[Execution]) -> Markup | Non
 
 
 @router.get("/automation", response_class=HTMLResponse)
-def automation(request: Request, access: Viewer, after: str | None = None) -> HTMLResponse:
-    """Rules (trigger, conditions) with their last executions, and the newest executions."""
+def automation(
+    request: Request,
+    access: Viewer,
+    after: str | None = None,
+    rules_after: Annotated[str | None, Query(max_length=255)] = None,
+) -> HTMLResponse:
+    """Rules (trigger, conditions) with their last executions, and the newest executions.
+
+    Rules come by name, :data:`_RULES` a page (``rules_after``: the last name shown);
+    executions newest first, :data:`_RECENT` a page (``after``: the last id shown).
+    """
     service = access.services.automation
-    rules = service.rules.rules()
+    named = sorted(service.rules.rules(), key=lambda r: r.name)
+    following = [r for r in named if rules_after is None or r.name > rules_after]
+    rules = following[:_RULES]
+    rules_cursor = rules[-1].name if len(following) > _RULES else None
     latest = service.executions.latest_by_rule([r.id for r in rules], per_rule=_PER_RULE)
     rows = [
         RuleRow(
@@ -115,7 +129,7 @@ def automation(request: Request, access: Viewer, after: str | None = None) -> HT
             "rows": rows,
             "recent": recent[:_RECENT],
             "cursor": cursor,
-            "has_user": access.actor.user_id is not None,
+            "rules_cursor": rules_cursor,
         },
     )
 
