@@ -206,6 +206,11 @@ def test_the_tester_shows_matched_and_unmatched_conditions(page: Any, dashboard:
     expect(page.get_by_role("heading", name="The rule would not fire")).to_be_visible()
     expect(page.locator("tr.condition.unmatched")).to_have_count(1)
 
+    page.locator("select#rule").select_option("created")
+    expect(page.get_by_label("Event")).to_have_value(re.compile(r'"operation": "insert"'))
+    page.locator("select#rule").select_option("shipped")
+    expect(page.get_by_label("Event")).to_have_value(re.compile(r'"operation": "update"'))
+
     page.get_by_label("Event").fill('{"operation": "update", "old": ')
     with page.expect_response(re.compile(r"/ui/automation/test$")) as answered:
         page.get_by_role("button", name="Test").click()
