@@ -234,6 +234,8 @@ def test_my_alerts_are_acknowledged_and_dismissed(page: Any, dashboard: Dashboar
     assert set(titles) == {"Order 1 shipped", "New order 1", "New order 2", "New order 3"}
 
     log_in(page, dashboard, "ada")
+    page.goto(dashboard.ui(f"/keys/{made.key.id}"))
+    expect(page.locator("dl.facts")).to_contain_text(ADA)
     page.goto(dashboard.ui("/automation/alerts"))
     expect(page.locator("tr[data-alert]")).to_have_count(4)
     screenshot(page, "automation-alerts")

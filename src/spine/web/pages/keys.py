@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from spine.core.errors import InvalidInput
 from spine.tenancy import ALL_SCOPES, ApiKey
 from spine.tenancy.service import MAX_EXPIRY_DAYS, parse_scopes
-from spine.web.access import PREFIX, Admin, Viewer
+from spine.web.access import PREFIX, Admin, Viewer, WebAccess
 from spine.web.rendering import redirect, render
 
 router = APIRouter()
@@ -33,6 +33,14 @@ def key_state(key: ApiKey, now: datetime) -> str:
     if key.expires_at is not None and now >= key.expires_at:
         return "expired"
     return "usable"
+
+
+def user_email(access: WebAccess, user_id: uuid.UUID | None) -> str:
+    """The email of the user a key acts for ("no one" for a key of none)."""
+    if user_id is None:
+        return "no one"
+    found = next((u for u in access.services.tenancy.users() if u.id == user_id), None)
+    return found.email if found is not None else str(user_id)
 
 
 def key_cursor(key: ApiKey) -> str:
@@ -87,6 +95,7 @@ def key(request: Request, key_id: str, access: Viewer) -> HTMLResponse:
             "title": f"API key {found.name}",
             "key": found,
             "state": key_state(found, access.services.clock.now()),
+            "user": user_email(access, found.user_id),
             "session_key": access.session.key_id,
         },
     )
@@ -115,7 +124,11 @@ def create_key(
         expires_in_days=days,
         user=(user or "").strip() or None,
     )
-    response = render(request, "key_created.html", {"title": "API key created", "made": made})
+    response = render(
+        request,
+        "key_created.html",
+        {"title": "API key created", "made": made, "user": user_email(access, made.key.user_id)},
+    )
     # The secret must not stay in a cache or be shown by the back button.
     response.headers["Cache-Control"] = "no-store"
     return response
