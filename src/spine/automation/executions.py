@@ -9,10 +9,11 @@ action's result is kept under its idempotency key (``allocation_results``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spine.automation.models import Execution, ExecutionStatus
+from spine.automation.models import Execution, ExecutionStatus, NotificationDelivery
 from spine.automation.store.changes import DISPATCHER, ChangeLog
 from spine.automation.store.executions import ExecutionStore
 from spine.core.clock import Clock
@@ -97,6 +98,24 @@ class ExecutionService:
             after=None if after is None else _uuid(after, "after"),
         )
 
+    def latest_by_rule(
+        self, rule_ids: Sequence[uuid.UUID], *, per_rule: int = 5
+    ) -> dict[uuid.UUID, list[Execution]]:
+        """The newest ``per_rule`` executions of each rule of ``rule_ids``, newest first.
+
+        One query for all of them (the dashboard's rules page); a rule of another
+        workspace, or with no execution, maps to an empty list.
+
+        Raises:
+            InvalidInput: If ``per_rule`` is not from 1 to 100, or more than 500 rules
+                are asked for.
+        """
+        if not 1 <= per_rule <= 100:
+            raise InvalidInput("per_rule must be between 1 and 100")
+        if len(rule_ids) > 500:
+            raise InvalidInput("ask for the executions of at most 500 rules at once")
+        return self.store.latest_by_rule(rule_ids, per_rule=per_rule)
+
     def execution(self, execution_id: uuid.UUID | str) -> Execution:
         """One execution of the workspace.
 
@@ -111,6 +130,13 @@ class ExecutionService:
         if found is None:
             raise ExecutionNotFound(str(execution_id))
         return found
+
+    def deliveries(self, execution: Execution) -> list[NotificationDelivery]:
+        """The notifications ``execution``'s actions sent: each recipient's, with attempts.
+
+        Oldest first; an execution of another workspace has none here.
+        """
+        return self.store.deliveries(execution.id)
 
     def replay(self, from_position: int) -> ReplayReport:
         """Have the dispatcher handle the changes from ``from_position`` on again.

@@ -20,6 +20,7 @@ from spine.tenancy.models import (
     Actor,
     ApiKey,
     ApiScope,
+    AuditAction,
     AuditEntry,
     NewApiKey,
     Organization,
@@ -297,11 +298,14 @@ class TenancyService:
         *,
         entity_type: str | None = None,
         entity_id: str | None = None,
+        action: AuditAction | None = None,
         since: datetime | None = None,
         before_id: int | None = None,
         limit: int = 50,
     ) -> list[AuditEntry]:
         """The audit entries of ``actor``'s workspace, newest first.
+
+        ``action`` keeps only the creations, updates or deletions.
 
         ``entity_id`` may be a UUID or a ULID (``core_*`` ids are kept in UUID form).
 
@@ -318,6 +322,7 @@ class TenancyService:
             actor.workspace_id,
             entity_type=entity_type,
             entity_id=wanted,
+            action=action,
             since=since,
             before_id=before_id,
             limit=limit,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from spine.automation.errors import RuleNotFound
-from spine.automation.models import Change, Execution, ExecutionStatus, Rule
+from spine.automation.models import (
+    Change,
+    Execution,
+    ExecutionStatus,
+    NotificationDelivery,
+    Rule,
+)
+from spine.automation.store.deliveries import DeliveryStore
 from spine.core.storage import Database
 from spine.core.storage.schema.automation import automation_executions as executions_t
 from spine.core.storage.schema.automation import automation_rules as rules_t
@@ -38,6 +45,9 @@ INTERRUPTED = "interrupted: the dispatcher stopped before the execution finished
 # automation_executions.entity_type is VARCHAR(50).
 _ENTITY_TYPE_CHARS = 50
 _ERROR_CHARS = 4_000
+#: Executions newest first (an alias: ``ExecutionStore.list`` hides the builtin there).
+Executions = list[Execution]
+Deliveries = list[NotificationDelivery]
 
 
 def trigger_data(change: Change) -> dict[str, Any]:
@@ -186,6 +196,41 @@ class ExecutionStore(ActorBound):
             ).mappings()
             return [execution_from_row(row) for row in rows]
 
+    def latest_by_rule(
+        self, rule_ids: Sequence[uuid.UUID], *, per_rule: int
+    ) -> dict[uuid.UUID, Executions]:
+        """The newest ``per_rule`` executions of each of ``rule_ids``, newest first.
+
+        One query for every rule (a page of rules with their last executions): a
+        ``UNION ALL`` of one ``LIMIT``ed select per rule, each on the rule's index, so
+        that a rule with a long history costs what one with a short one does.
+        """
+        wanted = list(dict.fromkeys(rule_ids))
+        found: dict[uuid.UUID, Executions] = {rule_id: [] for rule_id in wanted}
+        if not wanted or per_rule < 1:
+            return found
+        parts = [
+            _select()
+            .where(
+                executions_t.c.workspace_id == self.workspace_id,
+                executions_t.c.automation_rules_id == rule_id,
+            )
+            .order_by(executions_t.c.executed_at.desc(), executions_t.c.id.desc())
+            .limit(per_rule)
+            # SQLite and PostgreSQL want a LIMITed member of a UNION as a subquery.
+            .subquery()
+            .select()
+            for rule_id in wanted
+        ]
+        query = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+        with self.database.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        for row in rows:
+            found[row["automation_rules_id"]].append(execution_from_row(row))
+        for executions in found.values():
+            executions.sort(key=lambda e: (e.executed_at, str(e.id)), reverse=True)
+        return found
+
     def get(self, execution_id: uuid.UUID) -> Execution | None:
         """The workspace's execution with this id, or ``None``."""
         with self.database.read() as conn:
@@ -200,6 +245,15 @@ class ExecutionStore(ActorBound):
                 .first()
             )
         return None if row is None else execution_from_row(row)
+
+    def deliveries(self, execution_id: uuid.UUID) -> Deliveries:
+        """The notification deliveries the workspace's execution ``execution_id`` made.
+
+        Oldest first; on ``idx_notification_deliveries_execution``.
+        """
+        return DeliveryStore(self.database).deliveries(
+            workspace_id=self.workspace_id, execution_id=execution_id
+        )
 
     def rule_id(self, ref: str) -> uuid.UUID:
         """The id of the workspace's rule named ``ref`` (or with id ``ref``).

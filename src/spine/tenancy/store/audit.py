@@ -48,6 +48,7 @@ def entries(
     *,
     entity_type: str | None = None,
     entity_id: uuid.UUID | None = None,
+    action: AuditAction | None = None,
     since: datetime | None = None,
     before_id: int | None = None,
     limit: int = 50,
@@ -61,6 +62,8 @@ def entries(
         query = query.where(audit_t.c.entity_type == entity_type)
     if entity_id is not None:
         query = query.where(audit_t.c.entity_id == entity_id)
+    if action is not None:
+        query = query.where(audit_t.c.action == action.value)
     if since is not None:
         query = query.where(audit_t.c.created_at >= since)
     if before_id is not None:
