@@ -12,7 +12,7 @@ import copy
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Self
 
 from spine.core.clock import Clock
@@ -35,7 +35,7 @@ from spine.quality.rules import validate_rules
 from spine.quality.runner import CheckRunner, RegistryFor, registry_ref
 from spine.quality.sql import describe_table
 from spine.quality.store import QualityStore
-from spine.quality.store.dashboard import LATEST_STATUSES, CheckRow, TablePassRate
+from spine.quality.store.dashboard import LATEST_STATUSES, CheckRow, TablePassRate, day_start
 from spine.sources.connections import check_name, check_text
 from spine.sources.models import Connection
 from spine.sources.store import Ref
@@ -470,59 +470,21 @@ class QualityService:
     # -------------------------------------------------------------- dashboard
 
     def check_rows(
-        self,
-        *,
-        days: int = 30,
-        table: str | None = None,
-        connection: str | None = None,
-        status: str | None = None,
-        after: str | None = None,
-        limit: int = 50,
+        self, *, days: int = 30, status: str | None = None, **filters: Any
     ) -> list[CheckRow]:
-        """A page of checks by name, each with its latest result and pass rate per day.
-
-        Args:
-            days: How many days of pass rates (the days with results only).
-            table: Only checks of this ``TABLE`` or ``SCHEMA.TABLE``.
-            connection: Only checks through this connection.
-            status: Only checks whose latest result ``passed``, ``failed``, or that
-                ``never`` ran.
-            after: The last check name of the previous page (a cursor).
-            limit: At most this many checks (1 to 500).
-
-        Raises:
-            InvalidInput: An unknown status, or a limit out of range.
-        """
+        """Checks, their latest result, daily pass rates (``checks_with_latest``'s filters)."""
         if status is not None and status not in LATEST_STATUSES:
-            raise InvalidInput(
-                f"unknown status {status!r}: expected {', '.join(LATEST_STATUSES)}"
-            )
-        if not 1 <= limit <= 500:
-            raise InvalidInput("limit must be between 1 and 500")
-        since = self._day_start(days)
-        return self.store.check_rows(
-            since=since,
-            table=table,
-            connection=connection,
-            status=status,
-            after=after,
-            limit=limit,
-        )
+            raise InvalidInput(f"unknown status {status!r}: expected {', '.join(LATEST_STATUSES)}")
+        since = day_start(self.clock.now(), days)
+        return self.store.check_rows(since=since, status=status, **filters)
 
     def table_pass_rates(self, *, days: int = 30) -> list[TablePassRate]:
         """The pass rate of every watched table (connection and table) over ``days``."""
-        return self.store.table_pass_rates(since=self._day_start(days))
+        return self.store.table_pass_rates(since=day_start(self.clock.now(), days))
 
     def incident_board(self, *, resolved_limit: int = 20) -> tuple[list[Incident], list[Incident]]:
         """Unresolved incidents (worst, then newest first) and the latest resolved ones."""
         return self.store.incident_board(resolved_limit=resolved_limit)
-
-    def _day_start(self, days: int) -> datetime:
-        """The start (UTC midnight) of the first of the last ``days`` days, today included."""
-        if not 1 <= days <= 366:
-            raise InvalidInput("days must be between 1 and 366")
-        today = self.clock.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        return today - timedelta(days=days - 1)
 
     # ---------------------------------------------------------------- summary
 

@@ -34,8 +34,8 @@ from spine.quality.models import (
     JobStatus,
 )
 from spine.quality.store import checks, dashboard, jobs, queries, recording
-from spine.quality.store.dashboard import CheckRow, TablePassRate
 from spine.quality.store.checks import NextFire
+from spine.quality.store.dashboard import CheckRow, TablePassRate
 from spine.quality.store.recording import JobClaim, Recording
 from spine.quality.store.rows import (
     audited,

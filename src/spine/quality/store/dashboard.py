@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from spine.core.errors import InvalidInput
 from spine.quality.models import CheckDefinition, CheckResult, Incident
 from spine.quality.store.rows import (
     check_from_row,
@@ -78,6 +79,18 @@ class TablePassRate:
         return self.passed / self.total if self.total else 0.0
 
 
+def day_start(now: datetime, days: int) -> datetime:
+    """The UTC midnight starting the first of the last ``days`` days (today included).
+
+    Raises:
+        InvalidInput: If ``days`` is not 1 to 366.
+    """
+    if not 1 <= days <= 366:
+        raise InvalidInput("days must be between 1 and 366")
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=days - 1)
+
+
 def _newest_id(check_id: Any) -> sa.ScalarSelect[Any]:
     """The id of the check's newest result: one index probe (newest first, one row)."""
     inner = results_t.alias("newest")
@@ -98,7 +111,7 @@ def _day(column: Any, dialect: str) -> Any:
     return sa.func.substr(column, 1, 10)
 
 
-def _latest_of(row: Mapping[str, Any]) -> CheckResult | None:
+def _latest_of(row: Mapping[Any, Any]) -> CheckResult | None:
     if row[f"{_PREFIX}id"] is None:
         return None
     return result_from_row({c.name: row[f"{_PREFIX}{c.name}"] for c in _LATEST.columns})
@@ -124,7 +137,7 @@ def checks_with_latest(
         status: Only checks whose latest result ``passed``, ``failed``, or that
             ``never`` ran.
         after: The name of the last check of the previous page.
-        limit: At most this many checks.
+        limit: At most this many checks (500 at most).
     """
     query = (
         check_query()
@@ -147,7 +160,7 @@ def checks_with_latest(
         query = query.where(_LATEST.c.id.is_(None))
     if after is not None:
         query = query.where(checks_t.c.name > after)
-    query = query.order_by(checks_t.c.name).limit(limit)
+    query = query.order_by(checks_t.c.name).limit(max(1, min(limit, 500)))
     rows = list(conn.execute(query).mappings())
     return [CheckRow(check=check_from_row(row), latest=_latest_of(row)) for row in rows]
 

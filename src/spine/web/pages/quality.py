@@ -11,6 +11,7 @@ as ``spine incidents ack|resolve`` do.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -86,13 +87,19 @@ def why(result: CheckResult) -> str:
     return "; ".join(reasons)
 
 
-def _trend(row: CheckRow) -> Markup | None:
-    """The check's pass rate per day as a sparkline (one mark per day with results)."""
+def _trend(row: CheckRow, today: date) -> Markup | None:
+    """The check's pass rate per day as a sparkline: one slot a day, a mark a day with results."""
     if not row.days:
         return None
-    names = [f"{d.day} ({d.passed} of {d.total} passed)" for d in row.days]
+    by_day = {d.day: d for d in row.days}
+    slots = [(today - timedelta(days=back)).isoformat() for back in range(DAYS - 1, -1, -1)]
+    values = [by_day[day].rate if day in by_day else None for day in slots]
+    names = [
+        f"{day} ({by_day[day].passed} of {by_day[day].total} passed)" if day in by_day else day
+        for day in slots
+    ]
     return sparkline(
-        [d.rate for d in row.days],
+        values,
         label=f"{row.check.name}: pass rate per day over {DAYS} days",
         names=names,
     )
@@ -120,6 +127,7 @@ def checks_page(
     )
     rows, more = found[:PAGE], len(found) > PAGE
     filtered = any((status, table, connection, cursor))
+    today = access.services.clock.now().astimezone(UTC).date()
     context = {
         "title": "Checks",
         "rows": [
@@ -130,7 +138,7 @@ def checks_page(
                 if row.latest and row.latest.severity and not row.latest.rule_passed
                 else None,
                 "value": value_text(row.latest.sensor_value) if row.latest else "\u2014",
-                "trend": _trend(row),
+                "trend": _trend(row, today),
                 "rate": _overall(row),
             }
             for row in rows
@@ -263,7 +271,8 @@ def acknowledge_incident(
     incident = access.services.quality.acknowledge(incident_id, by=by, notes=_blank(notes))
     return redirect(
         f"{PREFIX}/incidents",
-        flash=f"Acknowledged the incident of {incident.check_name} (by {incident.acknowledged_by}).",
+        flash=f"Acknowledged the incident of {incident.check_name} "
+        f"(by {incident.acknowledged_by}).",
     )
 
 
