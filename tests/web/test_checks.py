@@ -45,14 +45,25 @@ def test_the_list_shows_latest_results_trends_and_tables(
     volume = listing.filter(has_text="orders_volume")
     expect(volume.locator("svg.chart-sparkline .mark")).to_have_count(len(HISTORY) + 1)
     expect(nulls.locator("svg.chart-sparkline .mark")).to_have_count(1)
-    rates = page.locator("table#table-rates tbody tr")
-    expect(rates).to_have_count(1)
-    # 14 results on orders: 10 history + 4 now; 2 failed.
-    expect(rates.first).to_contain_text("warehouse")
-    expect(rates.first).to_contain_text("85.7 %")
     screenshot(page, "checks")
     assert accessibility_violations(page) == []
 
+    page.get_by_role("link", name="Pass rate by table").click()
+    page.wait_for_url("**/ui/checks/tables")
+    rates = page.locator("table#table-rates tbody tr")
+    expect(rates).to_have_count(1)
+    # 7 days: 6 history results of orders_volume and 4 now; 2 failed.
+    expect(rates.first).to_contain_text("warehouse")
+    expect(rates.first).to_contain_text("80.0 %")
+    page.get_by_role("link", name="30 days").click()
+    # 30 days: 10 history + 4 now; 2 failed.
+    expect(rates.first).to_contain_text("85.7 %")
+    rates.first.get_by_role("link", name="orders").click()
+    page.wait_for_url("**/ui/checks?connection=warehouse&table=orders")
+    expect(listing).to_have_count(4)
+    assert accessibility_violations(page) == []
+
+    page.goto(dashboard.ui("/checks"))
     page.get_by_label("Latest result").select_option("failed")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**/ui/checks?status=failed**")
@@ -138,5 +149,6 @@ def test_no_checks_yet_says_how_to_add_them(page: Any, dashboard: Dashboard) -> 
     expect(page.get_by_text("No checks yet.")).to_be_visible()
     expect(page.locator(".empty code").first).to_contain_text("spine checks add NAME")
     expect(page.get_by_text("spine checks apply FILE")).to_be_visible()
+    page.goto(dashboard.ui("/checks/tables"))
     expect(page.get_by_text("spine checks run --table TABLE")).to_be_visible()
     assert accessibility_violations(page) == []

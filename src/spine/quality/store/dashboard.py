@@ -165,62 +165,76 @@ def checks_with_latest(
     return [CheckRow(check=check_from_row(row), latest=_latest_of(row)) for row in rows]
 
 
+def _counts(
+    conn: sa.Connection, where: list[Any], keys: list[Any], *, failed: bool
+) -> dict[tuple[Any, ...], int]:
+    """Results counted by ``keys`` (all of them, or the failed ones only).
+
+    Counting all results reads only ``idx_results_check`` (``check_id, executed_at``)
+    and counting failures only the partial ``idx_results_failed``: neither visits the
+    rows, whose ``details`` (samples, the anomaly band) make them wide.
+    """
+    condition = [*where]
+    if failed:
+        condition.append(results_t.c.rule_passed == sa.false())
+    query = sa.select(*keys, sa.func.count()).where(*condition).group_by(*keys)
+    return {tuple(row[:-1]): int(row[-1]) for row in conn.execute(query)}
+
+
 def daily_pass_rates(
     conn: sa.Connection, check_ids: list[uuid.UUID], since: datetime
 ) -> dict[uuid.UUID, list[DayRate]]:
-    """Each check's results per UTC day from ``since``, oldest day first (one statement)."""
+    """Each check's results per UTC day from ``since``, oldest day first.
+
+    Two index-only statements for the whole page of checks (never one per check).
+    """
     if not check_ids:
         return {}
-    day = _day(results_t.c.executed_at, conn.dialect.name).label("day")
-    passed = sa.func.sum(sa.case((results_t.c.rule_passed == sa.true(), 1), else_=0))
-    query = (
-        sa.select(results_t.c.check_id, day, sa.func.count().label("total"), passed.label("ok"))
-        .where(results_t.c.check_id.in_(check_ids), results_t.c.executed_at >= since)
-        .group_by(results_t.c.check_id, day)
-        .order_by(results_t.c.check_id, day)
-    )
+    day = _day(results_t.c.executed_at, conn.dialect.name)
+    where = [results_t.c.check_id.in_(check_ids), results_t.c.executed_at >= since]
+    keys = [results_t.c.check_id, day]
+    totals = _counts(conn, where, keys, failed=False)
+    failures = _counts(conn, where, keys, failed=True)
     found: dict[uuid.UUID, list[DayRate]] = {}
-    for row in conn.execute(query).mappings():
-        rate = DayRate(day=str(row["day"]), total=int(row["total"]), passed=int(row["ok"] or 0))
-        found.setdefault(row["check_id"], []).append(rate)
+    for check_id, on in sorted(totals, key=lambda key: (str(key[0]), str(key[1]))):
+        total = totals[(check_id, on)]
+        rate = DayRate(str(on), total, total - failures.get((check_id, on), 0))
+        found.setdefault(check_id, []).append(rate)
     return found
 
 
 def table_pass_rates(
     conn: sa.Connection, workspace_id: uuid.UUID, since: datetime
 ) -> list[TablePassRate]:
-    """The pass rate of each watched table (connection and table) from ``since``, worst first."""
-    table = sa.case(
-        (
-            checks_t.c.target_schema.is_not(None),
-            checks_t.c.target_schema + "." + checks_t.c.target_table,
-        ),
-        else_=checks_t.c.target_table,
-    ).label("target")
-    passed = sa.func.sum(sa.case((results_t.c.rule_passed == sa.true(), 1), else_=0))
-    query = (
-        sa.select(
-            connections_t.c.name.label("connection"),
-            table,
-            sa.func.count(sa.distinct(checks_t.c.id)).label("checks"),
-            sa.func.count().label("total"),
-            passed.label("ok"),
-        )
-        .select_from(checks_t)
-        .join(connections_t, connections_t.c.id == checks_t.c.connection_id)
-        .join(results_t, results_t.c.check_id == checks_t.c.id)
-        .where(checks_t.c.workspace_id == workspace_id, results_t.c.executed_at >= since)
-        .group_by(connections_t.c.name, table)
-    )
+    """The pass rate of each watched table (connection and table) from ``since``, worst first.
+
+    This reads every result of the workspace in the window (two index-only statements):
+    keep the window short (the summary's is 7 days).
+    """
+    watched = sa.select(
+        checks_t.c.id, checks_t.c.target_schema, checks_t.c.target_table, connections_t.c.name
+    ).join(connections_t, connections_t.c.id == checks_t.c.connection_id)
+    tables: dict[uuid.UUID, tuple[str, str]] = {}
+    for check_id, schema, table, connection in conn.execute(
+        watched.where(checks_t.c.workspace_id == workspace_id)
+    ):
+        tables[check_id] = (connection, f"{schema}.{table}" if schema else table)
+    if not tables:
+        return []
+    mine = sa.select(checks_t.c.id).where(checks_t.c.workspace_id == workspace_id)
+    where = [results_t.c.check_id.in_(mine), results_t.c.executed_at >= since]
+    keys = [results_t.c.check_id]
+    totals = _counts(conn, where, keys, failed=False)
+    failures = _counts(conn, where, keys, failed=True)
+    sums: dict[tuple[str, str], list[int]] = {}
+    for (check_id,), total in totals.items():
+        counted = sums.setdefault(tables[check_id], [0, 0, 0])
+        counted[0] += 1
+        counted[1] += total
+        counted[2] += total - failures.get((check_id,), 0)
     rates = [
-        TablePassRate(
-            connection=row["connection"],
-            table=row["target"],
-            checks=int(row["checks"]),
-            total=int(row["total"]),
-            passed=int(row["ok"] or 0),
-        )
-        for row in conn.execute(query).mappings()
+        TablePassRate(connection=connection, table=table, checks=c, total=t, passed=p)
+        for (connection, table), (c, t, p) in sums.items()
     ]
     return sorted(rates, key=lambda r: (r.rate, r.connection, r.table))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
@@ -172,7 +172,23 @@ def _axes(scale: Scale) -> str:
         f'<line class="baseline" x1="{_LEFT}" y1="{bottom}" x2="{_WIDTH - _RIGHT}" y2="{bottom}"/>'
         f'<text class="axis" x="{_LEFT - 4}" y="{_TOP + 8}" text-anchor="end">{_tick(high)}</text>'
         f'<text class="axis" x="{_LEFT - 4}" y="{bottom}" text-anchor="end">{_tick(low)}</text>'
+        + _dates(scale)
     )
+
+
+def _dates(scale: Scale) -> str:
+    """The first and last result's day under the axis (both ends, once when the same)."""
+    if not scale.start and not scale.end:
+        return ""
+    first = datetime.fromtimestamp(scale.start, UTC).strftime("%Y-%m-%d %H:%M")
+    last = datetime.fromtimestamp(scale.end, UTC).strftime("%Y-%m-%d %H:%M")
+    y = _HEIGHT - 6
+    text = f'<text class="axis" x="{_LEFT}" y="{y}">{first} UTC</text>'
+    if last != first:
+        text += (
+            f'<text class="axis" x="{_WIDTH - _RIGHT}" y="{y}" text-anchor="end">{last} UTC</text>'
+        )
+    return text
 
 
 def _tick(value: float) -> str:

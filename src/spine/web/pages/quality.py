@@ -31,6 +31,8 @@ router = APIRouter()
 PAGE = 50
 #: The days of pass rates on the list and by table.
 DAYS = 30
+#: The default window of the pass rate by table (the summary's): it reads every result in it.
+TABLE_DAYS = 7
 #: Results the check page draws (newest ones) and lists.
 SERIES_RESULTS = 200
 RECENT_RESULTS = 20
@@ -143,7 +145,6 @@ def checks_page(
             }
             for row in rows
         ],
-        "tables": quality.table_pass_rates(days=DAYS),
         "statuses": _STATUSES,
         "filters": {"status": status, "table": table, "connection": connection},
         "filtered": filtered,
@@ -151,6 +152,22 @@ def checks_page(
         "days": DAYS,
     }
     return render(request, "checks.html", context)
+
+
+@router.get("/checks/tables", response_class=HTMLResponse)
+def tables_page(
+    request: Request,
+    access: Viewer,
+    days: Annotated[int, Query(ge=1, le=DAYS)] = TABLE_DAYS,
+) -> HTMLResponse:
+    """The pass rate of each watched table (a connection's table), worst first."""
+    context = {
+        "title": "Pass rate by table",
+        "tables": access.services.quality.table_pass_rates(days=days),
+        "days": days,
+        "windows": (1, TABLE_DAYS, DAYS),
+    }
+    return render(request, "checks_tables.html", context)
 
 
 def _overall(row: CheckRow) -> float | None:
