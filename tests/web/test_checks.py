@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.web.conftest import Dashboard, accessibility_violations, log_in, screenshot
-from tests.web.quality_seed import HISTORY, seed_checks
+from tests.web.quality_seed import HISTORY, make_orders, seed_checks
 
 
 @pytest.fixture
@@ -92,6 +92,7 @@ def test_a_check_shows_its_series_and_runs_now(
     expect(chart.locator(".mark.failed")).to_have_count(1)
     expect(chart.locator("line.threshold")).to_have_count(2)
     expect(page.locator("dl.facts")).to_contain_text("warning max 5; error max 10")
+    expect(page.locator(".notice")).to_contain_text("Open incident: error, 1 failure since")
     before = len(quality.results(checks["customer_nulls"]))
     page.get_by_role("button", name="Run now").click()
     expect(page.locator("#flash")).to_contain_text("Ran customer_nulls: 20, failed (error).")
@@ -143,7 +144,9 @@ def test_another_workspaces_check_is_not_found(
     expect(page.locator("table#checks tbody tr")).to_have_count(4)
 
 
-def test_no_checks_yet_says_how_to_add_them(page: Any, dashboard: Dashboard) -> None:
+def test_no_checks_yet_says_how_to_add_them(
+    page: Any, dashboard: Dashboard, tmp_path: Path
+) -> None:
     log_in(page, dashboard, "write")
     page.goto(dashboard.ui("/checks"))
     expect(page.get_by_text("No checks yet.")).to_be_visible()
@@ -151,4 +154,15 @@ def test_no_checks_yet_says_how_to_add_them(page: Any, dashboard: Dashboard) -> 
     expect(page.get_by_text("spine checks apply FILE")).to_be_visible()
     page.goto(dashboard.ui("/checks/tables"))
     expect(page.get_by_text("spine checks run --table TABLE")).to_be_visible()
+    assert accessibility_violations(page) == []
+    make_orders(tmp_path / "w.db")
+    services = dashboard.a.services
+    services.sources.connections.add("w", dialect="sqlite", database=str(tmp_path / "w.db"))
+    fresh = services.quality.add_check(
+        "fresh", connection="w", check_type="row_count", table="orders"
+    )
+    page.goto(dashboard.ui(f"/checks/{fresh.id}"))
+    expect(page.get_by_text("This check has not run yet.")).to_be_visible()
+    expect(page.locator(".empty code").first).to_have_text("spine checks run fresh")
+    expect(page.locator("svg.chart-series")).to_have_count(0)
     assert accessibility_violations(page) == []

@@ -192,6 +192,7 @@ def check_page(request: Request, check_id: str, access: Viewer) -> HTMLResponse:
             for r in results[:RECENT_RESULTS]
         ],
         "latest": results[0] if results else None,
+        "incident": quality.open_incident(str(check.id)),
         "samples": _samples(results) if connection.allow_samples else None,
         "allow_samples": connection.allow_samples,
         "thresholds": _limits(check),
