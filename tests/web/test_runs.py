@@ -9,60 +9,24 @@ from typing import Any
 import httpx
 import pytest
 
-from spine import Step, Workflow
-from spine.orchestration.history import WorkflowRun, WorkflowStatus
-from spine.orchestration.registry import workflows
-from spine.orchestration.retry import RetryPolicy
-from tests.web.conftest import Dashboard, Workspace, accessibility_violations, log_in, screenshot
-
-ETL = "web_tests.etl"
-PAUSE = "web_tests.pause"
-
-
-def _extract(ctx: Any) -> dict[str, Any]:
-    if ctx.attempt == 1:
-        raise ConnectionError("the source timed out")
-    return {"rows": 3}
-
-
-def _load(ctx: Any) -> dict[str, Any]:
-    if ctx.params.get("fail"):
-        raise ValueError("bad rows in batch 7")
-    return {"loaded": 3}
+from spine.orchestration.history import WorkflowStatus
+from tests.web.conftest import Dashboard, accessibility_violations, log_in, screenshot
+from tests.web.run_workflows import ETL, PAUSE, registered, seed_runs
 
 
 @pytest.fixture(autouse=True)
-def registered() -> Iterator[None]:
-    """A two-step workflow whose first step fails once, and one that waits an hour."""
-    retry = RetryPolicy(max_attempts=2, backoff_seconds=0, jitter=0)
-    Workflow(
-        ETL,
-        [Step.lambda_("extract", _extract, retry=retry), Step.lambda_("load", _load)],
-        params={"fail": bool},
-    )
-    Workflow(PAUSE, [Step.wait("pause", seconds=3600)])
-    yield
-    workflows._workflows.pop(ETL, None)
-    workflows._workflows.pop(PAUSE, None)
-
-
-def _seed(workspace: Workspace) -> dict[str, WorkflowRun]:
-    """A failed run (a retried step, then a failed one), a completed one, a pending one."""
-    runner = workspace.services.runner()
-    failed = runner.run(ETL, {"fail": True}, partition_key="2026-11-29")
-    completed = runner.run(ETL, {"fail": False}, partition_key="2026-11-30")
-    pending = runner.submit(PAUSE)
-    assert failed.status is WorkflowStatus.FAILED
-    assert completed.status is WorkflowStatus.COMPLETED
-    return {"failed": failed, "completed": completed, "pending": pending}
+def _workflows() -> Iterator[None]:
+    with registered():
+        yield
 
 
 def _rows(page: Any) -> list[str]:
-    return list(page.locator("table.runs tbody tr").evaluate_all("rs => rs.map(r => r.dataset.runId)"))
+    rows = page.locator("table.runs tbody tr")
+    return list(rows.evaluate_all("rs => rs.map(r => r.dataset.runId)"))
 
 
 def test_runs_are_listed_filtered_and_a_run_is_retried(page: Any, dashboard: Dashboard) -> None:
-    runs = _seed(dashboard.a)
+    runs = seed_runs(dashboard.a)
     log_in(page, dashboard, "write")
     page.goto(dashboard.ui("/runs"))
     assert _rows(page) == [runs["pending"].run_id, runs["completed"].run_id, runs["failed"].run_id]
@@ -132,7 +96,7 @@ def test_a_pending_run_is_cancelled_from_its_page(page: Any, dashboard: Dashboar
 
 
 def test_a_read_key_sees_runs_but_cannot_act(page: Any, dashboard: Dashboard) -> None:
-    runs = _seed(dashboard.a)
+    runs = seed_runs(dashboard.a)
     log_in(page, dashboard, "read")
     for name in ("failed", "pending"):
         page.goto(dashboard.ui(f"/runs/{runs[name].run_id}"))
@@ -148,7 +112,8 @@ def test_a_read_key_sees_runs_but_cannot_act(page: Any, dashboard: Dashboard) ->
     assert retry.status_code == 403 and cancel.status_code == 403
     assert "write" in retry.text and "Traceback" not in retry.text
     assert dashboard.a.services.runs.count_workflow_runs() == before
-    assert dashboard.a.services.runs.run_row(runs["pending"].run_id).status is WorkflowStatus.PENDING
+    pending = dashboard.a.services.runs.run_row(runs["pending"].run_id)
+    assert pending.status is WorkflowStatus.PENDING
 
 
 def test_another_workspaces_run_is_not_found(page: Any, dashboard: Dashboard) -> None:
