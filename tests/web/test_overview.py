@@ -84,8 +84,10 @@ def test_the_overview_shows_what_fails_what_is_late_and_what_runs_next(
     assert bars.count() == 3
     titles = bars.evaluate_all("ms => ms.map(m => m.querySelector('title').textContent)")
     assert sorted(t.split(": ", 1)[1] for t in titles) == ["1 COMPLETED", "1 FAILED", "1 PENDING"]
-    assert page.locator('[data-figure="failed-runs"]').get_attribute("href").startswith(
-        "/ui/runs?status=FAILED&since="
+    assert (
+        page.locator('[data-figure="failed-runs"]')
+        .get_attribute("href")
+        .startswith("/ui/runs?status=FAILED&since=")
     )
     assert page.get_by_role("button").filter(has_text=re.compile("Cancel|Retry")).count() == 0
     assert accessibility_violations(page) == []
