@@ -19,7 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from spine.core.errors import Conflict, InvalidInput
 from spine.orchestration.errors import RunNotFound
-from spine.orchestration.history import RunFilter, WorkflowRun, WorkflowStatus
+from spine.orchestration.history import RunFilter, WorkflowStatus
+from spine.orchestration.history.store.dashboard import SCAN_BUDGET
 from spine.orchestration.registry import workflows
 from spine.web.access import PREFIX, Editor, Viewer
 from spine.web.charts import gantt
@@ -65,7 +66,13 @@ def list_runs(
     if where.since and where.until and where.since >= where.until:
         raise InvalidInput("since must be before until")
     found = access.services.runs.page_runs(where, before=_cursor(cursor), limit=PAGE + 1)
-    runs, more = found[:PAGE], len(found) > PAGE
+    runs = found.runs[:PAGE]
+    if len(found.runs) > PAGE:
+        next_cursor: str | None = _cursor_of(runs[-1].created_at, runs[-1].run_id)
+    elif found.searched_to is not None:
+        next_cursor = _cursor_of(*found.searched_to)
+    else:
+        next_cursor = None
     filtered = any(v is not None for v in (where.workflow_name, where.status, since, until))
     return render(
         request,
@@ -73,7 +80,9 @@ def list_runs(
         {
             "title": "Runs",
             "runs": runs,
-            "next_cursor": _cursor_of(runs[-1]) if more else None,
+            "next_cursor": next_cursor,
+            "searched_to": found.searched_to,
+            "scan_budget": SCAN_BUDGET,
             "filtered": filtered or where.partition is not None,
             "form": {
                 "workflow": where.workflow_name or "",
@@ -182,8 +191,8 @@ def _time(value: str | None, name: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _cursor_of(run: WorkflowRun) -> str:
-    return f"{run.created_at.astimezone(UTC).isoformat()}~{run.run_id}"
+def _cursor_of(created_at: datetime, run_id: str) -> str:
+    return f"{created_at.astimezone(UTC).isoformat()}~{run_id}"
 
 
 def _cursor(value: str | None) -> tuple[datetime, str] | None:
