@@ -24,7 +24,7 @@ from spine.orchestration.history.store.dashboard import SCAN_BUDGET
 from spine.orchestration.registry import workflows
 from spine.web.access import PREFIX, Editor, Viewer
 from spine.web.charts import gantt
-from spine.web.pages.run_timeline import MAX_ROWS, timeline_rows
+from spine.web.pages.run_timeline import timeline_rows
 from spine.web.rendering import redirect, render
 
 router = APIRouter()
@@ -35,8 +35,10 @@ PAGE = 50
 MAX_EVENTS = 500
 #: The most child runs the run page lists.
 MAX_CHILDREN = 100
-#: Attempts the run page reads; enough for :data:`MAX_ROWS` steps of a few attempts each.
-MAX_ATTEMPTS = 1000
+#: Attempts the run page reads: :data:`MAX_ROWS` steps of a few attempts each.
+MAX_ATTEMPTS = 500
+#: Failed attempts the run page lists.
+MAX_FAILURES = 50
 _RETRYABLE = frozenset({WorkflowStatus.FAILED, WorkflowStatus.CANCELLED})
 _ACTIVE = frozenset({WorkflowStatus.PENDING, WorkflowStatus.RUNNING})
 #: The length of a run id (a ULID).
@@ -105,7 +107,8 @@ def show_run(request: Request, access: Viewer, run_id: str) -> HTMLResponse:
     attempts, attempt_count, events = store.run_timeline(
         run.run_id, steps=MAX_ATTEMPTS, events=MAX_EVENTS
     )
-    rows, steps_left_out = timeline_rows(attempts, access.services.clock.now())
+    rows, _ = timeline_rows(attempts, access.services.clock.now())
+    drawn = sum(1 for row in rows for span in row.spans if span.kind != "gap")
     failed = [a for a in attempts if a.error]
     return render(
         request,
@@ -117,11 +120,10 @@ def show_run(request: Request, access: Viewer, run_id: str) -> HTMLResponse:
             if rows
             else None,
             "chart_rows": len(rows),
-            "steps_left_out": steps_left_out,
-            "max_rows": MAX_ROWS,
-            "attempts": attempts,
+            "drawn_attempts": drawn,
             "attempt_count": attempt_count,
-            "failed_attempts": failed,
+            "failed_attempts": failed[:MAX_FAILURES],
+            "more_failures": len(failed) > MAX_FAILURES or attempt_count > len(attempts),
             "events": events,
             "max_events": MAX_EVENTS,
             "children": store.child_runs(run.run_id, MAX_CHILDREN),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -175,15 +176,16 @@ def child_runs(
 def step_page(conn: sa.Connection, run_id: str, limit: int) -> tuple[list[StepRun], int]:
     """The first ``limit`` step attempts of a run in execution order, and how many it has.
 
-    The caller has checked that the run is its workspace's.
+    The caller has checked that the run is its workspace's. On SQLite the rows come in
+    ``idx_workflow_steps_run``'s order (by position, then as written), so that a map
+    step's thousands of attempts are not all sorted to keep a few hundred.
     """
-    query = (
-        sa.select(steps_t)
-        .where(steps_t.c.run_id == run_id)
-        .order_by(steps_t.c.step_order, steps_t.c.attempt, steps_t.c.step_id)
-        .limit(limit)
-    )
+    order: tuple[sa.ColumnElement[Any], ...] = (steps_t.c.step_order,)
+    if conn.dialect.name != "sqlite":
+        order += (steps_t.c.attempt, steps_t.c.step_id)
+    query = sa.select(steps_t).where(steps_t.c.run_id == run_id).order_by(*order).limit(limit)
     steps = [row_to_step(row) for row in conn.execute(query).mappings()]
+    steps.sort(key=lambda step: (step.step_order, step.attempt, step.step_id))
     if len(steps) < limit:
         return steps, len(steps)
     total = conn.execute(
