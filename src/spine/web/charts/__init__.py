@@ -4,21 +4,26 @@ Every chart is an ``<svg role="img">`` with an ``aria-label`` saying what it sho
 every data mark (a bar, a point, a step's span) has the class ``mark`` and a ``<title>``
 a pointer shows. Each chart module draws one kind: :mod:`.bars` (stacked bars per day),
 :mod:`.sparkline`, :mod:`.timeline` (one bar per event, e.g. a source's fetches),
-:mod:`.series` (values over time with thresholds and a band).
+:mod:`.series` (values over time with thresholds and a band), :mod:`.gantt` (a run's
+steps on a time axis).
 """
 
 from __future__ import annotations
 
 from spine.web.charts.bars import stacked_bars
+from spine.web.charts.gantt import GanttRow, Span, gantt
 from spine.web.charts.series import BandPoint, Point, Threshold, series
 from spine.web.charts.sparkline import sparkline
 from spine.web.charts.timeline import TimelineMark, timeline
 
 __all__ = [
     "BandPoint",
+    "GanttRow",
     "Point",
+    "Span",
     "Threshold",
     "TimelineMark",
+    "gantt",
     "series",
     "sparkline",
     "stacked_bars",
