@@ -96,12 +96,13 @@ def standalone_command(
     from spine.core.storage.engine import redact
     from spine.web import LoginToken
 
+    # First, so that a port in use is said at once, before any work.
+    listening = _listen(host, port)
     cli = state(ctx)
     services = cli.services()
     upgraded = _upgrade_schema(services)
     # Without an app it still runs: scheduled checks, automation rules and the API.
     cli.load_app()
-    listening = _listen(host, port)
     token = LoginToken.fresh()
     loops = _loops(services, listening, host=host, port=port, workers=workers, token=token)
     ended = threading.Event()
