@@ -126,7 +126,11 @@ def standalone_command(
             loop.start(ended)
         base = f"http://{_url_host(host)}:{port}"
         if upgraded:
-            console.print(f"upgraded the schema of {redact(services.settings.database_url)}")
+            console.print(
+                f"upgraded the schema of {redact(services.settings.database_url)}",
+                highlight=False,
+                soft_wrap=True,
+            )
         console.print(
             f"spine standalone on {redact(services.settings.database_url)}, in one process:",
             highlight=False,
