@@ -58,6 +58,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "scheduler": ("schedules", "scheduler_command"),
     "backfill": ("backfill", "backfill_command"),
     "serve": ("serve", "serve_command"),
+    "standalone": ("standalone", "standalone_command"),
 }
 # Global options that take a value, skipped when looking for the command's name.
 _VALUE_OPTIONS = frozenset({"--database-url", "--app", "--log-format", "--workspace"})

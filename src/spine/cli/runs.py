@@ -167,8 +167,8 @@ def run_command(
         raise typer.Exit(1)
 
 
-def _run_check_jobs(checks: JobWorker, once: bool) -> None:
-    """The check-job loop of ``spine worker``: a failure is one line, never a traceback."""
+def run_check_jobs(checks: JobWorker, once: bool) -> None:
+    """The check-job loop of ``spine worker`` and ``spine standalone``: a failure is one line."""
     try:
         checks.run(once=once)
     except Exception as error:  # --once during an outage: the jobs stay queued
@@ -210,7 +210,7 @@ def worker_command(
     # One outage back-off for both loops: an outage is reported once per process.
     checks = services.check_worker(database_wait=runner.database_wait)
     check_thread = threading.Thread(
-        target=_run_check_jobs, args=(checks, once), name="spine-check-jobs", daemon=True
+        target=run_check_jobs, args=(checks, once), name="spine-check-jobs", daemon=True
     )
     check_thread.start()
     # Automation rules' dispatcher (a stand-by while another process leads).

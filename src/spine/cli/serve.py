@@ -18,6 +18,9 @@ from spine.cli.output import console, fail
 if TYPE_CHECKING:
     import uvicorn
 
+    from spine.bootstrap import Services
+    from spine.web import LoginToken
+
 _API_MODULES = frozenset(
     {"fastapi", "starlette", "uvicorn", "pydantic", "anyio", "h11", "itsdangerous", "multipart"}
 )
@@ -32,6 +35,44 @@ def serve_command(
     ] = 8000,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs) and the dashboard (/ui) until stopped."""
+    cli = state(ctx)
+    services = cli.services()
+    # The user's workflows register, so that `POST .../runs` and `GET .../workflows` know them.
+    cli.load_app()
+    server = api_server(services, host=host, port=port, command="serve")
+    console.print(
+        f"spine API on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs; "
+        f"dashboard: http://{host}:{port}/ui/)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    server.run()
+
+
+def api_server(
+    services: Services,
+    *,
+    host: str,
+    port: int,
+    command: str,
+    login_token: LoginToken | None = None,
+    graceful_seconds: float | None = None,
+) -> uvicorn.Server:
+    """A uvicorn server of the API with the dashboard at ``/ui``, over ``services``.
+
+    Shared by ``spine serve`` and ``spine standalone``. Without the ``api`` extra, one
+    error line naming it (exit 2).
+
+    Args:
+        services: What the API and the dashboard read through; the caller closes them.
+        host: Address to listen on.
+        port: Port to listen on.
+        command: The command's name, for the error line.
+        login_token: The dashboard's one-time login token (``spine standalone``); the
+            session it starts is for the workspace ``services`` act in.
+        graceful_seconds: How long open requests may take to finish once stopping
+            (``None``: as long as they take).
+    """
     from rich.markup import escape
 
     try:
@@ -42,24 +83,25 @@ def serve_command(
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] not in _API_MODULES:
             raise
-        fail(escape(f"spine serve needs the api extra: pip install 'spine-core[api]' ({error})"))
-    cli = state(ctx)
-    services = cli.services()
-    # The user's workflows register, so that `POST .../runs` and `GET .../workflows` know them.
-    cli.load_app()
+        fail(
+            escape(f"spine {command} needs the api extra: pip install 'spine-core[api]' ({error})")
+        )
     app = create_app(services)
-    mount_dashboard(app, services)
+    mount_dashboard(
+        app,
+        services,
+        login_token=login_token,
+        token_workspace_id=services.actor.workspace_id,
+    )
     level = services.settings.log_level.lower()
-    console.print(
-        f"spine API on http://{host}:{port} (OpenAPI: http://{host}:{port}/docs; "
-        f"dashboard: http://{host}:{port}/ui/)",
-        highlight=False,
-        soft_wrap=True,
-    )
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=level if level in _UVICORN_LEVELS else None
+        app,
+        host=host,
+        port=port,
+        log_level=level if level in _UVICORN_LEVELS else None,
+        timeout_graceful_shutdown=None if graceful_seconds is None else int(graceful_seconds),
     )
-    _clean_exit_server(config).run()
+    return _clean_exit_server(config)
 
 
 def _clean_exit_server(config: uvicorn.Config) -> uvicorn.Server:

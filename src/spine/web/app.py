@@ -61,9 +61,15 @@ def mount_dashboard(
     services: Services,
     *,
     login_token: LoginToken | None = None,
+    token_workspace_id: uuid.UUID = DEFAULT_WORKSPACE_ID,
 ) -> FastAPI:
-    """Mount the dashboard at ``/ui`` of ``api`` (and send ``/`` there); return the dashboard."""
-    dashboard = create_dashboard(services, login_token=login_token)
+    """Mount the dashboard at ``/ui`` of ``api`` (and send ``/`` there); return the dashboard.
+
+    ``login_token`` and ``token_workspace_id`` are :func:`create_dashboard`'s.
+    """
+    dashboard = create_dashboard(
+        services, login_token=login_token, token_workspace_id=token_workspace_id
+    )
 
     @api.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
