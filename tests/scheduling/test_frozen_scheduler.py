@@ -66,7 +66,7 @@ def _start(cwd: Path, url: str, name: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_frozen_scheduler_holding_row_locks_is_taken_over(
     db_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -9,7 +9,6 @@ options.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -25,7 +24,6 @@ from spine.orchestration.registry import workflows
 from spine.scheduling import Schedule, ScheduleRun, new_schedule
 from spine.scheduling.cron import DstPolicy, zone
 from spine.scheduling.definitions import MAX_PREVIEW, preview_times, revise_schedule
-from spine.scheduling.triggers import trigger_for
 
 router = APIRouter(prefix=WORKSPACE_PATH, tags=["schedules"])
 
@@ -329,14 +327,7 @@ def pause_schedule(schedule: str, access: WriteAccess) -> ScheduleResponse:
 )
 def resume_schedule(schedule: str, access: WriteAccess) -> ScheduleResponse:
     """Resume a paused schedule of the workspace."""
-    store = access.services.schedules
-    now = access.services.clock.now()
-
-    def resumed(old: Schedule) -> Schedule:
-        following = old.next_run_at if old.enabled else trigger_for(old).next_after(now)
-        return replace(old, enabled=True, next_run_at=following)
-
-    return ScheduleResponse.of(store.update(schedule, resumed))
+    return ScheduleResponse.of(access.services.schedules.resume(schedule))
 
 
 @router.get(

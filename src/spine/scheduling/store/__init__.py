@@ -35,6 +35,7 @@ from spine.core.storage.schema.scheduler import core_schedules as schedules_t
 from spine.scheduling.models import Schedule, ScheduleRun, ScheduleRunOutcome, ScheduleRunStatus
 from spine.scheduling.store import fires
 from spine.scheduling.store.fires import FirePlan, PlannedFire, RunFactory
+from spine.scheduling.store.listing import latest_fires
 from spine.scheduling.store.rows import (
     ACTIVE,
     ENTITY,
@@ -266,12 +267,7 @@ class ScheduleStore(ActorBound):
         return self.update(name, lambda old: replace(old, enabled=enabled, next_run_at=next_run_at))
 
     def resume(self, ref: str) -> Schedule:
-        """Resume the schedule ``ref`` (id, else name) from now on.
-
-        As ``spine schedules resume`` and the API do: fires missed while it was paused
-        are not run.
-
-        Resuming an enabled schedule changes nothing but its version.
+        """Resume ``ref`` (id, else name) from now: fires missed while paused are not run.
 
         Raises:
             ScheduleNotFound: If there is none.
@@ -343,40 +339,12 @@ class ScheduleStore(ActorBound):
     ) -> dict[str, list[ScheduleRun]]:
         """The latest ``per_schedule`` fires of each of the workspace's ``schedule_ids``.
 
-        One statement for a page of schedules (a ``UNION ALL`` of one bounded branch per
-        schedule, each read newest first from the ``(schedule_id, scheduled_at)`` key):
-        a listing shows every schedule's recent fires without a query per schedule.
-        A schedule of another workspace has no fires here.
+        One statement for a page of schedules (:func:`~.listing.latest_fires`); a schedule
+        of another workspace has no fires here.
         """
-        ids = list(dict.fromkeys(schedule_ids))
-        found: dict[str, list[ScheduleRun]] = {i: [] for i in ids}
-        if not ids or per_schedule < 1:
-            return found
-
-        def branch(schedule_id: str) -> sa.Select[tuple[object, ...]]:
-            newest = (
-                sa.select(runs_t)
-                .where(runs_t.c.schedule_id == schedule_id)
-                .order_by(runs_t.c.scheduled_at.desc(), runs_t.c.id.desc())
-                .limit(per_schedule)
-                .subquery()
-            )
-            return sa.select(newest)
-
-        def work(conn: sa.Connection) -> list[ScheduleRun]:
-            mine = sa.select(schedules_t.c.id).where(self._mine(), schedules_t.c.id.in_(ids))
-            owned = [str(i) for i in conn.execute(mine).scalars()]
-            if not owned:
-                return []
-            union = sa.union_all(*(branch(i) for i in owned)).subquery()
-            rows = conn.execute(
-                sa.select(union).order_by(union.c.scheduled_at.desc(), union.c.id.desc())
-            ).all()
-            return [schedule_run_from_row(r._mapping) for r in rows]
-
-        for fire in self.database.run_read(work):
-            found[fire.schedule_id].append(fire)
-        return found
+        return self.database.run_read(
+            lambda conn: latest_fires(conn, self._mine(), schedule_ids, per_schedule)
+        )
 
     # ------------------------------------------------------------ firing
 

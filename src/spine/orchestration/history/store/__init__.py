@@ -12,9 +12,8 @@ SQLite's ``julianday``), and retention deletes terminal runs only, in batches.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,9 +29,9 @@ from spine.core.storage.schema.workflow_history import core_workflow_runs as run
 from spine.core.storage.schema.workflow_history import core_workflow_step_logs as logs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.errors import RunNotFound
-from spine.orchestration.history.store import dashboard
-from spine.orchestration.history.store.dashboard import RunFilter, RunPage
+from spine.orchestration.history.store.dashboard import DashboardReads, RunFilter, RunPage
 from spine.orchestration.history.store.events import add_event, transition_key
+from spine.orchestration.history.store.guards import require_run as _require_run
 from spine.orchestration.history.store.retention import (
     count_prunable,
     delete_batch,
@@ -100,20 +99,6 @@ _RUN_UPDATABLE = (
 _STEP_UPDATABLE = (*STEP_FINISH_COLUMNS, "execution_id")
 
 
-def _require_run(conn: sa.Connection, run_id: str, workspace_id: uuid.UUID) -> None:
-    """Raise :class:`RunNotFound` rather than let a foreign key fail with a driver error.
-
-    A run of another workspace is not found either.
-    """
-    found = conn.execute(
-        sa.select(runs_t.c.run_id).where(
-            runs_t.c.run_id == run_id, runs_t.c.workspace_id == workspace_id
-        )
-    ).first()
-    if found is None:
-        raise RunNotFound(run_id)
-
-
 def _database(db: Database | DatabaseAdapter) -> Database:
     return db.database if isinstance(db, DatabaseAdapter) else db
 
@@ -150,7 +135,7 @@ def _save_row(
     return str(status), duration
 
 
-class HistoryStore(ActorBound):
+class HistoryStore(DashboardReads, ActorBound):
     """Persistent storage for workflow execution history.
 
     Every method reads and writes only the runs of its actor's workspace (the default
@@ -491,54 +476,3 @@ class HistoryStore(ActorBound):
         cancelled, running and pending.
         """
         return self.run_statistics(workflow_name, since).to_dict()
-
-    # ------------------------------------------------------------ dashboard
-
-    def runs_per_day(self, first: date, last: date) -> dict[str, dict[str, int]]:
-        """Runs created per UTC day (``YYYY-MM-DD``) and status, ``first`` to ``last``.
-
-        Read from ``core_workflow_run_stats``: a few rows a day, whatever the number of runs.
-        """
-        return self.db.run_read(
-            lambda conn: dashboard.runs_per_day(conn, self.workspace_id, first, last)
-        )
-
-    def page_runs(
-        self,
-        where: RunFilter,
-        *,
-        before: tuple[datetime, str] | None = None,
-        limit: int = 50,
-        budget: int = dashboard.SCAN_BUDGET,
-    ) -> RunPage:
-        """Runs matching ``where``, newest created first, after ``before``'s (created_at, id).
-
-        Filters no index serves look at a bounded number of runs (see :class:`RunPage`).
-        """
-        return self.db.run_read(
-            lambda conn: dashboard.page_runs(
-                conn, self.workspace_id, where, before=before, limit=limit, budget=budget
-            )
-        )
-
-    def child_runs(self, run_id: str, limit: int = 100) -> list[WorkflowRun]:
-        """The first ``limit`` runs that ``run_id``'s steps started, oldest first."""
-        return self.db.run_read(
-            lambda conn: dashboard.child_runs(conn, self.workspace_id, run_id, limit)
-        )
-
-    def run_timeline(
-        self, run_id: str, *, steps: int = 1000, events: int = 500
-    ) -> tuple[list[StepRun], int, list[WorkflowEvent]]:
-        """A run's first ``steps`` attempts, its number of attempts, its first ``events`` events.
-
-        Raises:
-            RunNotFound: If the run is not this workspace's.
-        """
-
-        def work(conn: sa.Connection) -> tuple[list[StepRun], int, list[WorkflowEvent]]:
-            _require_run(conn, run_id, self.workspace_id)
-            attempts, total = dashboard.step_page(conn, run_id, steps)
-            return attempts, total, dashboard.event_page(conn, run_id, events)
-
-        return self.db.run_read(work)

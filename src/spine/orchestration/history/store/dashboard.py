@@ -21,12 +21,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spine.core.storage import Database
 from spine.core.storage.schema.workflow_history import core_workflow_events as events_t
 from spine.core.storage.schema.workflow_history import core_workflow_run_stats as stats_t
 from spine.core.storage.schema.workflow_history import core_workflow_runs as runs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
+from spine.orchestration.history.store.guards import require_run
 from spine.orchestration.history.store.rows import row_to_event, row_to_run, row_to_step
 from spine.orchestration.history.types import StepRun, WorkflowEvent, WorkflowRun, WorkflowStatus
+from spine.tenancy.bound import ActorBound
 
 #: The most runs a filter that no index serves looks at for one page.
 SCAN_BUDGET = 5_000
@@ -200,3 +203,54 @@ def event_page(conn: sa.Connection, run_id: str, limit: int) -> list[WorkflowEve
         sa.select(events_t).where(events_t.c.run_id == run_id).order_by(events_t.c.id).limit(limit)
     )
     return [row_to_event(row) for row in conn.execute(query).mappings()]
+
+
+class DashboardReads(ActorBound):
+    """The history store's reads for the dashboard's pages (mixed into ``HistoryStore``)."""
+
+    db: Database
+
+    def runs_per_day(self, first: date, last: date) -> dict[str, dict[str, int]]:
+        """Runs created per UTC day (``YYYY-MM-DD``) and status, ``first`` to ``last``.
+
+        Read from ``core_workflow_run_stats``: a few rows a day, whatever the number of runs.
+        """
+        return self.db.run_read(lambda conn: runs_per_day(conn, self.workspace_id, first, last))
+
+    def page_runs(
+        self,
+        where: RunFilter,
+        *,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+        budget: int = SCAN_BUDGET,
+    ) -> RunPage:
+        """Runs matching ``where``, newest created first, after ``before``'s (created_at, id).
+
+        Filters no index serves look at a bounded number of runs (see :class:`RunPage`).
+        """
+        return self.db.run_read(
+            lambda conn: page_runs(
+                conn, self.workspace_id, where, before=before, limit=limit, budget=budget
+            )
+        )
+
+    def child_runs(self, run_id: str, limit: int = 100) -> list[WorkflowRun]:
+        """The first ``limit`` runs that ``run_id``'s steps started, oldest first."""
+        return self.db.run_read(lambda conn: child_runs(conn, self.workspace_id, run_id, limit))
+
+    def run_timeline(
+        self, run_id: str, *, steps: int = 1000, events: int = 500
+    ) -> tuple[list[StepRun], int, list[WorkflowEvent]]:
+        """A run's first ``steps`` attempts, its number of attempts, its first ``events`` events.
+
+        Raises:
+            RunNotFound: If the run is not this workspace's.
+        """
+
+        def work(conn: sa.Connection) -> tuple[list[StepRun], int, list[WorkflowEvent]]:
+            require_run(conn, run_id, self.workspace_id)
+            attempts, total = step_page(conn, run_id, steps)
+            return attempts, total, event_page(conn, run_id, events)
+
+        return self.db.run_read(work)
