@@ -188,6 +188,12 @@ class Settings(BaseSettings):
         description="Deliveries of one channel in flight at once, over all workers: a "
         "channel whose endpoint hangs holds at most this many of the workers' threads.",
     )
+    sources_stale_after_hours: float = Field(
+        default=48.0,
+        gt=0,
+        description="A source not fetched successfully (SUCCESS or UNCHANGED) for this long "
+        "is stale: the dashboard's overview lists it under what is late.",
+    )
     sources_allow_private_urls: bool = Field(
         default=False,
         description="Allow HTTP, S3 and SFTP sources to reach loopback, link-local or "

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from spine.bootstrap import Services
+from spine.core.clock import FrozenClock
 from spine.orchestration.registry import workflows
 from spine.scheduling import new_schedule
 from tests.web.conftest import Dashboard, Workspace, accessibility_violations, log_in, screenshot
@@ -60,6 +62,22 @@ def _open_incident(workspace: Workspace, tmp_path: Path) -> None:
     services.quality.run_checks(["customer_nulls"])
 
 
+def _stale_source(workspace: Workspace, tmp_path: Path) -> None:
+    """A file source last fetched three days ago (by services whose clock says so)."""
+    current = workspace.services
+    then = Services(
+        settings=current.settings,
+        database=current.database,
+        clock=FrozenClock(current.clock.now() - timedelta(days=3)),
+        listeners=current.listeners,
+        actor=current.actor,
+    )
+    feed = tmp_path / "feed.csv"
+    feed.write_text("a\n1\n")
+    then.sources.add("stale_feed", "file", {"path": str(feed)})
+    then.sources.fetch("stale_feed")
+
+
 def test_the_overview_shows_what_fails_what_is_late_and_what_runs_next(
     page: Any, dashboard: Dashboard, tmp_path: Path
 ) -> None:
@@ -67,6 +85,7 @@ def test_the_overview_shows_what_fails_what_is_late_and_what_runs_next(
     seed_runs(dashboard.b)  # another workspace's failures are not counted
     _missed_schedule(dashboard.a)
     _open_incident(dashboard.a, tmp_path)
+    _stale_source(dashboard.a, tmp_path)
     log_in(page, dashboard, "read")
 
     failed = page.locator('[data-figure="failed-runs"]')
@@ -77,6 +96,9 @@ def test_the_overview_shows_what_fails_what_is_late_and_what_runs_next(
     assert page.locator('[data-figure="open-breakers"] .stat').inner_text() == "0"
     late = page.locator('[data-figure="late-schedules"]').inner_text()
     assert late.startswith("1") and "hourly_etl" in late and "MISSED" in late
+    stale = page.locator('[data-figure="stale-sources"]').inner_text()
+    assert stale.startswith("1 stale source (no new or unchanged content for 2 d) of 1"), stale
+    assert "stale_feed: last confirmed" in stale
     next_fires = page.locator('[data-figure="next-fires"]').inner_text()
     assert "hourly_etl" in next_fires and ETL in next_fires
     # Today: COMPLETED, FAILED and PENDING segments (b's runs are not drawn).

@@ -12,6 +12,7 @@ import copy
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -283,6 +284,10 @@ class SourceService:
         One query for the page (no query per source); an id of another workspace gets none.
         """
         return self.store.latest_fetches(source_ids, per_source)
+
+    def stale_sources(self, cutoff: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        """Enabled sources with no SUCCESS or UNCHANGED fetch since ``cutoff``, stalest first."""
+        return self.store.stale_sources(cutoff, limit)
 
     def get_fetch(self, fetch_id: str) -> dict[str, Any] | None:
         """One fetch row, if its source belongs to the workspace."""

@@ -76,6 +76,7 @@ def overview(request: Request, access: Viewer) -> HTMLResponse:
             "open_breakers": [b for b in alerts.list_breakers() if b["state"] != "closed"],
             **_schedules(services),
             "sources": len(services.sources.list_sources(limit=CAP + 1)),
+            **_stale_sources(services, now),
             "cap": CAP,
             "chart": chart,
             "chart_total": chart_total,
@@ -129,4 +130,15 @@ def _schedules(services: Services) -> dict[str, Any]:
         "late_schedules": late[: NEXT_FIRES * 2],
         "late_count": len(late),
         "next_fires": upcoming[:NEXT_FIRES],
+    }
+
+
+def _stale_sources(services: Services, now: datetime) -> dict[str, Any]:
+    """Enabled sources not confirmed current for ``sources_stale_after_hours``."""
+    hours = services.settings.sources_stale_after_hours
+    stale = services.sources.stale_sources(now - timedelta(hours=hours), limit=CAP + 1)
+    return {
+        "stale_sources": stale[:NEXT_FIRES],
+        "stale_count": Capped(min(len(stale), CAP), len(stale) > CAP),
+        "stale_hours": hours,
     }
