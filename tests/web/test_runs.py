@@ -95,6 +95,19 @@ def test_a_pending_run_is_cancelled_from_its_page(page: Any, dashboard: Dashboar
     assert page.get_by_role("button", name="Cancel").count() == 0
 
 
+def test_an_active_runs_page_follows_it_until_it_ends(page: Any, dashboard: Dashboard) -> None:
+    pending = dashboard.a.services.runner().submit(PAUSE)
+    log_in(page, dashboard, "read")
+    page.goto(dashboard.ui(f"/runs/{pending.run_id}"))
+    assert page.locator("#run-live[data-live]").count() == 1
+    # Ended elsewhere (the CLI); the open page shows it without a reload.
+    dashboard.a.services.runs.request_cancel(pending.run_id)
+    page.locator("#run-live:not([data-live]) h1 .status", has_text="CANCELLED").wait_for(
+        timeout=20_000
+    )
+    assert "updates every 5 s" not in page.locator("main").inner_text()
+
+
 def test_a_read_key_sees_runs_but_cannot_act(page: Any, dashboard: Dashboard) -> None:
     runs = seed_runs(dashboard.a)
     log_in(page, dashboard, "read")
