@@ -7,7 +7,9 @@ a reader without JavaScript still sees a correct (UTC) time.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -70,3 +72,12 @@ def count(value: int | None) -> str:
 def percent(value: float | None, digits: int = 0) -> str:
     """A ratio in 0..1 as a percentage (``97 %``)."""
     return "\u2014" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def as_json(value: Any) -> str:
+    """``value`` as compact JSON text for a page (escaped by the template, not by the JSON).
+
+    Jinja's ``tojson`` is made for ``<script>``: it escapes quotes as unicode escapes, which
+    readers of a filter or a config would see.
+    """
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

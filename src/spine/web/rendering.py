@@ -38,6 +38,7 @@ def environment() -> jinja2.Environment:
         duration_ms=formatting.duration_ms,
         count=formatting.count,
         percent=formatting.percent,
+        json=formatting.as_json,
     )
     env.globals.update(ui=PREFIX, version=__version__, with_query=with_query)
     return env
