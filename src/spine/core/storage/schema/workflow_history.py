@@ -96,6 +96,11 @@ core_workflow_runs = table(
         sqlite_where=sa.text("status IN ('PENDING', 'RUNNING')"),
         postgresql_where=sa.text("status IN ('PENDING', 'RUNNING')"),
     ),
+    # Pages of runs newest first (by id, a ULID) in a workspace, of one status or
+    # workflow or neither (the API's and the dashboard's listings; intermediate_0009).
+    sa.Index("idx_workflow_runs_page", "workspace_id", "run_id"),
+    sa.Index("idx_workflow_runs_page_status", "workspace_id", "status", "run_id"),
+    sa.Index("idx_workflow_runs_page_name", "workspace_id", "workflow_name", "run_id"),
     sa.Index(
         "uq_workflow_runs_idempotency",
         "workspace_id",
