@@ -5,7 +5,7 @@ Usage::
     from spine.orchestration.history import HistoryStore, HistoryTracker, WorkflowRun, StepRun
 """
 
-from spine.orchestration.history.store import HistoryStore
+from spine.orchestration.history.store import HistoryStore, RunFilter
 from spine.orchestration.history.tracker import HistoryTracker, StepTracker, WorkflowTracker
 from spine.orchestration.history.types import (
     RunStatistics,
@@ -19,6 +19,7 @@ from spine.orchestration.history.types import (
 __all__ = [
     "HistoryStore",
     "HistoryTracker",
+    "RunFilter",
     "RunStatistics",
     "StepRun",
     "StepStatus",

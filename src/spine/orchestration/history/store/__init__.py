@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +30,8 @@ from spine.core.storage.schema.workflow_history import core_workflow_runs as run
 from spine.core.storage.schema.workflow_history import core_workflow_step_logs as logs_t
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.errors import RunNotFound
+from spine.orchestration.history.store import dashboard
+from spine.orchestration.history.store.dashboard import RunFilter
 from spine.orchestration.history.store.events import add_event, transition_key
 from spine.orchestration.history.store.retention import (
     count_prunable,
@@ -63,6 +65,7 @@ from spine.tenancy.bound import ActorBound
 
 __all__ = [
     "HistoryStore",
+    "RunFilter",
     "add_event",
     "count_run_change",
     "row_to_event",
@@ -487,3 +490,50 @@ class HistoryStore(ActorBound):
         cancelled, running and pending.
         """
         return self.run_statistics(workflow_name, since).to_dict()
+
+    # ------------------------------------------------------------ dashboard
+
+    def runs_per_day(self, first: date, last: date) -> dict[str, dict[str, int]]:
+        """Runs created per UTC day (``YYYY-MM-DD``) and status, ``first`` to ``last``.
+
+        Read from ``core_workflow_run_stats``: a few rows a day, whatever the number of runs.
+        """
+        return self.db.run_read(
+            lambda conn: dashboard.runs_per_day(conn, self.workspace_id, first, last)
+        )
+
+    def page_runs(
+        self,
+        where: RunFilter,
+        *,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[WorkflowRun]:
+        """Runs matching ``where``, newest created first, after ``before``'s (created_at, id)."""
+        return self.db.run_read(
+            lambda conn: dashboard.page_runs(
+                conn, self.workspace_id, where, before=before, limit=limit
+            )
+        )
+
+    def child_runs(self, run_id: str, limit: int = 100) -> list[WorkflowRun]:
+        """The first ``limit`` runs that ``run_id``'s steps started, oldest first."""
+        return self.db.run_read(
+            lambda conn: dashboard.child_runs(conn, self.workspace_id, run_id, limit)
+        )
+
+    def run_timeline(
+        self, run_id: str, *, steps: int = 1000, events: int = 500
+    ) -> tuple[list[StepRun], int, list[WorkflowEvent]]:
+        """A run's first ``steps`` attempts, its number of attempts, its first ``events`` events.
+
+        Raises:
+            RunNotFound: If the run is not this workspace's.
+        """
+
+        def work(conn: sa.Connection) -> tuple[list[StepRun], int, list[WorkflowEvent]]:
+            _require_run(conn, run_id, self.workspace_id)
+            attempts, total = dashboard.step_page(conn, run_id, steps)
+            return attempts, total, dashboard.event_page(conn, run_id, events)
+
+        return self.db.run_read(work)
