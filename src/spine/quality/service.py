@@ -35,6 +35,7 @@ from spine.quality.rules import validate_rules
 from spine.quality.runner import CheckRunner, RegistryFor, registry_ref
 from spine.quality.sql import describe_table
 from spine.quality.store import QualityStore
+from spine.quality.store.dashboard import LATEST_STATUSES, CheckRow, TablePassRate, day_start
 from spine.sources.connections import check_name, check_text
 from spine.sources.models import Connection
 from spine.sources.store import Ref
@@ -465,6 +466,25 @@ class QualityService:
         return self.store.change_incident(
             incident_id, lambda old, at: resolve(old, notes=notes, by=by, at=at)
         )
+
+    # -------------------------------------------------------------- dashboard
+
+    def check_rows(
+        self, *, days: int = 30, status: str | None = None, **filters: Any
+    ) -> list[CheckRow]:
+        """Checks, their latest result, daily pass rates (``checks_with_latest``'s filters)."""
+        if status is not None and status not in LATEST_STATUSES:
+            raise InvalidInput(f"unknown status {status!r}: expected {', '.join(LATEST_STATUSES)}")
+        since = day_start(self.clock.now(), days)
+        return self.store.check_rows(since=since, status=status, **filters)
+
+    def table_pass_rates(self, *, days: int = 30) -> list[TablePassRate]:
+        """The pass rate of every watched table (connection and table) over ``days``."""
+        return self.store.table_pass_rates(since=day_start(self.clock.now(), days))
+
+    def incident_board(self, *, resolved_limit: int = 20) -> tuple[list[Incident], list[Incident]]:
+        """Unresolved incidents (worst, then newest first) and the latest resolved ones."""
+        return self.store.incident_board(resolved_limit=resolved_limit)
 
     # ---------------------------------------------------------------- summary
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +33,9 @@ from spine.quality.models import (
     Job,
     JobStatus,
 )
-from spine.quality.store import checks, jobs, queries, recording
+from spine.quality.store import checks, dashboard, jobs, queries, recording
 from spine.quality.store.checks import NextFire
+from spine.quality.store.dashboard import CheckRow, TablePassRate
 from spine.quality.store.recording import JobClaim, Recording
 from spine.quality.store.rows import (
     audited,
@@ -48,7 +50,7 @@ from spine.tenancy import OPERATOR, Actor, AuditAction, Change, changes_between
 from spine.tenancy.bound import ActorBound
 from spine.tenancy.store import record
 
-__all__ = ["JobClaim", "NextFire", "QualityStore", "Recording"]
+__all__ = ["CheckRow", "JobClaim", "NextFire", "QualityStore", "Recording", "TablePassRate"]
 
 _LABELS = {"target_table": "table", "target_column": "column", "target_schema": "schema"}
 
@@ -262,6 +264,35 @@ class QualityStore(ActorBound):
     def latest_results(self, check_ids: list[uuid.UUID]) -> dict[uuid.UUID, CheckResult]:
         """Each check's most recent result."""
         return self.database.run_read(lambda conn: queries.latest_results(conn, check_ids))
+
+    def check_rows(self, *, since: datetime, **filters: Any) -> list[CheckRow]:
+        """A page of checks with their latest result and daily pass rates from ``since``.
+
+        Two statements in one read: the page with each check's newest result
+        (:func:`dashboard.checks_with_latest`, filters as there), then the page's pass
+        rates per day (:func:`dashboard.daily_pass_rates`).
+        """
+
+        def read(conn: sa.Connection) -> list[CheckRow]:
+            rows = dashboard.checks_with_latest(conn, self.workspace_id, **filters)
+            days = dashboard.daily_pass_rates(conn, [r.check.id for r in rows], since)
+            return [replace(r, days=days.get(r.check.id, [])) for r in rows]
+
+        return self.database.run_read(read)
+
+    def table_pass_rates(self, *, since: datetime) -> list[TablePassRate]:
+        """The pass rate of every watched table from ``since``, worst first."""
+        return self.database.run_read(
+            lambda conn: dashboard.table_pass_rates(conn, self.workspace_id, since)
+        )
+
+    def incident_board(self, *, resolved_limit: int = 20) -> tuple[list[Incident], list[Incident]]:
+        """Unresolved incidents (worst first) and the ``resolved_limit`` latest resolved."""
+        return self.database.run_read(
+            lambda conn: dashboard.incident_board(
+                conn, self.workspace_id, resolved_limit=resolved_limit
+            )
+        )
 
     # -------------------------------------------------------------- incidents
 
