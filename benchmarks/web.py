@@ -46,7 +46,6 @@ from spine.core.storage.migrator import Migrator
 from spine.core.storage.schema.dq_platform import (
     check_definitions,
     check_results,
-    connections,
     incidents,
 )
 from spine.tenancy import ALL_SCOPES, DEFAULT_WORKSPACE_ID, Actor
@@ -66,24 +65,26 @@ def run_id(number: int) -> str:
     return "R" + str(number).rjust(25, "0")
 
 
-def _quality(database: Database, now: datetime) -> None:
+def _connection(path: Path) -> uuid.UUID:
+    """Register the checks' connection through the sources service; return its mirror's id."""
+    services = build(Settings(database_url=f"sqlite:///{path}", secret_key_file=_key_file(path)))
+    try:
+        sources = services.for_actor(Actor(workspace_id=DEFAULT_WORKSPACE_ID)).sources
+        sources.connections.add("warehouse", dialect="duckdb", database="/tmp/warehouse.duckdb")
+        return sources.connections.ensure_mirror("warehouse")
+    finally:
+        services.close()
+
+
+def _key_file(path: Path) -> str:
+    return str(path.with_name(path.name.removesuffix(".partial") + ".key"))
+
+
+def _quality(database: Database, now: datetime, connection: uuid.UUID) -> None:
     """Checks, their hourly results and incidents, written straight in SQL."""
     workspace = DEFAULT_WORKSPACE_ID
-    connection = uuid.uuid5(workspace, "bench.connection")
     checks = [uuid.uuid5(workspace, f"bench.check.{i}") for i in range(CHECKS)]
     with database.write() as conn:
-        conn.execute(
-            sa.insert(connections),
-            {
-                "id": connection,
-                "workspace_id": workspace,
-                "name": "warehouse",
-                "type": "duckdb",
-                "config_encrypted": b"-",
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
         conn.execute(
             sa.insert(check_definitions),
             [
@@ -172,7 +173,7 @@ def prepare(path: Path, runs: int) -> float | None:
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         began = time.perf_counter()
         generate(database, runs, now=now)
-        _quality(database, now)
+        _quality(database, now, _connection(partial))
         with database.write() as conn:
             conn.execute(sa.text("ANALYZE"))
         seconds = time.perf_counter() - began
@@ -291,25 +292,22 @@ def main() -> None:
     seconds = prepare(path, args.runs)
     row("generate", "reused" if seconds is None else f"{seconds:.0f} s")
 
-    with tempfile.TemporaryDirectory(prefix="spine-bench-web-") as folder:
-        services = build(
-            Settings(database_url=f"sqlite:///{path}", secret_key_file=f"{folder}/key")
-        )
-        try:
-            operator = Actor(workspace_id=DEFAULT_WORKSPACE_ID)
-            key = services.tenancy.create_key(operator, name="bench web", scopes=ALL_SCOPES)
-            check = uuid.uuid5(DEFAULT_WORKSPACE_ID, "bench.check.0")
-            if args.calls:
-                time_calls(services.for_actor(operator), args.runs, check, 5)
-            app = create_app(services)
-            mount_dashboard(app, services)
-            with serving(app) as base, httpx.Client(base_url=base, timeout=60) as client:
-                login = client.post("/ui/login", data={"api_key": key.secret})
-                if login.status_code != 303:
-                    raise SystemExit(f"log in: {login.status_code} {login.text[:300]}")
-                measure(client, pages(args.runs, check), args)
-        finally:
-            services.close()
+    services = build(Settings(database_url=f"sqlite:///{path}", secret_key_file=_key_file(path)))
+    try:
+        operator = Actor(workspace_id=DEFAULT_WORKSPACE_ID)
+        key = services.tenancy.create_key(operator, name="bench web", scopes=ALL_SCOPES)
+        check = uuid.uuid5(DEFAULT_WORKSPACE_ID, "bench.check.0")
+        if args.calls:
+            time_calls(services.for_actor(operator), args.runs, check, 5)
+        app = create_app(services)
+        mount_dashboard(app, services)
+        with serving(app) as base, httpx.Client(base_url=base, timeout=60) as client:
+            login = client.post("/ui/login", data={"api_key": key.secret})
+            if login.status_code != 303:
+                raise SystemExit(f"log in: {login.status_code} {login.text[:300]}")
+            measure(client, pages(args.runs, check), args)
+    finally:
+        services.close()
 
 
 def measure(client: httpx.Client, paths: dict[str, str], args: argparse.Namespace) -> None:

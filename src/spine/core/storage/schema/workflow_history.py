@@ -87,7 +87,8 @@ core_workflow_runs = table(
         sqlite_where=sa.text("status = 'FAILED'"),
         postgresql_where=sa.text("status = 'FAILED'"),
     ),
-    sa.Index("idx_workflow_runs_parent", "parent_run_id"),
+    # A run's child runs, oldest first (intermediate_0009 added the order's columns).
+    sa.Index("idx_workflow_runs_parent", "parent_run_id", "created_at", "run_id"),
     sa.Index("idx_workflow_runs_schedule", "schedule_id"),
     # What a worker looks for: runs that are not finished, by when they are due.
     sa.Index(
@@ -96,11 +97,12 @@ core_workflow_runs = table(
         sqlite_where=sa.text("status IN ('PENDING', 'RUNNING')"),
         postgresql_where=sa.text("status IN ('PENDING', 'RUNNING')"),
     ),
-    # Pages of runs newest first (by id, a ULID) in a workspace, of one status or
-    # workflow or neither (the API's and the dashboard's listings; intermediate_0009).
-    sa.Index("idx_workflow_runs_page", "workspace_id", "run_id"),
-    sa.Index("idx_workflow_runs_page_status", "workspace_id", "status", "run_id"),
-    sa.Index("idx_workflow_runs_page_name", "workspace_id", "workflow_name", "run_id"),
+    # The dashboard's pages of runs, newest created first, in a workspace, of one status
+    # or workflow; run_id breaks ties in the page cursor (intermediate_0009).
+    sa.Index("idx_workflow_runs_page_status", "workspace_id", "status", "created_at", "run_id"),
+    sa.Index(
+        "idx_workflow_runs_page_name", "workspace_id", "workflow_name", "created_at", "run_id"
+    ),
     sa.Index(
         "uq_workflow_runs_idempotency",
         "workspace_id",

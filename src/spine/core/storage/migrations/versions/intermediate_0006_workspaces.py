@@ -53,11 +53,7 @@ _ADDED_LATER = {
     ("core_database_connections", "allow_samples"),
 }
 # Indexes later revisions add to these tables (intermediate_0009).
-_INDEXES_ADDED_LATER = {
-    "idx_workflow_runs_page",
-    "idx_workflow_runs_page_status",
-    "idx_workflow_runs_page_name",
-}
+_INDEXES_ADDED_LATER = {"idx_workflow_runs_page_status", "idx_workflow_runs_page_name"}
 
 
 def _workspace_column(*, primary_key: bool = False) -> sa.Column[uuid.UUID]:
