@@ -48,6 +48,7 @@ from spine.core.storage.schema.dq_platform import (
     check_results,
     incidents,
 )
+from spine.orchestration.history import RunFilter, WorkflowStatus
 from spine.tenancy import ALL_SCOPES, DEFAULT_WORKSPACE_ID, Actor
 from spine.web import mount_dashboard
 
@@ -220,38 +221,41 @@ def pages(runs: int, check: uuid.UUID) -> dict[str, str]:
 
 
 def store_calls(services: Services, runs: int, check: uuid.UUID) -> dict[str, Callable[[], Any]]:
-    """The store and service calls the pages are expected to make, by label."""
+    """The service calls behind each page (as ``spine.web.pages`` makes them), by label."""
     history = services.runs
     quality = services.quality
-    day_ago = datetime.now(UTC) - timedelta(days=1)
-    ids = [c.id for c in quality.store.list_checks(limit=50)]
+    now = datetime.now(UTC)
+    one = run_id(runs // 2)
     return {
-        "runs: page_workflow_runs(limit=50)": lambda: history.page_workflow_runs(limit=50),
-        "runs: page_workflow_runs(status=FAILED)": lambda: history.page_workflow_runs(
+        "overview: run_statistics(since 24 h)": lambda: history.run_statistics(
+            since=now - timedelta(hours=24)
+        ),
+        "overview: runs_per_day(14 days)": lambda: history.runs_per_day(
+            (now - timedelta(days=13)).date(), now.date()
+        ),
+        "overview: list_incidents(open, 101)": lambda: quality.list_incidents(
+            status="open", limit=101
+        ),
+        "runs: page_runs()": lambda: history.page_runs(RunFilter(), limit=51),
+        "runs: page_runs(status FAILED)": lambda: history.page_runs(
+            RunFilter(status=WorkflowStatus.FAILED), limit=51
+        ),
+        "runs: page_runs(workflow wf.3)": lambda: history.page_runs(
+            RunFilter(workflow_name="wf.3"), limit=51
+        ),
+        "runs: page_runs(workflow wf.3, status CANCELLED)": lambda: history.page_runs(
+            RunFilter(workflow_name="wf.3", status=WorkflowStatus.CANCELLED), limit=51
+        ),
+        "run: run_row": lambda: history.run_row(one),
+        "run: run_timeline": lambda: history.run_timeline(one, steps=1000, events=500),
+        "run: child_runs": lambda: history.child_runs(one, 100),
+        "run: get_step_runs (the API's)": lambda: history.get_step_runs(one),
+        "API: page_workflow_runs(status FAILED)": lambda: history.page_workflow_runs(
             status="FAILED", limit=50
         ),
-        "runs: page_workflow_runs(workflow=wf.3)": lambda: history.page_workflow_runs(
-            workflow_name="wf.3", limit=50
-        ),
-        "runs: list_workflow_runs(limit=50)": lambda: history.list_workflow_runs(limit=50),
-        "runs: list_workflow_runs(status=FAILED, since=1 day)": lambda: history.list_workflow_runs(
-            status="FAILED", since=day_ago, limit=50
-        ),
-        "runs: run_statistics()": lambda: history.run_statistics(),
-        "runs: run_statistics(since=1 day)": lambda: history.run_statistics(since=day_ago),
-        "run: get_workflow_run": lambda: history.get_workflow_run(run_id(runs // 2)),
-        "run: get_step_runs": lambda: history.get_step_runs(run_id(runs // 2)),
-        "run: get_events": lambda: history.get_events(run_id(runs // 2)),
-        "run: get_step_logs": lambda: history.get_step_logs(run_id(runs // 2)),
-        "checks: list_checks(limit=50)": lambda: quality.store.list_checks(limit=50),
-        "checks: latest_results(50 checks)": lambda: quality.store.latest_results(ids),
-        "checks: incidents(open)": lambda: quality.store.incidents(status="open"),
-        "checks: summary()": lambda: quality.store.summary(),
-        "check: get_check": lambda: quality.store.get_check(str(check)),
-        "check: results(limit=50)": lambda: quality.store.results(check, limit=50),
-        "check: results(since=30 days)": lambda: quality.store.results(
-            check, since=datetime.now(UTC) - timedelta(days=30), limit=1000
-        ),
+        "checks: check_rows(30 days, 51)": lambda: quality.check_rows(days=30, limit=51),
+        "check: get_check": lambda: quality.get_check(str(check)),
+        "check: results(200)": lambda: quality.results(str(check), limit=200),
     }
 
 
