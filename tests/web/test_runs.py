@@ -141,3 +141,18 @@ def test_no_runs_says_how_to_start_one(page: Any, dashboard: Dashboard) -> None:
     response = page.goto(dashboard.ui("/runs?since=yesterday"))
     assert response is not None and response.status == 400
     assert "not a time" in page.get_by_role("alert").inner_text()
+
+
+def test_older_pages_go_on_where_the_last_ended(page: Any, dashboard: Dashboard) -> None:
+    runner = dashboard.a.services.runner()
+    made = [runner.submit(PAUSE) for _ in range(53)]
+    newest_first = [r.run_id for r in sorted(made, key=lambda r: (r.created_at, r.run_id))][::-1]
+    log_in(page, dashboard, "read")
+    page.goto(dashboard.ui(f"/runs?workflow={PAUSE}&status=PENDING"))
+    first = _rows(page)
+    assert first == newest_first[:50]
+    page.get_by_role("link", name="Older").click()
+    page.wait_for_url(re.compile(r".*cursor=.*"))
+    assert "status=PENDING" in page.url
+    assert _rows(page) == newest_first[50:]
+    assert page.get_by_role("link", name="Older").count() == 0

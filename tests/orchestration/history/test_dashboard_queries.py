@@ -82,25 +82,25 @@ def test_runs_are_paged_newest_first_and_filtered(history: History, theirs: Hist
     newest_first = [r.run_id for r in reversed(made)]
     store = history.store
 
-    first = store.page_runs(RunFilter(), limit=2)
+    first = store.page_runs(RunFilter(), limit=2).runs
     assert [r.run_id for r in first] == newest_first[:2]
     last = first[-1]
-    rest = store.page_runs(RunFilter(), before=(last.created_at, last.run_id), limit=10)
+    rest = store.page_runs(RunFilter(), before=(last.created_at, last.run_id), limit=10).runs
     assert [r.run_id for r in rest] == newest_first[2:]
 
-    failed = store.page_runs(RunFilter(status=WorkflowStatus.FAILED), limit=10)
+    failed = store.page_runs(RunFilter(status=WorkflowStatus.FAILED), limit=10).runs
     assert [r.run_id for r in failed] == [made[3].run_id, made[1].run_id]
-    assert [r.run_id for r in store.page_runs(RunFilter(workflow_name="wf.0"), limit=10)] == [
+    assert [r.run_id for r in store.page_runs(RunFilter(workflow_name="wf.0"), limit=10).runs] == [
         made[4].run_id,
         made[2].run_id,
         made[0].run_id,
     ]
     window = RunFilter(since=made[1].created_at, until=made[3].created_at)
-    assert [r.run_id for r in store.page_runs(window, limit=10)] == [
+    assert [r.run_id for r in store.page_runs(window, limit=10).runs] == [
         made[2].run_id,
         made[1].run_id,
     ]
-    assert theirs.page_runs(RunFilter(), limit=10) == []
+    assert theirs.page_runs(RunFilter(), limit=10).runs == []
 
 
 def test_the_partition_filter_matches_part_of_the_key(history: History) -> None:
@@ -108,10 +108,10 @@ def test_the_partition_filter_matches_part_of_the_key(history: History) -> None:
     keyed = _saved(history, partition_key='{"logical_time":"2026-11-30T00:00:00+00:00"}')
     other = _saved(history, partition_key="50%_off")
 
-    found = store.page_runs(RunFilter(partition="2026-11-30"), limit=10)
+    found = store.page_runs(RunFilter(partition="2026-11-30"), limit=10).runs
     assert [r.run_id for r in found] == [keyed.run_id]
     # LIKE's wildcards are taken literally.
-    assert [r.run_id for r in store.page_runs(RunFilter(partition="%_"), limit=10)] == [
+    assert [r.run_id for r in store.page_runs(RunFilter(partition="%_"), limit=10).runs] == [
         other.run_id
     ]
 
@@ -133,3 +133,26 @@ def test_child_runs_and_a_capped_timeline(history: History, theirs: HistoryStore
     assert (len(whole), total) == (5, 5)
     with pytest.raises(RunNotFound):
         theirs.run_timeline(parent.run_id)
+
+
+def test_a_filter_no_index_serves_looks_at_a_bounded_number_of_runs(history: History) -> None:
+    made = []
+    for i in range(5):
+        made.append(_saved(history, partition_key=f"p{i}", status=WorkflowStatus.FAILED))
+        history.clock.advance(1)
+    store = history.store
+
+    page = store.page_runs(RunFilter(partition="p0"), limit=10, budget=2)
+    assert page.runs == []
+    assert page.searched_to == (made[3].created_at, made[3].run_id)
+    page = store.page_runs(RunFilter(partition="p0"), before=page.searched_to, limit=10, budget=2)
+    assert page.runs == [] and page.searched_to == (made[1].created_at, made[1].run_id)
+    page = store.page_runs(RunFilter(partition="p0"), before=page.searched_to, limit=10, budget=2)
+    assert [r.run_id for r in page.runs] == [made[0].run_id] and page.searched_to is None
+    # A full page needs no resume point; nor does a search that saw every run.
+    page = store.page_runs(RunFilter(partition="p"), limit=2, budget=3)
+    assert [r.run_id for r in page.runs] == [made[4].run_id, made[3].run_id]
+    assert page.searched_to is None
+    both = RunFilter(workflow_name="wf", status=WorkflowStatus.FAILED)
+    page = store.page_runs(both, limit=10, budget=10)
+    assert len(page.runs) == 5 and page.searched_to is None

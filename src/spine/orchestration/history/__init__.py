@@ -5,7 +5,7 @@ Usage::
     from spine.orchestration.history import HistoryStore, HistoryTracker, WorkflowRun, StepRun
 """
 
-from spine.orchestration.history.store import HistoryStore, RunFilter
+from spine.orchestration.history.store import HistoryStore, RunFilter, RunPage
 from spine.orchestration.history.tracker import HistoryTracker, StepTracker, WorkflowTracker
 from spine.orchestration.history.types import (
     RunStatistics,
@@ -20,6 +20,7 @@ __all__ = [
     "HistoryStore",
     "HistoryTracker",
     "RunFilter",
+    "RunPage",
     "RunStatistics",
     "StepRun",
     "StepStatus",

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
+from spine.alerting.store import AlertStore
 from spine.bootstrap import Services
 from spine.web.access import Viewer
 from spine.web.charts import stacked_bars
@@ -61,6 +62,7 @@ def overview(request: Request, access: Viewer) -> HTMLResponse:
     now = services.clock.now().astimezone(UTC)
     since = now - RECENT
     chart, chart_total = _runs_per_day(services, now.date())
+    alerts = services.alerting().store
     return render(
         request,
         "overview.html",
@@ -70,10 +72,8 @@ def overview(request: Request, access: Viewer) -> HTMLResponse:
             "since_param": since.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
             "failed_runs": services.runs.run_statistics(since=since).failed,
             **_incidents(services),
-            "dead_letters": _dead_letters(services),
-            "open_breakers": [
-                b for b in services.alerting().store.list_breakers() if b["state"] != "closed"
-            ],
+            "dead_letters": _dead_letters(alerts),
+            "open_breakers": [b for b in alerts.list_breakers() if b["state"] != "closed"],
             **_schedules(services),
             "sources": len(services.sources.list_sources(limit=CAP + 1)),
             "cap": CAP,
@@ -111,8 +111,7 @@ def _incidents(services: Services) -> dict[str, Any]:
     }
 
 
-def _dead_letters(services: Services) -> Capped:
-    store = services.alerting().store
+def _dead_letters(store: AlertStore) -> Capped:
     total = sum(len(store.list_dead_letters(s, limit=CAP + 1)) for s in _UNRESOLVED_DLQ)
     return Capped(min(total, CAP), total > CAP)
 

@@ -19,11 +19,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from spine.core.errors import Conflict, InvalidInput
 from spine.orchestration.errors import RunNotFound
-from spine.orchestration.history import RunFilter, WorkflowRun, WorkflowStatus
+from spine.orchestration.history import RunFilter, WorkflowStatus
+from spine.orchestration.history.store.dashboard import SCAN_BUDGET
 from spine.orchestration.registry import workflows
 from spine.web.access import PREFIX, Editor, Viewer
 from spine.web.charts import gantt
-from spine.web.pages.run_timeline import MAX_ROWS, timeline_rows
+from spine.web.pages.run_timeline import timeline_rows
 from spine.web.rendering import redirect, render
 
 router = APIRouter()
@@ -34,8 +35,10 @@ PAGE = 50
 MAX_EVENTS = 500
 #: The most child runs the run page lists.
 MAX_CHILDREN = 100
-#: Attempts the run page reads; enough for :data:`MAX_ROWS` steps of a few attempts each.
-MAX_ATTEMPTS = 1000
+#: Attempts the run page reads: :data:`MAX_ROWS` steps of a few attempts each.
+MAX_ATTEMPTS = 500
+#: Failed attempts the run page lists.
+MAX_FAILURES = 50
 _RETRYABLE = frozenset({WorkflowStatus.FAILED, WorkflowStatus.CANCELLED})
 _ACTIVE = frozenset({WorkflowStatus.PENDING, WorkflowStatus.RUNNING})
 #: The length of a run id (a ULID).
@@ -65,7 +68,13 @@ def list_runs(
     if where.since and where.until and where.since >= where.until:
         raise InvalidInput("since must be before until")
     found = access.services.runs.page_runs(where, before=_cursor(cursor), limit=PAGE + 1)
-    runs, more = found[:PAGE], len(found) > PAGE
+    runs = found.runs[:PAGE]
+    if len(found.runs) > PAGE:
+        next_cursor: str | None = _cursor_of(runs[-1].created_at, runs[-1].run_id)
+    elif found.searched_to is not None:
+        next_cursor = _cursor_of(*found.searched_to)
+    else:
+        next_cursor = None
     filtered = any(v is not None for v in (where.workflow_name, where.status, since, until))
     return render(
         request,
@@ -73,7 +82,9 @@ def list_runs(
         {
             "title": "Runs",
             "runs": runs,
-            "next_cursor": _cursor_of(runs[-1]) if more else None,
+            "next_cursor": next_cursor,
+            "searched_to": found.searched_to,
+            "scan_budget": SCAN_BUDGET,
             "filtered": filtered or where.partition is not None,
             "form": {
                 "workflow": where.workflow_name or "",
@@ -96,7 +107,8 @@ def show_run(request: Request, access: Viewer, run_id: str) -> HTMLResponse:
     attempts, attempt_count, events = store.run_timeline(
         run.run_id, steps=MAX_ATTEMPTS, events=MAX_EVENTS
     )
-    rows, steps_left_out = timeline_rows(attempts, access.services.clock.now())
+    rows, _ = timeline_rows(attempts, access.services.clock.now())
+    drawn = sum(1 for row in rows for span in row.spans if span.kind != "gap")
     failed = [a for a in attempts if a.error]
     return render(
         request,
@@ -108,11 +120,10 @@ def show_run(request: Request, access: Viewer, run_id: str) -> HTMLResponse:
             if rows
             else None,
             "chart_rows": len(rows),
-            "steps_left_out": steps_left_out,
-            "max_rows": MAX_ROWS,
-            "attempts": attempts,
+            "drawn_attempts": drawn,
             "attempt_count": attempt_count,
-            "failed_attempts": failed,
+            "failed_attempts": failed[:MAX_FAILURES],
+            "more_failures": len(failed) > MAX_FAILURES or attempt_count > len(attempts),
             "events": events,
             "max_events": MAX_EVENTS,
             "children": store.child_runs(run.run_id, MAX_CHILDREN),
@@ -182,8 +193,8 @@ def _time(value: str | None, name: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _cursor_of(run: WorkflowRun) -> str:
-    return f"{run.created_at.astimezone(UTC).isoformat()}~{run.run_id}"
+def _cursor_of(created_at: datetime, run_id: str) -> str:
+    return f"{created_at.astimezone(UTC).isoformat()}~{run_id}"
 
 
 def _cursor(value: str | None) -> tuple[datetime, str] | None:

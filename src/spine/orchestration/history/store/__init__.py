@@ -31,7 +31,7 @@ from spine.core.storage.schema.workflow_history import core_workflow_step_logs a
 from spine.core.storage.schema.workflow_history import core_workflow_steps as steps_t
 from spine.orchestration.errors import RunNotFound
 from spine.orchestration.history.store import dashboard
-from spine.orchestration.history.store.dashboard import RunFilter
+from spine.orchestration.history.store.dashboard import RunFilter, RunPage
 from spine.orchestration.history.store.events import add_event, transition_key
 from spine.orchestration.history.store.retention import (
     count_prunable,
@@ -66,6 +66,7 @@ from spine.tenancy.bound import ActorBound
 __all__ = [
     "HistoryStore",
     "RunFilter",
+    "RunPage",
     "add_event",
     "count_run_change",
     "row_to_event",
@@ -508,11 +509,15 @@ class HistoryStore(ActorBound):
         *,
         before: tuple[datetime, str] | None = None,
         limit: int = 50,
-    ) -> list[WorkflowRun]:
-        """Runs matching ``where``, newest created first, after ``before``'s (created_at, id)."""
+        budget: int = dashboard.SCAN_BUDGET,
+    ) -> RunPage:
+        """Runs matching ``where``, newest created first, after ``before``'s (created_at, id).
+
+        Filters no index serves look at a bounded number of runs (see :class:`RunPage`).
+        """
         return self.db.run_read(
             lambda conn: dashboard.page_runs(
-                conn, self.workspace_id, where, before=before, limit=limit
+                conn, self.workspace_id, where, before=before, limit=limit, budget=budget
             )
         )
 
