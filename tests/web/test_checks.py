@@ -4,6 +4,9 @@ check's series with thresholds, band and samples, "Run now", scopes and workspac
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +14,12 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from spine.quality.models import CheckDefinition, CheckResult, TargetType
+from spine.quality.store import CheckRow
+from spine.quality.store.dashboard import DayRate
+from spine.web.pages.quality import _trend, _why, value_text
 from tests.web.conftest import Dashboard, accessibility_violations, log_in, screenshot
-from tests.web.quality_seed import HISTORY, seed_checks
+from tests.web.quality_seed import HISTORY, make_orders, seed_checks
 
 
 @pytest.fixture
@@ -92,6 +99,7 @@ def test_a_check_shows_its_series_and_runs_now(
     expect(chart.locator(".mark.failed")).to_have_count(1)
     expect(chart.locator("line.threshold")).to_have_count(2)
     expect(page.locator("dl.facts")).to_contain_text("warning max 5; error max 10")
+    expect(page.locator(".notice")).to_contain_text("Open incident: error, 1 failure since")
     before = len(quality.results(checks["customer_nulls"]))
     page.get_by_role("button", name="Run now").click()
     expect(page.locator("#flash")).to_contain_text("Ran customer_nulls: 20, failed (error).")
@@ -143,7 +151,9 @@ def test_another_workspaces_check_is_not_found(
     expect(page.locator("table#checks tbody tr")).to_have_count(4)
 
 
-def test_no_checks_yet_says_how_to_add_them(page: Any, dashboard: Dashboard) -> None:
+def test_no_checks_yet_says_how_to_add_them(
+    page: Any, dashboard: Dashboard, tmp_path: Path
+) -> None:
     log_in(page, dashboard, "write")
     page.goto(dashboard.ui("/checks"))
     expect(page.get_by_text("No checks yet.")).to_be_visible()
@@ -152,3 +162,52 @@ def test_no_checks_yet_says_how_to_add_them(page: Any, dashboard: Dashboard) -> 
     page.goto(dashboard.ui("/checks/tables"))
     expect(page.get_by_text("spine checks run --table TABLE")).to_be_visible()
     assert accessibility_violations(page) == []
+    make_orders(tmp_path / "w.db")
+    services = dashboard.a.services
+    services.sources.connections.add("w", dialect="sqlite", database=str(tmp_path / "w.db"))
+    fresh = services.quality.add_check(
+        "fresh", connection="w", check_type="row_count", table="orders"
+    )
+    page.goto(dashboard.ui(f"/checks/{fresh.id}"))
+    expect(page.get_by_text("This check has not run yet.")).to_be_visible()
+    expect(page.locator(".empty code").first).to_have_text("spine checks run fresh")
+    expect(page.locator("svg.chart-series")).to_have_count(0)
+    assert accessibility_violations(page) == []
+
+
+def test_values_trends_and_reasons_read_as_a_person_reads_them() -> None:
+    """Pure helpers of the page, without a browser."""
+    assert value_text(Decimal("5.0056")) == "5.0056"
+    assert value_text(Decimal("1000000")) == "1,000,000"
+    assert value_text(None) == "\u2014"
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    check = CheckDefinition(
+        id=uuid.uuid4(),
+        workspace_id=uuid.uuid4(),
+        connection_id=uuid.uuid4(),
+        connection_name="dw",
+        name="rows",
+        check_type="row_count",
+        target_type=TargetType.TABLE,
+        target_table="orders",
+        created_at=now,
+        updated_at=now,
+    )
+    days = [DayRate("2026-11-03", 2, 1), DayRate("2026-12-02", 4, 4), DayRate("2026-10-01", 1, 0)]
+    trend = str(_trend(CheckRow(check=check, latest=None, days=days), date(2026, 12, 2)))
+    # 30 slots ending today: the day before the window is not drawn.
+    assert trend.count('class="mark"') == 2
+    assert "2026-11-03 (1 of 2 passed): 0.5" in trend
+    failed = CheckResult(
+        id=1,
+        check_id=check.id,
+        executed_at=now,
+        execution_time_ms=3,
+        sensor_value=Decimal(60),
+        rule_passed=False,
+        details={
+            "failed": [{"severity": "error", "key": "max", "limit": 50}],
+            "anomaly": {"flagged": True},
+        },
+    )
+    assert _why(failed) == "error max 50; outside the expected range"

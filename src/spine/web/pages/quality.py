@@ -1,8 +1,10 @@
 """The quality pages: checks with their latest result, one check's series, incidents.
 
 Everything is read through the quality service the API uses (``access.services.quality``):
-a page of checks costs two bounded statements (each check's newest result, then the
-page's pass rate per day), the pass rate by table one more. Actions are the CLI's and
+a page of checks costs three bounded statements (the page with each check's newest
+result, then the page's results and failures per day, from the indexes only), never one
+per check; the pass rate by table, which reads every result of its window, has its own
+page (``/ui/checks/tables``). Actions are the CLI's and
 the API's: "Run now" runs the check in this process as ``spine checks run NAME`` does
 (docs/decisions.md says why not a queued job), acknowledging and resolving an incident
 as ``spine incidents ack|resolve`` do.
@@ -68,7 +70,7 @@ def _verdict(result: CheckResult | None) -> str:
     return f"failed ({result.severity.value})"
 
 
-def why(result: CheckResult) -> str:
+def _why(result: CheckResult) -> str:
     """What explains a result: its error, the thresholds it failed, its anomaly verdict."""
     if result.error_message:
         return result.error_message
@@ -116,7 +118,7 @@ def checks_page(
     connection: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Annotated[str | None, Query(max_length=255)] = None,
 ) -> HTMLResponse:
-    """The checks, with their latest result, their trend, and the pass rate by table."""
+    """A page of checks by name, with their latest result and their 30-day trend."""
     quality = access.services.quality
     status, table, connection = _blank(status), _blank(table), _blank(connection)
     found = quality.check_rows(
@@ -188,10 +190,11 @@ def check_page(request: Request, check_id: str, access: Viewer) -> HTMLResponse:
         "chart": _series_chart(check, results) if results else None,
         "shown": len(results),
         "recent": [
-            {"result": r, "status": _status(r), "value": value_text(r.sensor_value), "why": why(r)}
+            {"result": r, "status": _status(r), "value": value_text(r.sensor_value), "why": _why(r)}
             for r in results[:RECENT_RESULTS]
         ],
         "latest": results[0] if results else None,
+        "incident": quality.open_incident(str(check.id)),
         "samples": _samples(results) if connection.allow_samples else None,
         "allow_samples": connection.allow_samples,
         "thresholds": _limits(check),
