@@ -87,8 +87,7 @@ core_workflow_runs = table(
         sqlite_where=sa.text("status = 'FAILED'"),
         postgresql_where=sa.text("status = 'FAILED'"),
     ),
-    # A run's child runs, oldest first (intermediate_0009 added the order's columns).
-    sa.Index("idx_workflow_runs_parent", "parent_run_id", "created_at", "run_id"),
+    sa.Index("idx_workflow_runs_parent", "parent_run_id"),
     sa.Index("idx_workflow_runs_schedule", "schedule_id"),
     # What a worker looks for: runs that are not finished, by when they are due.
     sa.Index(

@@ -11,9 +11,6 @@ pages use ``idx_workflow_runs_workspace``.
 - ``idx_workflow_runs_page_status`` (``workspace_id``, ``status``, ``created_at``, ``run_id``).
 - ``idx_workflow_runs_page_name`` (``workspace_id``, ``workflow_name``, ``created_at``,
   ``run_id``).
-- ``idx_workflow_runs_parent`` gains ``created_at`` and ``run_id``: a run's child runs,
-  oldest first, were read through the workspace's index in creation order (1 s at a
-  million runs) since the parent's index did not give the order.
 
 On SQLite, a database that has statistics (``sqlite_stat1``, from an ``ANALYZE``) gets
 the new indexes' statistics too: with the old indexes' figures and none for the new
@@ -39,15 +36,11 @@ depends_on: str | Sequence[str] | None = None
 _INDEXES: dict[str, list[str]] = {
     "idx_workflow_runs_page_status": ["workspace_id", "status", "created_at", "run_id"],
     "idx_workflow_runs_page_name": ["workspace_id", "workflow_name", "created_at", "run_id"],
-    "idx_workflow_runs_parent": ["parent_run_id", "created_at", "run_id"],
 }
-_REPLACED = {"idx_workflow_runs_parent": ["parent_run_id"]}
 _TABLE = "core_workflow_runs"
 
 
 def upgrade() -> None:
-    for name in _REPLACED:
-        op.drop_index(name, table_name=_TABLE)
     for name, columns in _INDEXES.items():
         op.create_index(name, _TABLE, columns, unique=False)
     context = op.get_context()
@@ -63,5 +56,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in reversed(list(_INDEXES)):
         op.drop_index(name, table_name=_TABLE)
-    for name, columns in _REPLACED.items():
-        op.create_index(name, _TABLE, columns, unique=False)
