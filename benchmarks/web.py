@@ -41,6 +41,7 @@ from tests.live_server import serving
 from spine.api import create_app
 from spine.bootstrap import Services, build
 from spine.config import Settings
+from spine.core.errors import NotFound
 from spine.core.storage import Database, create_database
 from spine.core.storage.migrator import Migrator
 from spine.core.storage.schema.dq_platform import (
@@ -59,6 +60,9 @@ FAILING_EVERY = 10
 #: Resolved incidents per check, one a day before the last one.
 RESOLVED_PER_CHECK = 5
 GOAL_MS = 150.0
+#: Runs of a second, small workspace (ids ``Q...``, before the generator's ``R...``): its
+#: pages must not read the big workspace's runs.
+SMALL_RUNS = 1_000
 
 
 def run_id(number: int) -> str:
@@ -149,6 +153,30 @@ def _incident(check: uuid.UUID, first: datetime, last: datetime, *, resolved: bo
     }
 
 
+def small_workspace(services: Services) -> uuid.UUID:
+    """The small workspace (made with its runs on first use); return its id."""
+    try:
+        return services.tenancy.workspace("small").id
+    except NotFound:
+        pass
+    services.tenancy.create_organization("bench")
+    workspace = services.tenancy.create_workspace("small", "bench", Actor()).id
+    with services.database.write() as conn:
+        conn.execute(
+            sa.text(
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < :n)"
+                " INSERT INTO core_workflow_runs (run_id, workflow_name, domain, status,"
+                " params, outputs, triggered_by, created_at, workspace_id)"
+                " SELECT printf('Q%025d', i), 'wf.' || (i % 20), 'domain.0',"
+                " CASE WHEN i % 100 < 90 THEN 'COMPLETED' ELSE 'FAILED' END,"
+                " '{}', '{}', 'schedule', strftime('%Y-%m-%dT%H:%M:%S.000000+00:00', 'now',"
+                " '-' || i || ' minutes'), :workspace FROM n"
+            ),
+            {"workspace": workspace.hex, "n": SMALL_RUNS},
+        )
+    return workspace
+
+
 def prepare(path: Path, runs: int) -> float | None:
     """Make (or reuse) the database at ``path``; return the seconds generating took.
 
@@ -218,6 +246,14 @@ def pages(runs: int, check: uuid.UUID) -> dict[str, str]:
         "checks /ui/checks": "/ui/checks",
         "check /ui/checks/{id}": f"/ui/checks/{check}",
     }
+
+
+#: Pages of the small workspace (its own session), by label.
+SMALL_PAGES = {
+    "small workspace: /ui/runs": "/ui/runs",
+    "small workspace: /ui/runs?status=FAILED": "/ui/runs?status=FAILED",
+    "small workspace: /ui/runs?workflow=wf.3": "/ui/runs?workflow=wf.3",
+}
 
 
 def store_calls(services: Services, runs: int, check: uuid.UUID) -> dict[str, Callable[[], Any]]:
@@ -305,23 +341,38 @@ def main() -> None:
             time_calls(services.for_actor(operator), args.runs, check, 5)
         app = create_app(services)
         mount_dashboard(app, services)
-        with serving(app) as base, httpx.Client(base_url=base, timeout=60) as client:
-            login = client.post("/ui/login", data={"api_key": key.secret})
-            if login.status_code != 303:
-                raise SystemExit(f"log in: {login.status_code} {login.text[:300]}")
-            measure(client, pages(args.runs, check), args)
+        small = Actor(workspace_id=small_workspace(services))
+        small_key = services.tenancy.create_key(small, name="bench web", scopes=ALL_SCOPES)
+        with serving(app) as base:
+            client = logged_in(base, key.secret)
+            small_client = logged_in(base, small_key.secret)
+            clients = dict.fromkeys(pages(args.runs, check), client)
+            for label in SMALL_PAGES:
+                clients[label] = small_client
+            measure(clients, {**pages(args.runs, check), **SMALL_PAGES}, args)
     finally:
         services.close()
 
 
-def measure(client: httpx.Client, paths: dict[str, str], args: argparse.Namespace) -> None:
+def logged_in(base: str, key: str) -> httpx.Client:
+    """A keep-alive client with a dashboard session for ``key``."""
+    client = httpx.Client(base_url=base, timeout=60)
+    login = client.post("/ui/login", data={"api_key": key})
+    if login.status_code != 303:
+        raise SystemExit(f"log in: {login.status_code} {login.text[:300]}")
+    return client
+
+
+def measure(
+    clients: dict[str, httpx.Client], paths: dict[str, str], args: argparse.Namespace
+) -> None:
     """Time every page for ``args.rounds`` rounds; print the medians of each round's figures."""
     if args.only:
         paths = {k: v for k, v in paths.items() if args.only in k or k.startswith("floor")}
     rounds: dict[str, list[tuple[float, float, float]]] = {label: [] for label in paths}
     for _ in range(args.rounds):
         for label, path in paths.items():
-            times = time_requests(client, path, args.warm, args.requests)
+            times = time_requests(clients[label], path, args.warm, args.requests)
             if not times:
                 continue
             rounds[label].append((percentile(times, 0.5), percentile(times, 0.95), max(times)))
