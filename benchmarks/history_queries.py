@@ -75,9 +75,9 @@ FROM core_workflow_runs r CROSS JOIN generate_series(0, 9) AS k
 """
 
 
-def generate(database: Database, runs: int) -> float:
-    """Fill the database; return the seconds it took."""
-    start_at = NOW - timedelta(days=365)
+def generate(database: Database, runs: int, *, now: datetime = NOW) -> float:
+    """Fill the database with runs spread over the year before ``now``; return the seconds."""
+    start_at = now - timedelta(days=365)
     spacing = 365 * 86400 / runs
     params = {
         "runs": runs,

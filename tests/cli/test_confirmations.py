@@ -111,8 +111,9 @@ def test_downgrade_refuses_without_a_terminal_and_asks_on_one(
 
     assert refused.code == 2
     assert refused.stderr.strip() == (
-        "error: db downgrade --tier intermediate would delete the tables and rows of 10 "
-        "migrations (advanced_0002, advanced_0001, intermediate_0008, intermediate_0007, "
+        "error: db downgrade --tier intermediate would delete the tables and rows of 11 "
+        "migrations (advanced_0002, advanced_0001, intermediate_0009, intermediate_0008, "
+        "intermediate_0007, "
         "intermediate_0006, "
         "intermediate_0005, "
         "intermediate_0004, "

@@ -96,6 +96,12 @@ core_workflow_runs = table(
         sqlite_where=sa.text("status IN ('PENDING', 'RUNNING')"),
         postgresql_where=sa.text("status IN ('PENDING', 'RUNNING')"),
     ),
+    # The dashboard's pages of runs, newest created first, in a workspace, of one status
+    # or workflow; run_id breaks ties in the page cursor (intermediate_0009).
+    sa.Index("idx_workflow_runs_page_status", "workspace_id", "status", "created_at", "run_id"),
+    sa.Index(
+        "idx_workflow_runs_page_name", "workspace_id", "workflow_name", "created_at", "run_id"
+    ),
     sa.Index(
         "uq_workflow_runs_idempotency",
         "workspace_id",

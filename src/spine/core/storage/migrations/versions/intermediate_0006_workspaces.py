@@ -52,6 +52,8 @@ _ADDED_LATER = {
     ("core_alert_channels", "events"),
     ("core_database_connections", "allow_samples"),
 }
+# Indexes later revisions add to these tables (intermediate_0009).
+_INDEXES_ADDED_LATER = {"idx_workflow_runs_page_status", "idx_workflow_runs_page_name"}
 
 
 def _workspace_column(*, primary_key: bool = False) -> sa.Column[uuid.UUID]:
@@ -120,8 +122,8 @@ def _copy_from(name: str) -> dict[str, Any]:
     if name in _NAMED:
         items.append(sa.UniqueConstraint("name", name=_NAMED[name][0]))
     for index in head.indexes:
-        if index.name == "idx_workflow_runs_workspace":  # added below
-            continue
+        if index.name == "idx_workflow_runs_workspace" or index.name in _INDEXES_ADDED_LATER:
+            continue  # added below, or by a later revision
         # The idempotency index had no workspace before.
         names = [c.name for c in index.columns if c.name != "workspace_id"]
         items.append(sa.Index(index.name, *names, unique=index.unique, **index.dialect_kwargs))
