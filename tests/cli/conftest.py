@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.spine_process import Completed, Spine, run_spine, run_spines
+from tests.cli.spine_process import Completed, Spine, invoke_spine, run_spines
 
 # Every `spine db sql` output a test reads, made at once on first use.
 DDL_WANTED: list[tuple[str, str | None]] = [
@@ -24,7 +24,7 @@ def spine(tmp_path: Path) -> Spine:
     """``spine(*args, env=None)`` runs the console script in an empty working directory."""
 
     def run(*args: str, env: Mapping[str, str] | None = None) -> Completed:
-        return run_spine(*args, cwd=tmp_path, env=env)
+        return invoke_spine(*args, cwd=tmp_path, env=env)
 
     return run
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +48,65 @@ def run_spine(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Co
         check=False,
     )
     return Completed(process.returncode, process.stdout, process.stderr)
+
+
+#: The width ``run_spine`` gives the console script (``COLUMNS``).
+COLUMNS = 60
+
+
+def invoke_spine(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Completed:
+    """``spine ARGS`` as :func:`run_spine` runs it, but in this process: no start-up.
+
+    For commands that only print, exit and change the database. The environment, the
+    working directory, the console's width, stdout, stderr and the root logger are the
+    subprocess's for the call and restored after it. Not for commands that import an app
+    module (``--app``: Python caches modules), wait for signals, or prompt.
+    """
+    from spine.cli import main, output
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SPINE_")}
+    environment["COLUMNS"] = str(COLUMNS)
+    environment.update(env or {})
+    stdout, stderr = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    saved = (dict(os.environ), sys.argv, root.handlers[:], root.level)
+    widths = (output.console.width, output.err_console.width)
+    code = 0
+    try:
+        os.environ.clear()
+        os.environ.update(environment)
+        sys.argv = ["spine", *args]
+        root.handlers.clear()  # spine configures logging only when nothing else has
+        output.console.width = output.err_console.width = COLUMNS
+        with (
+            contextlib.chdir(cwd),
+            contextlib.redirect_stdout(stdout),
+            contextlib.redirect_stderr(stderr),
+        ):
+            try:
+                main.run()
+            except SystemExit as exit_:
+                code = _exit_code(exit_.code, stderr)
+            except Exception:  # as the interpreter reports an uncaught exception
+                traceback.print_exc(file=stderr)
+                code = 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved[0])
+        sys.argv = saved[1]
+        root.handlers[:] = saved[2]
+        root.setLevel(saved[3])
+        output.console.width, output.err_console.width = widths
+    return Completed(code, stdout.getvalue(), stderr.getvalue())
+
+
+def _exit_code(code: object, stderr: io.StringIO) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    stderr.write(f"{code}\n")
+    return 1
 
 
 def run_spines(
