@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPINE = Path(sys.executable).parent / "spine"
+#: A narrow terminal: one-line errors must stay one line however long they are.
+COLUMNS = "60"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +37,7 @@ def run_spine(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Co
     """Run ``spine ARGS`` in ``cwd`` with no ``SPINE_*`` variables but those in ``env``."""
     assert SPINE.exists(), f"the spine console script is not installed at {SPINE}"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SPINE_")}
-    # A narrow terminal: one-line errors must stay one line however long they are.
-    environment["COLUMNS"] = "60"
+    environment["COLUMNS"] = COLUMNS
     environment.update(env or {})
     process = subprocess.run(
         [str(SPINE), *args],
@@ -50,34 +51,33 @@ def run_spine(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Co
     return Completed(process.returncode, process.stdout, process.stderr)
 
 
-#: The width ``run_spine`` gives the console script (``COLUMNS``).
-COLUMNS = 60
-
-
 def invoke_spine(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Completed:
     """``spine ARGS`` as :func:`run_spine` runs it, but in this process: no start-up.
 
     For commands that only print, exit and change the database. The environment, the
-    working directory, the console's width, stdout, stderr and the root logger are the
-    subprocess's for the call and restored after it. Not for commands that import an app
-    module (``--app``: Python caches modules), wait for signals, or prompt.
+    working directory, the console's width (``COLUMNS``), stdout, stderr, the root logger
+    and the SIGINT and SIGTERM handlers are the subprocess's for the call and restored
+    after it. Not for commands that import an app module (``--app``: Python caches
+    modules), wait for signals, or prompt.
     """
     from spine.cli import main, output
 
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SPINE_")}
-    environment["COLUMNS"] = str(COLUMNS)
+    environment["COLUMNS"] = COLUMNS
     environment.update(env or {})
+    width = int(environment["COLUMNS"])
     stdout, stderr = io.StringIO(), io.StringIO()
     root = logging.getLogger()
     saved = (dict(os.environ), sys.argv, root.handlers[:], root.level)
     widths = (output.console.width, output.err_console.width)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     code = 0
     try:
         os.environ.clear()
         os.environ.update(environment)
         sys.argv = ["spine", *args]
         root.handlers.clear()  # spine configures logging only when nothing else has
-        output.console.width = output.err_console.width = COLUMNS
+        output.console.width = output.err_console.width = width
         with (
             contextlib.chdir(cwd),
             contextlib.redirect_stdout(stdout),
@@ -97,6 +97,9 @@ def invoke_spine(*args: str, cwd: Path, env: Mapping[str, str] | None = None) ->
         root.handlers[:] = saved[2]
         root.setLevel(saved[3])
         output.console.width, output.err_console.width = widths
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
     return Completed(code, stdout.getvalue(), stderr.getvalue())
 
 
@@ -111,11 +114,16 @@ def _exit_code(code: object, stderr: io.StringIO) -> int:
 
 def run_spines(
     invocations: Sequence[tuple[Sequence[str], Mapping[str, str] | None, Path]],
+    *,
+    in_process: bool = False,
 ) -> list[Completed]:
     """Run independent ``(args, env, cwd)`` invocations side by side.
 
-    Start-up is most of an invocation's time, and it overlaps well.
+    Start-up is most of an invocation's time, and it overlaps well. ``in_process``: one
+    after the other through :func:`invoke_spine`, which has no start-up.
     """
+    if in_process:
+        return [invoke_spine(*args, cwd=cwd, env=env) for args, env, cwd in invocations]
     with ThreadPoolExecutor(max_workers=len(invocations) or 1) as pool:
         futures = [
             pool.submit(run_spine, *args, cwd=cwd, env=env) for args, env, cwd in invocations
