@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import logging
 import os
 import signal
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,9 @@ def invoke_spine(*args: str, cwd: Path, env: Mapping[str, str] | None = None) ->
     For commands that only print, exit and change the database. The environment, the
     working directory, the console's width (``COLUMNS``), stdout, stderr, the root logger
     and the SIGINT and SIGTERM handlers are the subprocess's for the call and restored
-    after it. Not for commands that import an app module (``--app``: Python caches
-    modules), wait for signals, or prompt.
+    after it. The app module (``--app`` or ``SPINE_APP``) is imported afresh into empty
+    workflow and pipeline registries, as in a new process; the modules and registries
+    are as before once it returns. Not for commands that wait for signals, or prompt.
     """
     from spine.cli import main, output
 
@@ -79,6 +81,7 @@ def invoke_spine(*args: str, cwd: Path, env: Mapping[str, str] | None = None) ->
         root.handlers.clear()  # spine configures logging only when nothing else has
         output.console.width = output.err_console.width = width
         with (
+            _fresh_app(_app_named(args, environment)),
             contextlib.chdir(cwd),
             contextlib.redirect_stdout(stdout),
             contextlib.redirect_stderr(stderr),
@@ -101,6 +104,39 @@ def invoke_spine(*args: str, cwd: Path, env: Mapping[str, str] | None = None) ->
             if handler is not None:
                 signal.signal(sig, handler)
     return Completed(code, stdout.getvalue(), stderr.getvalue())
+
+
+def _app_named(args: Sequence[str], environment: Mapping[str, str]) -> str | None:
+    for option, value in itertools.pairwise(args):
+        if option == "--app":
+            return value
+    return environment.get("SPINE_APP")
+
+
+@contextlib.contextmanager
+def _fresh_app(app: str | None) -> Iterator[None]:
+    """Empty registries and no cached ``app`` module for the call; as before after it."""
+    from spine.orchestration.registry import pipelines
+    from spine.orchestration.workflow import workflows
+
+    modules, path = dict(sys.modules), sys.path[:]
+    registered = (dict(workflows._workflows), dict(pipelines._pipelines))
+    if app is not None:
+        for name in [n for n in sys.modules if n == app or n.startswith(app + ".")]:
+            del sys.modules[name]
+    workflows._workflows.clear()
+    pipelines._pipelines.clear()
+    try:
+        yield
+    finally:
+        for name in [n for n in sys.modules if n not in modules]:
+            del sys.modules[name]
+        sys.modules.update(modules)
+        sys.path[:] = path
+        workflows._workflows.clear()
+        workflows._workflows.update(registered[0])
+        pipelines._pipelines.clear()
+        pipelines._pipelines.update(registered[1])
 
 
 def _exit_code(code: object, stderr: io.StringIO) -> int:
