@@ -60,7 +60,10 @@ def invoke_spine(*args: str, cwd: Path, env: Mapping[str, str] | None = None) ->
     and the SIGINT and SIGTERM handlers are the subprocess's for the call and restored
     after it. The app module (``--app`` or ``SPINE_APP``) is imported afresh into empty
     workflow and pipeline registries, as in a new process; the modules and registries
-    are as before once it returns. Not for commands that wait for signals, or prompt.
+    are as before once it returns. Not for commands that wait for signals or prompt, nor
+    for an app that keeps state in other modules (``spine.examples.finra`` does: its
+    checks are applied once per process), nor for a step that starts ``spine`` itself
+    (that process writes to the real stdout).
     """
     from spine.cli import main, output
 
