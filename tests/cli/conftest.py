@@ -40,7 +40,7 @@ def offline_ddl(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str 
         for dialect, tier in DDL_WANTED
     ]
     outputs: dict[tuple[str, str | None], str] = {}
-    for wanted, done in zip(DDL_WANTED, run_spines(invocations), strict=True):
+    for wanted, done in zip(DDL_WANTED, run_spines(invocations, in_process=True), strict=True):
         assert (done.code, done.stderr) == (0, ""), done.stderr
         outputs[wanted] = done.stdout
     assert list(cwd.iterdir()) == []
