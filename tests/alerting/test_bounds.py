@@ -27,7 +27,7 @@ from spine.core.clock import SystemClock
 from spine.core.storage import Database, create_database
 from spine.core.storage.schema.alerting import core_alert_deliveries
 from tests.alerting.receiver import Receiver
-from tests.cli.spine_process import run_spine
+from tests.cli.spine_process import invoke_spine
 
 MEGABYTE = 1_000_000
 
@@ -153,7 +153,7 @@ def test_alerts_show_prints_a_large_reply_cut(
         worker.close()
     finally:
         database.dispose()
-    shown = run_spine("alerts", "show", alert_id, "--json", cwd=tmp_path,
+    shown = invoke_spine("alerts", "show", alert_id, "--json", cwd=tmp_path,
                       env={"SPINE_DATABASE_URL": db_url})  # fmt: skip
     assert shown.code == 0, shown.stderr
     [delivery] = json.loads(shown.stdout)["deliveries"]

@@ -16,7 +16,7 @@ from spine.core.clock import SystemClock
 from spine.core.storage import create_database
 from tests.alerting.conftest import WHSEC
 from tests.alerting.receiver import Receiver
-from tests.cli.spine_process import run_spine, run_spines
+from tests.cli.spine_process import invoke_spine, run_spines
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_channels_send_list_show_deliver(db_url: str, tmp_path: Path, receiver: 
     env = _env(db_url, SNOW_PASSWORD="hunter2")
 
     def spine(*args: str) -> str:
-        done = run_spine(*args, cwd=tmp_path, env=env)
+        done = invoke_spine(*args, cwd=tmp_path, env=env)
         assert done.code == 0, done.stderr
         return done.stdout
 
@@ -83,7 +83,8 @@ def test_channels_send_list_show_deliver(db_url: str, tmp_path: Path, receiver: 
                 env,
                 tmp_path,
             ),
-        ]
+        ],
+        in_process=True,
     )
     assert [a.code for a in added] == [0, 0], [a.stderr for a in added]
     alert_id = spine(
@@ -115,7 +116,8 @@ def test_channels_send_list_show_deliver(db_url: str, tmp_path: Path, receiver: 
                 tmp_path,
             ),
             (["breakers", "list", "--json"], env, tmp_path),
-        ]
+        ],
+        in_process=True,
     )
     assert [r.code for r in reads] == [0] * 5, [r.stderr for r in reads]
     listed, shown, shown_alert, errors, breakers = (json.loads(r.stdout) for r in reads)
@@ -147,11 +149,11 @@ def test_dead_letter_list_and_retry(db_url: str, tmp_path: Path, receiver: Recei
     service.send("ERROR", "t", "m", source="s")
     receiver.status = 500
     DeliveryWorker(service.store, policy).drain()
-    listed = run_spine("dlq", "list", "--json", cwd=tmp_path, env=env)
+    listed = invoke_spine("dlq", "list", "--json", cwd=tmp_path, env=env)
     [letter] = json.loads(listed.stdout)
     assert letter["status"] == "pending" and letter["source_type"] == "alert_delivery"
     receiver.status = 200
-    retried = run_spine("dlq", "retry", letter["dlq_id"], cwd=tmp_path, env=env)
+    retried = invoke_spine("dlq", "retry", letter["dlq_id"], cwd=tmp_path, env=env)
     assert retried.code == 0, retried.stderr
     DeliveryWorker(service.store, policy).drain()
     [letter] = service.store.list_dead_letters()
@@ -168,19 +170,19 @@ def test_deliver_once_exits_1_when_every_attempt_failed(
     database = create_database(db_url)
     service = AlertService(AlertStore(database, SystemClock(), policy), policy)
     service.add_channel("ops", "webhook", {"url": receiver.url(), "secret_ref": "env:HOOK_SECRET"})
-    nothing = run_spine("alerts", "deliver", "--once", cwd=tmp_path, env=env)
+    nothing = invoke_spine("alerts", "deliver", "--once", cwd=tmp_path, env=env)
     assert (nothing.code, nothing.stderr) == (0, "")  # nothing was due
     receiver.status = 500
     for i in range(2):
         service.send("ERROR", f"t{i}", "m", source="s")
-    failed = run_spine("alerts", "deliver", "--once", cwd=tmp_path, env=env)
+    failed = invoke_spine("alerts", "deliver", "--once", cwd=tmp_path, env=env)
     assert failed.code == 1
     assert failed.stderr.splitlines() == [
         "error: all 2 delivery attempts failed; see `spine dlq list` and `spine breakers list`"
     ]
     receiver.status = 200
     service.send("ERROR", "t2", "m", source="s")  # the two failed ones wait for their backoff
-    sent = run_spine("alerts", "deliver", "--once", cwd=tmp_path, env=env)
+    sent = invoke_spine("alerts", "deliver", "--once", cwd=tmp_path, env=env)
     assert (sent.code, sent.stderr) == (0, ""), sent.stderr
     assert "after 1 attempts" in sent.stdout
     assert len(receiver.requests) == 3
@@ -199,13 +201,13 @@ def test_dlq_retry_says_when_the_breaker_is_open_and_how_to_reset_it(
     receiver.status = 500
     DeliveryWorker(service.store, policy).drain()  # one failure: dead letter, breaker open
     [letter] = service.store.list_dead_letters()
-    retried = run_spine("dlq", "retry", letter["dlq_id"], cwd=tmp_path, env=env)
+    retried = invoke_spine("dlq", "retry", letter["dlq_id"], cwd=tmp_path, env=env)
     assert retried.code == 0, retried.stderr
     queued, note = retried.stdout.splitlines()
     assert queued.startswith(f"dead letter {letter['dlq_id']} queued again as delivery ")
     assert note.startswith("note: the circuit breaker of channel ops is open")
     assert note.endswith("to send it now, run `spine breakers reset ops`")
-    reset = run_spine("breakers", "reset", "ops", cwd=tmp_path, env=env)
+    reset = invoke_spine("breakers", "reset", "ops", cwd=tmp_path, env=env)
     assert reset.code == 0, reset.stderr
     receiver.status = 200
     assert DeliveryWorker(service.store, policy).drain() == 1
@@ -225,12 +227,12 @@ def test_bad_input_is_one_line_and_exit_2(db_url: str, tmp_path: Path) -> None:
         ["alerts", "channels", "show", "nope"],
         ["dlq", "retry", "nope"],
     ]
-    results = run_spines([(args, env, tmp_path) for args in cases])
+    results = run_spines([(args, env, tmp_path) for args in cases], in_process=True)
     for args, done in zip(cases, results, strict=True):
         assert done.code == 2, (args, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, (args, done.stderr)
         assert "Traceback" not in done.stderr
-    listed = run_spine("alerts", "channels", "list", "--json", cwd=tmp_path, env=env)
+    listed = invoke_spine("alerts", "channels", "list", "--json", cwd=tmp_path, env=env)
     assert json.loads(listed.stdout) == []
 
 
@@ -238,7 +240,7 @@ def test_webhook_without_secret_gets_one_shown_once_and_sealed(db_url: str, tmp_
     env = {"SPINE_DATABASE_URL": db_url}  # no SPINE_SECRET_KEY: SQLite's local key file
     config = json.dumps({"url": "https://hooks.invalid/spine"})  # saved though unresolvable
 
-    done = run_spine(
+    done = invoke_spine(
         "alerts", "channels", "add", "hook", "--type", "webhook", "--config", config,
         cwd=tmp_path, env=env,
     )  # fmt: skip
@@ -246,7 +248,7 @@ def test_webhook_without_secret_gets_one_shown_once_and_sealed(db_url: str, tmp_
     assert done.code == 0, done.stderr
     secret = done.stderr.strip().rsplit(" ", 1)[-1]
     assert secret.startswith("whsec_")
-    shown = run_spine("alerts", "channels", "show", "hook", "--json", cwd=tmp_path, env=env)
+    shown = invoke_spine("alerts", "channels", "show", "hook", "--json", cwd=tmp_path, env=env)
     assert shown.code == 0 and secret not in shown.stdout
     assert json.loads(shown.stdout)["config_json"]["secret"] == "********"
     database = create_database(db_url)
@@ -263,7 +265,7 @@ def test_channels_update_and_rotate_secret(db_url: str, tmp_path: Path, receiver
     env = _env(db_url)  # no SPINE_SECRET_KEY: SQLite's local key file seals the new secret
 
     def spine(*args: str) -> str:
-        done = run_spine(*args, cwd=tmp_path, env=env)
+        done = invoke_spine(*args, cwd=tmp_path, env=env)
         assert done.code == 0, done.stderr
         return done.stdout
 
@@ -279,7 +281,7 @@ def test_channels_update_and_rotate_secret(db_url: str, tmp_path: Path, receiver
     assert updated["throttle_minutes"] == 5
     assert updated["config_json"] == {"url": receiver.url(), "secret_ref": "env:HOOK_SECRET"}
 
-    done = run_spine(
+    done = invoke_spine(
         "alerts", "channels", "update", "hook", "--enable", "--rotate-secret",
         "--overlap-hours", "1", "--json", cwd=tmp_path, env=env,
     )  # fmt: skip
@@ -302,7 +304,9 @@ def test_channels_update_and_rotate_secret(db_url: str, tmp_path: Path, receiver
         ["alerts", "channels", "update", "hook", "--config", "[1]"],
         ["alerts", "channels", "update", "hook", "--config", FILE_URL, "--disable"],
     ]
-    for args, failed in zip(cases, run_spines([(a, env, tmp_path) for a in cases]), strict=True):
+    for args, failed in zip(
+        cases, run_spines([(a, env, tmp_path) for a in cases], in_process=True), strict=True
+    ):
         assert failed.code == 2, (args, failed.stderr)
         assert len(failed.stderr.strip().splitlines()) == 1, (args, failed.stderr)
         assert "Traceback" not in failed.stderr
@@ -329,7 +333,7 @@ def test_workspace_option_confines_alerting_and_deliver_serves_every_workspace(
     try:
 
         def spine(*args: str) -> str:
-            done = run_spine(*args, cwd=tmp_path, env=env)
+            done = invoke_spine(*args, cwd=tmp_path, env=env)
             assert done.code == 0, done.stderr
             return done.stdout
 
@@ -358,9 +362,9 @@ def test_workspace_option_confines_alerting_and_deliver_serves_every_workspace(
         assert len(ids["default"]) == len(ids["acme/team"]) == 1
         assert ids["default"] != ids["acme/team"]
         assert [b["channel_id"] for b in lists["acme/team"][2]] == ids["acme/team"]
-        shown = run_spine("alerts", "show", alert_id, cwd=tmp_path, env=env)
+        shown = invoke_spine("alerts", "show", alert_id, cwd=tmp_path, env=env)
         assert shown.code != 0 and "no alert" in shown.stderr
-        removed = run_spine("alerts", "channels", "remove", "ops", cwd=tmp_path, env=env)
+        removed = invoke_spine("alerts", "channels", "remove", "ops", cwd=tmp_path, env=env)
         assert removed.code == 0, removed.stderr
         left = spine("--workspace", "acme/team", "alerts", "channels", "list", "--json")
         assert [c["id"] for c in json.loads(left)] == ids["acme/team"]

@@ -13,7 +13,7 @@ from spine.core.crypto import generate_key
 from spine.core.storage import create_database
 from tests.alerting.conftest import WHSEC
 from tests.alerting.receiver import Receiver
-from tests.cli.spine_process import Completed, run_spine
+from tests.cli.spine_process import Completed, invoke_spine
 
 HOOK = ["alerts", "channels", "add", "hook", "--type", "webhook", "--config"]
 
@@ -52,9 +52,9 @@ def test_the_local_key_lives_beside_the_sqlite_file(
     env = {"SPINE_DATABASE_URL": db_url, "SPINE_ALERTING_ALLOW_PRIVATE_URLS": "true"}
     config = json.dumps({"url": receiver.url(), "secret": WHSEC})  # a literal: sealed
 
-    added = run_spine(*HOOK, config, cwd=first, env=env)
-    tested = run_spine("alerts", "channels", "test", "hook", cwd=second, env=env)
-    shown = run_spine("alerts", "channels", "show", "hook", "--json", cwd=second, env=env)
+    added = invoke_spine(*HOOK, config, cwd=first, env=env)
+    tested = invoke_spine("alerts", "channels", "test", "hook", cwd=second, env=env)
+    shown = invoke_spine("alerts", "channels", "show", "hook", "--json", cwd=second, env=env)
 
     assert added.code == 0, added.stderr
     assert tested.code == 0, tested.stderr  # before: a second key in b, "cannot decrypt"
@@ -76,15 +76,15 @@ def test_a_key_left_in_the_working_directory_still_opens_what_it_sealed(
     env = {"SPINE_DATABASE_URL": db_url, "SPINE_ALERTING_ALLOW_PRIVATE_URLS": "true"}
     # Sealed as an earlier version did from `old`: with the key in old/.spine/secret.key.
     config = json.dumps({"url": receiver.url(), "secret": WHSEC})
-    added = run_spine(*HOOK, config, cwd=old, env={**env, "SPINE_SECRET_KEY": legacy})
+    added = invoke_spine(*HOOK, config, cwd=old, env={**env, "SPINE_SECRET_KEY": legacy})
     assert added.code == 0, added.stderr
 
     # The first run without a key adopts the old key beside the database ...
-    tested = run_spine("alerts", "channels", "test", "hook", cwd=old, env=env)
+    tested = invoke_spine("alerts", "channels", "test", "hook", cwd=old, env=env)
     assert tested.code == 0, tested.stderr
     assert (tmp_path / "spine.db.secret.key").read_text().strip() == legacy
     # ... so the secret reads from any directory.
-    elsewhere = run_spine("alerts", "channels", "test", "hook", cwd=tmp_path, env=env)
+    elsewhere = invoke_spine("alerts", "channels", "test", "hook", cwd=tmp_path, env=env)
     assert elsewhere.code == 0, elsewhere.stderr
     assert _sent_with_secret(receiver, WHSEC)
 
@@ -95,7 +95,7 @@ def test_a_different_key_left_in_the_working_directory_is_kept_to_open(
 ) -> None:
     env = {"SPINE_DATABASE_URL": db_url, "SPINE_ALERTING_ALLOW_PRIVATE_URLS": "true"}
     # The key beside the database exists already (made from tmp_path) ...
-    made = run_spine(*HOOK, json.dumps({"url": receiver.url()}), cwd=tmp_path, env=env)
+    made = invoke_spine(*HOOK, json.dumps({"url": receiver.url()}), cwd=tmp_path, env=env)
     assert made.code == 0, made.stderr
     # ... and an earlier version sealed another channel with old/.spine/secret.key.
     old = tmp_path / "old"
@@ -103,13 +103,13 @@ def test_a_different_key_left_in_the_working_directory_is_kept_to_open(
     legacy = generate_key()
     (old / ".spine" / "secret.key").write_text(legacy + "\n")
     config = json.dumps({"url": receiver.url(), "secret": WHSEC})
-    added = run_spine(
+    added = invoke_spine(
         "alerts", "channels", "add", "older", "--type", "webhook", "--config", config,
         cwd=old, env={**env, "SPINE_SECRET_KEY": legacy},
     )  # fmt: skip
     assert added.code == 0, added.stderr
 
-    tested = run_spine("alerts", "channels", "test", "older", cwd=old, env=env)
+    tested = invoke_spine("alerts", "channels", "test", "older", cwd=old, env=env)
 
     assert tested.code == 0, tested.stderr
     assert _sent_with_secret(receiver, WHSEC)
@@ -130,11 +130,11 @@ def test_rotate_reseals_every_secret_so_the_old_key_can_go(
         ["alerts", "channels", "add", "snow", "--type", "servicenow", "--config", snow],
         ["alerts", "channels", "add", "plain", "--type", "webhook", "--config", by_ref],
     ):
-        done = run_spine(*args, cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": old_key})
+        done = invoke_spine(*args, cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": old_key})
         assert done.code == 0, done.stderr
     before = _stored_configs(db_url)
 
-    rotated = run_spine(
+    rotated = invoke_spine(
         "secret-key",
         "rotate",
         cwd=tmp_path,
@@ -147,12 +147,12 @@ def test_rotate_reseals_every_secret_so_the_old_key_can_go(
     hook_row, plain_row, snow_row = zip(before, after, strict=True)  # by name
     assert plain_row[0] == plain_row[1]  # `plain` holds no secret
     assert hook_row[0] != hook_row[1] and snow_row[0] != snow_row[1]
-    tested = run_spine(
+    tested = invoke_spine(
         "alerts", "channels", "test", "hook", cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": new_key}
     )
     assert tested.code == 0, tested.stderr
     assert _sent_with_secret(receiver, WHSEC)
-    with_old = run_spine(
+    with_old = invoke_spine(
         "alerts", "channels", "test", "hook", cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": old_key}
     )
     assert "cannot decrypt" in _one_line_exit_2(with_old)
@@ -164,15 +164,15 @@ def test_rotate_refuses_bad_keys_in_one_line_and_changes_nothing(
     sealed_with = generate_key()
     env = {"SPINE_DATABASE_URL": db_url}
     hook = json.dumps({"url": "https://hooks.invalid/spine", "secret": WHSEC})
-    added = run_spine(*HOOK, hook, cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": sealed_with})
+    added = invoke_spine(*HOOK, hook, cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": sealed_with})
     assert added.code == 0, added.stderr
     before = _stored_configs(db_url)
 
-    unset = run_spine("secret-key", "rotate", cwd=tmp_path, env=env)
-    malformed = run_spine(
+    unset = invoke_spine("secret-key", "rotate", cwd=tmp_path, env=env)
+    malformed = invoke_spine(
         "secret-key", "rotate", cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": "not-a-key"}
     )
-    foreign = run_spine(
+    foreign = invoke_spine(
         "secret-key", "rotate", cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": generate_key()}
     )
 

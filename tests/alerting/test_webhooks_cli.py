@@ -10,7 +10,7 @@ import pytest
 
 from spine.alerting import verify_signature
 from tests.alerting.receiver import Receiver
-from tests.cli.spine_process import run_spine
+from tests.cli.spine_process import invoke_spine
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -27,7 +27,7 @@ def test_add_list_test_remove(tmp_path: Path, db_url: str, receiver: Receiver) -
     env = {"SPINE_DATABASE_URL": db_url, "SPINE_ALERTING_ALLOW_PRIVATE_URLS": "true"}
 
     def spine(*args: str) -> tuple[int, str, str]:
-        done = run_spine(*args, cwd=tmp_path, env=env)
+        done = invoke_spine(*args, cwd=tmp_path, env=env)
         return done.code, done.stdout, done.stderr
 
     for bad, fragment in (

@@ -8,7 +8,7 @@ from typing import Any
 
 from spine.core.storage import create_database
 from tests.automation.people_fixtures import People, make_people
-from tests.cli.spine_process import Completed, run_spine
+from tests.cli.spine_process import Completed, invoke_spine
 
 
 def _json(done: Completed) -> Any:
@@ -24,7 +24,7 @@ def _one_line_error(done: Completed, text: str) -> None:
 
 def test_roles_and_alerts_from_the_command_line(tmp_path: Path) -> None:
     def spine(*args: str) -> Completed:
-        return run_spine(*args, cwd=tmp_path)
+        return invoke_spine(*args, cwd=tmp_path)
 
     assert spine("users", "add", "dee@example.com").code == 0  # creates the database
     db = create_database(f"sqlite:///{tmp_path / 'spine.db'}")

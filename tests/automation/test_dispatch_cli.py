@@ -13,7 +13,7 @@ from tests.automation.dispatch_support import (
     make_rule,
     update,
 )
-from tests.cli.spine_process import run_spine, run_spines
+from tests.cli.spine_process import invoke_spine, run_spines
 
 
 def test_executions_list_filter_and_replay(db: Database, db_url: str, tmp_path: Path) -> None:
@@ -37,7 +37,8 @@ def test_executions_list_filter_and_replay(db: Database, db_url: str, tmp_path: 
                 ("automation", "executions", "--status", "done"),
                 ("automation", "replay", "--from", "9"),
             )
-        ]
+        ],
+        in_process=True,
     )
     assert listed.code == 0, listed.stderr
     rows = json.loads(listed.stdout)
@@ -63,7 +64,7 @@ def test_executions_list_filter_and_replay(db: Database, db_url: str, tmp_path: 
     assert wrong.code == 2 and "unknown status" in wrong.stderr
     assert too_far.code == 2 and "past the newest change" in too_far.stderr
 
-    replay = run_spine("automation", "replay", "--from", "2", "--json", cwd=tmp_path, env=env)
+    replay = invoke_spine("automation", "replay", "--from", "2", "--json", cwd=tmp_path, env=env)
     assert replay.code == 0, replay.stderr
     assert json.loads(replay.stdout) == {
         "from_position": 2,

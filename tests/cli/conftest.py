@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.spine_process import Completed, Spine, run_spine, run_spines
+from tests.cli.spine_process import Completed, Spine, invoke_spine, run_spines
 
 # Every `spine db sql` output a test reads, made at once on first use.
 DDL_WANTED: list[tuple[str, str | None]] = [
@@ -24,7 +24,7 @@ def spine(tmp_path: Path) -> Spine:
     """``spine(*args, env=None)`` runs the console script in an empty working directory."""
 
     def run(*args: str, env: Mapping[str, str] | None = None) -> Completed:
-        return run_spine(*args, cwd=tmp_path, env=env)
+        return invoke_spine(*args, cwd=tmp_path, env=env)
 
     return run
 
@@ -40,7 +40,7 @@ def offline_ddl(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str 
         for dialect, tier in DDL_WANTED
     ]
     outputs: dict[tuple[str, str | None], str] = {}
-    for wanted, done in zip(DDL_WANTED, run_spines(invocations), strict=True):
+    for wanted, done in zip(DDL_WANTED, run_spines(invocations, in_process=True), strict=True):
         assert (done.code, done.stderr) == (0, ""), done.stderr
         outputs[wanted] = done.stdout
     assert list(cwd.iterdir()) == []

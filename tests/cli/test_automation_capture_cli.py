@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.cli.spine_process import Completed, run_spine, run_spines
+from tests.cli.spine_process import Completed, invoke_spine, run_spines
 from tests.cli.test_checks_cli import one_line_error
 
 
@@ -19,7 +19,7 @@ class Cli:
         self.cwd, self.url = cwd, url
 
     def __call__(self, *args: str) -> Completed:
-        return run_spine(*args, cwd=self.cwd, env={"SPINE_DATABASE_URL": self.url})
+        return invoke_spine(*args, cwd=self.cwd, env={"SPINE_DATABASE_URL": self.url})
 
     def json(self, *args: str) -> object:
         done = self(*args, "--json")
@@ -84,7 +84,8 @@ def test_bad_tables_are_one_line_errors(cli: Cli) -> None:
             (["automation", "watch", "nothing"], env, cli.cwd),
             (["automation", "watch", "audit_log"], env, cli.cwd),
             (["automation", "unwatch", "orders"], env, cli.cwd),
-        ]
+        ],
+        in_process=True,
     )
     one_line_error(nothing, "no table 'nothing'")
     one_line_error(own, "spine's own tables")

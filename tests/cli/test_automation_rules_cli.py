@@ -18,7 +18,7 @@ from spine.core.storage import Database
 from spine.core.storage.schema.automation import automation_rules
 from spine.tenancy import DEFAULT_WORKSPACE_ID
 from tests.automation.rule_helpers import START, Tables
-from tests.cli.spine_process import Completed, run_spine, run_spines
+from tests.cli.spine_process import Completed, invoke_spine, run_spines
 
 RULES_YAML = """\
 templates:
@@ -54,10 +54,12 @@ class Cli:
         self.cwd = cwd
 
     def __call__(self, *args: str) -> Completed:
-        return run_spine("automation", *args, cwd=self.cwd, env=self.env)
+        return invoke_spine("automation", *args, cwd=self.cwd, env=self.env)
 
     def many(self, *invocations: list[str]) -> list[Completed]:
-        return run_spines([(["automation", *a], self.env, self.cwd) for a in invocations])
+        return run_spines(
+            [(["automation", *a], self.env, self.cwd) for a in invocations], in_process=True
+        )
 
     def json(self, *args: str) -> Any:
         done = self(*args, "--json")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.spine_process import Completed, run_spine, run_spines
+from tests.cli.spine_process import Completed, invoke_spine, run_spines
 
 PASSWORD = "s3cretpw"
 
@@ -78,7 +78,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Completed]:
         for name, text in case.files.items():
             (cwd / name).write_text(text, encoding="utf-8")
         invocations.append((case.args, case.env, cwd))
-    return dict(zip(CASES, run_spines(invocations), strict=True))
+    return dict(zip(CASES, run_spines(invocations, in_process=True), strict=True))
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -106,7 +106,7 @@ def test_an_app_module_that_raises_on_import_gives_one_line(tmp_path: Path) -> N
     (tmp_path / "broken_app.py").write_text("raise RuntimeError('missing API token')\n")
     url = f"sqlite:///{tmp_path / 'spine.db'}"
 
-    result = run_spine("--database-url", url, "--app", "broken_app", "run", "x", cwd=tmp_path)
+    result = invoke_spine("--database-url", url, "--app", "broken_app", "run", "x", cwd=tmp_path)
 
     assert result.code == 2
     assert "Traceback" not in result.stdout + result.stderr

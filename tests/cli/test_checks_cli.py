@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.cli.spine_process import Completed, run_spine, run_spines
+from tests.cli.spine_process import Completed, invoke_spine, run_spines
 
 # orders: 8 rows; customer_id null in 1 (12.5 %); amount negative in 2.
 ORDERS = [
@@ -41,15 +41,15 @@ class QualityCli:
     data: Path
 
     def __call__(self, *args: str) -> Completed:
-        return run_spine(*args, cwd=self.cwd, env=self.env)
+        return invoke_spine(*args, cwd=self.cwd, env=self.env)
 
     def wide(self, *args: str) -> Completed:
         """Run ``spine ARGS`` on a terminal wide enough for its tables."""
-        return run_spine(*args, cwd=self.cwd, env={**self.env, "COLUMNS": "200"})
+        return invoke_spine(*args, cwd=self.cwd, env={**self.env, "COLUMNS": "200"})
 
     def many(self, *invocations: list[str]) -> list[Completed]:
         """Run independent invocations side by side."""
-        return run_spines([(args, self.env, self.cwd) for args in invocations])
+        return run_spines([(args, self.env, self.cwd) for args in invocations], in_process=True)
 
     def json(self, *args: str) -> Any:
         done = self(*args, "--json")

@@ -9,17 +9,17 @@ from alembic import command
 
 from spine.core.storage import create_database
 from spine.core.storage.migrator import Migrator
-from tests.cli.spine_process import run_spine
+from tests.cli.spine_process import invoke_spine
 
 
 def status(url: str, cwd: Path) -> dict[str, bool]:
-    done = run_spine("--database-url", url, "db", "status", "--json", cwd=cwd)
+    done = invoke_spine("--database-url", url, "db", "status", "--json", cwd=cwd)
     assert done.code == 0, done.stderr
     return {t["tier"]: t["up_to_date"] for t in json.loads(done.stdout)["tiers"]}
 
 
 def test_the_first_command_creates_the_default_database(tmp_path: Path) -> None:
-    first = run_spine("runs", "list", "--json", cwd=tmp_path)
+    first = invoke_spine("runs", "list", "--json", cwd=tmp_path)
 
     assert (first.code, first.stdout, first.stderr) == (0, "[]\n", "")
     assert (tmp_path / "spine.db").exists()
@@ -44,14 +44,14 @@ def test_a_sqlite_database_behind_is_upgraded_by_the_next_command(tmp_path: Path
         database.dispose()
     assert status(url, tmp_path)["intermediate"] is False
 
-    done = run_spine("--database-url", url, "runs", "list", "--json", cwd=tmp_path)
+    done = invoke_spine("--database-url", url, "runs", "list", "--json", cwd=tmp_path)
 
     assert (done.code, done.stderr) == (0, "")
     assert status(url, tmp_path) == {"basic": True, "intermediate": True, "advanced": True}
 
 
 def test_postgresql_is_never_migrated_by_other_commands(empty_db_url: str, tmp_path: Path) -> None:
-    done = run_spine("--database-url", empty_db_url, "runs", "list", cwd=tmp_path)
+    done = invoke_spine("--database-url", empty_db_url, "runs", "list", cwd=tmp_path)
 
     if empty_db_url.startswith("sqlite"):
         assert (done.code, done.stderr) == (0, "")

@@ -14,7 +14,7 @@ from spine.core.storage import create_database
 from spine.core.storage.schema.dq_platform import audit_log as audit_t
 from spine.tenancy import DEFAULT_WORKSPACE_ID, OPERATOR, TenancyService
 from spine.tenancy.store import TenancyStore
-from tests.cli.spine_process import run_spine, run_spines
+from tests.cli.spine_process import invoke_spine, run_spines
 
 APP = textwrap.dedent(
     """
@@ -42,7 +42,8 @@ def test_workspace_confines_the_run_commands(tmp_path: Path, sqlite_template: Pa
         [
             ([*data, "run", "ws.hello", "--json"], None, tmp_path),
             ([*base, "run", "ws.hello", "--json"], None, tmp_path),
-        ]
+        ],
+        in_process=True,
     )
     assert theirs.code == 0, theirs.stderr
     assert mine.code == 0, mine.stderr
@@ -56,7 +57,8 @@ def test_workspace_confines_the_run_commands(tmp_path: Path, sqlite_template: Pa
             ([*base, "runs", "show", their_id], None, tmp_path),
             ([*base, "runs", "cancel", their_id], None, tmp_path),
             ([*data, "runs", "stats", "--json"], None, tmp_path),
-        ]
+        ],
+        in_process=True,
     )
     assert [r["run_id"] for r in json.loads(listed_data.stdout)] == [their_id]
     assert [r["run_id"] for r in json.loads(listed_default.stdout)] == [my_id]
@@ -64,11 +66,11 @@ def test_workspace_confines_the_run_commands(tmp_path: Path, sqlite_template: Pa
     assert cancelled.code != 0 and f"unknown run '{their_id}'" in cancelled.stderr
     assert json.loads(stats.stdout)["total_runs"] == 1
 
-    pruned = run_spine(*data, "runs", "prune", "--older-than-days", "0", "--yes", cwd=tmp_path)
+    pruned = invoke_spine(*data, "runs", "prune", "--older-than-days", "0", "--yes", cwd=tmp_path)
     assert pruned.code == 0, pruned.stderr
-    left = run_spine(*base, "runs", "list", "--json", cwd=tmp_path)
+    left = invoke_spine(*base, "runs", "list", "--json", cwd=tmp_path)
     assert [r["run_id"] for r in json.loads(left.stdout)] == [my_id]
-    assert json.loads(run_spine(*data, "runs", "list", "--json", cwd=tmp_path).stdout) == []
+    assert json.loads(invoke_spine(*data, "runs", "list", "--json", cwd=tmp_path).stdout) == []
 
     # Each start was audited once, in its own workspace, without a key (the CLI).
     database = create_database(url)

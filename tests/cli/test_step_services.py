@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from spine.core.storage import create_database
 from spine.core.storage.schema.alerting import core_alerts
 from spine.core.storage.schema.sources import core_source_fetches
-from tests.cli.spine_process import run_spine
+from tests.cli.spine_process import invoke_spine
 
 APP = textwrap.dedent(
     """
@@ -34,7 +34,7 @@ def test_a_step_fetches_and_alerts_through_its_context(tmp_path: Path, db_url: s
     (tmp_path / "ctx_app.py").write_text(APP)
     data = tmp_path / "day.csv"
     data.write_text("a,b\n1,2\n3,4\n")
-    done = run_spine(
+    done = invoke_spine(
         "run",
         "ctx.services",
         "--param",

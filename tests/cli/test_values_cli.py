@@ -97,7 +97,9 @@ def outcomes(db_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, Completed]
         **{name: args for name, (args, _) in BAD.items()},
     }
     base = ["--database-url", db_url, "--app", "cli_app", "run"]
-    done = run_spines([([*base, *args], None, tmp_path) for args in invocations.values()])
+    done = run_spines(
+        [([*base, *args], None, tmp_path) for args in invocations.values()], in_process=True
+    )
     database: Database = create_database(db_url)
     try:
         yield dict(zip(invocations, done, strict=True)), RunStore(database, SystemClock())

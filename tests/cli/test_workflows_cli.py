@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.spine_process import run_spine
+from tests.cli.spine_process import invoke_spine
 
 APP = """\
 from spine import RetryPolicy, Step, Workflow
@@ -32,8 +32,8 @@ Workflow(
 def test_workflows_list_shows_the_app_workflows_and_their_steps(tmp_path: Path) -> None:
     (tmp_path / "pipelines.py").write_text(APP)
 
-    as_json = run_spine("--app", "pipelines", "workflows", "list", "--json", cwd=tmp_path)
-    table = run_spine(
+    as_json = invoke_spine("--app", "pipelines", "workflows", "list", "--json", cwd=tmp_path)
+    table = invoke_spine(
         "workflows", "list", cwd=tmp_path, env={"SPINE_APP": "pipelines", "COLUMNS": "200"}
     )
 
@@ -60,7 +60,7 @@ def test_workflows_list_shows_the_app_workflows_and_their_steps(tmp_path: Path) 
 
 
 def test_workflows_list_without_an_app_says_how_to_give_one(tmp_path: Path) -> None:
-    done = run_spine("workflows", "list", cwd=tmp_path)
+    done = invoke_spine("workflows", "list", cwd=tmp_path)
 
     assert (done.code, done.stderr) == (0, "")
     assert "no workflows registered (pass --app MODULE or set SPINE_APP)" in done.stdout
@@ -71,7 +71,7 @@ def test_an_app_defining_a_name_twice_is_one_error_line(tmp_path: Path) -> None:
         APP + 'Workflow("demo.etl", [Step.lambda_("again", noop)])\n'
     )
 
-    done = run_spine("--app", "twice", "workflows", "list", cwd=tmp_path)
+    done = invoke_spine("--app", "twice", "workflows", "list", cwd=tmp_path)
 
     assert done.code == 2
     where = tmp_path / "twice.py"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.spine_process import Completed, run_spine, run_spines
+from tests.cli.spine_process import Completed, invoke_spine, run_spine, run_spines
 
 APP = textwrap.dedent(
     """
@@ -42,9 +42,12 @@ class Cli:
 
     def __init__(self, cwd: Path, url: str, app: str) -> None:
         self.cwd, self.env = cwd, {"SPINE_DATABASE_URL": url, "SPINE_APP": app}
+        # In-process (no start-up) but for the FINRA example, which keeps process state.
+        self.in_process = app != "spine.examples.finra"
 
     def __call__(self, *args: str) -> Completed:
-        return run_spine(*args, cwd=self.cwd, env=self.env)
+        run = invoke_spine if self.in_process else run_spine
+        return run(*args, cwd=self.cwd, env=self.env)
 
     def ok(self, *args: str) -> Any:
         done = self(*args)
@@ -52,7 +55,9 @@ class Cli:
         return json.loads(done.stdout) if "--json" in args else done.stdout
 
     def many(self, *invocations: list[str]) -> list[Completed]:
-        return run_spines([(args, self.env, self.cwd) for args in invocations])
+        return run_spines(
+            [(args, self.env, self.cwd) for args in invocations], in_process=self.in_process
+        )
 
 
 @pytest.fixture

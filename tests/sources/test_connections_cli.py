@@ -14,7 +14,7 @@ from ulid import ULID
 
 from spine.core.storage.schema.dq_platform import check_definitions
 from spine.tenancy import DEFAULT_WORKSPACE_ID
-from tests.cli.spine_process import run_spine
+from tests.cli.spine_process import invoke_spine
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -48,7 +48,7 @@ def test_samples_status_and_removal_with_checks(tmp_path: Path, db_url: str) -> 
     data = tmp_path / "data.db"
     with sqlite3.connect(data) as conn:
         conn.execute("CREATE TABLE t (x INTEGER)")
-    added = run_spine(
+    added = invoke_spine(
         "connections", "add", "local", "--dialect", "sqlite", "--database", str(data),
         "--no-samples", "--json", cwd=tmp_path, env=env,
     )  # fmt: skip
@@ -59,27 +59,27 @@ def test_samples_status_and_removal_with_checks(tmp_path: Path, db_url: str) -> 
         "unknown",
         None,
     )
-    assert run_spine("connections", "test", "local", cwd=tmp_path, env=env).code == 0
-    updated = run_spine(
+    assert invoke_spine("connections", "test", "local", cwd=tmp_path, env=env).code == 0
+    updated = invoke_spine(
         "connections", "update", "local", "--samples", "--json", cwd=tmp_path, env=env
     )
     assert updated.code == 0, updated.stderr
     assert json.loads(updated.stdout)["allow_samples"] is True
-    listed = run_spine("connections", "list", "--json", cwd=tmp_path, env=env)
+    listed = invoke_spine("connections", "list", "--json", cwd=tmp_path, env=env)
     [row] = json.loads(listed.stdout)
     assert (row["status"], row["allow_samples"]) == ("healthy", True)
     assert row["last_tested_at"] is not None
-    nothing = run_spine("connections", "update", "local", cwd=tmp_path, env=env)
+    nothing = invoke_spine("connections", "update", "local", cwd=tmp_path, env=env)
     assert nothing.code == 2 and "nothing to change" in nothing.stderr
 
     _add_check(db_url, ULID.from_str(made["id"]).to_uuid())
-    refused = run_spine("connections", "remove", "local", cwd=tmp_path, env=env)
+    refused = invoke_spine("connections", "remove", "local", cwd=tmp_path, env=env)
     assert refused.code == 2, refused.stdout
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "has 1 quality check" in lines[0] and "--force" in lines[0]
     assert "Traceback" not in refused.stderr
-    assert run_spine("connections", "show", "local", cwd=tmp_path, env=env).code == 0
-    removed = run_spine("connections", "remove", "local", "--force", cwd=tmp_path, env=env)
+    assert invoke_spine("connections", "show", "local", cwd=tmp_path, env=env).code == 0
+    removed = invoke_spine("connections", "remove", "local", "--force", cwd=tmp_path, env=env)
     assert removed.code == 0, removed.stderr
     assert removed.stdout.strip() == "connection local removed, with 1 check"
     engine = sa.create_engine(db_url)
@@ -95,14 +95,14 @@ def test_secret_key_rotate_reseals_the_connection_mirrors(tmp_path: Path, db_url
     from spine.sources.mirror import open_config
 
     env = {"SPINE_DATABASE_URL": db_url}
-    added = run_spine(
+    added = invoke_spine(
         "connections", "add", "dw", "--dialect", "postgresql", "--database", "dw",
         "--password-ref", "env:DW_PASSWORD", cwd=tmp_path, env=env,
     )  # fmt: skip
     assert added.code == 0, added.stderr
     local = Path(db_url.removeprefix("sqlite:///") + ".secret.key").read_text().strip()
     new = generate_key()
-    rotated = run_spine(
+    rotated = invoke_spine(
         "secret-key", "rotate", cwd=tmp_path, env={**env, "SPINE_SECRET_KEY": f"{new},{local}"}
     )
     assert rotated.code == 0, rotated.stderr

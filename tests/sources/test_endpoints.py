@@ -11,7 +11,7 @@ import pytest
 from spine.core.errors import InvalidInput
 from spine.core.net import UrlNotAllowed
 from spine.sources import SourceService
-from tests.cli.spine_process import run_spine
+from tests.cli.spine_process import invoke_spine
 
 STRICT = {"sources_allow_private_urls": False}
 
@@ -83,13 +83,13 @@ def test_private_addresses_are_saved_when_the_setting_allows_them(
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_sources_add_refuses_a_link_local_url_in_one_line(tmp_path: Path, db_url: str) -> None:
     config = '{"url": "http://169.254.169.254/latest/meta-data/"}'
-    done = run_spine(
+    done = invoke_spine(
         "sources", "add", "meta", "--type", "http", "--config", config,
         cwd=tmp_path, env={"SPINE_DATABASE_URL": db_url},
     )  # fmt: skip
     assert done.code == 2, (done.stdout, done.stderr)
     assert len(done.stderr.strip().splitlines()) == 1 and "169.254.169.254" in done.stderr
-    listed = run_spine(
+    listed = invoke_spine(
         "sources", "list", "--json", cwd=tmp_path, env={"SPINE_DATABASE_URL": db_url}
     )
     assert listed.code == 0 and "meta" not in listed.stdout

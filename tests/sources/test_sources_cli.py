@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.spine_process import Completed, run_spine, run_spines
+from tests.cli.spine_process import Completed, invoke_spine, run_spines
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -32,7 +32,7 @@ def test_add_fetch_and_history(tmp_path: Path, db_url: str) -> None:
     (data / "w_2025-01-10.psv").write_text("a|b\n1|2\n3|4\n")
     env = _env(db_url)
     config = json.dumps({"path": f"{data}/w_{{week}}.psv", "format": "psv"})
-    added = run_spine(
+    added = invoke_spine(
         "sources",
         "add",
         "weekly",
@@ -48,7 +48,7 @@ def test_add_fetch_and_history(tmp_path: Path, db_url: str) -> None:
     )
     assert added.code == 0, added.stderr
     assert json.loads(added.stdout)["source_type"] == "file"
-    fetched = run_spine(
+    fetched = invoke_spine(
         "sources", "fetch", "weekly", "--param", "week=2025-01-10", "--json", cwd=tmp_path, env=env
     )
     assert fetched.code == 0, fetched.stderr
@@ -63,7 +63,8 @@ def test_add_fetch_and_history(tmp_path: Path, db_url: str) -> None:
             (["sources", "show", "weekly", "--json"], env, tmp_path),
             (["sources", "cache", "list", "--json"], env, tmp_path),
             (["sources", "cache", "evict", "--all", "--json"], env, tmp_path),
-        ]
+        ],
+        in_process=True,
     )
     assert again.code == 0 and again.stdout.startswith("UNCHANGED  records=2  bytes=12")
     _one_line_error(missing, "NOT_FOUND", "no file matches")
@@ -71,7 +72,7 @@ def test_add_fetch_and_history(tmp_path: Path, db_url: str) -> None:
     assert json.loads(shown.stdout)["domain"] == "demo"
     assert cached.code == 0 and json.loads(cached.stdout) == []  # local files are not cached
     assert json.loads(evicted.stdout) == {"evicted": 0, "bytes": 0}
-    history = run_spine(
+    history = invoke_spine(
         "sources", "fetches", "weekly", "--limit", "5", "--json", cwd=tmp_path, env=env
     )
     statuses = [f["status"] for f in json.loads(history.stdout)]
@@ -106,7 +107,8 @@ def test_bad_input_is_one_line(tmp_path: Path, db_url: str) -> None:
             ),
             (["connections", "add", "c", "--dialect", "oracle", "--database", "d"], env, tmp_path),
             (["sources", "cache", "evict", "--all", "--older-than-days", "3"], env, tmp_path),
-        ]
+        ],
+        in_process=True,
     )
     expected = [
         ("--config is not valid JSON",),
@@ -127,7 +129,7 @@ def test_connections_never_print_the_password(tmp_path: Path, db_url: str) -> No
     secret = tmp_path / "pw"
     secret.write_text("s3cr3t-value\n")
     env = _env(db_url, DB_PW="s3cr3t-value")
-    added = run_spine(
+    added = invoke_spine(
         "connections",
         "add",
         "pg",
@@ -149,13 +151,14 @@ def test_connections_never_print_the_password(tmp_path: Path, db_url: str) -> No
         env=env,
     )
     assert added.code == 0, added.stderr
-    tested = run_spine("connections", "test", "pg", cwd=tmp_path, env=env)
+    tested = invoke_spine("connections", "test", "pg", cwd=tmp_path, env=env)
     _one_line_error(tested, "connection 'pg'")
     shown, listed = run_spines(
         [
             (["connections", "show", "pg", "--json"], env, tmp_path),
             (["connections", "list"], env, tmp_path),
-        ]
+        ],
+        in_process=True,
     )
     row = json.loads(shown.stdout)
     assert row["password_ref"] == "env:DB_PW"
@@ -163,7 +166,7 @@ def test_connections_never_print_the_password(tmp_path: Path, db_url: str) -> No
     assert row["last_error"] and row["last_error_at"] and row["last_connected_at"] is None
     for done in (added, tested, shown, listed):
         assert "s3cr3t-value" not in done.stdout + done.stderr
-    removed = run_spine("connections", "remove", "pg", cwd=tmp_path, env=env)
+    removed = invoke_spine("connections", "remove", "pg", cwd=tmp_path, env=env)
     assert removed.code == 0
 
 
@@ -191,10 +194,11 @@ def test_workspace_option_confines_sources_and_connections(tmp_path: Path, db_ur
                 tmp_path,
             ),
             (["sources", "add", "otc", "--type", "file", "--config", config], env, tmp_path),
-        ]
+        ],
+        in_process=True,
     )
     assert [done.code for done in added] == [0, 0], [done.stderr for done in added]
-    made = run_spine(
+    made = invoke_spine(
         *in_data, "connections", "add", "warehouse", "--dialect", "sqlite", "--database", "w.db",
         cwd=tmp_path, env=env,
     )  # fmt: skip
@@ -206,7 +210,8 @@ def test_workspace_option_confines_sources_and_connections(tmp_path: Path, db_ur
             ([*in_data, "connections", "list", "--json"], env, tmp_path),
             (["connections", "list", "--json"], env, tmp_path),
             (["connections", "remove", "warehouse"], env, tmp_path),
-        ]
+        ],
+        in_process=True,
     )
     mine, theirs = json.loads(listed.stdout), json.loads(default_listed.stdout)
     assert [s["name"] for s in mine] == [s["name"] for s in theirs] == ["otc"]
@@ -215,7 +220,7 @@ def test_workspace_option_confines_sources_and_connections(tmp_path: Path, db_ur
     assert [c["name"] for c in json.loads(conns.stdout)] == ["warehouse"]
     assert json.loads(default_conns.stdout) == []
     _one_line_error(removed, "no database connection named 'warehouse'")
-    fetched = run_spine(*in_data, "sources", "fetch", "otc", "--json", cwd=tmp_path, env=env)
+    fetched = invoke_spine(*in_data, "sources", "fetch", "otc", "--json", cwd=tmp_path, env=env)
     assert fetched.code == 0, fetched.stderr
-    shown = run_spine("sources", "fetches", "otc", "--json", cwd=tmp_path, env=env)
+    shown = invoke_spine("sources", "fetches", "otc", "--json", cwd=tmp_path, env=env)
     assert json.loads(shown.stdout) == []
