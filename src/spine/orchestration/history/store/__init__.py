@@ -160,9 +160,17 @@ class HistoryStore(DashboardReads, ActorBound):
         """The condition on runs: of this store's workspace."""
         return runs_t.c.workspace_id == self.actor.workspace_id
 
-    def _my_run_ids(self) -> sa.ScalarSelect[Any]:
-        """The ids of this workspace's runs, for the children's queries."""
-        return sa.select(runs_t.c.run_id).where(self._mine()).scalar_subquery()
+    def _my_run(self, run_id: str) -> sa.ScalarSelect[Any]:
+        """``run_id`` if it is this workspace's run, for its children's queries.
+
+        Narrowed to the one run: a subquery of every run of the workspace made SQLite
+        build a list of a million ids for each step query.
+        """
+        return (
+            sa.select(runs_t.c.run_id)
+            .where(runs_t.c.run_id == run_id, self._mine())
+            .scalar_subquery()
+        )
 
     # ----------------------------------------------------------------- runs
 
@@ -338,7 +346,7 @@ class HistoryStore(DashboardReads, ActorBound):
         """Return every step attempt of a run, in execution order."""
         query = (
             sa.select(steps_t)
-            .where(steps_t.c.run_id == run_id, steps_t.c.run_id.in_(self._my_run_ids()))
+            .where(steps_t.c.run_id == run_id, steps_t.c.run_id.in_(self._my_run(run_id)))
             .order_by(steps_t.c.step_order, steps_t.c.attempt, steps_t.c.step_id)
         )
         rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
@@ -351,7 +359,7 @@ class HistoryStore(DashboardReads, ActorBound):
         """
         query = (
             sa.select(logs_t)
-            .where(logs_t.c.run_id == run_id, logs_t.c.run_id.in_(self._my_run_ids()))
+            .where(logs_t.c.run_id == run_id, logs_t.c.run_id.in_(self._my_run(run_id)))
             .order_by(logs_t.c.step_id)
         )
         if step_name is not None:
@@ -400,7 +408,7 @@ class HistoryStore(DashboardReads, ActorBound):
         """Return a run's events in the order they were written."""
         query = (
             sa.select(events_t)
-            .where(events_t.c.run_id == run_id, events_t.c.run_id.in_(self._my_run_ids()))
+            .where(events_t.c.run_id == run_id, events_t.c.run_id.in_(self._my_run(run_id)))
             .order_by(events_t.c.id)
         )
         rows = self.db.run_read(lambda conn: conn.execute(query).mappings().all())
