@@ -20,7 +20,6 @@ from spine.core.errors import (
     ConfigurationError,
     Conflict,
     DatabaseUnavailable,
-    InvalidInput,
     NotFound,
     SpineError,
 )
@@ -53,20 +52,18 @@ def status_of(error: SpineError) -> int:
         return 503
     if isinstance(error, ConfigurationError):
         return 500
-    if isinstance(error, InvalidInput):
-        return 400
+    # Invalid input, and every other refusal of what the page asked for.
     return 400
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     """The error page (inside the layout when the request had a session)."""
-    response = render(
+    return render(
         request,
         "error.html",
         {"status": status, "title": _TITLES.get(status, "Error"), "message": message},
         status_code=status,
     )
-    return response
 
 
 def _login_required(request: Request, error: Exception) -> Response:

@@ -16,9 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from spine.core.errors import InvalidInput
 from spine.tenancy import ApiKey, AuditAction, AuditEntry
 from spine.web.access import Viewer
+from spine.web.params import optional_choice
 from spine.web.rendering import render
 
 router = APIRouter()
@@ -83,16 +83,6 @@ def author(entry: AuditEntry, keys: Mapping[uuid.UUID, ApiKey]) -> str:
     return f"API key {key.name} ({key.key_prefix}…)"
 
 
-def _action(value: str | None) -> AuditAction | None:
-    if not value:
-        return None
-    try:
-        return AuditAction(value)
-    except ValueError:
-        choices = ", ".join(a.value for a in AuditAction)
-        raise InvalidInput(f"unknown action {value!r}: one of {choices}") from None
-
-
 @router.get("/audit", response_class=HTMLResponse)
 def audit(
     request: Request,
@@ -104,7 +94,7 @@ def audit(
     """The workspace's audit log, newest first."""
     tenancy = access.services.tenancy
     wanted_type = (entity_type or "").strip() or None
-    wanted_action = _action(action)
+    wanted_action = optional_choice(AuditAction, action, "action")
     found = tenancy.audit_entries(
         access.actor,
         entity_type=wanted_type,

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from spine.automation.models import AlertStatus
 from spine.core.errors import InvalidInput
 from spine.web.access import PREFIX, Editor, Viewer, WebAccess
+from spine.web.params import optional_choice
 from spine.web.rendering import redirect, render
 
 router = APIRouter()
@@ -25,23 +26,13 @@ _PAGE = 25
 _MINE = f"{PREFIX}/automation/alerts"
 
 
-def _status(value: str | None) -> AlertStatus | None:
-    if not value:
-        return None
-    try:
-        return AlertStatus(value)
-    except ValueError:
-        choices = ", ".join(s.value for s in AlertStatus)
-        raise InvalidInput(f"unknown status {value!r}: one of {choices}") from None
-
-
 @router.get("/automation/alerts", response_class=HTMLResponse)
 def my_alerts(
     request: Request, access: Viewer, status: str | None = None, after: str | None = None
 ) -> HTMLResponse:
     """The session's user's alerts, newest first; filter by status."""
     user_id = access.actor.user_id
-    wanted = _status(status)
+    wanted = optional_choice(AlertStatus, status, "status")
     alerts = []
     cursor = None
     if user_id is not None:

@@ -25,6 +25,7 @@ from spine.orchestration.registry import workflows
 from spine.web.access import PREFIX, Editor, Viewer
 from spine.web.charts import gantt
 from spine.web.pages.run_timeline import timeline_rows
+from spine.web.params import optional_choice
 from spine.web.rendering import redirect, render
 
 router = APIRouter()
@@ -60,7 +61,7 @@ def list_runs(
     """The workspace's runs, newest first, filtered by the form's fields."""
     where = RunFilter(
         workflow_name=(workflow or "").strip() or None,
-        status=_status(status),
+        status=optional_choice(WorkflowStatus, status, "status"),
         since=_time(since, "since"),
         until=_time(until, "until"),
         partition=(partition or "").strip() or None,
@@ -167,16 +168,6 @@ def _run_id(run_id: str) -> str:
     if not 0 < len(run_id) <= _ID_LENGTH:
         raise RunNotFound(run_id[:64])
     return run_id.upper()
-
-
-def _status(value: str | None) -> WorkflowStatus | None:
-    if not value or not value.strip():
-        return None
-    try:
-        return WorkflowStatus(value.strip().upper())
-    except ValueError:
-        names = ", ".join(s.value for s in WorkflowStatus)
-        raise InvalidInput(f"unknown status {value!r}: expected one of {names}") from None
 
 
 def _time(value: str | None, name: str) -> datetime | None:
